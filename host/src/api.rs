@@ -1,0 +1,135 @@
+//! The host's own types for everything that crosses the executor interface. Callers use
+//! these, never the generated bindings, so a WIT change touches only `plugin::convert`.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// The stage an executor is asked about.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stage {
+    pub run_id: String,
+    pub name: String,
+    /// The definition as the pipeline gives it.
+    pub definition: Value,
+    /// The manifest's default config with the stage's `executorConfig` laid over it.
+    pub config: Value,
+}
+
+/// One problem `validate` found, naming its field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub field: String,
+    pub message: String,
+}
+
+/// A typed failure an executor returned (not a trap).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "kind", content = "message", rename_all = "kebab-case")]
+pub enum ExecutorError {
+    #[error("retryable error: {0}")]
+    Retryable(String),
+    #[error("{0}")]
+    Fatal(String),
+}
+
+/// How the host assembles a stage's output from its tasks' results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputShape {
+    Single,
+    List,
+    ByKey,
+    KeyedList,
+    Metadata,
+}
+
+/// What `execute` returned.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Execution {
+    pub expected_tasks: u64,
+    pub metadata: Option<Value>,
+    pub output: OutputShape,
+    pub detached: bool,
+    pub before_task_hook: bool,
+    pub after_task_hook: bool,
+}
+
+/// What `plan` returned.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StagePlan {
+    pub early_start: Option<EarlyStart>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EarlyStart {
+    pub after_ms: u64,
+    pub min_results: u64,
+}
+
+/// One actor invocation an executor enqueued.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Task {
+    pub index: u64,
+    pub actor: String,
+    pub input: Value,
+    pub key: Option<Value>,
+}
+
+/// How the host releases a batch of tasks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct EnqueueOptions {
+    pub delay_ms: u64,
+    pub max_parallel: Option<u32>,
+    pub rate_limit: Option<RateLimit>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RateLimit {
+    pub bucket: String,
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+/// A task as the per-task hooks see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskRef {
+    pub index: u64,
+    pub actor: String,
+    pub attempt: u32,
+}
+
+/// `before-task`'s decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Admission {
+    Run,
+    Reject(String),
+    Defer(u64),
+}
+
+/// How a task ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Succeeded(Value),
+    Failed(String),
+}
+
+/// `after-task`'s decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Accept,
+    Retry(u64),
+}
+
+/// Severity of a plugin's log message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}

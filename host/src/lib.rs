@@ -1,0 +1,29 @@
+//! troupe: a pipeline orchestrator whose orchestration patterns (single, scatter,
+//! gather, broadcast, fork-join, and any custom pattern) are sandboxed WebAssembly
+//! components, loaded from a plugins directory as a TOML manifest names them.
+//!
+//! # Layout
+//! - [`manifest`]: `troupe.toml`, parsed strictly into checked entries.
+//! - [`plugin`]: loading components (pins, componentizing core modules, the compile
+//!   cache, WIT version and world checks) and calling them in the sandbox (memory limit,
+//!   deadline, no ambient authority). The generated bindings stay private to it.
+//! - [`api`]: the host's types for what crosses the executor interface.
+//! - [`stage_host`]: the [`StageHost`] trait that serves a plugin's imports; engines
+//!   implement it.
+//! - [`recording`]: [`RecordingHost`], an in-memory `StageHost` for tests, the plugin
+//!   harness and `troupe dry-run`.
+//! - [`jsonpath`]: queries, bindings and input templates over the run's context.
+//! - `cli` (binary only): the `troupe` command.
+
+pub mod api;
+pub mod jsonpath;
+pub mod manifest;
+pub mod plugin;
+pub mod recording;
+pub mod stage_host;
+
+pub use api::*;
+pub use manifest::Manifest;
+pub use plugin::{CallError, ExecutorPlugin, Failure, LoadError, Plugins};
+pub use recording::RecordingHost;
+pub use stage_host::{Role, Scope, StageHost};

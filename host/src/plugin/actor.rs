@@ -1,0 +1,47 @@
+//! [`ActorPlugin`]: a loaded actor component (JSON in, JSON or an error out).
+
+use super::bindings::actor_world::ActorComponentPre;
+use super::call::PluginCore;
+use super::error::{CallError, Failure};
+use super::store::HostState;
+use super::PluginInfo;
+use crate::stage_host::{Role, Scope, StageHost};
+use serde_json::Value;
+use std::sync::Arc;
+
+pub struct ActorPlugin {
+    pub(crate) core: PluginCore,
+    pub(crate) pre: ActorComponentPre<HostState>,
+    pub(crate) info: PluginInfo,
+}
+
+impl ActorPlugin {
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+
+    /// Run one task. `Ok(Err(message))` is the actor's own failure; `Err` is the
+    /// sandbox stopping it (trap, deadline, memory) or malformed output.
+    pub fn invoke(
+        &self,
+        host: Arc<dyn StageHost>,
+        run_id: &str,
+        stage: &str,
+        input: &Value,
+    ) -> Result<Result<Value, String>, CallError> {
+        let scope =
+            Scope { role: Role::Actor, name: self.core.entry.name.clone(), run_id: run_id.into(), stage: stage.into() };
+        let mut store = self.core.store(host, scope);
+        let instance = self.pre.instantiate(&mut store).map_err(|e| self.core.classify(&store, e))?;
+        let result = instance
+            .troupe_executor_actor()
+            .call_invoke(&mut store, &input.to_string())
+            .map_err(|e| self.core.classify(&store, e))?;
+        match result {
+            Ok(text) => serde_json::from_str(&text)
+                .map(Ok)
+                .map_err(|e| self.core.error(Failure::Malformed(format!("invoke returned a result that is not JSON: {e}")))),
+            Err(message) => Ok(Err(message)),
+        }
+    }
+}

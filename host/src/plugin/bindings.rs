@@ -1,0 +1,32 @@
+//! The generated bindings, private to `plugin`: callers see only `crate::api` types.
+//! The actor world reuses the executor world's shared interfaces (`types`, `state`,
+//! `log`) so one implementation serves both.
+
+use super::store::HostState;
+use wasmtime::component::{HasSelf, Linker};
+
+pub(crate) mod executor_world {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "executor",
+    });
+}
+
+pub(crate) mod actor_world {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "actor-component",
+        with: {
+            "troupe:executor/types": super::executor_world::troupe::executor::types,
+            "troupe:executor/state": super::executor_world::troupe::executor::state,
+            "troupe:executor/log": super::executor_world::troupe::executor::log,
+        },
+    });
+}
+
+pub(crate) use executor_world::troupe::executor::{context, log, queue, state, types};
+
+/// Define every troupe import in `linker`.
+pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    executor_world::Executor::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
+}

@@ -1,0 +1,89 @@
+//! The wasmtime engine every plugin runs on: pooling allocator (instantiation in
+//! microseconds), epoch interruption (wall-clock deadlines without fuel's per-instruction
+//! cost) and one linker that grants exactly the troupe interfaces plus an empty WASI.
+
+use super::store::HostState;
+use anyhow::Context as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::component::Linker;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// One epoch tick. Deadlines are counted in ticks, so this is their granularity.
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// How many plugin instances may be alive at once (one per in-flight plugin call).
+const POOL_INSTANCES: u32 = 256;
+
+/// Engine settings that are not plugin limits.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Largest memory limit any plugin has, in MiB; sizes the pool's memory slots.
+    pub max_memory_mib: u32,
+}
+
+pub(crate) struct PluginEngine {
+    pub engine: Engine,
+    pub linker: Linker<HostState>,
+    _ticker: EpochTicker,
+}
+
+impl PluginEngine {
+    pub fn new(options: &EngineOptions) -> anyhow::Result<Self> {
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(POOL_INSTANCES)
+            .total_core_instances(POOL_INSTANCES * 8)
+            .total_memories(POOL_INSTANCES)
+            .total_tables(POOL_INSTANCES * 4)
+            // componentize-py output links a dozen core modules (CPython, libc, adapters)
+            // with large function tables; Rust guests need one of each.
+            .max_core_instances_per_component(64)
+            .max_memories_per_component(8)
+            .max_tables_per_component(16)
+            .table_elements(100_000)
+            .max_memory_size(options.max_memory_mib as usize * 1024 * 1024);
+
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config).map_err(anyhow::Error::from).context("cannot configure the wasm engine")?;
+
+        let mut linker = Linker::new(&engine);
+        super::bindings::add_to_linker(&mut linker).map_err(anyhow::Error::from).context("cannot link the troupe interfaces")?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from).context("cannot link WASI")?;
+
+        let ticker = EpochTicker::start(engine.clone());
+        Ok(PluginEngine { engine, linker, _ticker: ticker })
+    }
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] on its own thread; stops on drop.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::Builder::new()
+            .name("troupe-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("cannot start the epoch thread");
+        EpochTicker { stop }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,86 @@
+//! Errors at the plugin boundary: why a plugin could not be loaded, and why a call into
+//! one failed. Each names the plugin file and its mode or actor, and says what to do.
+
+use crate::stage_host::Role;
+use std::fmt;
+use std::path::PathBuf;
+
+/// The WIT package version this host implements, and the range of guest versions it loads.
+pub const WIT_PACKAGE: &str = "troupe:executor";
+pub const WIT_VERSION: &str = "0.1.0";
+pub(crate) const WIT_COMPATIBLE_PREFIX: &str = "0.1.";
+
+/// Which manifest entry a plugin came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryRef {
+    /// The manifest file, as given; empty when a plugin was loaded directly.
+    pub manifest: String,
+    pub role: Role,
+    /// The mode or actor name.
+    pub name: String,
+    pub file: PathBuf,
+}
+
+impl fmt::Display for EntryRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let table = match self.role {
+            Role::Executor => "executors",
+            Role::Actor => "actors",
+        };
+        if !self.manifest.is_empty() {
+            write!(f, "{}: ", self.manifest)?;
+        }
+        write!(f, "[{table}.{}]: {}", self.name, self.file.display())
+    }
+}
+
+/// Why a plugin could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("{entry}: {problem}")]
+pub struct LoadError {
+    pub entry: EntryRef,
+    pub problem: LoadProblem,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadProblem {
+    #[error("the file does not exist; build it (`cargo xtask build` builds this repository's plugins) or fix `component`, which is relative to plugins-dir {plugins_dir}")]
+    Missing { plugins_dir: String },
+    #[error("cannot read the file: {0}")]
+    Unreadable(std::io::Error),
+    #[error("sha256 is {actual} but the manifest pins {pinned}; if this file is the one you trust, set sha256 = \"{actual}\"")]
+    PinMismatch { pinned: String, actual: String },
+    #[error("not a WebAssembly file (it does not start with the `\\0asm` header)")]
+    NotWasm,
+    #[error("a core WebAssembly module that cannot be made a component: {0}; build plugins with troupe-sdk (or wit-bindgen), whose output carries the component-type section, or wrap the module with `wasm-tools component new`")]
+    NotComponentizable(String),
+    #[error("built against {found}; this host supports {WIT_PACKAGE}@0.1.x; rebuild it against this troupe's wit/ (troupe-sdk 0.1)")]
+    UnsupportedVersion { found: String },
+    #[error("does not implement the {WIT_PACKAGE} `{world}` world: {reason}")]
+    WrongWorld { world: &'static str, reason: String },
+    #[error("cannot compile the component: {0:#}")]
+    Compile(anyhow::Error),
+}
+
+/// Why a call into a plugin failed (not an error the plugin returned: those are
+/// [`crate::ExecutorError`] values).
+#[derive(Debug, thiserror::Error)]
+#[error("plugin {file} ({} {name}): {failure}", role.as_str())]
+pub struct CallError {
+    pub file: String,
+    pub role: Role,
+    pub name: String,
+    pub failure: Failure,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    #[error("stopped at its deadline of {timeout_ms} ms")]
+    Deadline { timeout_ms: u64 },
+    #[error("stopped at its memory limit of {limit_mib} MiB (it tried to grow a memory to {requested_mib} MiB)")]
+    Memory { limit_mib: usize, requested_mib: usize },
+    #[error("trapped: {0}")]
+    Trap(String),
+    #[error("returned malformed output: {0}")]
+    Malformed(String),
+}

@@ -1,0 +1,7 @@
+//! One file per imported WIT interface, each implementing its generated `Host` trait
+//! for [`HostState`](super::store::HostState).
+
+mod context;
+mod log;
+mod queue;
+mod state;

@@ -1,0 +1,57 @@
+//! Plugins: loading components named in the manifest and calling them in a sandbox.
+//!
+//! - `artifact`: read a file, check its pin, componentize a core module.
+//! - `cache`: the on-disk cache of compiled components.
+//! - `engine`: the wasmtime engine (pooling, epochs) and the linker.
+//! - `bindings` (private): generated from `wit/`; `convert` maps it to `crate::api`.
+//! - `store`: one call's store data (host, scope, limiter, locked-down WASI).
+//! - `imports/`: one file per imported WIT interface.
+//! - `call`: store setup and the classification of failures.
+//! - `loader`: one plugin from file to `InstancePre`; `executor`, `actor`: calling them.
+//! - `error`: the boundary's error types.
+
+mod actor;
+mod artifact;
+mod bindings;
+mod cache;
+mod call;
+mod convert;
+mod engine;
+mod error;
+mod executor;
+mod imports;
+mod loader;
+mod set;
+mod store;
+
+pub use actor::ActorPlugin;
+pub use artifact::{componentize, SourceKind};
+pub use cache::{CacheOutcome, CompileCache};
+pub use engine::EngineOptions;
+pub use error::{CallError, EntryRef, Failure, LoadError, LoadProblem, WIT_PACKAGE, WIT_VERSION};
+pub use executor::{merge, ExecutorPlugin};
+pub use loader::{Loader, PluginSpec};
+pub use set::{Actor, LoadErrors, LoadOptions, Plugins};
+
+use crate::manifest::Limits;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// What `troupe plugins` shows about one loaded plugin.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginInfo {
+    /// `mode` or `actor`.
+    pub role: &'static str,
+    pub name: String,
+    pub file: PathBuf,
+    pub wit_version: String,
+    pub sha256: String,
+    pub size: u64,
+    pub source: SourceKind,
+    pub cache: CacheOutcome,
+    /// Time to read, compile or load from cache, and check it.
+    pub load_ms: f64,
+    pub uses_wasi: bool,
+    #[serde(skip)]
+    pub limits: Limits,
+}

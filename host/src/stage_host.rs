@@ -1,0 +1,64 @@
+//! [`StageHost`]: what a plugin's imports are served by. The embedded and Redis engines
+//! implement it; [`crate::RecordingHost`] implements it in memory for tests, the plugin
+//! harness and `troupe dry-run`.
+//!
+//! The trait is deliberately small (a context, a queue, a key-value store, a log): the
+//! JSONPath work (`query`, `select`, `resolve-input`) is done once, generically, over
+//! [`StageHost::context`].
+
+use crate::api::{EnqueueOptions, LogLevel, Task};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Who is calling: set by the host for every plugin call, so state can be namespaced and
+/// log lines tagged without the plugin's help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    /// `executor` or `actor`.
+    pub role: Role,
+    /// The mode name (executors) or actor name (actors) from the manifest.
+    pub name: String,
+    /// The run and stage being served; empty for calls outside a run (`validate`).
+    pub run_id: String,
+    pub stage: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Executor,
+    Actor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Executor => "mode",
+            Role::Actor => "actor",
+        }
+    }
+}
+
+impl Scope {
+    /// The namespace a plugin's state keys live under: one per mode or per actor.
+    pub fn state_namespace(&self) -> String {
+        format!("{}:{}", self.role.as_str(), self.name)
+    }
+}
+
+/// Serves a plugin's imports. Errors are messages the plugin receives as WIT `result`
+/// errors; they are not traps.
+pub trait StageHost: Send + Sync {
+    /// The run's context: `{"trigger": ..., "<stage>": <output>, ...}`.
+    fn context(&self, scope: &Scope) -> Result<Arc<Value>, String>;
+
+    /// Enqueue tasks for the scope's stage. Idempotent by (run, stage, index).
+    fn enqueue(&self, scope: &Scope, tasks: Vec<Task>, options: &EnqueueOptions) -> Result<(), String>;
+
+    fn state_get(&self, namespace: &str, key: &str) -> Result<Option<String>, String>;
+    fn state_set(&self, namespace: &str, key: &str, value: &str, ttl_ms: Option<u64>) -> Result<(), String>;
+    fn state_set_if_absent(&self, namespace: &str, key: &str, value: &str, ttl_ms: Option<u64>) -> Result<bool, String>;
+    fn state_increment(&self, namespace: &str, key: &str, delta: i64, ttl_ms: Option<u64>) -> Result<i64, String>;
+    fn state_delete(&self, namespace: &str, key: &str) -> Result<(), String>;
+
+    fn log(&self, scope: &Scope, level: LogLevel, message: &str);
+}

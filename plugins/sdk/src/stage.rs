@@ -1,0 +1,121 @@
+//! [`Stage`]: the stage an executor is called about, with the seed's `BaseStageExecutor`
+//! helpers (`getConfig<T>` is [`Stage::config`], `resolveInput` is
+//! [`Stage::resolve_input`], `createMessage` is [`Stage::task`]).
+
+use crate::bindings::types as wit;
+use crate::executor::{ExecutorError, Problem};
+use crate::queue::Task;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// A stage definition with its run, parsed once.
+#[derive(Debug, Clone)]
+pub struct Stage {
+    pub run_id: String,
+    pub name: String,
+    /// The definition as the pipeline gives it.
+    pub definition: Value,
+    /// The manifest's default `config` with the stage's `executorConfig` laid over it.
+    pub config: Value,
+    parse_error: Option<String>,
+}
+
+impl Stage {
+    pub(crate) fn from_wit(s: wit::Stage) -> Self {
+        let mut parse_error = None;
+        let mut parse = |what: &str, text: &str| match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => {
+                parse_error.get_or_insert(format!("the host sent a {what} that is not JSON: {e}"));
+                Value::Null
+            }
+        };
+        let definition = parse("stage definition", &s.definition);
+        let config = if s.config.is_empty() { Value::Object(Default::default()) } else { parse("config", &s.config) };
+        Stage { run_id: s.run_id, name: s.name, definition, config, parse_error }
+    }
+
+    /// A stage made in plugin code, for unit tests of executor logic that does not call
+    /// the host.
+    pub fn new(run_id: impl Into<String>, name: impl Into<String>, definition: Value, config: Value) -> Self {
+        Stage { run_id: run_id.into(), name: name.into(), definition, config, parse_error: None }
+    }
+
+    pub(crate) fn parse_error(&self) -> Option<Problem> {
+        self.parse_error.as_ref().map(|m| Problem::new("", m.clone()))
+    }
+
+    pub(crate) fn ensure_parsed(&self) -> Result<(), ExecutorError> {
+        match &self.parse_error {
+            Some(m) => Err(ExecutorError::fatal(m)),
+            None => Ok(()),
+        }
+    }
+
+    /// The stage's configuration as `T` (the seed's `getConfig<T>`). A field of the wrong
+    /// type is an error naming it, as `executorConfig.<field>`.
+    pub fn config<T: DeserializeOwned>(&self) -> Result<T, Problem> {
+        T::deserialize(&self.config).map_err(|e| config_problem(&e.to_string()))
+    }
+
+    /// A field of the definition, by dotted path (`scatter.input`).
+    pub fn field(&self, path: &str) -> Option<&Value> {
+        path.split('.').try_fold(&self.definition, |v, key| v.get(key))
+    }
+
+    /// A required string field of the definition, or a problem naming it.
+    pub fn required_str(&self, path: &str) -> Result<&str, Problem> {
+        match self.field(path) {
+            Some(Value::String(s)) if !s.is_empty() => Ok(s),
+            Some(Value::String(_)) => Err(Problem::new(path, "must not be empty")),
+            Some(other) => Err(Problem::new(path, format!("must be a string, found {}", kind(other)))),
+            None => Err(Problem::new(path, "is required")),
+        }
+    }
+
+    /// The stage's `actor`, or a fatal error naming the missing field.
+    pub fn actor(&self) -> Result<&str, ExecutorError> {
+        self.required_str("actor").map_err(|p| ExecutorError::fatal(format!("{}: {}", p.field, p.message)))
+    }
+
+    /// The stage's `input` template (`{}` when absent).
+    pub fn input_template(&self) -> Value {
+        self.definition.get("input").cloned().unwrap_or_else(|| Value::Object(Default::default()))
+    }
+
+    /// Resolve the stage's `input` template against the context, with `bindings` (for
+    /// example `{"file": item, "index": 3}`) laid over it (the seed's `resolveInput`).
+    pub fn resolve_input(&self, bindings: Option<&Value>) -> Result<Value, ExecutorError> {
+        crate::context::resolve_input(&self.input_template(), bindings)
+    }
+
+    /// A task of this stage (the seed's `createMessage`). Its id is derived by the host
+    /// from (run, stage, index).
+    pub fn task(&self, index: u64, actor: &str, input: Value) -> Task {
+        Task { index, actor: actor.to_string(), input, key: None }
+    }
+}
+
+fn config_problem(serde_message: &str) -> Problem {
+    // serde names the offending field in backticks: "unknown field `maxParalel`" or
+    // "invalid type: string \"x\", expected u32" (no field), so name it when it can.
+    let field = serde_message
+        .split('`')
+        .nth(1)
+        .filter(|_| serde_message.contains("field"))
+        .map(|f| format!("executorConfig.{f}"))
+        .unwrap_or_else(|| "executorConfig".to_string());
+    Problem::new(field, serde_message)
+}
+
+/// The JSON kind of a value, for messages.
+pub(crate) fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
