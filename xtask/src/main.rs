@@ -1,1 +1,98 @@
-fn main(){}
+//! `cargo xtask <command>`: the project's one entry point for building, testing and
+//! demonstrating troupe from a fresh clone.
+//!
+//! - `build`: the host (release) and every guest, as components in `target/plugins/`.
+//! - `test`: `build`, then every test of the host workspace.
+//! - `lint`: rustfmt and clippy over both workspaces (what CI checks).
+//! - `demo`: `build`, then the main job.
+//! - `bench`: `build`, then the benchmarks, which print their figures.
+
+mod guests;
+mod python;
+mod toolchain;
+
+use anyhow::{bail, Context as _};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = root();
+    match args.first().map(String::as_str) {
+        Some("build") => build(&root),
+        Some("test") => {
+            build(&root)?;
+            test(&root, &args[1..])
+        }
+        Some("lint") => lint(&root),
+        Some("demo") => {
+            build(&root)?;
+            demo(&root)
+        }
+        Some("bench") => {
+            build(&root)?;
+            let mut cmd = cargo(&root);
+            cmd.args(["bench", "-p", "troupe-tests"]).args(&args[1..]);
+            run(&mut cmd)
+        }
+        _ => bail!("usage: cargo xtask <build | test [cargo test args] | lint | demo | bench>"),
+    }
+}
+
+/// The repository root (xtask lives one level below it).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is inside the repository").to_path_buf()
+}
+
+fn cargo(root: &Path) -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root);
+    cmd
+}
+
+pub(crate) fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    let status = cmd.status().with_context(|| format!("cannot start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn build(root: &Path) -> anyhow::Result<()> {
+    let out = root.join("target").join("plugins");
+    guests::build_all(root, &out)?;
+    python::build_all(root, &out)?;
+    eprintln!("xtask: building the host (release)");
+    run(cargo(root).args(["build", "--release", "-p", "troupe"]))
+}
+
+fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
+    eprintln!("xtask: running every test (release profile, sharing the host's build)");
+    run(cargo(root).args(["test", "--release", "--workspace"]).args(extra))
+}
+
+fn lint(root: &Path) -> anyhow::Result<()> {
+    run(cargo(root).args(["fmt", "--all", "--", "--check"]))?;
+    run(cargo(root).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    guests::lint(root)
+}
+
+fn demo(root: &Path) -> anyhow::Result<()> {
+    let troupe = root.join("target/release/troupe");
+    eprintln!("\n== troupe plugins: every entry of troupe.toml, loaded and checked ==");
+    run(Command::new(&troupe).current_dir(root).arg("plugins"))?;
+    eprintln!("\n== troupe dry-run: the scatter-like `chunk` executor (Python) over the demo input ==");
+    run(Command::new(&troupe).current_dir(root).args([
+        "dry-run",
+        "examples/dry-run/chunk-stage.json",
+        "--context",
+        "examples/dry-run/context.json",
+    ]))?;
+    eprintln!("\n== troupe dry-run: the `single` executor (Rust) ==");
+    run(Command::new(&troupe).current_dir(root).args([
+        "dry-run",
+        "examples/dry-run/single-stage.json",
+        "--context",
+        "examples/dry-run/context.json",
+    ]))
+}

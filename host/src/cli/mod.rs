@@ -1,0 +1,62 @@
+//! Command-line parsing (clap) and dispatch; one file per subcommand.
+
+mod dry_run;
+mod plugins;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use troupe::plugin::{CompileCache, LoadOptions};
+
+#[derive(Parser)]
+#[command(name = "troupe", version, about = "Run pipelines whose orchestration patterns are WebAssembly plugins")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List every executor and actor the manifest names, loading each one.
+    Plugins(plugins::PluginsArgs),
+    /// Call one executor on a stage definition against an in-memory host, and print what
+    /// it validated, planned, enqueued and returned. Nothing runs.
+    DryRun(dry_run::DryRunArgs),
+}
+
+/// Options every command that loads plugins takes.
+#[derive(Args, Clone)]
+pub struct ManifestArgs {
+    /// The manifest naming each mode's and actor's component.
+    #[arg(long, default_value = "troupe.toml", env = "TROUPE_MANIFEST")]
+    pub manifest: PathBuf,
+    /// Where compiled components are cached (default: $TROUPE_CACHE_DIR, else
+    /// $XDG_CACHE_HOME/troupe, else ~/.cache/troupe).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile every component afresh; read and write no cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+impl ManifestArgs {
+    pub fn load_options(&self) -> LoadOptions {
+        let cache = if self.no_cache { None } else { self.cache_dir.clone().or_else(CompileCache::default_dir) };
+        LoadOptions { cache: cache.map(CompileCache::new), builtins: Vec::new() }
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Plugins(args) => plugins::run(args),
+        Command::DryRun(args) => dry_run::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

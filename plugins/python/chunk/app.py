@@ -1,0 +1,87 @@
+"""`chunk`: a stage executor written in Python, proving troupe plugins need not be Rust.
+
+Like scatter, but one task per chunk of items instead of one per item, for actors that
+work better on batches (bulk inserts, batched API calls):
+
+    {"name": "load", "mode": "chunk", "actor": "BulkWriter",
+     "scatter": {"input": "$.trigger.rows", "as": "rows"},
+     "input": {"rows": "$.rows", "part": "$.index"},
+     "executorConfig": {"size": 500}}
+
+Task i gets the items [i*size, (i+1)*size) bound to `$.<as>` and i bound to `$.index`.
+The stage's output is the list of chunk results in order.
+"""
+
+import json
+
+from componentize_py_types import Err
+from wit_world import exports
+from wit_world.imports import context, queue, types
+
+
+def _problems(definition, config):
+    problems = []
+    actor = definition.get("actor")
+    if not isinstance(actor, str) or not actor:
+        problems.append(types.Problem("actor", "is required: the actor that processes each chunk"))
+    scatter = definition.get("scatter")
+    if not isinstance(scatter, dict):
+        problems.append(types.Problem("scatter", "is required: {\"input\": \"$.path.to.array\", \"as\": \"name\"}"))
+    else:
+        path = scatter.get("input")
+        if not isinstance(path, str) or not path.startswith("$"):
+            problems.append(types.Problem("scatter.input", "must be a JSONPath string starting with `$`"))
+        name = scatter.get("as")
+        if not isinstance(name, str) or not name.isidentifier():
+            problems.append(types.Problem("scatter.as", "must be a name such as `rows`"))
+    size = config.get("size", 100)
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        problems.append(types.Problem("executorConfig.size", f"must be a positive integer, found {json.dumps(size)}"))
+    return problems
+
+
+def _fatal(message):
+    return Err(types.ExecutorError_Fatal(message))
+
+
+class StageExecutor(exports.StageExecutor):
+    def name(self) -> str:
+        return "chunk"
+
+    def validate(self, stage: types.Stage):
+        return _problems(json.loads(stage.definition), json.loads(stage.config or "{}"))
+
+    def plan(self, stage: types.Stage):
+        return types.StagePlan(early_start=None)
+
+    def execute(self, stage: types.Stage):
+        definition = json.loads(stage.definition)
+        config = json.loads(stage.config or "{}")
+        problems = _problems(definition, config)
+        if problems:
+            raise _fatal("; ".join(f"{p.field}: {p.message}" for p in problems))
+        size = config.get("size", 100)
+        scatter = definition["scatter"]
+        matches = json.loads(context.query(scatter["input"], None))
+        items = matches[0] if len(matches) == 1 and isinstance(matches[0], list) else matches
+        template = json.dumps(definition.get("input", {}))
+        tasks = []
+        for index, start in enumerate(range(0, len(items), size)):
+            bindings = json.dumps({scatter["as"]: items[start:start + size], "index": index})
+            task_input = context.resolve_input(template, bindings)
+            tasks.append(queue.Task(index=index, actor=definition["actor"], input=task_input, key=None))
+        if tasks:
+            queue.enqueue_batch(tasks, queue.EnqueueOptions(delay_ms=0, max_parallel=config.get("maxParallel"), rate_limit=None))
+        return types.Execution(
+            expected_tasks=len(tasks),
+            metadata=json.dumps({"items": len(items), "chunks": len(tasks), "size": size}),
+            output=types.OutputShape.LIST,
+            detached=False,
+            hooks=types.Hooks(0),
+        )
+
+    def before_task(self, stage, task):
+        return types.Admission_Run()
+
+    def after_task(self, stage, task, outcome):
+        return types.Verdict_Accept()

@@ -1,0 +1,90 @@
+//! The Python guests in `plugins/python/` (fixtures in `plugins/python/fixtures/`), built
+//! into components by componentize-py. Each folder holds an `app.py` implementing the
+//! `executor` world, or the world named by a `# troupe-world: <world>` line.
+
+use crate::run;
+use anyhow::Context as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::SystemTime;
+
+const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
+
+struct PyGuest {
+    name: String,
+    dir: PathBuf,
+    world: String,
+    fixture: bool,
+}
+
+fn guests(root: &Path) -> anyhow::Result<Vec<PyGuest>> {
+    let mut found = Vec::new();
+    for (base, fixture) in [(root.join("plugins/python"), false), (root.join("plugins/python/fixtures"), true)] {
+        let Ok(entries) = std::fs::read_dir(&base) else { continue };
+        for entry in entries {
+            let dir = entry?.path();
+            let app = dir.join("app.py");
+            if !app.is_file() {
+                continue;
+            }
+            let text = std::fs::read_to_string(&app)?;
+            let world = text
+                .lines()
+                .find_map(|l| l.strip_prefix("# troupe-world: ").map(|w| w.trim().to_string()))
+                .unwrap_or_else(|| "executor".into());
+            let name = dir.file_name().unwrap().to_string_lossy().to_string();
+            found.push(PyGuest { name, dir, world, fixture });
+        }
+    }
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(found)
+}
+
+fn newest(paths: impl IntoIterator<Item = PathBuf>) -> SystemTime {
+    paths
+        .into_iter()
+        .filter_map(|p| p.metadata().and_then(|m| m.modified()).ok())
+        .max()
+        .unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+fn ensure_componentize_py() -> anyhow::Result<()> {
+    let ok = Command::new("componentize-py").arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
+    if !ok {
+        eprintln!("xtask: installing {COMPONENTIZE_PY} from PyPI");
+        run(Command::new("python3").args(["-m", "pip", "install", "--quiet", COMPONENTIZE_PY]))
+            .context("cannot install componentize-py (needs python3 with pip)")?;
+    }
+    Ok(())
+}
+
+pub fn build_all(root: &Path, out: &Path) -> anyhow::Result<()> {
+    let guests = guests(root)?;
+    if guests.is_empty() {
+        return Ok(());
+    }
+    let wit = root.join("wit");
+    let wit_files: Vec<PathBuf> = std::fs::read_dir(&wit)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let mut checked = false;
+    for g in guests {
+        let dest = if g.fixture { out.join("fixtures") } else { out.to_path_buf() }.join(format!("{}.wasm", g.name));
+        let sources: Vec<PathBuf> = std::fs::read_dir(&g.dir)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        let inputs = newest(sources.into_iter().chain(wit_files.iter().cloned()));
+        if dest.is_file() && newest([dest.clone()]) > inputs {
+            continue;
+        }
+        if !checked {
+            ensure_componentize_py()?;
+            checked = true;
+        }
+        eprintln!("xtask: building Python guest {} (componentize-py)", g.name);
+        std::fs::create_dir_all(dest.parent().unwrap())?;
+        run(Command::new("componentize-py")
+            .current_dir(&g.dir)
+            .arg("-d")
+            .arg(&wit)
+            .args(["-w", &g.world, "componentize", "app", "-o"])
+            .arg(&dest))?;
+    }
+    Ok(())
+}
