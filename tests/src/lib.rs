@@ -1,1 +1,81 @@
+//! Shared helpers for troupe's end-to-end tests and benchmarks: where the components
+//! built by `cargo xtask build` are, a loader on a shared compile cache, and golden-file
+//! comparison.
+//!
+//! # Layout
+//! - `lib.rs` (this file): paths, loaders, goldens.
+//! - `manifest_ui.rs`: golden files for bad manifests (`ui/manifest/*.toml` + `.err`).
+//! - `sandbox.rs`: plugins that loop, allocate, trap, panic, snoop; the host survives.
+//! - `loading.rs`: components and core modules, the cache, pins, the CLI listing.
+//! - `benches/plugin_call.rs`: the cost of a plugin call and of loading a component.
 
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use troupe::manifest::Limits;
+use troupe::plugin::{CompileCache, EngineOptions, ExecutorPlugin, Loader, PluginSpec};
+use troupe::{RecordingHost, StageHost};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the repository").to_path_buf()
+}
+
+fn built(relative: &str) -> PathBuf {
+    let path = root().join("target/plugins").join(relative);
+    assert!(path.is_file(), "{} is missing: run `cargo xtask build` (or `cargo xtask test`) first", path.display());
+    path
+}
+
+/// A component built from `plugins/executors/<name>` or `plugins/python/<name>`.
+pub fn plugin(name: &str) -> PathBuf {
+    built(&format!("{name}.wasm"))
+}
+
+/// A test fixture built from `plugins/fixtures/<name>` or `plugins/python/fixtures/<name>`.
+pub fn fixture(name: &str) -> PathBuf {
+    built(&format!("fixtures/{name}.wasm"))
+}
+
+/// The core module cargo produced for a Rust guest, before componentizing.
+pub fn core_module(lib: &str) -> PathBuf {
+    let path = root().join("plugins/target/wasm32-unknown-unknown/release").join(format!("{lib}.wasm"));
+    assert!(path.is_file(), "{} is missing: run `cargo xtask build` first", path.display());
+    path
+}
+
+/// A compile cache shared by every test run, so a Python component compiles once per
+/// machine rather than once per test (entries are keyed by content and engine).
+pub fn shared_cache() -> CompileCache {
+    CompileCache::new(root().join("target/test-cache"))
+}
+
+/// A loader whose engine admits up to 512 MiB per plugin, on the shared cache.
+pub fn loader() -> Loader {
+    Loader::new(&EngineOptions { max_memory_mib: 512 }, Some(shared_cache())).expect("the engine starts")
+}
+
+/// Load an executor from a file with the given limits and no default config.
+pub fn executor(loader: &Loader, mode: &str, file: &Path, limits: Limits) -> ExecutorPlugin {
+    loader
+        .load_executor(&PluginSpec::file(mode, file).with_limits(limits), Value::Object(Default::default()))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// An in-memory host with `context`, as the `Arc<dyn StageHost>` plugin calls take.
+pub fn recorder(context: Value) -> (Arc<RecordingHost>, Arc<dyn StageHost>) {
+    let host = Arc::new(RecordingHost::new(context));
+    let dynamic: Arc<dyn StageHost> = host.clone();
+    (host, dynamic)
+}
+
+/// Compare `actual` with the golden file at `path`; with `BLESS=1`, write it instead.
+pub fn assert_golden(path: &Path, actual: &str) {
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::write(path, actual).expect("write golden file");
+        return;
+    }
+    let expected = std::fs::read_to_string(path)
+        .unwrap_or_else(|_| panic!("{} is missing; run with BLESS=1 to create it", path.display()));
+    assert_eq!(expected, actual, "\n{} differs (run with BLESS=1 to accept the new output)", path.display());
+}

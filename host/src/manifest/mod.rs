@@ -158,7 +158,7 @@ impl Manifest {
             });
         }
         let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
-        let plugins_dir = base.join(raw.plugins_dir.unwrap_or_else(|| PathBuf::from("plugins")));
+        let plugins_dir = normalize(&base.join(raw.plugins_dir.unwrap_or_else(|| PathBuf::from("plugins"))));
         let entry_err = |table, entry: &dyn std::fmt::Display, message: String| ManifestError::Entry {
             file: shown.clone(),
             table,
@@ -173,7 +173,7 @@ impl Manifest {
                 .map_err(|err| entry_err("executors", &mode, format!("config: {err}")))?;
             executors.insert(
                 mode,
-                ExecutorEntry { component: plugins_dir.join(e.component), sha256: e.sha256, config, limits },
+                ExecutorEntry { component: normalize(&plugins_dir.join(e.component)), sha256: e.sha256, config, limits },
             );
         }
 
@@ -181,7 +181,7 @@ impl Manifest {
         for (name, a) in raw.actors {
             let limits = check_limits(a.limits.unwrap_or_default()).map_err(|m| entry_err("actors", &name, m))?;
             let source = match (a.component, a.builtin) {
-                (Some(path), None) => ActorSource::Component { path: plugins_dir.join(path), sha256: a.sha256 },
+                (Some(path), None) => ActorSource::Component { path: normalize(&plugins_dir.join(path)), sha256: a.sha256 },
                 (None, Some(builtin)) if a.sha256.is_none() => ActorSource::Builtin(builtin),
                 (None, Some(_)) => {
                     return Err(entry_err("actors", &name, "`sha256` pins a component file; a `builtin` actor has none".into()))
@@ -213,6 +213,23 @@ impl Manifest {
         let a = self.actors.values().map(|a| a.limits.memory_mib);
         e.chain(a).max().unwrap_or(Limits::default().memory_mib)
     }
+}
+
+/// Remove `.` and `name/..` pairs without touching the file system, so messages show
+/// `../target/plugins/x.wasm` rather than `tests/ui/../../target/plugins/x.wasm`.
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn check_limits(limits: Limits) -> Result<Limits, String> {

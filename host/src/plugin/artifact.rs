@@ -48,6 +48,11 @@ pub(crate) fn read(path: &Path, pin: Option<&Sha256Pin>, plugins_dir: &Path) -> 
     }
     let file_size = bytes.len() as u64;
     if bytes[4..8] == CORE_MODULE_VERSION {
+        if !has_component_type_section(&bytes) {
+            return Err(LoadProblem::NotComponentizable(
+                "it has no `component-type` custom section, so its WIT world is unknown".into(),
+            ));
+        }
         let component = componentize(&bytes).map_err(|e| LoadProblem::NotComponentizable(format!("{e:#}")))?;
         Ok(Artifact { component, file_sha256, file_size, source: SourceKind::CoreModule })
     } else {
@@ -59,4 +64,39 @@ pub(crate) fn read(path: &Path, pin: Option<&Sha256Pin>, plugins_dir: &Path) -> 
 /// wit-bindgen embedded in it.
 pub fn componentize(module: &[u8]) -> anyhow::Result<Vec<u8>> {
     wit_component::ComponentEncoder::default().module(module)?.validate(true).encode()
+}
+
+/// Whether a core module carries a custom section named `component-type...` (what
+/// wit-bindgen embeds). Walks the section headers only; anything malformed is `false`
+/// and left to the encoder to report.
+fn has_component_type_section(module: &[u8]) -> bool {
+    fn leb128(bytes: &[u8], at: &mut usize) -> Option<usize> {
+        let (mut value, mut shift) = (0usize, 0);
+        loop {
+            let byte = *bytes.get(*at)?;
+            *at += 1;
+            value |= ((byte & 0x7f) as usize).checked_shl(shift)?;
+            if byte & 0x80 == 0 {
+                return Some(value);
+            }
+            shift += 7;
+        }
+    }
+    let mut at = 8;
+    while at < module.len() {
+        let id = module[at];
+        at += 1;
+        let Some(size) = leb128(module, &mut at) else { return false };
+        let end = at.saturating_add(size);
+        if id == 0 {
+            let mut name_at = at;
+            if let Some(len) = leb128(module, &mut name_at) {
+                if module.get(name_at..name_at.saturating_add(len)).is_some_and(|n| n.starts_with(b"component-type")) {
+                    return true;
+                }
+            }
+        }
+        at = end;
+    }
+    false
 }

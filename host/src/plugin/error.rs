@@ -58,6 +58,8 @@ pub enum LoadProblem {
     UnsupportedVersion { found: String },
     #[error("does not implement the {WIT_PACKAGE} `{world}` world: {reason}")]
     WrongWorld { world: &'static str, reason: String },
+    #[error("no native actor named `{name}` is registered (registered: {registered}); for a component actor write `component = \"<file>.wasm\"`")]
+    UnknownBuiltin { name: String, registered: String },
     #[error("cannot compile the component: {0:#}")]
     Compile(anyhow::Error),
 }

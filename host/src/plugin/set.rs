@@ -92,12 +92,9 @@ impl Plugins {
                             manifest: shown.clone(),
                             role: crate::stage_host::Role::Actor,
                             name: name.to_string(),
-                            file: format!("builtin `{b}`").into(),
+                            file: format!("builtin = \"{b}\"").into(),
                         },
-                        problem: super::LoadProblem::WrongWorld {
-                            world: "actor-component",
-                            reason: format!("no native actor named `{b}` is registered (registered: {known})"),
-                        },
+                        problem: super::LoadProblem::UnknownBuiltin { name: b.clone(), registered: known },
                     });
                     continue;
                 }
