@@ -18,7 +18,10 @@ fn a_plain_cargo_build_output_can_be_dropped_in() {
     assert_eq!(single.info().source, SourceKind::CoreModule);
     assert_eq!(single.info().wit_version, "0.1.0");
     let (recorded, host) = recorder(json!({ "trigger": { "payload": [1, 2] } }));
-    let stage = single.stage("r", &json!({ "name": "s", "mode": "single", "actor": "Pass", "input": { "data": "$.trigger.payload" } }));
+    let stage = single.stage(
+        "r",
+        &json!({ "name": "s", "mode": "single", "actor": "Pass", "input": { "data": "$.trigger.payload" } }),
+    );
     single.execute(host, &stage).unwrap().unwrap();
     assert_eq!(recorded.enqueued()[0].task.input, json!({ "data": [1, 2] }));
 }
@@ -46,7 +49,12 @@ fn compiled_components_are_cached_on_disk_and_a_corrupt_entry_is_recompiled() {
 fn a_matching_pin_loads_and_a_wrong_one_names_the_actual_hash() {
     let loader = loader();
     let file = plugin("single");
-    let actual = troupe_tests::loader().load_executor(&PluginSpec::file("single", &file), json!({})).unwrap().info().sha256.clone();
+    let actual = troupe_tests::loader()
+        .load_executor(&PluginSpec::file("single", &file), json!({}))
+        .unwrap()
+        .info()
+        .sha256
+        .clone();
     let mut spec = PluginSpec::file("single", &file);
     spec.sha256 = Some(Sha256Pin::try_from(actual.clone()).unwrap());
     loader.load_executor(&spec, json!({})).expect("the right pin loads");
@@ -87,7 +95,10 @@ fn single_validates_and_enqueues_one_task_with_its_resolved_input() {
     let single = executor(&loader, "single", &plugin("single"), Limits::default());
     let (recorded, host) = recorder(json!({ "trigger": { "payload": { "id": 9 } } }));
     let bad = single.stage("r", &json!({ "name": "process", "mode": "single" }));
-    assert_eq!(single.validate(host.clone(), &bad).unwrap(), vec![Problem { field: "actor".into(), message: "is required".into() }]);
+    assert_eq!(
+        single.validate(host.clone(), &bad).unwrap(),
+        vec![Problem { field: "actor".into(), message: "is required".into() }]
+    );
     let good = single.stage("r", &json!({ "name": "process", "mode": "single", "actor": "DataProcessor", "input": { "data": "$.trigger.payload" } }));
     assert!(single.validate(host.clone(), &good).unwrap().is_empty());
     let execution = single.execute(host, &good).unwrap().unwrap();
@@ -103,7 +114,10 @@ fn single_reports_a_template_path_that_matches_nothing() {
     let loader = loader();
     let single = executor(&loader, "single", &plugin("single"), Limits::default());
     let (_, host) = recorder(json!({ "trigger": {} }));
-    let stage = single.stage("r", &json!({ "name": "process", "mode": "single", "actor": "A", "input": { "data": "$.trigger.missing" } }));
+    let stage = single.stage(
+        "r",
+        &json!({ "name": "process", "mode": "single", "actor": "A", "input": { "data": "$.trigger.missing" } }),
+    );
     let err = single.execute(host, &stage).unwrap().unwrap_err();
     assert_eq!(err, troupe::ExecutorError::Fatal("input.data: `$.trigger.missing` matched nothing".into()));
 }
@@ -114,7 +128,10 @@ fn the_python_chunk_executor_validates_and_enqueues_chunks() {
     let chunk = executor(&loader, "chunk", &plugin("chunk"), Limits { memory_mib: 256, timeout_ms: 10_000 });
     let items: Vec<u32> = (0..5).collect();
     let (recorded, host) = recorder(json!({ "trigger": { "items": items } }));
-    let bad = chunk.stage("r", &json!({ "name": "c", "mode": "chunk", "scatter": { "input": "trigger" }, "executorConfig": { "size": 0 } }));
+    let bad = chunk.stage(
+        "r",
+        &json!({ "name": "c", "mode": "chunk", "scatter": { "input": "trigger" }, "executorConfig": { "size": 0 } }),
+    );
     let fields: Vec<String> = chunk.validate(host.clone(), &bad).unwrap().into_iter().map(|p| p.field).collect();
     assert_eq!(fields, ["actor", "scatter.input", "scatter.as", "executorConfig.size"]);
     let good = chunk.stage(
@@ -126,7 +143,10 @@ fn the_python_chunk_executor_validates_and_enqueues_chunks() {
     assert_eq!(execution.expected_tasks, 3);
     assert_eq!(execution.metadata, Some(json!({ "items": 5, "chunks": 3, "size": 2 })));
     let inputs: Vec<_> = recorded.enqueued().into_iter().map(|e| e.task.input).collect();
-    assert_eq!(inputs, [json!({ "items": [0, 1], "n": 0 }), json!({ "items": [2, 3], "n": 1 }), json!({ "items": [4], "n": 2 })]);
+    assert_eq!(
+        inputs,
+        [json!({ "items": [0, 1], "n": 0 }), json!({ "items": [2, 3], "n": 1 }), json!({ "items": [4], "n": 2 })]
+    );
 }
 
 #[test]

@@ -21,7 +21,10 @@ fn misbehave(behave: &str) -> Value {
 fn assert_host_still_serves(loader: &Loader) {
     let single = executor(loader, "single", &plugin("single"), Limits::default());
     let (recorded, host) = recorder(json!({ "trigger": { "n": 7 } }));
-    let stage = stage_for(&single, json!({ "name": "after", "mode": "single", "actor": "Pass", "input": { "n": "$.trigger.n" } }));
+    let stage = stage_for(
+        &single,
+        json!({ "name": "after", "mode": "single", "actor": "Pass", "input": { "n": "$.trigger.n" } }),
+    );
     let execution = single.execute(host, &stage).unwrap().unwrap();
     assert_eq!(execution.expected_tasks, 1);
     assert_eq!(recorded.enqueued()[0].task.input, json!({ "n": 7 }));
@@ -41,7 +44,10 @@ fn a_plugin_that_loops_forever_is_stopped_at_its_deadline() {
     assert_eq!(err.failure, Failure::Deadline { timeout_ms: 300 });
     assert_eq!(err.name, "misbehave");
     let message = err.to_string();
-    assert!(message.contains("fixtures/misbehave.wasm (mode misbehave): stopped at its deadline of 300 ms"), "{message}");
+    assert!(
+        message.contains("fixtures/misbehave.wasm (mode misbehave): stopped at its deadline of 300 ms"),
+        "{message}"
+    );
     assert_host_still_serves(&loader);
 }
 

@@ -50,7 +50,12 @@ pub fn check(path: &str) -> Result<(), String> {
 /// the value, several an array, none an error naming the field and path); everything
 /// else is literal; objects and arrays recurse. `field` names the template's root in
 /// errors (`input`).
-pub fn resolve_input(context: &Value, template: &Value, bindings: Option<&Value>, field: &str) -> Result<Value, String> {
+pub fn resolve_input(
+    context: &Value,
+    template: &Value,
+    bindings: Option<&Value>,
+    field: &str,
+) -> Result<Value, String> {
     match template {
         Value::String(path) if path.starts_with('$') => {
             let mut found = query(context, path, bindings).map_err(|e| format!("{field}: {e}"))?;
@@ -141,7 +146,10 @@ mod tests {
             json!({ "one": "a.pdf", "many": ["a.pdf", "b.pdf"], "lit": [1, "x"] })
         );
         let bad = json!({ "deep": { "p": "$.trigger.nope" } });
-        assert_eq!(resolve_input(&ctx(), &bad, None, "input").unwrap_err(), "input.deep.p: `$.trigger.nope` matched nothing");
+        assert_eq!(
+            resolve_input(&ctx(), &bad, None, "input").unwrap_err(),
+            "input.deep.p: `$.trigger.nope` matched nothing"
+        );
     }
 
     #[test]

@@ -110,7 +110,13 @@ impl StageHost for RecordingHost {
         Ok(())
     }
 
-    fn state_set_if_absent(&self, namespace: &str, key: &str, value: &str, ttl_ms: Option<u64>) -> Result<bool, String> {
+    fn state_set_if_absent(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &str,
+        ttl_ms: Option<u64>,
+    ) -> Result<bool, String> {
         let mut r = self.recorded();
         if Self::live(&mut r, namespace, key).is_some() {
             return Ok(false);
@@ -122,10 +128,9 @@ impl StageHost for RecordingHost {
     fn state_increment(&self, namespace: &str, key: &str, delta: i64, ttl_ms: Option<u64>) -> Result<i64, String> {
         let mut r = self.recorded();
         let (current, old_expiry) = match Self::live(&mut r, namespace, key) {
-            Some((v, at)) => (
-                v.parse::<i64>().map_err(|_| format!("state key `{key}` holds `{v}`, which is not an integer"))?,
-                *at,
-            ),
+            Some((v, at)) => {
+                (v.parse::<i64>().map_err(|_| format!("state key `{key}` holds `{v}`, which is not an integer"))?, *at)
+            }
             None => (0, None),
         };
         let next = current.checked_add(delta).ok_or_else(|| format!("state key `{key}` would overflow"))?;

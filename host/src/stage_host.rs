@@ -56,7 +56,8 @@ pub trait StageHost: Send + Sync {
 
     fn state_get(&self, namespace: &str, key: &str) -> Result<Option<String>, String>;
     fn state_set(&self, namespace: &str, key: &str, value: &str, ttl_ms: Option<u64>) -> Result<(), String>;
-    fn state_set_if_absent(&self, namespace: &str, key: &str, value: &str, ttl_ms: Option<u64>) -> Result<bool, String>;
+    fn state_set_if_absent(&self, namespace: &str, key: &str, value: &str, ttl_ms: Option<u64>)
+        -> Result<bool, String>;
     fn state_increment(&self, namespace: &str, key: &str, delta: i64, ttl_ms: Option<u64>) -> Result<i64, String>;
     fn state_delete(&self, namespace: &str, key: &str) -> Result<(), String>;
 

@@ -30,9 +30,11 @@ fn guests(root: &Path) -> anyhow::Result<BTreeMap<String, Vec<Guest>>> {
     let meta: Value = serde_json::from_slice(&out.stdout)?;
     let mut by_feature: BTreeMap<String, Vec<Guest>> = BTreeMap::new();
     for pkg in meta["packages"].as_array().into_iter().flatten() {
-        let cdylib = pkg["targets"].as_array().into_iter().flatten().find(|t| {
-            t["crate_types"].as_array().is_some_and(|k| k.iter().any(|k| k == "cdylib"))
-        });
+        let cdylib = pkg["targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["crate_types"].as_array().is_some_and(|k| k.iter().any(|k| k == "cdylib")));
         let Some(cdylib) = cdylib else { continue };
         let feature = pkg["dependencies"]
             .as_array()
@@ -40,7 +42,9 @@ fn guests(root: &Path) -> anyhow::Result<BTreeMap<String, Vec<Guest>>> {
             .flatten()
             .find(|d| d["name"] == "troupe-sdk")
             .and_then(|d| d["features"].as_array()?.first()?.as_str().map(str::to_string))
-            .with_context(|| format!("guest {} must depend on troupe-sdk with feature `executor` or `actor`", pkg["name"]))?;
+            .with_context(|| {
+                format!("guest {} must depend on troupe-sdk with feature `executor` or `actor`", pkg["name"])
+            })?;
         let manifest = pkg["manifest_path"].as_str().unwrap_or_default();
         by_feature.entry(feature).or_default().push(Guest {
             package: pkg["name"].as_str().unwrap_or_default().to_string(),
@@ -58,7 +62,10 @@ pub fn build_all(root: &Path, out: &Path) -> anyhow::Result<()> {
         eprintln!("xtask: building guests with Debian's rustc and -Zbuild-std (no rustup {} std)", toolchain::TARGET);
     }
     for (feature, group) in guests(root)? {
-        eprintln!("xtask: building {feature} guests: {}", group.iter().map(|g| g.package.as_str()).collect::<Vec<_>>().join(", "));
+        eprintln!(
+            "xtask: building {feature} guests: {}",
+            group.iter().map(|g| g.package.as_str()).collect::<Vec<_>>().join(", ")
+        );
         let mut cmd = toolchain::guest_build(&route, &plugins);
         for g in &group {
             cmd.args(["-p", &g.package]);

@@ -44,18 +44,25 @@ pub fn route() -> anyhow::Result<Route> {
         .context("`rustc -vV` printed no host triple")?;
     let lld = sysroot.join("lib/rustlib").join(host).join("bin/rust-lld");
     if !lld.is_file() {
-        bail!("neither the {TARGET} target nor rust-lld ({}) is installed; run `rustup target add {TARGET}`", lld.display());
+        bail!(
+            "neither the {TARGET} target nor rust-lld ({}) is installed; run `rustup target add {TARGET}`",
+            lld.display()
+        );
     }
     ensure_debian_packages()?;
     Ok(Route::BuildStd { lld })
 }
 
 fn ensure_debian_packages() -> anyhow::Result<()> {
-    let present = Path::new(DEBIAN_RUSTC).is_file() && Path::new(DEBIAN_CARGO).is_file() && Path::new(DEBIAN_STD_SOURCE).is_dir();
+    let present =
+        Path::new(DEBIAN_RUSTC).is_file() && Path::new(DEBIAN_CARGO).is_file() && Path::new(DEBIAN_STD_SOURCE).is_dir();
     if present {
         return Ok(());
     }
-    eprintln!("xtask: rustup has no {TARGET} standard library; installing Debian's {} to build it from source", DEBIAN_PACKAGES.join(", "));
+    eprintln!(
+        "xtask: rustup has no {TARGET} standard library; installing Debian's {} to build it from source",
+        DEBIAN_PACKAGES.join(", ")
+    );
     let root = output(Command::new("id").arg("-u")).map(|u| u == "0").unwrap_or(false);
     let sudo: &[&str] = if root { &[] } else { &["sudo"] };
     let apt = |args: &[&str]| {

@@ -56,16 +56,14 @@ pub fn run(args: DryRunArgs) -> anyhow::Result<ExitCode> {
     if problems.is_empty() {
         let plan = executor.plan(recorder.clone(), &stage)?;
         let execution = executor.execute(recorder.clone(), &stage)?;
-        let enqueued: Vec<Value> = recorder
-            .enqueued()
-            .into_iter()
-            .map(|e| json!({ "task": e.task, "options": e.options }))
-            .collect();
+        let enqueued: Vec<Value> =
+            recorder.enqueued().into_iter().map(|e| json!({ "task": e.task, "options": e.options })).collect();
         report["plan"] = serde_json::to_value(plan)?;
         report["execution"] = serde_json::to_value(execution)?;
         report["enqueued"] = Value::Array(enqueued);
     }
-    let logs: Vec<Value> = recorder.logs().into_iter().map(|l| json!({ "level": l.level, "message": l.message })).collect();
+    let logs: Vec<Value> =
+        recorder.logs().into_iter().map(|l| json!({ "level": l.level, "message": l.message })).collect();
     report["logs"] = Value::Array(logs);
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })

@@ -42,7 +42,10 @@ pub fn run(args: PluginsArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<6} {:<16} {:<6} {:>9}  {:<64}  {:<11} {:<8} {:>9}  FILE", "KIND", "NAME", "WIT", "SIZE", "SHA256", "SOURCE", "CACHE", "LOAD");
+    println!(
+        "{:<6} {:<16} {:<6} {:>9}  {:<64}  {:<11} {:<8} {:>9}  FILE",
+        "KIND", "NAME", "WIT", "SIZE", "SHA256", "SOURCE", "CACHE", "LOAD"
+    );
     for r in &rows {
         println!(
             "{:<6} {:<16} {:<6} {:>9}  {:<64}  {:<11} {:<8} {:>7.1}ms  {}",

@@ -146,8 +146,10 @@ impl Manifest {
     /// Check manifest text as if read from `file` (paths resolve against its folder).
     pub fn parse(file: &Path, text: &str) -> Result<Manifest, ManifestError> {
         let shown = file.display().to_string();
-        let raw: RawManifest = toml::from_str(text)
-            .map_err(|e| ManifestError::Invalid { file: shown.clone(), message: e.to_string().trim_end().to_string() })?;
+        let raw: RawManifest = toml::from_str(text).map_err(|e| ManifestError::Invalid {
+            file: shown.clone(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
         if raw.version != MANIFEST_VERSION {
             return Err(ManifestError::Invalid {
                 file: shown,
@@ -173,7 +175,12 @@ impl Manifest {
                 .map_err(|err| entry_err("executors", &mode, format!("config: {err}")))?;
             executors.insert(
                 mode,
-                ExecutorEntry { component: normalize(&plugins_dir.join(e.component)), sha256: e.sha256, config, limits },
+                ExecutorEntry {
+                    component: normalize(&plugins_dir.join(e.component)),
+                    sha256: e.sha256,
+                    config,
+                    limits,
+                },
             );
         }
 
@@ -181,10 +188,16 @@ impl Manifest {
         for (name, a) in raw.actors {
             let limits = check_limits(a.limits.unwrap_or_default()).map_err(|m| entry_err("actors", &name, m))?;
             let source = match (a.component, a.builtin) {
-                (Some(path), None) => ActorSource::Component { path: normalize(&plugins_dir.join(path)), sha256: a.sha256 },
+                (Some(path), None) => {
+                    ActorSource::Component { path: normalize(&plugins_dir.join(path)), sha256: a.sha256 }
+                }
                 (None, Some(builtin)) if a.sha256.is_none() => ActorSource::Builtin(builtin),
                 (None, Some(_)) => {
-                    return Err(entry_err("actors", &name, "`sha256` pins a component file; a `builtin` actor has none".into()))
+                    return Err(entry_err(
+                        "actors",
+                        &name,
+                        "`sha256` pins a component file; a `builtin` actor has none".into(),
+                    ))
                 }
                 (Some(_), Some(_)) => {
                     return Err(entry_err(

@@ -38,9 +38,9 @@ impl ActorPlugin {
             .call_invoke(&mut store, &input.to_string())
             .map_err(|e| self.core.classify(&store, e))?;
         match result {
-            Ok(text) => serde_json::from_str(&text)
-                .map(Ok)
-                .map_err(|e| self.core.error(Failure::Malformed(format!("invoke returned a result that is not JSON: {e}")))),
+            Ok(text) => serde_json::from_str(&text).map(Ok).map_err(|e| {
+                self.core.error(Failure::Malformed(format!("invoke returned a result that is not JSON: {e}")))
+            }),
             Err(message) => Ok(Err(message)),
         }
     }

@@ -49,9 +49,7 @@ pub(crate) fn execution(e: wit::Execution) -> Result<Execution, Failure> {
 }
 
 pub(crate) fn plan(p: wit::StagePlan) -> StagePlan {
-    StagePlan {
-        early_start: p.early_start.map(|e| EarlyStart { after_ms: e.after_ms, min_results: e.min_results }),
-    }
+    StagePlan { early_start: p.early_start.map(|e| EarlyStart { after_ms: e.after_ms, min_results: e.min_results }) }
 }
 
 pub(crate) fn task_ref(t: &TaskRef) -> wit::TaskRef {

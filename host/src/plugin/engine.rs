@@ -61,7 +61,9 @@ impl PluginEngine {
         let engine = Engine::new(&config).map_err(anyhow::Error::from).context("cannot configure the wasm engine")?;
 
         let mut linker = Linker::new(&engine);
-        super::bindings::add_to_linker(&mut linker).map_err(anyhow::Error::from).context("cannot link the troupe interfaces")?;
+        super::bindings::add_to_linker(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("cannot link the troupe interfaces")?;
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from).context("cannot link WASI")?;
 
         let ticker = EpochTicker::start(engine.clone());

@@ -73,7 +73,8 @@ impl ExecutorPlugin {
     /// Every problem the executor finds in the stage definition.
     pub fn validate(&self, host: Arc<dyn StageHost>, stage: &Stage) -> Result<Vec<Problem>, CallError> {
         let wit_stage = convert::stage(stage);
-        let problems = self.call(host, stage, |e, s| e.troupe_executor_stage_executor().call_validate(s, &wit_stage))?;
+        let problems =
+            self.call(host, stage, |e, s| e.troupe_executor_stage_executor().call_validate(s, &wit_stage))?;
         Ok(problems.into_iter().map(convert::problem).collect())
     }
 
@@ -84,7 +85,11 @@ impl ExecutorPlugin {
     }
 
     /// Start the stage: the plugin enqueues its tasks through `host`.
-    pub fn execute(&self, host: Arc<dyn StageHost>, stage: &Stage) -> Result<Result<Execution, ExecutorError>, CallError> {
+    pub fn execute(
+        &self,
+        host: Arc<dyn StageHost>,
+        stage: &Stage,
+    ) -> Result<Result<Execution, ExecutorError>, CallError> {
         let wit_stage = convert::stage(stage);
         let result = self.call(host, stage, |e, s| e.troupe_executor_stage_executor().call_execute(s, &wit_stage))?;
         match result {
@@ -95,8 +100,8 @@ impl ExecutorPlugin {
 
     pub fn before_task(&self, host: Arc<dyn StageHost>, stage: &Stage, task: &TaskRef) -> Result<Admission, CallError> {
         let (wit_stage, wit_task) = (convert::stage(stage), convert::task_ref(task));
-        let admission =
-            self.call(host, stage, |e, s| e.troupe_executor_stage_executor().call_before_task(s, &wit_stage, &wit_task))?;
+        let admission = self
+            .call(host, stage, |e, s| e.troupe_executor_stage_executor().call_before_task(s, &wit_stage, &wit_task))?;
         Ok(convert::admission(admission))
     }
 
@@ -107,7 +112,8 @@ impl ExecutorPlugin {
         task: &TaskRef,
         outcome: &Outcome,
     ) -> Result<Verdict, CallError> {
-        let (wit_stage, wit_task, wit_outcome) = (convert::stage(stage), convert::task_ref(task), convert::outcome(outcome));
+        let (wit_stage, wit_task, wit_outcome) =
+            (convert::stage(stage), convert::task_ref(task), convert::outcome(outcome));
         let verdict = self.call(host, stage, |e, s| {
             e.troupe_executor_stage_executor().call_after_task(s, &wit_stage, &wit_task, &wit_outcome)
         })?;

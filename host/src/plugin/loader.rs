@@ -44,7 +44,14 @@ impl PluginSpec {
     pub fn file(name: &str, file: impl Into<PathBuf>) -> Self {
         let file = file.into();
         let plugins_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
-        PluginSpec { manifest: String::new(), name: name.into(), file, sha256: None, limits: Limits::default(), plugins_dir }
+        PluginSpec {
+            manifest: String::new(),
+            name: name.into(),
+            file,
+            sha256: None,
+            limits: Limits::default(),
+            plugins_dir,
+        }
     }
 
     pub fn with_limits(mut self, limits: Limits) -> Self {
@@ -139,7 +146,9 @@ impl Loader {
         let engine = &self.engine.engine;
         let (component, cache) = match &self.cache {
             Some(cache) => cache.load(engine, &artifact.file_sha256, &artifact.component),
-            None => Component::new(engine, &artifact.component).map(|c| (c, CacheOutcome::Uncached)).map_err(anyhow::Error::from),
+            None => Component::new(engine, &artifact.component)
+                .map(|c| (c, CacheOutcome::Uncached))
+                .map_err(anyhow::Error::from),
         }
         .map_err(LoadProblem::Compile)?;
         let (wit_version, uses_wasi) = check_interfaces(&component, engine, world)?;
@@ -171,7 +180,11 @@ fn wrong_world(world: World, e: wasmtime::Error) -> LoadProblem {
 /// Check the component's interface names: every `troupe:executor/...` name must be a
 /// 0.1.x version, the world's export must be there, and nothing may be imported that the
 /// sandbox does not grant. Returns the WIT version and whether it imports WASI.
-fn check_interfaces(component: &Component, engine: &wasmtime::Engine, world: World) -> Result<(String, bool), LoadProblem> {
+fn check_interfaces(
+    component: &Component,
+    engine: &wasmtime::Engine,
+    world: World,
+) -> Result<(String, bool), LoadProblem> {
     let ty = component.component_type();
     let imports: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_string()).collect();
     let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
@@ -180,16 +193,25 @@ fn check_interfaces(component: &Component, engine: &wasmtime::Engine, world: Wor
     for name in imports.iter().chain(&exports).filter(|n| n.starts_with(&prefix)) {
         match name.split_once('@') {
             Some((_, version)) if version.starts_with(WIT_COMPATIBLE_PREFIX) => {}
-            Some((_, version)) => return Err(LoadProblem::UnsupportedVersion { found: format!("{WIT_PACKAGE}@{version}") }),
-            None => return Err(LoadProblem::UnsupportedVersion { found: format!("an unversioned {WIT_PACKAGE} ({name})") }),
+            Some((_, version)) => {
+                return Err(LoadProblem::UnsupportedVersion { found: format!("{WIT_PACKAGE}@{version}") })
+            }
+            None => {
+                return Err(LoadProblem::UnsupportedVersion { found: format!("an unversioned {WIT_PACKAGE} ({name})") })
+            }
         }
     }
 
     let Some(export) = exports.iter().find(|n| n.starts_with(world.export())) else {
         let reason = if exports.iter().any(|n| n.starts_with(world.other().export())) {
             match world {
-                World::Executor => "it is an actor component (it exports troupe:executor/actor); list it under [actors]".to_string(),
-                World::Actor => "it is a stage executor (it exports troupe:executor/stage-executor); list it under [executors]".to_string(),
+                World::Executor => {
+                    "it is an actor component (it exports troupe:executor/actor); list it under [actors]".to_string()
+                }
+                World::Actor => {
+                    "it is a stage executor (it exports troupe:executor/stage-executor); list it under [executors]"
+                        .to_string()
+                }
             }
         } else {
             format!(

@@ -22,7 +22,7 @@ pub struct LoadOptions {
 
 /// An actor entry: a component or a native actor the host registers.
 pub enum Actor {
-    Component(ActorPlugin),
+    Component(Box<ActorPlugin>),
     Builtin(String),
 }
 
@@ -65,7 +65,8 @@ impl Plugins {
         let mut errors = Vec::new();
         let mut executors = BTreeMap::new();
         for (mode, e) in &manifest.executors {
-            match loader.load_executor(&spec(mode.as_str(), &e.component, e.sha256.clone(), e.limits), e.config.clone()) {
+            match loader.load_executor(&spec(mode.as_str(), &e.component, e.sha256.clone(), e.limits), e.config.clone())
+            {
                 Ok(p) => {
                     executors.insert(mode.to_string(), p);
                 }
@@ -77,7 +78,7 @@ impl Plugins {
             let actor = match &a.source {
                 ActorSource::Component { path, sha256 } => {
                     match loader.load_actor(&spec(name.as_str(), path, sha256.clone(), a.limits)) {
-                        Ok(p) => Actor::Component(p),
+                        Ok(p) => Actor::Component(Box::new(p)),
                         Err(err) => {
                             errors.push(err);
                             continue;
@@ -86,7 +87,8 @@ impl Plugins {
                 }
                 ActorSource::Builtin(b) if options.builtins.iter().any(|known| known == b) => Actor::Builtin(b.clone()),
                 ActorSource::Builtin(b) => {
-                    let known = if options.builtins.is_empty() { "none".to_string() } else { options.builtins.join(", ") };
+                    let known =
+                        if options.builtins.is_empty() { "none".to_string() } else { options.builtins.join(", ") };
                     errors.push(LoadError {
                         entry: super::EntryRef {
                             manifest: shown.clone(),

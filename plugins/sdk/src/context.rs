@@ -5,7 +5,8 @@ use crate::executor::ExecutorError;
 use serde_json::Value;
 
 fn parse(what: &str, text: String) -> Result<Value, ExecutorError> {
-    serde_json::from_str(&text).map_err(|e| ExecutorError::fatal(format!("the host returned {what} that is not JSON: {e}")))
+    serde_json::from_str(&text)
+        .map_err(|e| ExecutorError::fatal(format!("the host returned {what} that is not JSON: {e}")))
 }
 
 /// Every match of `path` in the context (with `bindings` laid over it), as an array.

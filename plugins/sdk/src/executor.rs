@@ -113,9 +113,7 @@ pub struct EarlyStart {
 impl From<Plan> for wit::StagePlan {
     fn from(p: Plan) -> Self {
         wit::StagePlan {
-            early_start: p
-                .early_start
-                .map(|e| wit::EarlyStart { after_ms: e.after_ms, min_results: e.min_results }),
+            early_start: p.early_start.map(|e| wit::EarlyStart { after_ms: e.after_ms, min_results: e.min_results }),
         }
     }
 }

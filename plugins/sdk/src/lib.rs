@@ -54,15 +54,17 @@ mod stage;
 pub mod state;
 
 #[cfg(feature = "actor")]
-pub use actor::Actor;
-#[cfg(feature = "actor")]
 #[doc(hidden)]
 pub use actor::__private as __actor_private;
-#[cfg(feature = "executor")]
-pub use executor::{Admission, EarlyStart, Execution, Executor, ExecutorError, OutputShape, Outcome, Plan, Problem, TaskRef, Verdict};
+#[cfg(feature = "actor")]
+pub use actor::Actor;
 #[cfg(feature = "executor")]
 #[doc(hidden)]
 pub use executor::__private;
+#[cfg(feature = "executor")]
+pub use executor::{
+    Admission, EarlyStart, Execution, Executor, ExecutorError, Outcome, OutputShape, Plan, Problem, TaskRef, Verdict,
+};
 #[cfg(feature = "executor")]
 pub use queue::{EnqueueOptions, RateLimit, Task};
 pub use serde_json::{json, Value};
@@ -73,12 +75,12 @@ pub use stage::Stage;
 pub mod prelude {
     #[cfg(feature = "executor")]
     pub use crate::{context, queue};
-    pub use crate::{json, log, state, Value};
     #[cfg(feature = "actor")]
     pub use crate::{export_actor, Actor};
     #[cfg(feature = "executor")]
     pub use crate::{
-        export_executor, Admission, EarlyStart, EnqueueOptions, Execution, Executor, ExecutorError, OutputShape, Outcome,
-        Plan, Problem, RateLimit, Stage, Task, TaskRef, Verdict,
+        export_executor, Admission, EarlyStart, EnqueueOptions, Execution, Executor, ExecutorError, Outcome,
+        OutputShape, Plan, Problem, RateLimit, Stage, Task, TaskRef, Verdict,
     };
+    pub use crate::{json, log, state, Value};
 }
