@@ -52,10 +52,7 @@ fn every_bad_manifest_gets_its_exact_message() {
 
 #[test]
 fn the_default_manifest_loads() {
-    let root = troupe_tests::root();
-    let manifest = Manifest::load(&root.join("troupe.toml")).unwrap();
-    let plugins = Plugins::load(&manifest, &LoadOptions { cache: Some(shared_cache()), builtins: vec![] })
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (plugins, _) = troupe_tests::default_plugins();
     let modes: Vec<&str> = plugins.executors().map(|(m, _)| m).collect();
-    assert_eq!(modes, ["chunk", "single"]);
+    assert_eq!(modes, ["broadcast", "chunk", "fork-join", "gather", "scatter", "single"]);
 }

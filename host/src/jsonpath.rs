@@ -35,15 +35,29 @@ pub fn query(context: &Value, path: &str, bindings: Option<&Value>) -> Result<Ve
 
 /// Every match of `path` in `document`.
 pub fn select(document: &Value, path: &str) -> Result<Vec<Value>, String> {
-    document
-        .query(path)
-        .map(|found| found.into_iter().cloned().collect())
-        .map_err(|e| format!("invalid JSONPath `{path}`: {e}"))
+    document.query(path).map(|found| found.into_iter().cloned().collect()).map_err(|e| invalid(path, &e.to_string()))
 }
 
 /// Check a path's syntax without evaluating it.
 pub fn check(path: &str) -> Result<(), String> {
-    jsonpath_rust::parser::parse_json_path(path).map(drop).map_err(|e| format!("invalid JSONPath `{path}`: {e}"))
+    jsonpath_rust::parser::parse_json_path(path).map(drop).map_err(|e| invalid(path, &e.to_string()))
+}
+
+/// One line saying what is wrong with `path`, from the parser's multi-line report
+/// (` --> 1:11 ... = expected selector`).
+fn invalid(path: &str, report: &str) -> String {
+    let column = report.split("--> 1:").nth(1).and_then(|rest| rest.split_whitespace().next());
+    let expected = report.lines().find_map(|l| l.trim().strip_prefix("= ")).map(str::trim);
+    // The parser names its grammar rules; say what they mean.
+    let expected = expected.map(|e| match e {
+        "expected jp_query" => "expected a path starting with `$`",
+        "expected atom_expr" => "expected a filter expression",
+        other => other,
+    });
+    match (column, expected) {
+        (Some(column), Some(expected)) => format!("invalid JSONPath `{path}`: {expected} at character {column}"),
+        _ => format!("invalid JSONPath `{path}`: {}", report.lines().next().unwrap_or(report).trim()),
+    }
 }
 
 /// Resolve an input template: strings starting with `$` are queries (one match yields
@@ -154,8 +168,10 @@ mod tests {
 
     #[test]
     fn invalid_paths_are_errors_that_quote_the_path() {
-        let err = select(&ctx(), "$.[").unwrap_err();
-        assert!(err.starts_with("invalid JSONPath `$.[`"), "{err}");
+        assert_eq!(
+            select(&ctx(), "$.trigger[").unwrap_err(),
+            "invalid JSONPath `$.trigger[`: expected selector at character 11"
+        );
         assert!(check("$.trigger.files[*]").is_ok());
     }
 }

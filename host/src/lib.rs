@@ -13,14 +13,27 @@
 //! - [`recording`]: [`RecordingHost`], an in-memory `StageHost` for tests, the plugin
 //!   harness and `troupe dry-run`.
 //! - [`jsonpath`]: queries, bindings and input templates over the run's context.
+//! - [`pipeline`]: pipeline definitions (JSON, YAML) and their validation.
+//! - [`engine`]: the [`engine::Engine`] trait (queue + run state) and the embedded engine.
+//! - [`orchestrator`]: runs a pipeline's stages on an engine, keeping the barrier.
+//! - [`worker`]: runs tasks on their actors, with the stages' per-task hooks.
+//! - [`actors`]: native actors (`wait`).
+//! - [`harness`]: the plugin harness: one executor, a stage, a context and scripted
+//!   outcomes, simulated deterministically.
 //! - `cli` (binary only): the `troupe` command.
 
+pub mod actors;
 pub mod api;
+pub mod engine;
+pub mod harness;
 pub mod jsonpath;
 pub mod manifest;
+pub mod orchestrator;
+pub mod pipeline;
 pub mod plugin;
 pub mod recording;
 pub mod stage_host;
+pub mod worker;
 
 pub use api::*;
 pub use manifest::Manifest;

@@ -36,12 +36,19 @@ struct Recorded {
 /// An in-memory host with a fixed context.
 pub struct RecordingHost {
     context: Arc<Value>,
+    /// The actors `has_actor` knows; `None` knows every name.
+    actors: Option<HashSet<String>>,
     recorded: Mutex<Recorded>,
 }
 
 impl RecordingHost {
     pub fn new(context: Value) -> Self {
-        RecordingHost { context: Arc::new(context), recorded: Mutex::default() }
+        RecordingHost { context: Arc::new(context), actors: None, recorded: Mutex::default() }
+    }
+
+    /// A host whose `has_actor` knows exactly `actors` (a manifest's actor names).
+    pub fn with_actors(context: Value, actors: impl IntoIterator<Item = String>) -> Self {
+        RecordingHost { actors: Some(actors.into_iter().collect()), ..Self::new(context) }
     }
 
     fn recorded(&self) -> MutexGuard<'_, Recorded> {
@@ -99,6 +106,10 @@ impl StageHost for RecordingHost {
             }
         }
         Ok(())
+    }
+
+    fn has_actor(&self, name: &str) -> bool {
+        self.actors.as_ref().is_none_or(|known| known.contains(name))
     }
 
     fn state_get(&self, namespace: &str, key: &str) -> Result<Option<String>, String> {

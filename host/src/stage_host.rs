@@ -54,6 +54,9 @@ pub trait StageHost: Send + Sync {
     /// Enqueue tasks for the scope's stage. Idempotent by (run, stage, index).
     fn enqueue(&self, scope: &Scope, tasks: Vec<Task>, options: &EnqueueOptions) -> Result<(), String>;
 
+    /// Whether the manifest names this actor.
+    fn has_actor(&self, name: &str) -> bool;
+
     fn state_get(&self, namespace: &str, key: &str) -> Result<Option<String>, String>;
     fn state_set(&self, namespace: &str, key: &str, value: &str, ttl_ms: Option<u64>) -> Result<(), String>;
     fn state_set_if_absent(&self, namespace: &str, key: &str, value: &str, ttl_ms: Option<u64>)

@@ -7,14 +7,21 @@
 //! - `manifest_ui.rs`: golden files for bad manifests (`ui/manifest/*.toml` + `.err`).
 //! - `sandbox.rs`: plugins that loop, allocate, trap, panic, snoop; the host survives.
 //! - `loading.rs`: components and core modules, the cache, pins, the CLI listing.
+//! - `validate_ui.rs`: golden files for bad pipelines (`ui/pipeline/*` + `.err`), through
+//!   the `troupe validate` command.
+//! - `pipelines.rs`: the seed's stage examples end to end on the embedded engine.
 //! - `benches/plugin_call.rs`: the cost of a plugin call and of loading a component.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use troupe::engine::EmbeddedEngine;
 use troupe::manifest::Limits;
+use troupe::orchestrator::{Orchestrator, RunError, RunReport, Silent};
+use troupe::pipeline::Pipeline;
 use troupe::plugin::{CompileCache, EngineOptions, ExecutorPlugin, Loader, PluginSpec};
-use troupe::{RecordingHost, StageHost};
+use troupe::plugin::{LoadOptions, Plugins};
+use troupe::{LogLevel, Manifest, RecordingHost, StageHost};
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -78,4 +85,31 @@ pub fn assert_golden(path: &Path, actual: &str) {
     let expected = std::fs::read_to_string(path)
         .unwrap_or_else(|_| panic!("{} is missing; run with BLESS=1 to create it", path.display()));
     assert_eq!(expected, actual, "\n{} differs (run with BLESS=1 to accept the new output)", path.display());
+}
+
+/// Every plugin of the repository's `troupe.toml`, on the shared cache.
+pub fn default_plugins() -> (Arc<Plugins>, Manifest) {
+    let manifest = Manifest::load(&root().join("troupe.toml")).expect("troupe.toml loads");
+    let options = LoadOptions {
+        cache: Some(shared_cache()),
+        builtins: troupe::actors::BUILTINS.iter().map(|b| b.to_string()).collect(),
+    };
+    let plugins = Plugins::load(&manifest, &options).unwrap_or_else(|e| panic!("{e}"));
+    (Arc::new(plugins), manifest)
+}
+
+/// Run `pipeline` (its JSON) with `trigger` on a fresh embedded engine with
+/// `concurrency` workers; returns the outcome, the engine (for its counters) and the
+/// workers, which keep running tasks (stragglers, detached tasks) until dropped.
+pub async fn run_pipeline(
+    pipeline: Value,
+    trigger: Value,
+    concurrency: usize,
+) -> (Result<RunReport, RunError>, Arc<EmbeddedEngine>, tokio::task::JoinSet<()>) {
+    let (plugins, manifest) = default_plugins();
+    let engine = Arc::new(EmbeddedEngine::new(manifest.actors.keys().map(|a| a.to_string()), LogLevel::Warn));
+    let workers = troupe::worker::spawn(engine.clone(), plugins.clone(), concurrency);
+    let pipeline = Pipeline::from_value(pipeline, "test").expect("a pipeline");
+    let orchestrator = Orchestrator::new(engine.clone(), plugins);
+    (orchestrator.run(&pipeline, trigger, &Silent).await, engine, workers)
 }

@@ -81,18 +81,11 @@ fn demo(root: &Path) -> anyhow::Result<()> {
     let troupe = root.join("target/release/troupe");
     eprintln!("\n== troupe plugins: every entry of troupe.toml, loaded and checked ==");
     run(Command::new(&troupe).current_dir(root).arg("plugins"))?;
-    eprintln!("\n== troupe dry-run: the scatter-like `chunk` executor (Python) over the demo input ==");
+    eprintln!("\n== troupe run: examples/document-processing (scatter, gather, broadcast, fork-join) ==");
     run(Command::new(&troupe).current_dir(root).args([
-        "dry-run",
-        "examples/dry-run/chunk-stage.json",
-        "--context",
-        "examples/dry-run/context.json",
-    ]))?;
-    eprintln!("\n== troupe dry-run: the `single` executor (Rust) ==");
-    run(Command::new(&troupe).current_dir(root).args([
-        "dry-run",
-        "examples/dry-run/single-stage.json",
-        "--context",
-        "examples/dry-run/context.json",
+        "run",
+        "examples/document-processing/pipeline.json",
+        "--input",
+        "examples/document-processing/input.json",
     ]))
 }

@@ -2,11 +2,17 @@
 
 mod dry_run;
 mod plugins;
+mod progress;
+mod run;
+mod validate;
 
+use anyhow::anyhow;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use troupe::plugin::{CompileCache, LoadOptions};
+use std::sync::Arc;
+use troupe::plugin::{CompileCache, LoadOptions, Plugins};
+use troupe::{LogLevel, Manifest};
 
 #[derive(Parser)]
 #[command(name = "troupe", version, about = "Run pipelines whose orchestration patterns are WebAssembly plugins")]
@@ -19,6 +25,10 @@ struct Cli {
 enum Command {
     /// List every executor and actor the manifest names, loading each one.
     Plugins(plugins::PluginsArgs),
+    /// Run a pipeline on the embedded engine, with live progress per stage.
+    Run(run::RunArgs),
+    /// Check a pipeline: print every problem and exit 1, or print nothing and exit 0.
+    Validate(validate::ValidateArgs),
     /// Call one executor on a stage definition against an in-memory host, and print what
     /// it validated, planned, enqueued and returned. Nothing runs.
     DryRun(dry_run::DryRunArgs),
@@ -42,7 +52,29 @@ pub struct ManifestArgs {
 impl ManifestArgs {
     pub fn load_options(&self) -> LoadOptions {
         let cache = if self.no_cache { None } else { self.cache_dir.clone().or_else(CompileCache::default_dir) };
-        LoadOptions { cache: cache.map(CompileCache::new), builtins: Vec::new() }
+        LoadOptions {
+            cache: cache.map(CompileCache::new),
+            builtins: troupe::actors::BUILTINS.iter().map(|b| b.to_string()).collect(),
+        }
+    }
+
+    /// Load the manifest and every plugin it names.
+    pub fn load_plugins(&self) -> anyhow::Result<(Arc<Plugins>, Manifest)> {
+        let manifest = Manifest::load(&self.manifest)?;
+        let plugins = Plugins::load(&manifest, &self.load_options()).map_err(|e| anyhow!("{e}"))?;
+        Ok((Arc::new(plugins), manifest))
+    }
+}
+
+/// The least severe plugin log level printed: `$TROUPE_LOG` (trace, debug, info, warn,
+/// error), default warn.
+pub fn log_level() -> LogLevel {
+    match std::env::var("TROUPE_LOG").unwrap_or_default().to_ascii_lowercase().as_str() {
+        "trace" => LogLevel::Trace,
+        "debug" => LogLevel::Debug,
+        "info" => LogLevel::Info,
+        "error" => LogLevel::Error,
+        _ => LogLevel::Warn,
     }
 }
 
@@ -51,6 +83,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Plugins(args) => plugins::run(args),
         Command::DryRun(args) => dry_run::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Validate(args) => validate::run(args),
     };
     match result {
         Ok(code) => code,

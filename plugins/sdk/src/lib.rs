@@ -26,6 +26,7 @@
 //!   `resolve_input`, `task`).
 //! - `executor`: the [`Executor`] trait, its result types and `export_executor!`.
 //! - `context`, `queue`: host calls an executor makes while it runs.
+//! - `template`: input templates compiled once, rendered per item in the guest.
 //! - `state`, `log`: host calls executors and actors share.
 //! - `actor`: the [`Actor`] trait and `export_actor!`.
 //! - `panic`: routes a guest panic's message to the host log before the trap.
@@ -52,6 +53,8 @@ pub mod queue;
 #[cfg(feature = "executor")]
 mod stage;
 pub mod state;
+#[cfg(feature = "executor")]
+pub mod template;
 
 #[cfg(feature = "actor")]
 #[doc(hidden)]
@@ -67,9 +70,11 @@ pub use executor::{
 };
 #[cfg(feature = "executor")]
 pub use queue::{EnqueueOptions, RateLimit, Task};
-pub use serde_json::{json, Value};
+pub use serde_json::{json, Map, Value};
 #[cfg(feature = "executor")]
 pub use stage::Stage;
+#[cfg(feature = "executor")]
+pub use template::Template;
 
 /// Everything a plugin usually needs, in one `use`.
 pub mod prelude {
@@ -82,5 +87,5 @@ pub mod prelude {
         export_executor, Admission, EarlyStart, EnqueueOptions, Execution, Executor, ExecutorError, Outcome,
         OutputShape, Plan, Problem, RateLimit, Stage, Task, TaskRef, Verdict,
     };
-    pub use crate::{json, log, state, Value};
+    pub use crate::{json, log, state, Map, Value};
 }

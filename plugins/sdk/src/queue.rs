@@ -60,6 +60,11 @@ impl EnqueueOptions {
     }
 }
 
+/// Whether the manifest names this actor (for `validate`).
+pub fn has_actor(name: &str) -> bool {
+    raw::has_actor(name)
+}
+
 /// Enqueue one task.
 pub fn enqueue(task: Task, options: &EnqueueOptions) -> Result<(), ExecutorError> {
     raw::enqueue(&task.into_wit(), &options.to_wit()).map_err(ExecutorError::Retryable)

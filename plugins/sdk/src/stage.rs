@@ -54,8 +54,52 @@ impl Stage {
 
     /// The stage's configuration as `T` (the seed's `getConfig<T>`). A field of the wrong
     /// type is an error naming it, as `executorConfig.<field>`.
+    ///
+    /// The keys the host itself reads (`toleratedFailures`, `toleratedFailurePercent`)
+    /// are removed first, so a config struct may deny unknown fields.
     pub fn config<T: DeserializeOwned>(&self) -> Result<T, Problem> {
-        T::deserialize(&self.config).map_err(|e| config_problem(&e.to_string()))
+        let mut config = self.config.clone();
+        if let Value::Object(map) = &mut config {
+            for key in HOST_CONFIG_KEYS {
+                map.remove(*key);
+            }
+        }
+        serde_path_to_error::deserialize(&config).map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.into_inner().to_string();
+            if path == "." {
+                config_problem(&message)
+            } else {
+                Problem::new(format!("executorConfig.{path}"), message)
+            }
+        })
+    }
+
+    /// Compile the stage's `input` template for rendering with `bindings` names.
+    pub fn template(&self, bindings: &[&str]) -> Result<crate::Template, ExecutorError> {
+        crate::Template::compile(&self.input_template(), bindings, "input")
+    }
+
+    /// A problem when the definition's `field` is not a valid JSONPath string (`$...`).
+    pub fn check_path(&self, field: &str) -> Option<Problem> {
+        match self.field(field) {
+            None => Some(Problem::new(field, "is required: a JSONPath such as `$.trigger.items`")),
+            Some(Value::String(p)) if p.starts_with('$') => crate::context::select(&Value::Null, p).err().map(|e| {
+                let message = match e {
+                    ExecutorError::Fatal(m) | ExecutorError::Retryable(m) => m,
+                };
+                Problem::new(field, message)
+            }),
+            Some(other) => {
+                Some(Problem::new(field, format!("must be a JSONPath string starting with `$`, found {}", kind(other))))
+            }
+        }
+    }
+
+    /// A problem when `field` (a string naming an actor) is not in the manifest.
+    pub fn check_actor(field: &str, actor: &str) -> Option<Problem> {
+        (!crate::queue::has_actor(actor))
+            .then(|| Problem::new(field, format!("unknown actor `{actor}`: the manifest has no [actors.{actor}]")))
     }
 
     /// A field of the definition, by dotted path (`scatter.input`).
@@ -95,6 +139,9 @@ impl Stage {
         Task { index, actor: actor.to_string(), input, key: None }
     }
 }
+
+/// `executorConfig` keys the host reads for every stage (failure tolerance).
+pub const HOST_CONFIG_KEYS: &[&str] = &["toleratedFailures", "toleratedFailurePercent"];
 
 fn config_problem(serde_message: &str) -> Problem {
     // serde names the offending field in backticks: "unknown field `maxParalel`" or

@@ -35,6 +35,10 @@ impl Host for HostState {
         self.host.enqueue(&self.scope, vec![task(t)?], &options)
     }
 
+    fn has_actor(&mut self, name: String) -> bool {
+        self.host.has_actor(&name)
+    }
+
     fn enqueue_batch(&mut self, tasks: Vec<wit::Task>, o: wit::EnqueueOptions) -> Result<(), String> {
         let options = options(o)?;
         let tasks = tasks.into_iter().map(task).collect::<Result<Vec<_>, _>>()?;

@@ -1,0 +1,80 @@
+//! Live progress per stage on the terminal (indicatif), or one line per finished stage
+//! when stderr is not a terminal (CI logs, pipes).
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use troupe::engine::StageCounts;
+use troupe::orchestrator::Observer;
+
+pub struct Progress {
+    bars: Option<MultiProgress>,
+    stages: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Progress {
+    pub fn new() -> Self {
+        let bars =
+            std::io::stderr().is_terminal().then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        Progress { bars, stages: Mutex::default() }
+    }
+
+    fn style() -> ProgressStyle {
+        ProgressStyle::with_template("{prefix:>24.bold} [{bar:32.cyan/blue}] {pos}/{len} {msg} {elapsed}")
+            .expect("a valid template")
+            .progress_chars("=> ")
+    }
+}
+
+fn message(counts: &StageCounts) -> String {
+    let mut parts = Vec::new();
+    if counts.failed > 0 {
+        parts.push(format!("{} failed", counts.failed));
+    }
+    if counts.in_flight > 0 {
+        parts.push(format!("{} running", counts.in_flight));
+    }
+    if counts.waiting > 0 {
+        parts.push(format!("{} waiting", counts.waiting));
+    }
+    parts.join(", ")
+}
+
+impl Observer for Progress {
+    fn stage_started(&self, _index: usize, stage: &str, mode: &str) {
+        if let Some(bars) = &self.bars {
+            let bar = bars.add(ProgressBar::new(0).with_style(Self::style()).with_prefix(format!("{stage} ({mode})")));
+            self.stages.lock().unwrap().insert(stage.to_string(), bar);
+        }
+    }
+
+    fn stage_progress(&self, stage: &str, counts: &StageCounts) {
+        if let Some(bar) = self.stages.lock().unwrap().get(stage) {
+            bar.set_length(counts.expected.unwrap_or(counts.enqueued));
+            bar.set_position(counts.succeeded + counts.failed);
+            bar.set_message(message(counts));
+        }
+    }
+
+    fn stage_finished(&self, stage: &str, counts: &StageCounts, succeeded: bool) {
+        let done = counts.succeeded + counts.failed;
+        let expected = counts.expected.unwrap_or(0);
+        match self.stages.lock().unwrap().get(stage) {
+            Some(bar) => {
+                bar.set_length(expected);
+                bar.set_position(done);
+                bar.finish_with_message(if succeeded {
+                    message(counts)
+                } else {
+                    format!("{} FAILED", message(counts))
+                });
+            }
+            None => eprintln!(
+                "stage {stage}: {done}/{expected} tasks done, {} failed{}",
+                counts.failed,
+                if succeeded { "" } else { " (stage failed)" }
+            ),
+        }
+    }
+}

@@ -1,0 +1,452 @@
+//! [`EmbeddedEngine`]: the queue and the run state in this process, behind one mutex.
+//! The default when no Redis is given, so `troupe run` works with nothing installed.
+//!
+//! Task flow: an executor's `enqueue` registers a task with its stage (idempotent by
+//! index) and either releases it (ready, or delayed until its delay or rate limit allows)
+//! or holds it back while the stage has `maxParallel` tasks in flight. A finished task
+//! releases the next held one. Workers take ready tasks from one FIFO queue.
+
+use super::{Engine, Recorded, StageCounts, StageInfo, TaskEnvelope, TaskResult};
+use crate::api::{EnqueueOptions, Execution, LogLevel, Outcome, Task};
+use crate::stage_host::{Scope, StageHost};
+use anyhow::{anyhow, Context as _};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Notify};
+
+/// An in-process engine.
+pub struct EmbeddedEngine {
+    inner: Mutex<Inner>,
+    /// Wakes workers when a task becomes ready (or a delayed one may be due sooner).
+    task_ready: Notify,
+    /// Bumped on every change a run's orchestrator may wait for.
+    progress: watch::Sender<u64>,
+    actors: HashSet<String>,
+    log_level: LogLevel,
+}
+
+#[derive(Default)]
+struct Inner {
+    runs: HashMap<String, Run>,
+    ready: VecDeque<TaskEnvelope>,
+    /// Delayed tasks by (due time, sequence).
+    delayed: BTreeMap<(Instant, u64), TaskEnvelope>,
+    seq: u64,
+    state: HashMap<(String, String), (String, Option<Instant>)>,
+    /// Rate-limit buckets: the theoretical arrival time of the next token (GCRA).
+    buckets: HashMap<(String, String), Instant>,
+}
+
+struct Run {
+    context: Arc<Value>,
+    stages: HashMap<String, StageState>,
+}
+
+struct StageState {
+    info: StageInfo,
+    expected: Option<u64>,
+    /// Index -> (actor, key) of every task enqueued.
+    tasks: HashMap<u64, (String, Option<Value>)>,
+    max_parallel: Option<u32>,
+    held: VecDeque<(TaskEnvelope, EnqueueOptions)>,
+    in_flight: u64,
+    max_in_flight: u64,
+    results: HashMap<u64, TaskResult>,
+    succeeded: u64,
+    failed: u64,
+    cut: bool,
+    stragglers: Vec<TaskResult>,
+}
+
+impl EmbeddedEngine {
+    /// An engine whose `has-actor` knows `actors` (the manifest's). Plugin log lines at
+    /// `log_level` or above go to stderr.
+    pub fn new(actors: impl IntoIterator<Item = String>, log_level: LogLevel) -> Self {
+        EmbeddedEngine {
+            inner: Mutex::default(),
+            task_ready: Notify::new(),
+            progress: watch::Sender::new(0),
+            actors: actors.into_iter().collect(),
+            log_level,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn changed(&self) {
+        self.progress.send_modify(|v| *v = v.wrapping_add(1));
+    }
+}
+
+impl Inner {
+    fn stage(&mut self, run_id: &str, stage: &str) -> anyhow::Result<&mut StageState> {
+        self.runs
+            .get_mut(run_id)
+            .with_context(|| format!("no run `{run_id}`"))?
+            .stages
+            .get_mut(stage)
+            .with_context(|| format!("run `{run_id}` has no open stage `{stage}`"))
+    }
+
+    /// Put a task on the ready queue, or the delayed set when its delay or its rate
+    /// limit says so. Returns whether it is ready now.
+    fn release(&mut self, task: TaskEnvelope, options: &EnqueueOptions, namespace: &str) -> bool {
+        let now = Instant::now();
+        let mut due = now + Duration::from_millis(options.delay_ms);
+        if let Some(rate) = &options.rate_limit {
+            let interval = Duration::from_secs_f64(1.0 / rate.per_second);
+            let tat = self.buckets.entry((namespace.to_string(), rate.bucket.clone())).or_insert(now);
+            let start = (*tat).max(due);
+            let burst = interval * rate.burst.saturating_sub(1);
+            due = due.max(start.checked_sub(burst).unwrap_or(start));
+            *tat = start + interval;
+        }
+        if due <= now {
+            self.ready.push_back(task);
+            true
+        } else {
+            self.seq += 1;
+            self.delayed.insert((due, self.seq), task);
+            false
+        }
+    }
+
+    /// Move due delayed tasks to the ready queue; the next due time, if any remain.
+    fn promote_due(&mut self) -> Option<Instant> {
+        let now = Instant::now();
+        while let Some(entry) = self.delayed.first_entry() {
+            if entry.key().0 > now {
+                return Some(entry.key().0);
+            }
+            self.ready.push_back(entry.remove());
+        }
+        None
+    }
+}
+
+fn to_result(task: &TaskEnvelope, outcome: Outcome) -> TaskResult {
+    TaskResult { index: task.index, actor: task.actor.clone(), key: task.key.clone(), outcome, attempts: task.attempt }
+}
+
+impl StageHost for EmbeddedEngine {
+    fn context(&self, scope: &Scope) -> Result<Arc<Value>, String> {
+        let inner = self.lock();
+        match inner.runs.get(&scope.run_id) {
+            Some(run) => Ok(run.context.clone()),
+            None if scope.run_id.is_empty() => Ok(Arc::new(Value::Object(Map::new()))),
+            None => Err(format!("no run `{}`", scope.run_id)),
+        }
+    }
+
+    fn enqueue(&self, scope: &Scope, tasks: Vec<Task>, options: &EnqueueOptions) -> Result<(), String> {
+        if let Some(unknown) = tasks.iter().find(|t| !self.actors.contains(&t.actor)) {
+            return Err(format!(
+                "task {}: unknown actor `{}`; the manifest has no [actors.{}]",
+                unknown.index, unknown.actor, unknown.actor
+            ));
+        }
+        let namespace = scope.state_namespace();
+        let mut inner = self.lock();
+        let run_id: Arc<str> = Arc::from(scope.run_id.as_str());
+        let stage_name: Arc<str> = Arc::from(scope.stage.as_str());
+        let mut released = Vec::new();
+        {
+            let stage = inner.stage(&scope.run_id, &scope.stage).map_err(|e| e.to_string())?;
+            if options.max_parallel.is_some() {
+                stage.max_parallel = options.max_parallel;
+            }
+            for task in tasks {
+                if stage.tasks.contains_key(&task.index) {
+                    continue; // idempotent: the first task with an index wins
+                }
+                stage.tasks.insert(task.index, (task.actor.clone(), task.key.clone()));
+                let envelope = TaskEnvelope {
+                    run_id: run_id.clone(),
+                    stage: stage_name.clone(),
+                    index: task.index,
+                    actor: task.actor,
+                    input: task.input,
+                    key: task.key,
+                    attempt: 1,
+                };
+                if stage.max_parallel.is_some_and(|max| stage.in_flight >= u64::from(max)) {
+                    stage.held.push_back((envelope, options.clone()));
+                } else {
+                    stage.in_flight += 1;
+                    stage.max_in_flight = stage.max_in_flight.max(stage.in_flight);
+                    released.push(envelope);
+                }
+            }
+        }
+        let mut ready = 0;
+        for envelope in released {
+            ready += usize::from(inner.release(envelope, options, &namespace));
+        }
+        drop(inner);
+        for _ in 0..ready.max(1) {
+            self.task_ready.notify_one();
+        }
+        Ok(())
+    }
+
+    fn has_actor(&self, name: &str) -> bool {
+        self.actors.contains(name)
+    }
+
+    fn state_get(&self, namespace: &str, key: &str) -> Result<Option<String>, String> {
+        let mut inner = self.lock();
+        Ok(live(&mut inner.state, namespace, key).map(|(v, _)| v.clone()))
+    }
+
+    fn state_set(&self, namespace: &str, key: &str, value: &str, ttl_ms: Option<u64>) -> Result<(), String> {
+        self.lock().state.insert((namespace.into(), key.into()), (value.into(), expiry(ttl_ms)));
+        Ok(())
+    }
+
+    fn state_set_if_absent(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &str,
+        ttl_ms: Option<u64>,
+    ) -> Result<bool, String> {
+        let mut inner = self.lock();
+        if live(&mut inner.state, namespace, key).is_some() {
+            return Ok(false);
+        }
+        inner.state.insert((namespace.into(), key.into()), (value.into(), expiry(ttl_ms)));
+        Ok(true)
+    }
+
+    fn state_increment(&self, namespace: &str, key: &str, delta: i64, ttl_ms: Option<u64>) -> Result<i64, String> {
+        let mut inner = self.lock();
+        let (current, old_expiry) = match live(&mut inner.state, namespace, key) {
+            Some((v, at)) => {
+                (v.parse::<i64>().map_err(|_| format!("state key `{key}` holds `{v}`, not an integer"))?, *at)
+            }
+            None => (0, None),
+        };
+        let next = current.checked_add(delta).ok_or_else(|| format!("state key `{key}` would overflow"))?;
+        let at = if ttl_ms.is_some() { expiry(ttl_ms) } else { old_expiry };
+        inner.state.insert((namespace.into(), key.into()), (next.to_string(), at));
+        Ok(next)
+    }
+
+    fn state_delete(&self, namespace: &str, key: &str) -> Result<(), String> {
+        self.lock().state.remove(&(namespace.to_string(), key.to_string()));
+        Ok(())
+    }
+
+    fn log(&self, scope: &Scope, level: LogLevel, message: &str) {
+        if level >= self.log_level {
+            eprintln!(
+                "[{level:?}] {} {} (run {}, stage {}): {message}",
+                scope.role.as_str(),
+                scope.name,
+                scope.run_id,
+                scope.stage
+            );
+        }
+    }
+}
+
+fn expiry(ttl_ms: Option<u64>) -> Option<Instant> {
+    ttl_ms.map(|ms| Instant::now() + Duration::from_millis(ms))
+}
+
+fn live<'a>(
+    state: &'a mut HashMap<(String, String), (String, Option<Instant>)>,
+    namespace: &str,
+    key: &str,
+) -> Option<&'a mut (String, Option<Instant>)> {
+    let k = (namespace.to_string(), key.to_string());
+    if matches!(state.get(&k), Some((_, Some(at))) if *at <= Instant::now()) {
+        state.remove(&k);
+    }
+    state.get_mut(&k)
+}
+
+impl Engine for EmbeddedEngine {
+    fn start_run(&self, run_id: &str, trigger: Value) -> anyhow::Result<()> {
+        let mut context = Map::new();
+        context.insert("trigger".into(), trigger);
+        let run = Run { context: Arc::new(Value::Object(context)), stages: HashMap::new() };
+        if self.lock().runs.insert(run_id.to_string(), run).is_some() {
+            return Err(anyhow!("run `{run_id}` already exists"));
+        }
+        Ok(())
+    }
+
+    fn open_stage(&self, run_id: &str, info: StageInfo) -> anyhow::Result<()> {
+        let mut inner = self.lock();
+        let run = inner.runs.get_mut(run_id).with_context(|| format!("no run `{run_id}`"))?;
+        run.stages.entry(info.stage.name.clone()).or_insert_with(|| StageState {
+            info,
+            expected: None,
+            tasks: HashMap::new(),
+            max_parallel: None,
+            held: VecDeque::new(),
+            in_flight: 0,
+            max_in_flight: 0,
+            results: HashMap::new(),
+            succeeded: 0,
+            failed: 0,
+            cut: false,
+            stragglers: Vec::new(),
+        });
+        Ok(())
+    }
+
+    fn seal_stage(&self, run_id: &str, stage: &str, execution: &Execution) -> anyhow::Result<u64> {
+        let enqueued = {
+            let mut inner = self.lock();
+            let s = inner.stage(run_id, stage)?;
+            s.expected = Some(execution.expected_tasks);
+            s.info.before_task_hook = execution.before_task_hook;
+            s.info.after_task_hook = execution.after_task_hook;
+            s.tasks.len() as u64
+        };
+        self.changed();
+        Ok(enqueued)
+    }
+
+    fn counts(&self, run_id: &str, stage: &str) -> anyhow::Result<StageCounts> {
+        let mut inner = self.lock();
+        let s = inner.stage(run_id, stage)?;
+        Ok(StageCounts {
+            expected: s.expected,
+            enqueued: s.tasks.len() as u64,
+            succeeded: s.succeeded,
+            failed: s.failed,
+            in_flight: s.in_flight,
+            waiting: s.held.len() as u64,
+            max_in_flight: s.max_in_flight,
+            stragglers: s.stragglers.len() as u64,
+        })
+    }
+
+    fn results(&self, run_id: &str, stage: &str) -> anyhow::Result<Vec<TaskResult>> {
+        let mut inner = self.lock();
+        let mut results: Vec<TaskResult> = inner.stage(run_id, stage)?.results.values().cloned().collect();
+        results.sort_by_key(|r| r.index);
+        Ok(results)
+    }
+
+    fn stragglers(&self, run_id: &str, stage: &str) -> anyhow::Result<Vec<TaskResult>> {
+        Ok(self.lock().stage(run_id, stage)?.stragglers.clone())
+    }
+
+    fn cut_stage(&self, run_id: &str, stage: &str) -> anyhow::Result<()> {
+        self.lock().stage(run_id, stage)?.cut = true;
+        Ok(())
+    }
+
+    fn set_output(&self, run_id: &str, stage: &str, output: Value) -> anyhow::Result<()> {
+        {
+            let mut inner = self.lock();
+            let run = inner.runs.get_mut(run_id).with_context(|| format!("no run `{run_id}`"))?;
+            if let Value::Object(context) = Arc::make_mut(&mut run.context) {
+                context.insert(stage.to_string(), output);
+            }
+        }
+        self.changed();
+        Ok(())
+    }
+
+    fn run_context(&self, run_id: &str) -> anyhow::Result<Arc<Value>> {
+        Ok(self.lock().runs.get(run_id).with_context(|| format!("no run `{run_id}`"))?.context.clone())
+    }
+
+    async fn wait_for_change(&self, _run_id: &str, timeout: Duration) {
+        let mut rx = self.progress.subscribe();
+        let _ = tokio::time::timeout(timeout, rx.changed()).await;
+    }
+
+    fn stage_info(&self, run_id: &str, stage: &str) -> anyhow::Result<StageInfo> {
+        Ok(self.lock().stage(run_id, stage)?.info.clone())
+    }
+
+    async fn next_task(&self) -> TaskEnvelope {
+        loop {
+            let notified = self.task_ready.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let next_due = {
+                let mut inner = self.lock();
+                let next_due = inner.promote_due();
+                if let Some(task) = inner.ready.pop_front() {
+                    if !inner.ready.is_empty() {
+                        self.task_ready.notify_one();
+                    }
+                    return task;
+                }
+                next_due
+            };
+            match next_due {
+                Some(due) => {
+                    tokio::select! {
+                        _ = &mut notified => {}
+                        _ = tokio::time::sleep_until(due.into()) => {}
+                    }
+                }
+                None => notified.await,
+            }
+        }
+    }
+
+    fn finish_task(&self, task: &TaskEnvelope, outcome: Outcome) -> anyhow::Result<Recorded> {
+        let mut inner = self.lock();
+        let s = inner.stage(&task.run_id, &task.stage)?;
+        if s.results.contains_key(&task.index) || s.stragglers.iter().any(|r| r.index == task.index) {
+            return Ok(Recorded::Duplicate);
+        }
+        s.in_flight = s.in_flight.saturating_sub(1);
+        let recorded = if s.cut {
+            s.stragglers.push(to_result(task, outcome));
+            Recorded::Straggler
+        } else {
+            match outcome {
+                Outcome::Succeeded(_) => s.succeeded += 1,
+                Outcome::Failed(_) => s.failed += 1,
+            }
+            s.results.insert(task.index, to_result(task, outcome));
+            Recorded::Counted
+        };
+        let next = match s.max_parallel {
+            Some(max) if s.in_flight < u64::from(max) => s.held.pop_front(),
+            _ => None,
+        };
+        if next.is_some() {
+            s.in_flight += 1;
+            s.max_in_flight = s.max_in_flight.max(s.in_flight);
+        }
+        let namespace = format!("mode:{}", s.info.mode);
+        let ready = match next {
+            Some((envelope, options)) => inner.release(envelope, &options, &namespace),
+            None => false,
+        };
+        drop(inner);
+        if ready {
+            self.task_ready.notify_one();
+        }
+        self.changed();
+        Ok(recorded)
+    }
+
+    fn requeue(&self, mut task: TaskEnvelope, delay_ms: u64, next_attempt: bool) -> anyhow::Result<()> {
+        if next_attempt {
+            task.attempt += 1;
+        }
+        let mut inner = self.lock();
+        let ready = inner.release(task, &EnqueueOptions { delay_ms, ..Default::default() }, "");
+        drop(inner);
+        self.task_ready.notify_one();
+        let _ = ready;
+        self.changed();
+        Ok(())
+    }
+}

@@ -1,0 +1,164 @@
+//! Engines: where a run's tasks queue and its state lives. The orchestrator and the
+//! workers talk to an [`Engine`] only, so the embedded engine (in-process, the default)
+//! and the Redis engine are interchangeable behind it and one behavioural test suite
+//! runs against both.
+//!
+//! An engine is also the [`StageHost`] that serves plugin imports: what an executor
+//! enqueues goes straight into the engine's queue for its stage.
+
+mod embedded;
+
+pub use embedded::EmbeddedEngine;
+
+use crate::api::{Execution, Outcome, OutputShape, Stage};
+use crate::stage_host::StageHost;
+use serde::Serialize;
+use serde_json::Value;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One task on its way to an actor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskEnvelope {
+    pub run_id: Arc<str>,
+    pub stage: Arc<str>,
+    pub index: u64,
+    pub actor: String,
+    pub input: Value,
+    pub key: Option<Value>,
+    /// 1 for the first try.
+    pub attempt: u32,
+}
+
+/// What the workers need to know about a stage to run its tasks.
+#[derive(Debug, Clone)]
+pub struct StageInfo {
+    pub mode: String,
+    pub stage: Arc<Stage>,
+    pub before_task_hook: bool,
+    pub after_task_hook: bool,
+}
+
+/// How a task ended, as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskResult {
+    pub index: u64,
+    pub actor: String,
+    pub key: Option<Value>,
+    pub outcome: Outcome,
+    pub attempts: u32,
+}
+
+/// A stage's counters, as `troupe status` and the progress display show them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StageCounts {
+    /// Set once the executor has returned.
+    pub expected: Option<u64>,
+    pub enqueued: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    /// Released to the queue (ready, delayed or running), not yet ended.
+    pub in_flight: u64,
+    /// Held back by `maxParallel`.
+    pub waiting: u64,
+    /// The most tasks this stage ever had in flight at once.
+    pub max_in_flight: u64,
+    /// Results that arrived after the next stage started early.
+    pub stragglers: u64,
+}
+
+impl StageCounts {
+    /// The barrier: every expected task ended.
+    pub fn done(&self) -> bool {
+        self.expected.is_some_and(|e| self.succeeded + self.failed >= e)
+    }
+}
+
+/// What a finished task's report did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Counted toward the barrier.
+    Counted,
+    /// This task already had a result: ignored (a redelivery).
+    Duplicate,
+    /// Its stage was cut by an early start: kept as a straggler, never merged.
+    Straggler,
+}
+
+/// A queue and a run-state store.
+pub trait Engine: StageHost + 'static {
+    /// Create a run whose context is `{"trigger": trigger}`.
+    fn start_run(&self, run_id: &str, trigger: Value) -> anyhow::Result<()>;
+
+    /// Open a stage before its executor runs (tasks it enqueues land here).
+    fn open_stage(&self, run_id: &str, info: StageInfo) -> anyhow::Result<()>;
+
+    /// Record what `execute` returned; returns how many tasks the stage has enqueued.
+    fn seal_stage(&self, run_id: &str, stage: &str, execution: &Execution) -> anyhow::Result<u64>;
+
+    fn counts(&self, run_id: &str, stage: &str) -> anyhow::Result<StageCounts>;
+
+    /// The stage's recorded results, in task-index order.
+    fn results(&self, run_id: &str, stage: &str) -> anyhow::Result<Vec<TaskResult>>;
+
+    /// Late results of a cut stage.
+    fn stragglers(&self, run_id: &str, stage: &str) -> anyhow::Result<Vec<TaskResult>>;
+
+    /// Stop counting the stage: tasks still running become stragglers.
+    fn cut_stage(&self, run_id: &str, stage: &str) -> anyhow::Result<()>;
+
+    /// Put the stage's output into the run's context as `$.<stage>`.
+    fn set_output(&self, run_id: &str, stage: &str, output: Value) -> anyhow::Result<()>;
+
+    /// The run's context.
+    fn run_context(&self, run_id: &str) -> anyhow::Result<Arc<Value>>;
+
+    /// Wait until something in the run changed, or `timeout` passed.
+    fn wait_for_change(&self, run_id: &str, timeout: Duration) -> impl Future<Output = ()> + Send;
+
+    /// The stage a task belongs to.
+    fn stage_info(&self, run_id: &str, stage: &str) -> anyhow::Result<StageInfo>;
+
+    /// The next task due, waiting as long as it takes.
+    fn next_task(&self) -> impl Future<Output = TaskEnvelope> + Send;
+
+    /// Record a task's outcome (exactly once per task).
+    fn finish_task(&self, task: &TaskEnvelope, outcome: Outcome) -> anyhow::Result<Recorded>;
+
+    /// Run the task again after `delay_ms`; `next_attempt` counts it as a retry.
+    fn requeue(&self, task: TaskEnvelope, delay_ms: u64, next_attempt: bool) -> anyhow::Result<()>;
+}
+
+/// Assemble a stage's output from its results, as the executor's shape says.
+pub fn assemble_output(shape: OutputShape, expected: u64, results: &[TaskResult], metadata: Option<&Value>) -> Value {
+    let value = |r: &TaskResult| match &r.outcome {
+        Outcome::Succeeded(v) => v.clone(),
+        Outcome::Failed(_) => Value::Null,
+    };
+    let key_string = |k: &Option<Value>| match k {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    match shape {
+        OutputShape::Single => results.iter().find(|r| r.index == 0).map(value).unwrap_or(Value::Null),
+        OutputShape::List => {
+            let mut out = vec![Value::Null; expected as usize];
+            for r in results {
+                if let Some(slot) = out.get_mut(r.index as usize) {
+                    *slot = value(r);
+                }
+            }
+            Value::Array(out)
+        }
+        OutputShape::ByKey => Value::Object(results.iter().map(|r| (key_string(&r.key), value(r))).collect()),
+        OutputShape::KeyedList => Value::Array(
+            results
+                .iter()
+                .map(|r| serde_json::json!({ "key": r.key.clone().unwrap_or(Value::Null), "result": value(r) }))
+                .collect(),
+        ),
+        OutputShape::Metadata => metadata.cloned().unwrap_or_else(|| Value::Object(Default::default())),
+    }
+}

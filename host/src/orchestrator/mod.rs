@@ -1,0 +1,262 @@
+//! The orchestrator: runs a pipeline's stages in order on an [`Engine`], calling each
+//! stage's executor plugin and keeping the barrier (`succeeded + failed >= expected`).
+//! It knows no mode names: every pattern is a plugin.
+//!
+//! - `mod.rs`: the run loop.
+//! - `error`: [`RunError`] and how a failed stage is reported.
+//! - `observer`: progress callbacks (the CLI draws bars with them).
+
+mod error;
+mod observer;
+
+pub use error::{RunError, StageFailure};
+pub use observer::{Observer, Silent};
+
+use crate::api::{ExecutorError, Outcome, Stage, StagePlan};
+use crate::engine::{assemble_output, Engine, StageCounts, StageInfo, TaskResult};
+use crate::pipeline::{self, Pipeline, StageProblem};
+use crate::plugin::Plugins;
+use crate::stage_host::StageHost;
+use serde::Serialize;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often progress is reported while a stage runs, at most.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+/// A retryable executor error is retried this many times, with doubling delays from 100 ms.
+const EXECUTOR_RETRIES: u32 = 3;
+
+/// What a finished run produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub run_id: String,
+    /// `{"trigger": ..., "<stage>": <output>, ...}`.
+    pub context: Value,
+    pub stages: Vec<StageReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StageReport {
+    pub name: String,
+    pub mode: String,
+    pub counts: StageCounts,
+    /// Tasks that failed but were tolerated.
+    pub failed_tasks: Vec<TaskResult>,
+    /// Late results of a stage the next stage started without (gather `timeout`).
+    pub stragglers: Vec<TaskResult>,
+    pub duration_ms: u64,
+}
+
+pub struct Orchestrator<E: Engine> {
+    engine: Arc<E>,
+    plugins: Arc<Plugins>,
+}
+
+impl<E: Engine> Orchestrator<E> {
+    pub fn new(engine: Arc<E>, plugins: Arc<Plugins>) -> Self {
+        Orchestrator { engine, plugins }
+    }
+
+    pub fn engine(&self) -> &Arc<E> {
+        &self.engine
+    }
+
+    fn host(&self) -> Arc<dyn StageHost> {
+        self.engine.clone()
+    }
+
+    /// Every problem in the pipeline (see [`pipeline::validate`]).
+    pub fn validate(&self, pipeline: &Pipeline) -> Vec<StageProblem> {
+        pipeline::validate(pipeline, &self.plugins, self.host())
+    }
+
+    /// Run `pipeline` with `trigger` as `$.trigger` to its end.
+    pub async fn run(
+        &self,
+        pipeline: &Pipeline,
+        trigger: Value,
+        observer: &dyn Observer,
+    ) -> Result<RunReport, RunError> {
+        let problems = self.validate(pipeline);
+        if !problems.is_empty() {
+            return Err(RunError::Invalid(problems));
+        }
+        let run_id = new_run_id();
+        self.engine.start_run(&run_id, trigger).map_err(RunError::Engine)?;
+
+        let stages: Vec<(String, Stage)> = pipeline
+            .stages
+            .iter()
+            .map(|def| {
+                let mode = def["mode"].as_str().expect("validated").to_string();
+                let stage = self.plugins.executor(&mode).expect("validated").stage(&run_id, def);
+                (mode, stage)
+            })
+            .collect();
+        let mut plans = Vec::with_capacity(stages.len());
+        for (mode, stage) in &stages {
+            plans.push(self.plan(mode, stage).await?);
+        }
+
+        let mut reports = Vec::with_capacity(stages.len());
+        for (i, (mode, stage)) in stages.iter().enumerate() {
+            let early = plans.get(i + 1).and_then(|p| p.early_start).map(|e| (e, pipeline.stage_label(i + 1)));
+            let report = self.run_stage(&run_id, i, mode, stage, early, observer).await?;
+            reports.push(report);
+        }
+        let context = self.engine.run_context(&run_id).map_err(RunError::Engine)?;
+        Ok(RunReport { run_id, context: (*context).clone(), stages: reports })
+    }
+
+    async fn plan(&self, mode: &str, stage: &Stage) -> Result<StagePlan, RunError> {
+        let fail = |reason| RunError::StageFailed { stage: stage.name.clone(), reason };
+        let (plugins, host, mode_owned, stage_owned) =
+            (self.plugins.clone(), self.host(), mode.to_string(), stage.clone());
+        let result = tokio::task::spawn_blocking(move || {
+            plugins.executor(&mode_owned).expect("validated").plan(host, &stage_owned)
+        })
+        .await
+        .map_err(|e| RunError::Engine(e.into()))?;
+        match result {
+            Ok(Ok(plan)) => Ok(plan),
+            Ok(Err(e)) => Err(fail(StageFailure::Executor { mode: mode.to_string(), error: e })),
+            Err(call) => Err(fail(StageFailure::Plugin(call))),
+        }
+    }
+
+    async fn run_stage(
+        &self,
+        run_id: &str,
+        index: usize,
+        mode: &str,
+        stage: &Stage,
+        early: Option<(crate::api::EarlyStart, String)>,
+        observer: &dyn Observer,
+    ) -> Result<StageReport, RunError> {
+        let started = Instant::now();
+        let name = stage.name.clone();
+        let fail = |reason| RunError::StageFailed { stage: name.clone(), reason };
+        observer.stage_started(index, &name, mode);
+        let info = StageInfo {
+            mode: mode.to_string(),
+            stage: Arc::new(stage.clone()),
+            before_task_hook: false,
+            after_task_hook: false,
+        };
+        self.engine.open_stage(run_id, info).map_err(RunError::Engine)?;
+
+        let execution = self.execute(mode, stage).await.map_err(&fail)?;
+        let enqueued = self.engine.seal_stage(run_id, &name, &execution).map_err(RunError::Engine)?;
+        if enqueued != execution.expected_tasks {
+            return Err(fail(StageFailure::Miscount {
+                mode: mode.to_string(),
+                expected: execution.expected_tasks,
+                enqueued,
+            }));
+        }
+
+        let mut cut = false;
+        if execution.expected_tasks > 0 && !execution.detached {
+            let deadline = early.as_ref().map(|(e, _)| started + Duration::from_millis(e.after_ms));
+            loop {
+                let counts = self.engine.counts(run_id, &name).map_err(RunError::Engine)?;
+                observer.stage_progress(&name, &counts);
+                if counts.done() {
+                    break;
+                }
+                if let (Some(deadline), Some((early, next))) = (deadline, &early) {
+                    if Instant::now() >= deadline {
+                        if counts.succeeded < early.min_results {
+                            return Err(fail(StageFailure::TooFewArrived {
+                                next_stage: next.clone(),
+                                arrived: counts.succeeded,
+                                expected: execution.expected_tasks,
+                                min_results: early.min_results,
+                                after_ms: early.after_ms,
+                            }));
+                        }
+                        self.engine.cut_stage(run_id, &name).map_err(RunError::Engine)?;
+                        cut = true;
+                        break;
+                    }
+                }
+                let wait = deadline
+                    .map_or(PROGRESS_EVERY, |d| d.saturating_duration_since(Instant::now()).min(PROGRESS_EVERY));
+                self.engine.wait_for_change(run_id, wait).await;
+            }
+        }
+
+        let results = if execution.detached {
+            Vec::new()
+        } else {
+            self.engine.results(run_id, &name).map_err(RunError::Engine)?
+        };
+        let failed: Vec<TaskResult> =
+            results.iter().filter(|r| matches!(r.outcome, Outcome::Failed(_))).cloned().collect();
+        let tolerated = tolerated_failures(&stage.config, execution.expected_tasks);
+        let counts = self.engine.counts(run_id, &name).map_err(RunError::Engine)?;
+        if failed.len() as u64 > tolerated {
+            observer.stage_finished(&name, &counts, false);
+            return Err(fail(StageFailure::Tasks { failed, expected: execution.expected_tasks, tolerated }));
+        }
+        let output = if execution.detached || execution.expected_tasks == 0 {
+            execution.metadata.clone().unwrap_or_else(|| Value::Object(Default::default()))
+        } else {
+            assemble_output(execution.output, execution.expected_tasks, &results, execution.metadata.as_ref())
+        };
+        self.engine.set_output(run_id, &name, output).map_err(RunError::Engine)?;
+        observer.stage_finished(&name, &counts, true);
+        let stragglers =
+            if cut { self.engine.stragglers(run_id, &name).map_err(RunError::Engine)? } else { Vec::new() };
+        Ok(StageReport {
+            name,
+            mode: mode.to_string(),
+            counts,
+            failed_tasks: failed,
+            stragglers,
+            duration_ms: started.elapsed().as_millis() as u64,
+        })
+    }
+
+    /// Call the stage's `execute`, retrying a retryable error (enqueueing is idempotent,
+    /// so a repeated call enqueues nothing twice).
+    async fn execute(&self, mode: &str, stage: &Stage) -> Result<crate::api::Execution, StageFailure> {
+        let mut delay = Duration::from_millis(100);
+        for attempt in 0..=EXECUTOR_RETRIES {
+            let (plugins, host, mode_owned, stage_owned) =
+                (self.plugins.clone(), self.host(), mode.to_string(), stage.clone());
+            let result = tokio::task::spawn_blocking(move || {
+                plugins.executor(&mode_owned).expect("validated").execute(host, &stage_owned)
+            })
+            .await
+            .map_err(|e| StageFailure::Executor {
+                mode: mode.to_string(),
+                error: ExecutorError::Fatal(e.to_string()),
+            })?;
+            match result {
+                Ok(Ok(execution)) => return Ok(execution),
+                Ok(Err(ExecutorError::Retryable(_))) if attempt < EXECUTOR_RETRIES => {
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                Ok(Err(error)) => return Err(StageFailure::Executor { mode: mode.to_string(), error }),
+                Err(call) => return Err(StageFailure::Plugin(call)),
+            }
+        }
+        unreachable!("the last attempt returns")
+    }
+}
+
+/// How many failed tasks a stage tolerates: `toleratedFailures`, or
+/// `toleratedFailurePercent` of its expected tasks, whichever allows more.
+pub fn tolerated_failures(config: &Value, expected: u64) -> u64 {
+    let count = config.get("toleratedFailures").and_then(Value::as_u64).unwrap_or(0);
+    let percent = config.get("toleratedFailurePercent").and_then(Value::as_f64).unwrap_or(0.0);
+    count.max((percent / 100.0 * expected as f64).floor() as u64)
+}
+
+fn new_run_id() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("run-{:x}-{:04x}", nanos, std::process::id() & 0xffff)
+}

@@ -1,0 +1,15 @@
+//! Progress callbacks. The orchestrator reports; what to draw is the caller's business.
+
+use crate::engine::StageCounts;
+
+pub trait Observer: Send + Sync {
+    fn stage_started(&self, _index: usize, _stage: &str, _mode: &str) {}
+    /// Called as tasks end, at most every 100 ms per stage.
+    fn stage_progress(&self, _stage: &str, _counts: &StageCounts) {}
+    fn stage_finished(&self, _stage: &str, _counts: &StageCounts, _succeeded: bool) {}
+}
+
+/// Reports nothing.
+pub struct Silent;
+
+impl Observer for Silent {}

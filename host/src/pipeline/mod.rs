@@ -1,0 +1,91 @@
+//! Pipeline definitions in the seed's shape, from JSON or YAML:
+//!
+//! ```json
+//! { "name": "documents",
+//!   "stages": [ { "name": "process-files", "mode": "scatter", "actor": "FileProcessor",
+//!                 "scatter": { "input": "$.trigger.files", "as": "file" },
+//!                 "input": { "filepath": "$.file.path" },
+//!                 "executorConfig": { "maxParallel": 10 } } ] }
+//! ```
+//!
+//! A bare array of stages is accepted too. Stages stay JSON values: executors read what
+//! they need, and `validate` checks the fields every stage shares.
+
+mod validate;
+
+pub use validate::{validate, StageProblem};
+
+use serde_json::Value;
+use std::path::Path;
+
+/// The fields a stage may have. Pattern-specific settings go in `executorConfig`.
+pub const STAGE_FIELDS: &[&str] = &["name", "mode", "actor", "input", "scatter", "gather", "executorConfig"];
+
+/// A pipeline: a name and its stages, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pipeline {
+    pub name: String,
+    pub stages: Vec<Value>,
+}
+
+/// Why a pipeline file could not be read (its stages are checked by [`validate`]).
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("{file}: cannot read: {source}")]
+    Read { file: String, source: std::io::Error },
+    #[error("{file}: {message}")]
+    Syntax { file: String, message: String },
+}
+
+impl Pipeline {
+    /// Read a `.json`, `.yaml` or `.yml` file.
+    pub fn load(file: &Path) -> Result<Pipeline, PipelineError> {
+        let shown = file.display().to_string();
+        let text =
+            std::fs::read_to_string(file).map_err(|source| PipelineError::Read { file: shown.clone(), source })?;
+        let yaml = file.extension().is_some_and(|e| e == "yaml" || e == "yml");
+        let value: Value = if yaml {
+            serde_yaml_ng::from_str(&text)
+                .map_err(|e| PipelineError::Syntax { file: shown.clone(), message: e.to_string() })?
+        } else {
+            serde_json::from_str(&text)
+                .map_err(|e| PipelineError::Syntax { file: shown.clone(), message: e.to_string() })?
+        };
+        let default_name = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+        Self::from_value(value, &default_name).map_err(|message| PipelineError::Syntax { file: shown, message })
+    }
+
+    /// A pipeline from its JSON value: `{ "name"?, "stages": [...] }` or `[...]`.
+    pub fn from_value(value: Value, default_name: &str) -> Result<Pipeline, String> {
+        match value {
+            Value::Array(stages) => Ok(Pipeline { name: default_name.to_string(), stages }),
+            Value::Object(mut map) => {
+                let name = match map.remove("name") {
+                    Some(Value::String(n)) => n,
+                    None => default_name.to_string(),
+                    Some(_) => return Err("`name` must be a string".into()),
+                };
+                let stages = match map.remove("stages") {
+                    Some(Value::Array(stages)) => stages,
+                    Some(_) => return Err("`stages` must be an array of stage objects".into()),
+                    None => return Err("missing `stages`: a pipeline is `{ \"stages\": [ ... ] }`".into()),
+                };
+                if let Some(extra) = map.keys().next() {
+                    return Err(format!(
+                        "unknown field `{extra}` at the top level; a pipeline has `name` and `stages`"
+                    ));
+                }
+                Ok(Pipeline { name, stages })
+            }
+            _ => Err("a pipeline is an object `{ \"stages\": [ ... ] }` or an array of stages".into()),
+        }
+    }
+
+    /// The name of stage `i` (or `#i` when it has none), for messages.
+    pub fn stage_label(&self, i: usize) -> String {
+        match self.stages[i].get("name").and_then(Value::as_str) {
+            Some(name) => name.to_string(),
+            None => format!("#{}", i + 1),
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! Checking a pipeline before anything runs: every problem at once, each naming its
+//! stage and field. The host checks what every stage shares (names, modes, actors,
+//! JSONPath syntax, gather references, failure tolerance); each stage's executor checks
+//! the rest through its `validate` export.
+
+use super::{Pipeline, STAGE_FIELDS};
+use crate::jsonpath;
+use crate::plugin::Plugins;
+use crate::stage_host::StageHost;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// One problem, located.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageProblem {
+    /// The stage's name, or `#n` (1-based) when it has none; empty for the pipeline.
+    pub stage: String,
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for StageProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.stage.is_empty(), self.field.is_empty()) {
+            (true, _) => write!(f, "pipeline: {}", self.message),
+            (false, true) => write!(f, "stage {}: {}", self.stage, self.message),
+            (false, false) => write!(f, "stage {}: {}: {}", self.stage, self.field, self.message),
+        }
+    }
+}
+
+/// The seed writes `actor: 'unused'` for stages whose actors are in `executorConfig`.
+const PLACEHOLDER_ACTOR: &str = "unused";
+
+/// Every problem in `pipeline`, in stage order. `host` serves the executors' `validate`
+/// calls (it answers `has-actor` from the manifest).
+pub fn validate(pipeline: &Pipeline, plugins: &Plugins, host: Arc<dyn StageHost>) -> Vec<StageProblem> {
+    let mut problems = Vec::new();
+    if pipeline.stages.is_empty() {
+        problems.push(StageProblem {
+            stage: String::new(),
+            field: "stages".into(),
+            message: "a pipeline needs at least one stage".into(),
+        });
+    }
+    let mut first_seen: HashMap<&str, usize> = HashMap::new();
+    for (i, stage) in pipeline.stages.iter().enumerate() {
+        let mut label = pipeline.stage_label(i);
+        if pipeline.stages[..i].iter().any(|s| s.get("name").and_then(Value::as_str) == Some(label.as_str())) {
+            label = format!("{label} (#{})", i + 1);
+        }
+        let reported_from = problems.len();
+        let mut push = |field: &str, message: String| {
+            problems.push(StageProblem { stage: label.clone(), field: field.to_string(), message })
+        };
+        let Some(fields) = stage.as_object() else {
+            push("", "a stage must be an object".into());
+            continue;
+        };
+        for key in fields.keys().filter(|k| !STAGE_FIELDS.contains(&k.as_str())) {
+            push(
+                key,
+                format!(
+                    "unknown field; a stage has {} (pattern settings go in executorConfig)",
+                    STAGE_FIELDS.join(", ")
+                ),
+            );
+        }
+        match stage.get("name") {
+            Some(Value::String(name)) if name.is_empty() => push("name", "must not be empty".into()),
+            Some(Value::String(name)) => {
+                if let Some(first) = first_seen.get(name.as_str()) {
+                    push("name", format!("duplicate stage name; stage #{} is already named `{name}`", first + 1));
+                } else {
+                    first_seen.insert(name, i);
+                }
+            }
+            Some(_) => push("name", "must be a string".into()),
+            None => push("name", "is required".into()),
+        }
+        let mode = match stage.get("mode") {
+            Some(Value::String(mode)) => plugins.executor(mode).map(|e| (mode, e)).or_else(|| {
+                let modes: Vec<&str> = plugins.executors().map(|(m, _)| m).collect();
+                push("mode", format!("unknown mode `{mode}`; the manifest has: {}", modes.join(", ")));
+                None
+            }),
+            Some(_) => {
+                push("mode", "must be a string".into());
+                None
+            }
+            None => {
+                push("mode", "is required".into());
+                None
+            }
+        };
+        match stage.get("actor") {
+            Some(Value::String(actor)) if actor == PLACEHOLDER_ACTOR => {}
+            Some(Value::String(actor)) if plugins.actor(actor).is_none() => {
+                let actors: Vec<&str> = plugins.actors().map(|(a, _)| a).collect();
+                push("actor", format!("unknown actor `{actor}`; the manifest has: {}", actors.join(", ")));
+            }
+            Some(Value::String(_)) | None => {}
+            Some(_) => push("actor", "must be a string".into()),
+        }
+        if let Some(input) = stage.get("input") {
+            check_template_paths(input, "input", &mut push);
+        }
+        if let Some(Value::String(path)) = stage.pointer("/scatter/input") {
+            if let Err(e) = jsonpath::check(path) {
+                push("scatter.input", e);
+            }
+        }
+        if let Some(gather) = stage.get("gather") {
+            check_gather(gather, i, &first_seen, pipeline, &mut push);
+        }
+        if let Some(config) = stage.get("executorConfig") {
+            check_tolerance(config, &mut push);
+        }
+        if let Some((_, executor)) = mode {
+            let definition = executor.stage("", stage);
+            match executor.validate(host.clone(), &definition) {
+                Ok(found) => {
+                    // The host already reported some fields (actor, JSONPath syntax); the
+                    // executor's view of the same field would only repeat it.
+                    let reported: Vec<String> = problems[reported_from..].iter().map(|p| p.field.clone()).collect();
+                    let mut push = |field: &str, message: String| {
+                        problems.push(StageProblem { stage: label.clone(), field: field.to_string(), message })
+                    };
+                    for p in found.into_iter().filter(|p| !reported.contains(&p.field)) {
+                        push(&p.field, p.message);
+                    }
+                }
+                Err(e) => problems.push(StageProblem {
+                    stage: label.clone(),
+                    field: "mode".into(),
+                    message: format!("the executor failed while validating: {e}"),
+                }),
+            }
+        }
+    }
+    problems.dedup();
+    problems
+}
+
+fn check_template_paths(template: &Value, field: &str, push: &mut impl FnMut(&str, String)) {
+    match template {
+        Value::String(path) if path.starts_with('$') => {
+            if let Err(e) = jsonpath::check(path) {
+                push(field, e);
+            }
+        }
+        Value::Object(fields) => {
+            for (k, v) in fields {
+                check_template_paths(v, &format!("{field}.{k}"), push);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                check_template_paths(v, &format!("{field}[{i}]"), push);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn check_gather(
+    gather: &Value,
+    i: usize,
+    earlier: &HashMap<&str, usize>,
+    pipeline: &Pipeline,
+    push: &mut impl FnMut(&str, String),
+) {
+    let Some(fields) = gather.as_object() else {
+        push("gather", "must be an object: { \"stage\": \"<earlier stage>\", \"groupBy\"?: \"$.path\" }".into());
+        return;
+    };
+    match fields.get("stage") {
+        Some(Value::String(name)) => match earlier.get(name.as_str()) {
+            Some(&at) if at < i => {}
+            _ => {
+                let later = pipeline.stages.iter().position(|s| s.get("name").and_then(Value::as_str) == Some(name));
+                match later {
+                    Some(at) if at == i => {
+                        push("gather.stage", format!("`{name}` is this stage; gather an earlier one"))
+                    }
+                    Some(at) => push(
+                        "gather.stage",
+                        format!("`{name}` is stage #{}, which runs after this one; gather an earlier stage", at + 1),
+                    ),
+                    None => push("gather.stage", format!("no stage is named `{name}`")),
+                }
+            }
+        },
+        Some(_) => push("gather.stage", "must be a string naming an earlier stage".into()),
+        None => push("gather.stage", "is required: the earlier stage whose results are gathered".into()),
+    }
+    match fields.get("groupBy") {
+        Some(Value::String(path)) => {
+            if let Err(e) = jsonpath::check(path) {
+                push("gather.groupBy", e);
+            }
+        }
+        Some(_) => push("gather.groupBy", "must be a JSONPath string such as `$.documentType`".into()),
+        None => {}
+    }
+}
+
+fn check_tolerance(config: &Value, push: &mut impl FnMut(&str, String)) {
+    let Some(config) = config.as_object() else {
+        push("executorConfig", "must be an object".into());
+        return;
+    };
+    if let Some(v) = config.get("toleratedFailures") {
+        if v.as_u64().is_none() {
+            push("executorConfig.toleratedFailures", format!("must be a whole number of tasks, found {v}"));
+        }
+    }
+    if let Some(v) = config.get("toleratedFailurePercent") {
+        if !v.as_f64().is_some_and(|p| (0.0..=100.0).contains(&p)) {
+            push("executorConfig.toleratedFailurePercent", format!("must be a number from 0 to 100, found {v}"));
+        }
+    }
+}

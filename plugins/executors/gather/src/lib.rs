@@ -1,0 +1,120 @@
+//! `gather`: consolidates the successful results of an earlier stage (`gather.stage`).
+//! With `gather.groupBy` (a JSONPath evaluated on each result) it runs one task per
+//! distinct key, in first-seen order, with `$.group` = `{ key, items }`; its output is
+//! `[{ key, result }, ...]`. Without it, one task gets every result (`key: null`) and its
+//! result is the output. A result where `groupBy` matches nothing is grouped under `null`.
+//!
+//! Config: `timeout` (ms from the start of the gathered stage) and `minResults`: when the
+//! gathered stage, being the stage just before this one, has not finished by then, this
+//! stage starts with the results that have arrived if there are at least `minResults`
+//! (default 1); otherwise the run fails saying how many of how many arrived.
+
+use serde::Deserialize;
+use troupe_sdk::prelude::*;
+use troupe_sdk::template::select_simple;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Config {
+    timeout: Option<u64>,
+    min_results: Option<u64>,
+}
+
+struct Gather;
+
+fn fatal(p: Problem) -> ExecutorError {
+    ExecutorError::fatal(format!("{}: {}", p.field, p.message))
+}
+
+fn group_key(result: &Value, path: &str) -> Result<Value, ExecutorError> {
+    let found = match select_simple(result, path) {
+        Some(found) => found,
+        None => context::select(result, path)?,
+    };
+    Ok(found.into_iter().next().unwrap_or(Value::Null))
+}
+
+impl Executor for Gather {
+    const NAME: &'static str = "gather";
+
+    fn validate(stage: &Stage) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        match stage.required_str("actor") {
+            Ok(actor) => problems.extend(Stage::check_actor("actor", actor)),
+            Err(p) => problems.push(p),
+        }
+        if let Err(p) = stage.required_str("gather.stage") {
+            problems.push(p);
+        }
+        if stage.field("gather.groupBy").is_some() {
+            problems.extend(stage.check_path("gather.groupBy"));
+        }
+        match stage.config::<Config>() {
+            Ok(c) => {
+                if c.timeout == Some(0) {
+                    problems.push(Problem::new("executorConfig.timeout", "must be at least 1 (milliseconds)"));
+                }
+                if c.min_results.is_some() && c.timeout.is_none() {
+                    problems.push(Problem::new(
+                        "executorConfig.minResults",
+                        "only applies with `timeout`; add `timeout` (ms) or remove it",
+                    ));
+                }
+            }
+            Err(p) => problems.push(p),
+        }
+        problems
+    }
+
+    fn plan(stage: &Stage) -> Result<Plan, ExecutorError> {
+        let config: Config = stage.config().map_err(fatal)?;
+        Ok(Plan {
+            early_start: config
+                .timeout
+                .map(|after_ms| EarlyStart { after_ms, min_results: config.min_results.unwrap_or(1) }),
+        })
+    }
+
+    fn execute(stage: &Stage) -> Result<Execution, ExecutorError> {
+        let actor = stage.actor()?.to_string();
+        let gathered = stage.required_str("gather.stage").map_err(fatal)?;
+        let path = format!("$['{}']", gathered.replace('\'', "\\'"));
+        let output = context::query(&path, None)?.pop().ok_or_else(|| {
+            ExecutorError::fatal(format!("gather.stage: stage `{gathered}` has no output in the context"))
+        })?;
+        // A scatter's output lists its results with `null` for failed (tolerated) or
+        // not-arrived tasks; anything else is one result.
+        let results: Vec<Value> = match output {
+            Value::Array(items) => items.into_iter().filter(|v| !v.is_null()).collect(),
+            other => vec![other],
+        };
+        let template = stage.template(&["group", "index"])?;
+        let mut bindings = Map::new();
+
+        let Some(group_by) = stage.field("gather.groupBy").and_then(Value::as_str) else {
+            bindings.insert("group".into(), json!({ "key": null, "items": results }));
+            bindings.insert("index".into(), json!(0));
+            queue::enqueue(stage.task(0, &actor, template.render(&bindings)?), &EnqueueOptions::default())?;
+            return Ok(Execution::new(1, OutputShape::Single));
+        };
+
+        let mut groups: Vec<(Value, Vec<Value>)> = Vec::new();
+        for result in results {
+            let key = group_key(&result, group_by)?;
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, items)) => items.push(result),
+                None => groups.push((key, vec![result])),
+            }
+        }
+        let mut tasks = Vec::with_capacity(groups.len());
+        for (index, (key, items)) in groups.into_iter().enumerate() {
+            bindings.insert("group".into(), json!({ "key": key, "items": items }));
+            bindings.insert("index".into(), json!(index));
+            tasks.push(stage.task(index as u64, &actor, template.render(&bindings)?).with_key(key));
+        }
+        let count = queue::enqueue_all(tasks, 100, &EnqueueOptions::default())?;
+        Ok(Execution::new(count, OutputShape::KeyedList))
+    }
+}
+
+export_executor!(Gather);
