@@ -1,7 +1,12 @@
 //! Workers: take tasks from an engine and run them on their actors, calling the stage's
-//! per-task hooks when it asked for them. `concurrency` tasks run at once; a wasm actor
-//! runs on tokio's blocking pool, a native actor (`Wait`) on the async runtime, so a
-//! waiting task holds no thread.
+//! per-task hooks when it asked for them.
+//!
+//! Why threads of their own: a wasm call is short CPU work (about 15 µs for `Pass`), and
+//! handing each one to tokio's blocking pool cost more than the call itself (futex
+//! wake-ups, a different thread touching each instance slot). So each worker thread runs
+//! its own single-threaded runtime and calls wasm inline; native async actors (`Wait`)
+//! are spawned onto that runtime, so a waiting task holds no thread. A semaphore keeps
+//! at most `concurrency` tasks (wasm or native) in progress across all worker threads.
 
 use crate::actors;
 use crate::api::{Admission, Outcome, TaskRef, Verdict};
@@ -9,24 +14,64 @@ use crate::engine::{Engine, TaskEnvelope};
 use crate::plugin::{Actor, Plugins};
 use crate::stage_host::StageHost;
 use std::sync::Arc;
-use tokio::task::JoinSet;
+use tokio::sync::{watch, Semaphore};
 
-/// Start `concurrency` workers on the current tokio runtime. They run until the
-/// returned set is dropped or aborted.
-pub fn spawn<E: Engine>(engine: Arc<E>, plugins: Arc<Plugins>, concurrency: usize) -> JoinSet<()> {
-    let mut set = JoinSet::new();
-    for _ in 0..concurrency.max(1) {
-        let (engine, plugins) = (engine.clone(), plugins.clone());
-        set.spawn(async move {
-            loop {
-                let task = engine.next_task().await;
-                if let Err(e) = run_task(&engine, &plugins, task).await {
-                    eprintln!("troupe worker: {e:#}");
-                }
-            }
-        });
+/// Running workers; dropping this stops them (each finishes the task in hand).
+pub struct Workers {
+    stop: watch::Sender<bool>,
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
     }
-    set
+}
+
+/// Start workers serving `engine`: at most `concurrency` tasks in progress, on
+/// `min(concurrency, 2 x cores)` threads.
+pub fn spawn<E: Engine>(engine: Arc<E>, plugins: Arc<Plugins>, concurrency: usize) -> Workers {
+    let concurrency = concurrency.max(1);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let (stop, stopped) = watch::channel(false);
+    for n in 0..concurrency.min(2 * cores) {
+        let (engine, plugins, permits, mut stopped) =
+            (engine.clone(), plugins.clone(), permits.clone(), stopped.clone());
+        std::thread::Builder::new()
+            .name(format!("troupe-worker-{n}"))
+            .spawn(move || {
+                let runtime =
+                    tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a worker runtime");
+                let local = tokio::task::LocalSet::new();
+                local.block_on(&runtime, async move {
+                    loop {
+                        let permit = tokio::select! {
+                            permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+                            _ = stopped.changed() => return,
+                        };
+                        let task = tokio::select! {
+                            task = engine.next_task() => task,
+                            _ = stopped.changed() => return,
+                        };
+                        let native = matches!(plugins.actor(&task.actor), Some(Actor::Builtin(_)));
+                        let (engine, plugins) = (engine.clone(), plugins.clone());
+                        let work = async move {
+                            if let Err(e) = run_task(&engine, &plugins, task).await {
+                                eprintln!("troupe worker: {e:#}");
+                            }
+                            drop(permit);
+                        };
+                        if native {
+                            tokio::task::spawn_local(work);
+                        } else {
+                            work.await;
+                        }
+                    }
+                });
+            })
+            .expect("cannot start a worker thread");
+    }
+    Workers { stop }
 }
 
 /// Run one task to its recorded outcome (or its requeue).
@@ -35,15 +80,11 @@ pub async fn run_task<E: Engine>(engine: &Arc<E>, plugins: &Arc<Plugins>, task: 
     let host: Arc<dyn StageHost> = engine.clone();
     let task_ref = TaskRef { index: task.index, actor: task.actor.clone(), attempt: task.attempt };
 
+    let executor = || plugins.executor(&info.mode).ok_or_else(|| anyhow::anyhow!("mode `{}` is not loaded", info.mode));
     let admission = if info.before_task_hook {
-        let (plugins, stage, mode, host, task_ref) =
-            (plugins.clone(), info.stage.clone(), info.mode.clone(), host.clone(), task_ref.clone());
-        tokio::task::spawn_blocking(move || {
-            let executor = plugins.executor(&mode).expect("a running stage's mode is loaded");
-            executor.before_task(host, &stage, &task_ref)
-        })
-        .await?
-        .unwrap_or_else(|e| Admission::Reject(e.to_string()))
+        executor()?
+            .before_task(host.clone(), &info.stage, &task_ref)
+            .unwrap_or_else(|e| Admission::Reject(e.to_string()))
     } else {
         Admission::Run
     };
@@ -55,13 +96,7 @@ pub async fn run_task<E: Engine>(engine: &Arc<E>, plugins: &Arc<Plugins>, task: 
     };
 
     if info.after_task_hook {
-        let (plugins, stage, mode, outcome2) =
-            (plugins.clone(), info.stage.clone(), info.mode.clone(), outcome.clone());
-        let verdict = tokio::task::spawn_blocking(move || {
-            let executor = plugins.executor(&mode).expect("a running stage's mode is loaded");
-            executor.after_task(host, &stage, &task_ref, &outcome2)
-        })
-        .await?;
+        let verdict = executor()?.after_task(host, &info.stage, &task_ref, &outcome);
         match verdict {
             Ok(Verdict::Retry(ms)) => return engine.requeue(task, ms, true),
             Ok(Verdict::Accept) => {}
@@ -77,18 +112,11 @@ pub async fn run_task<E: Engine>(engine: &Arc<E>, plugins: &Arc<Plugins>, task: 
 
 async fn invoke<E: Engine>(engine: &Arc<E>, plugins: &Arc<Plugins>, task: &TaskEnvelope) -> Outcome {
     match plugins.actor(&task.actor) {
-        Some(Actor::Component(_)) => {
-            let (plugins, host, task) = (plugins.clone(), engine.clone() as Arc<dyn StageHost>, task.clone());
-            let joined = tokio::task::spawn_blocking(move || {
-                let Some(Actor::Component(actor)) = plugins.actor(&task.actor) else { unreachable!() };
-                actor.invoke(host, &task.run_id, &task.stage, &task.input)
-            })
-            .await;
-            match joined {
-                Ok(Ok(Ok(result))) => Outcome::Succeeded(result),
-                Ok(Ok(Err(message))) => Outcome::Failed(message),
-                Ok(Err(call)) => Outcome::Failed(call.to_string()),
-                Err(join) => Outcome::Failed(format!("the actor's thread failed: {join}")),
+        Some(Actor::Component(actor)) => {
+            match actor.invoke(engine.clone() as Arc<dyn StageHost>, &task.run_id, &task.stage, &task.input) {
+                Ok(Ok(result)) => Outcome::Succeeded(result),
+                Ok(Err(message)) => Outcome::Failed(message),
+                Err(call) => Outcome::Failed(call.to_string()),
             }
         }
         Some(Actor::Builtin(name)) => actors::invoke(name, &task.input).await,

@@ -22,6 +22,7 @@ use troupe_tests::default_plugins;
 
 const ITEMS: usize = 100_000;
 const SAMPLES: usize = 3;
+const KINDS: [&str; 3] = ["a", "b", "c"];
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -29,7 +30,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn items() -> Value {
-    json!((0..ITEMS).map(|i| json!({ "id": i, "kind": ["a", "b", "c"][i % 3] })).collect::<Vec<_>>())
+    json!((0..ITEMS).map(|i| json!({ "id": i, "kind": KINDS[i % 3] })).collect::<Vec<_>>())
 }
 
 fn engine(manifest: &troupe::Manifest) -> Arc<EmbeddedEngine> {
@@ -39,7 +40,10 @@ fn engine(manifest: &troupe::Manifest) -> Arc<EmbeddedEngine> {
 fn main() {
     let (plugins, manifest) = default_plugins();
     let trigger = json!({ "items": items() });
-    let concurrency = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) * 4;
+    let concurrency = std::env::var("TROUPE_BENCH_CONCURRENCY")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) * 4);
     println!("== pipeline benchmark: {ITEMS} items, embedded engine, {concurrency} workers ==");
 
     // (a) bare loop: the Pass component, called directly, one thread.
@@ -81,6 +85,11 @@ fn main() {
                     let report = orchestrator.run(&pipeline, trigger.clone(), &Silent).await.unwrap();
                     let elapsed = started.elapsed();
                     assert_eq!(report.context["fan-in"].as_array().unwrap().len(), 3);
+                    if std::env::var_os("TROUPE_BENCH_STAGES").is_some() {
+                        for s in &report.stages {
+                            eprintln!("    stage {}: {} ms", s.name, s.duration_ms);
+                        }
+                    }
                     elapsed
                 })
             })

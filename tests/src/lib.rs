@@ -105,7 +105,7 @@ pub async fn run_pipeline(
     pipeline: Value,
     trigger: Value,
     concurrency: usize,
-) -> (Result<RunReport, RunError>, Arc<EmbeddedEngine>, tokio::task::JoinSet<()>) {
+) -> (Result<RunReport, RunError>, Arc<EmbeddedEngine>, troupe::worker::Workers) {
     let (plugins, manifest) = default_plugins();
     let engine = Arc::new(EmbeddedEngine::new(manifest.actors.keys().map(|a| a.to_string()), LogLevel::Warn));
     let workers = troupe::worker::spawn(engine.clone(), plugins.clone(), concurrency);

@@ -424,6 +424,7 @@ impl Engine for EmbeddedEngine {
             s.in_flight += 1;
             s.max_in_flight = s.max_in_flight.max(s.in_flight);
         }
+        let tripped = s.expected.is_some_and(|e| s.succeeded + s.failed >= e);
         let namespace = format!("mode:{}", s.info.mode);
         let ready = match next {
             Some((envelope, options)) => inner.release(envelope, &options, &namespace),
@@ -433,7 +434,10 @@ impl Engine for EmbeddedEngine {
         if ready {
             self.task_ready.notify_one();
         }
-        self.changed();
+        // The orchestrator polls progress; wake it only when the barrier trips.
+        if tripped {
+            self.changed();
+        }
         Ok(recorded)
     }
 

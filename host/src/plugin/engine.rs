@@ -57,6 +57,9 @@ impl PluginEngine {
         config
             .wasm_component_model(true)
             .epoch_interruption(true)
+            .memory_reservation(options.max_memory_mib as u64 * 1024 * 1024)
+            .memory_guard_size(0)
+            .signals_based_traps(false)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(anyhow::Error::from).context("cannot configure the wasm engine")?;
 
