@@ -194,7 +194,7 @@ impl Harness {
         let output = if execution.detached || execution.expected_tasks == 0 {
             execution.metadata.clone().unwrap_or_else(|| Value::Object(Default::default()))
         } else {
-            assemble_output(execution.output, execution.expected_tasks, &results, execution.metadata.as_ref())
+            assemble_output(execution.output, execution.expected_tasks, results.clone(), execution.metadata.as_ref())
         };
         Ok(HarnessRun { problems, plan, execution, enqueued, attempts, results, output })
     }

@@ -20,6 +20,10 @@ use troupe::plugin::Actor;
 use troupe::{jsonpath, LogLevel, Role, Scope, StageHost};
 use troupe_tests::default_plugins;
 
+/// The allocator the `troupe` binary uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ITEMS: usize = 100_000;
 const SAMPLES: usize = 3;
 const KINDS: [&str; 3] = ["a", "b", "c"];

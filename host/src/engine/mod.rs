@@ -131,9 +131,9 @@ pub trait Engine: StageHost + 'static {
 }
 
 /// Assemble a stage's output from its results, as the executor's shape says.
-pub fn assemble_output(shape: OutputShape, expected: u64, results: &[TaskResult], metadata: Option<&Value>) -> Value {
-    let value = |r: &TaskResult| match &r.outcome {
-        Outcome::Succeeded(v) => v.clone(),
+pub fn assemble_output(shape: OutputShape, expected: u64, results: Vec<TaskResult>, metadata: Option<&Value>) -> Value {
+    let value = |r: TaskResult| match r.outcome {
+        Outcome::Succeeded(v) => v,
         Outcome::Failed(_) => Value::Null,
     };
     let key_string = |k: &Option<Value>| match k {
@@ -142,21 +142,25 @@ pub fn assemble_output(shape: OutputShape, expected: u64, results: &[TaskResult]
         None => String::new(),
     };
     match shape {
-        OutputShape::Single => results.iter().find(|r| r.index == 0).map(value).unwrap_or(Value::Null),
+        OutputShape::Single => results.into_iter().find(|r| r.index == 0).map(value).unwrap_or(Value::Null),
         OutputShape::List => {
             let mut out = vec![Value::Null; expected as usize];
             for r in results {
-                if let Some(slot) = out.get_mut(r.index as usize) {
+                let at = r.index as usize;
+                if let Some(slot) = out.get_mut(at) {
                     *slot = value(r);
                 }
             }
             Value::Array(out)
         }
-        OutputShape::ByKey => Value::Object(results.iter().map(|r| (key_string(&r.key), value(r))).collect()),
+        OutputShape::ByKey => Value::Object(results.into_iter().map(|r| (key_string(&r.key), value(r))).collect()),
         OutputShape::KeyedList => Value::Array(
             results
-                .iter()
-                .map(|r| serde_json::json!({ "key": r.key.clone().unwrap_or(Value::Null), "result": value(r) }))
+                .into_iter()
+                .map(|r| {
+                    let key = r.key.clone().unwrap_or(Value::Null);
+                    serde_json::json!({ "key": key, "result": value(r) })
+                })
                 .collect(),
         ),
         OutputShape::Metadata => metadata.cloned().unwrap_or_else(|| Value::Object(Default::default())),

@@ -31,8 +31,8 @@ const EXECUTOR_RETRIES: u32 = 3;
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     pub run_id: String,
-    /// `{"trigger": ..., "<stage>": <output>, ...}`.
-    pub context: Value,
+    /// `{"trigger": ..., "<stage>": <output>, ...}` (shared with the engine, not copied).
+    pub context: Arc<Value>,
     pub stages: Vec<StageReport>,
 }
 
@@ -106,7 +106,7 @@ impl<E: Engine> Orchestrator<E> {
             reports.push(report);
         }
         let context = self.engine.run_context(&run_id).map_err(RunError::Engine)?;
-        Ok(RunReport { run_id, context: (*context).clone(), stages: reports })
+        Ok(RunReport { run_id, context, stages: reports })
     }
 
     async fn plan(&self, mode: &str, stage: &Stage) -> Result<StagePlan, RunError> {
@@ -203,7 +203,7 @@ impl<E: Engine> Orchestrator<E> {
         let output = if execution.detached || execution.expected_tasks == 0 {
             execution.metadata.clone().unwrap_or_else(|| Value::Object(Default::default()))
         } else {
-            assemble_output(execution.output, execution.expected_tasks, &results, execution.metadata.as_ref())
+            assemble_output(execution.output, execution.expected_tasks, results, execution.metadata.as_ref())
         };
         self.engine.set_output(run_id, &name, output).map_err(RunError::Engine)?;
         observer.stage_finished(&name, &counts, true);

@@ -17,6 +17,9 @@ impl Host for HostState {
     fn query(&mut self, path: String, bindings: Option<String>) -> Result<String, String> {
         let bindings = parse_bindings(bindings)?;
         let context = self.host.context(&self.scope)?;
+        if bindings.is_none() {
+            return jsonpath::select_json(&context, &path);
+        }
         let found = jsonpath::query(&context, &path, bindings.as_ref())?;
         Ok(Value::Array(found).to_string())
     }
