@@ -54,5 +54,8 @@ fn every_bad_manifest_gets_its_exact_message() {
 fn the_default_manifest_loads() {
     let (plugins, _) = troupe_tests::default_plugins();
     let modes: Vec<&str> = plugins.executors().map(|(m, _)| m).collect();
-    assert_eq!(modes, ["broadcast", "chunk", "fork-join", "gather", "scatter", "single"]);
+    assert_eq!(
+        modes,
+        ["broadcast", "chunk", "circuit-breaker", "fork-join", "gather", "rate-limited", "retry", "scatter", "single"]
+    );
 }

@@ -135,11 +135,12 @@ async fn a_failed_task_fails_the_run_naming_stage_task_and_error() {
     ] });
     let (report, _, _workers) = run_pipeline(pipeline, json!({ "items": ["disk full", "timeout"] }), 4).await;
     let err = report.unwrap_err();
-    assert!(matches!(err, RunError::StageFailed { ref stage, .. } if stage == "fan-out"), "{err}");
+    let run_id = err.run_id().expect("the run started").to_string();
     assert_eq!(
         err.to_string(),
-        "stage fan-out failed: 2 of 2 tasks failed (tolerated: 0)\n  task 0 (Fail): disk full\n  task 1 (Fail): timeout"
+        format!("run {run_id}: stage fan-out failed: 2 of 2 tasks failed (tolerated: 0)\n  task 0 (Fail): disk full\n  task 1 (Fail): timeout")
     );
+    assert!(matches!(err, RunError::StageFailed { ref stage, .. } if stage == "fan-out"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,9 +165,12 @@ async fn a_path_that_matches_nothing_names_the_run_stage_field_and_path() {
         { "name": "process", "mode": "single", "actor": "Pass", "input": { "data": "$.trigger.paylod" } }
     ] });
     let (report, _, _workers) = run_pipeline(pipeline, json!({ "payload": 1 }), 2).await;
+    let err = report.unwrap_err();
+    let run_id = err.run_id().expect("the run started").to_string();
+    assert!(run_id.starts_with("run-"));
     assert_eq!(
-        report.unwrap_err().to_string(),
-        "stage process failed: the `single` executor returned an error: input.data: `$.trigger.paylod` matched nothing"
+        err.to_string(),
+        format!("run {run_id}: stage process failed: the `single` executor returned an error: input.data: `$.trigger.paylod` matched nothing")
     );
 }
 
@@ -225,9 +229,12 @@ async fn gather_fails_when_too_few_results_arrived_in_time() {
     let ms = [0, 3000, 3000, 3000];
     let items: Vec<Value> = ms.iter().map(|ms| json!({ "ms": ms, "type": "t" })).collect();
     let (report, _, _workers) = run_pipeline(slow_scatter_then_gather(300, 3), json!({ "items": items }), 16).await;
+    let err = report.unwrap_err();
+    let (stage, reason) = err.stage_failure().expect("a stage failed");
+    assert_eq!(stage, "process-files");
     assert_eq!(
-        report.unwrap_err().to_string(),
-        "stage process-files failed: 1 of 4 results arrived within 300 ms, fewer than the 3 stage consolidate needs to start (minResults)"
+        reason.to_string(),
+        "1 of 4 results arrived within 300 ms, fewer than the 3 stage consolidate needs to start (minResults)"
     );
 }
 

@@ -50,14 +50,16 @@ pub struct Execution {
     pub metadata: Option<Value>,
     pub output: OutputShape,
     pub detached: bool,
-    pub before_task_hook: bool,
-    pub after_task_hook: bool,
 }
 
 /// What `plan` returned.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct StagePlan {
     pub early_start: Option<EarlyStart>,
+    /// Call `before-task` before each task of the stage reaches its actor.
+    pub before_task_hook: bool,
+    /// Call `after-task` when each task of the stage ends.
+    pub after_task_hook: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

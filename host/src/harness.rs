@@ -5,7 +5,7 @@
 //! never slept), and returns what the plugin enqueued, decided and produced.
 //!
 //! ```ignore
-//! let harness = Harness::load("target/plugins/scatter.wasm", "scatter")?;
+//! let harness = Harness::load("target/plugins/my-pattern.wasm", "my-pattern")?;
 //! let run = harness.run(&stage_json, &context_json, |task| Outcome::Succeeded(task.input.clone()))?;
 //! assert_eq!(run.execution.expected_tasks, 3);
 //! assert_eq!(run.output, json!([...]));
@@ -145,7 +145,7 @@ impl Harness {
                 return Err(HarnessError::Runaway(task.index));
             }
             let task_ref = TaskRef { index: task.index, actor: task.actor.clone(), attempt };
-            let admission = if execution.before_task_hook {
+            let admission = if plan.before_task_hook {
                 self.plugin.before_task(host.clone(), &stage, &task_ref)?
             } else {
                 Admission::Run
@@ -166,7 +166,7 @@ impl Harness {
                 Admission::Reject(message) => Outcome::Failed(message.clone()),
                 Admission::Run => outcome(&task, attempt),
             };
-            let verdict = if execution.after_task_hook {
+            let verdict = if plan.after_task_hook {
                 Some(self.plugin.after_task(host.clone(), &stage, &task_ref, &ended)?)
             } else {
                 None

@@ -176,8 +176,6 @@ fn main() {
                     metadata: None,
                     output: OutputShape::List,
                     detached: false,
-                    before_task_hook: false,
-                    after_task_hook: false,
                 };
                 assert_eq!(engine.seal_stage(&run, "fan-out", &execution).unwrap(), ITEMS as u64);
                 elapsed

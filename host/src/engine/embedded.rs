@@ -58,6 +58,9 @@ struct StageState {
     failed: u64,
     cut: bool,
     stragglers: Vec<TaskResult>,
+    opened: Instant,
+    /// When each attempt of each task was taken by a worker, in ms since the stage opened.
+    history: HashMap<u64, Vec<u64>>,
 }
 
 impl EmbeddedEngine {
@@ -297,6 +300,8 @@ impl Engine for EmbeddedEngine {
             failed: 0,
             cut: false,
             stragglers: Vec::new(),
+            opened: Instant::now(),
+            history: HashMap::new(),
         });
         Ok(())
     }
@@ -306,8 +311,6 @@ impl Engine for EmbeddedEngine {
             let mut inner = self.lock();
             let s = inner.stage(run_id, stage)?;
             s.expected = Some(execution.expected_tasks);
-            s.info.before_task_hook = execution.before_task_hook;
-            s.info.after_task_hook = execution.after_task_hook;
             s.tasks.len() as u64
         };
         self.changed();
@@ -338,6 +341,13 @@ impl Engine for EmbeddedEngine {
 
     fn stragglers(&self, run_id: &str, stage: &str) -> anyhow::Result<Vec<TaskResult>> {
         Ok(self.lock().stage(run_id, stage)?.stragglers.clone())
+    }
+
+    fn task_history(&self, run_id: &str, stage: &str) -> anyhow::Result<Vec<(u64, Vec<u64>)>> {
+        let mut history: Vec<(u64, Vec<u64>)> =
+            self.lock().stage(run_id, stage)?.history.iter().map(|(i, t)| (*i, t.clone())).collect();
+        history.sort();
+        Ok(history)
     }
 
     fn cut_stage(&self, run_id: &str, stage: &str) -> anyhow::Result<()> {
@@ -381,6 +391,10 @@ impl Engine for EmbeddedEngine {
                 if let Some(task) = inner.ready.pop_front() {
                     if !inner.ready.is_empty() {
                         self.task_ready.notify_one();
+                    }
+                    if let Ok(stage) = inner.stage(&task.run_id, &task.stage) {
+                        let at = stage.opened.elapsed().as_millis() as u64;
+                        stage.history.entry(task.index).or_default().push(at);
                     }
                     return task;
                 }

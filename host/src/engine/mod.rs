@@ -105,6 +105,10 @@ pub trait Engine: StageHost + 'static {
     /// Late results of a cut stage.
     fn stragglers(&self, run_id: &str, stage: &str) -> anyhow::Result<Vec<TaskResult>>;
 
+    /// For each task, when each of its attempts was taken by a worker (ms since the stage
+    /// opened), in task-index order: retries and rate limits show here.
+    fn task_history(&self, run_id: &str, stage: &str) -> anyhow::Result<Vec<(u64, Vec<u64>)>>;
+
     /// Stop counting the stage: tasks still running become stragglers.
     fn cut_stage(&self, run_id: &str, stage: &str) -> anyhow::Result<()>;
 

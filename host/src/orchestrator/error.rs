@@ -11,10 +11,13 @@ const LISTED_TASKS: usize = 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    /// The pipeline did not validate; nothing ran.
     #[error("{}", invalid(.0))]
     Invalid(Vec<StageProblem>),
-    #[error("stage {stage} failed: {reason}")]
-    StageFailed { stage: String, reason: StageFailure },
+    /// A stage failed; the run stopped there.
+    #[error("run {run_id}: stage {stage} failed: {reason}")]
+    StageFailed { run_id: String, stage: String, reason: StageFailure },
+    /// The engine failed (a bug, or a lost store).
     #[error("engine error: {0:#}")]
     Engine(anyhow::Error),
 }
@@ -71,6 +74,24 @@ impl fmt::Display for StageFailure {
                 f,
                 "{arrived} of {expected} results arrived within {after_ms} ms, fewer than the {min_results} stage {next_stage} needs to start (minResults)"
             ),
+        }
+    }
+}
+
+impl RunError {
+    /// The failed stage's reason, when a stage failed.
+    pub fn stage_failure(&self) -> Option<(&str, &StageFailure)> {
+        match self {
+            RunError::StageFailed { stage, reason, .. } => Some((stage, reason)),
+            _ => None,
+        }
+    }
+
+    /// The run, when it had started.
+    pub fn run_id(&self) -> Option<&str> {
+        match self {
+            RunError::StageFailed { run_id, .. } => Some(run_id),
+            _ => None,
         }
     }
 }

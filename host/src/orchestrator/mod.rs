@@ -102,7 +102,7 @@ impl<E: Engine> Orchestrator<E> {
         let mut reports = Vec::with_capacity(stages.len());
         for (i, (mode, stage)) in stages.iter().enumerate() {
             let early = plans.get(i + 1).and_then(|p| p.early_start).map(|e| (e, pipeline.stage_label(i + 1)));
-            let report = self.run_stage(&run_id, i, mode, stage, early, observer).await?;
+            let report = self.run_stage(&run_id, i, mode, stage, &plans[i], early, observer).await?;
             reports.push(report);
         }
         let context = self.engine.run_context(&run_id).map_err(RunError::Engine)?;
@@ -110,7 +110,7 @@ impl<E: Engine> Orchestrator<E> {
     }
 
     async fn plan(&self, mode: &str, stage: &Stage) -> Result<StagePlan, RunError> {
-        let fail = |reason| RunError::StageFailed { stage: stage.name.clone(), reason };
+        let fail = |reason| RunError::StageFailed { run_id: stage.run_id.clone(), stage: stage.name.clone(), reason };
         let (plugins, host, mode_owned, stage_owned) =
             (self.plugins.clone(), self.host(), mode.to_string(), stage.clone());
         let result = tokio::task::spawn_blocking(move || {
@@ -131,18 +131,19 @@ impl<E: Engine> Orchestrator<E> {
         index: usize,
         mode: &str,
         stage: &Stage,
+        plan: &StagePlan,
         early: Option<(crate::api::EarlyStart, String)>,
         observer: &dyn Observer,
     ) -> Result<StageReport, RunError> {
         let started = Instant::now();
         let name = stage.name.clone();
-        let fail = |reason| RunError::StageFailed { stage: name.clone(), reason };
+        let fail = |reason| RunError::StageFailed { run_id: run_id.to_string(), stage: name.clone(), reason };
         observer.stage_started(index, &name, mode);
         let info = StageInfo {
             mode: mode.to_string(),
             stage: Arc::new(stage.clone()),
-            before_task_hook: false,
-            after_task_hook: false,
+            before_task_hook: plan.before_task_hook,
+            after_task_hook: plan.after_task_hook,
         };
         self.engine.open_stage(run_id, info).map_err(RunError::Engine)?;
 

@@ -43,13 +43,15 @@ pub(crate) fn execution(e: wit::Execution) -> Result<Execution, Failure> {
             wit::OutputShape::Metadata => OutputShape::Metadata,
         },
         detached: e.detached,
-        before_task_hook: e.hooks.contains(wit::Hooks::BEFORE_TASK),
-        after_task_hook: e.hooks.contains(wit::Hooks::AFTER_TASK),
     })
 }
 
 pub(crate) fn plan(p: wit::StagePlan) -> StagePlan {
-    StagePlan { early_start: p.early_start.map(|e| EarlyStart { after_ms: e.after_ms, min_results: e.min_results }) }
+    StagePlan {
+        early_start: p.early_start.map(|e| EarlyStart { after_ms: e.after_ms, min_results: e.min_results }),
+        before_task_hook: p.hooks.contains(wit::Hooks::BEFORE_TASK),
+        after_task_hook: p.hooks.contains(wit::Hooks::AFTER_TASK),
+    }
 }
 
 pub(crate) fn task_ref(t: &TaskRef) -> wit::TaskRef {

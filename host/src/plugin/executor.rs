@@ -145,11 +145,11 @@ mod tests {
 
     #[test]
     fn stage_config_wins_and_objects_merge() {
-        let mut base = json!({ "batchSize": 100, "retry": { "max": 3, "backoff": "fixed" } });
-        merge(&mut base, &json!({ "maxParallel": 5, "retry": { "backoff": "exponential" } }));
+        let mut base = json!({ "batchSize": 100, "policy": { "max": 3, "backoff": "fixed" } });
+        merge(&mut base, &json!({ "maxParallel": 5, "policy": { "backoff": "exponential" } }));
         assert_eq!(
             base,
-            json!({ "batchSize": 100, "maxParallel": 5, "retry": { "max": 3, "backoff": "exponential" } })
+            json!({ "batchSize": 100, "maxParallel": 5, "policy": { "max": 3, "backoff": "exponential" } })
         );
     }
 }

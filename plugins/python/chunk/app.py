@@ -52,7 +52,7 @@ class StageExecutor(exports.StageExecutor):
         return _problems(json.loads(stage.definition), json.loads(stage.config or "{}"))
 
     def plan(self, stage: types.Stage):
-        return types.StagePlan(early_start=None)
+        return types.StagePlan(early_start=None, hooks=types.Hooks(0))
 
     def execute(self, stage: types.Stage):
         definition = json.loads(stage.definition)
@@ -77,7 +77,6 @@ class StageExecutor(exports.StageExecutor):
             metadata=json.dumps({"items": len(items), "chunks": len(tasks), "size": size}),
             output=types.OutputShape.LIST,
             detached=False,
-            hooks=types.Hooks(0),
         )
 
     def before_task(self, stage, task):

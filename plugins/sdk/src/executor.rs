@@ -22,7 +22,8 @@ pub trait Executor {
         Vec::new()
     }
 
-    /// Asked once per run before any stage starts. The default asks for nothing.
+    /// Called once per run before any stage starts: ask for an early start or for the
+    /// per-task hooks here. The default asks for nothing.
     fn plan(_stage: &Stage) -> Result<Plan, ExecutorError> {
         Ok(Plan::default())
     }
@@ -30,12 +31,12 @@ pub trait Executor {
     /// Start the stage: enqueue its tasks and say how many the barrier waits for.
     fn execute(stage: &Stage) -> Result<Execution, ExecutorError>;
 
-    /// Called before each task reaches its actor, when [`Execution::before_task`] is set.
+    /// Called before each task reaches its actor, when [`Plan::before_task`] is set.
     fn before_task(_stage: &Stage, _task: &TaskRef) -> Admission {
         Admission::Run
     }
 
-    /// Called when each task ends, when [`Execution::after_task`] is set.
+    /// Called when each task ends, when [`Plan::after_task`] is set.
     fn after_task(_stage: &Stage, _task: &TaskRef, _outcome: &Outcome) -> Verdict {
         Verdict::Accept
     }
@@ -48,14 +49,12 @@ pub struct Execution {
     pub metadata: Option<Value>,
     pub output: OutputShape,
     pub detached: bool,
-    pub before_task: bool,
-    pub after_task: bool,
 }
 
 impl Execution {
     /// `expected_tasks` tasks whose results form an output of `output` shape, no hooks.
     pub fn new(expected_tasks: u64, output: OutputShape) -> Self {
-        Self { expected_tasks, metadata: None, output, detached: false, before_task: false, after_task: false }
+        Self { expected_tasks, metadata: None, output, detached: false }
     }
 
     pub fn with_metadata(mut self, metadata: Value) -> Self {
@@ -68,39 +67,39 @@ impl Execution {
         self.detached = true;
         self
     }
-
-    /// Ask for [`Executor::before_task`] on every task of this stage.
-    pub fn with_before_task(mut self) -> Self {
-        self.before_task = true;
-        self
-    }
-
-    /// Ask for [`Executor::after_task`] on every task of this stage.
-    pub fn with_after_task(mut self) -> Self {
-        self.after_task = true;
-        self
-    }
 }
 
 impl From<Execution> for wit::Execution {
     fn from(e: Execution) -> Self {
-        let mut hooks = wit::Hooks::empty();
-        hooks.set(wit::Hooks::BEFORE_TASK, e.before_task);
-        hooks.set(wit::Hooks::AFTER_TASK, e.after_task);
         wit::Execution {
             expected_tasks: e.expected_tasks,
             metadata: e.metadata.map(|m| m.to_string()),
             output: e.output,
             detached: e.detached,
-            hooks,
         }
     }
 }
 
-/// What `plan` returns (WIT `plan`).
+/// What `plan` returns (WIT `stage-plan`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Plan {
     pub early_start: Option<EarlyStart>,
+    /// Call [`Executor::before_task`] before each task of the stage reaches its actor.
+    pub before_task: bool,
+    /// Call [`Executor::after_task`] when each task of the stage ends.
+    pub after_task: bool,
+}
+
+impl Plan {
+    pub fn with_before_task(mut self) -> Self {
+        self.before_task = true;
+        self
+    }
+
+    pub fn with_after_task(mut self) -> Self {
+        self.after_task = true;
+        self
+    }
 }
 
 /// Start before the preceding stage finished (WIT `early-start`).
@@ -112,8 +111,12 @@ pub struct EarlyStart {
 
 impl From<Plan> for wit::StagePlan {
     fn from(p: Plan) -> Self {
+        let mut hooks = wit::Hooks::empty();
+        hooks.set(wit::Hooks::BEFORE_TASK, p.before_task);
+        hooks.set(wit::Hooks::AFTER_TASK, p.after_task);
         wit::StagePlan {
             early_start: p.early_start.map(|e| wit::EarlyStart { after_ms: e.after_ms, min_results: e.min_results }),
+            hooks,
         }
     }
 }

@@ -96,6 +96,62 @@ impl Stage {
         }
     }
 
+    /// The problems of a scatter-shaped stage (`actor`, `scatter.input`, `scatter.as`), as
+    /// the seed's scatter and rate-limited executors share them.
+    pub fn check_scatter(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        match self.required_str("actor") {
+            Ok(actor) => problems.extend(Stage::check_actor("actor", actor)),
+            Err(p) => problems.push(p),
+        }
+        problems.extend(self.check_path("scatter.input"));
+        match self.required_str("scatter.as") {
+            Ok("index") => problems
+                .push(Problem::new("scatter.as", "`index` is bound to each item's position; choose another name")),
+            Ok(name) if !name.chars().all(|c| c.is_alphanumeric() || c == '_') => problems.push(Problem::new(
+                "scatter.as",
+                format!("`{name}` must be letters, digits and '_' so `$.{name}` can read it"),
+            )),
+            Ok(_) => {}
+            Err(p) => problems.push(p),
+        }
+        problems
+    }
+
+    /// The tasks of a scatter-shaped stage: one per item of the array at `scatter.input`,
+    /// with `input` rendered with the item at `$.<scatter.as>` and its position at `$.index`.
+    pub fn scatter_tasks(&self) -> Result<Vec<Task>, ExecutorError> {
+        let fatal = |p: Problem| ExecutorError::fatal(format!("{}: {}", p.field, p.message));
+        let actor = self.actor()?.to_string();
+        let path = self.required_str("scatter.input").map_err(fatal)?;
+        let name = self.required_str("scatter.as").map_err(fatal)?;
+        let mut found = crate::context::query(path, None)?;
+        let items = match found.len() {
+            0 => return Err(ExecutorError::fatal(format!("scatter.input: `{path}` matched nothing"))),
+            1 => match found.pop() {
+                Some(Value::Array(items)) => items,
+                Some(other) => {
+                    return Err(ExecutorError::fatal(format!(
+                        "scatter.input: `{path}` is {}, not an array (stage {})",
+                        kind(&other),
+                        self.name
+                    )))
+                }
+                None => Vec::new(),
+            },
+            _ => found,
+        };
+        let template = self.template(&[name, "index"])?;
+        let mut bindings = serde_json::Map::new();
+        let mut tasks = Vec::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            bindings.insert(name.to_string(), item);
+            bindings.insert("index".to_string(), serde_json::json!(index));
+            tasks.push(self.task(index as u64, &actor, template.render(&bindings)?));
+        }
+        Ok(tasks)
+    }
+
     /// A problem when `field` (a string naming an actor) is not in the manifest.
     pub fn check_actor(field: &str, actor: &str) -> Option<Problem> {
         (!crate::queue::has_actor(actor))

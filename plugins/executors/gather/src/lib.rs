@@ -72,6 +72,7 @@ impl Executor for Gather {
             early_start: config
                 .timeout
                 .map(|after_ms| EarlyStart { after_ms, min_results: config.min_results.unwrap_or(1) }),
+            ..Plan::default()
         })
     }
 

@@ -1,0 +1,143 @@
+//! `circuit-breaker`: runs the stage's actor (once, or once per item with `scatter`)
+//! behind a circuit breaker kept in the host's state store, per actor, so every run and
+//! every host calling that actor through this executor shares it.
+//!
+//! - Closed: tasks reach the actor; each failure adds to a count of consecutive failures,
+//!   each success resets it. At `threshold` the circuit opens for `timeout` ms.
+//! - Open: tasks fail fast with "circuit open" without reaching the actor.
+//! - Half-open (after `timeout`): one trial task goes through; the others fail fast. Its
+//!   success closes the circuit; its failure opens it again for `timeout`.
+//!
+//! Config: `threshold` (default 5), `timeout` (ms, default 10000), `maxParallel` (default
+//! 1: tasks go through one at a time, so exactly `threshold` failures reach the actor
+//! before the circuit opens; with more in flight, up to that many more may).
+
+use serde::Deserialize;
+use troupe_sdk::prelude::*;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Config {
+    #[serde(default = "default_threshold")]
+    threshold: i64,
+    #[serde(default = "default_timeout")]
+    timeout: u64,
+    #[serde(default = "default_parallel")]
+    max_parallel: u32,
+}
+
+fn default_threshold() -> i64 {
+    5
+}
+fn default_timeout() -> u64 {
+    10_000
+}
+fn default_parallel() -> u32 {
+    1
+}
+
+/// The message a task rejected by an open circuit fails with.
+const OPEN: &str = "circuit open";
+
+struct Keys {
+    failures: String,
+    open: String,
+    trial: String,
+}
+
+fn keys(actor: &str) -> Keys {
+    Keys { failures: format!("{actor}/failures"), open: format!("{actor}/open"), trial: format!("{actor}/trial") }
+}
+
+struct CircuitBreaker;
+
+impl Executor for CircuitBreaker {
+    const NAME: &'static str = "circuit-breaker";
+
+    fn validate(stage: &Stage) -> Vec<Problem> {
+        let mut problems = if stage.field("scatter").is_some() { stage.check_scatter() } else { Vec::new() };
+        if stage.field("scatter").is_none() {
+            match stage.required_str("actor") {
+                Ok(actor) => problems.extend(Stage::check_actor("actor", actor)),
+                Err(p) => problems.push(p),
+            }
+        }
+        match stage.config::<Config>() {
+            Ok(c) => {
+                if c.threshold < 1 {
+                    problems.push(Problem::new("executorConfig.threshold", "must be at least 1"));
+                }
+                if c.timeout == 0 {
+                    problems.push(Problem::new("executorConfig.timeout", "must be at least 1 (milliseconds)"));
+                }
+                if c.max_parallel == 0 {
+                    problems.push(Problem::new("executorConfig.maxParallel", "must be at least 1"));
+                }
+            }
+            Err(p) => problems.push(p),
+        }
+        problems
+    }
+
+    fn execute(stage: &Stage) -> Result<Execution, ExecutorError> {
+        let config: Config = stage.config().map_err(|p| ExecutorError::fatal(format!("{}: {}", p.field, p.message)))?;
+        let (tasks, shape) = if stage.field("scatter").is_some() {
+            (stage.scatter_tasks()?, OutputShape::List)
+        } else {
+            (vec![stage.task(0, stage.actor()?, stage.resolve_input(None)?)], OutputShape::Single)
+        };
+        let options = EnqueueOptions { max_parallel: Some(config.max_parallel), ..Default::default() };
+        let count = queue::enqueue_all(tasks, 1000, &options)?;
+        Ok(Execution::new(count, shape))
+    }
+
+    fn plan(_stage: &Stage) -> Result<Plan, ExecutorError> {
+        Ok(Plan::default().with_before_task().with_after_task())
+    }
+
+    fn before_task(stage: &Stage, task: &TaskRef) -> Admission {
+        let Ok(config) = stage.config::<Config>() else { return Admission::Run };
+        let k = keys(&task.actor);
+        let state_error = |e: String| Admission::Reject(format!("circuit breaker state unavailable: {e}"));
+        match state::get(&k.open) {
+            Ok(Some(_)) => return Admission::Reject(OPEN.to_string()),
+            Ok(None) => {}
+            Err(e) => return state_error(e),
+        }
+        let failures = match state::get(&k.failures) {
+            Ok(v) => v.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0),
+            Err(e) => return state_error(e),
+        };
+        if failures < config.threshold {
+            return Admission::Run;
+        }
+        // Half-open: the open period is over; elect one trial task.
+        match state::set_if_absent(&k.trial, &task.index.to_string(), Some(config.timeout)) {
+            Ok(true) => Admission::Run,
+            Ok(false) => Admission::Reject(OPEN.to_string()),
+            Err(e) => state_error(e),
+        }
+    }
+
+    fn after_task(stage: &Stage, task: &TaskRef, outcome: &Outcome) -> Verdict {
+        let Ok(config) = stage.config::<Config>() else { return Verdict::Accept };
+        let k = keys(&task.actor);
+        match outcome {
+            Outcome::Failed(message) if message == OPEN => {}
+            Outcome::Succeeded(_) => {
+                let _ = state::delete(&k.failures);
+                let _ = state::delete(&k.trial);
+            }
+            Outcome::Failed(_) => {
+                let failures = state::increment(&k.failures, 1, None).unwrap_or(config.threshold);
+                if failures >= config.threshold {
+                    let _ = state::set(&k.open, "1", Some(config.timeout));
+                    let _ = state::delete(&k.trial);
+                }
+            }
+        }
+        Verdict::Accept
+    }
+}
+
+export_executor!(CircuitBreaker);

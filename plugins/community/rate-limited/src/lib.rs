@@ -1,0 +1,65 @@
+//! `rate-limited`: the seed's `RateLimitedExecutor`. Scatter-shaped (one task per item of
+//! `scatter.input`), but tasks are released no faster than `executorConfig.rateLimit` per
+//! second, by a token bucket the host keeps for the stage's actor: shared by every stage,
+//! run and host that calls that actor through this executor. Nothing sleeps in the plugin.
+//!
+//! Config: `rateLimit` (tasks per second, > 0), `burst` (tasks released at once, default
+//! 1), `bucket` (share a bucket under another name than the actor's), `maxParallel`.
+
+use serde::Deserialize;
+use troupe_sdk::prelude::*;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Config {
+    rate_limit: Option<f64>,
+    burst: Option<u32>,
+    bucket: Option<String>,
+    max_parallel: Option<u32>,
+}
+
+struct RateLimited;
+
+impl Executor for RateLimited {
+    const NAME: &'static str = "rate-limited";
+
+    fn validate(stage: &Stage) -> Vec<Problem> {
+        let mut problems = stage.check_scatter();
+        match stage.config::<Config>() {
+            Ok(c) => {
+                match c.rate_limit {
+                    None => problems
+                        .push(Problem::new("executorConfig.rateLimit", "is required: tasks per second, such as 10")),
+                    Some(r) if !(r.is_finite() && r > 0.0) => problems
+                        .push(Problem::new("executorConfig.rateLimit", format!("must be more than 0, found {r}"))),
+                    Some(_) => {}
+                }
+                if c.burst == Some(0) {
+                    problems.push(Problem::new("executorConfig.burst", "must be at least 1"));
+                }
+                if c.max_parallel == Some(0) {
+                    problems.push(Problem::new("executorConfig.maxParallel", "must be at least 1"));
+                }
+            }
+            Err(p) => problems.push(p),
+        }
+        problems
+    }
+
+    fn execute(stage: &Stage) -> Result<Execution, ExecutorError> {
+        let config: Config = stage.config().map_err(|p| ExecutorError::fatal(format!("{}: {}", p.field, p.message)))?;
+        let per_second =
+            config.rate_limit.ok_or_else(|| ExecutorError::fatal("executorConfig.rateLimit is required"))?;
+        let bucket = config.bucket.unwrap_or_else(|| stage.actor().unwrap_or_default().to_string());
+        let options = EnqueueOptions {
+            max_parallel: config.max_parallel,
+            rate_limit: Some(RateLimit { bucket, per_second, burst: config.burst.unwrap_or(1) }),
+            ..Default::default()
+        };
+        let count = queue::enqueue_all(stage.scatter_tasks()?, 1000, &options)?;
+        let execution = Execution::new(count, OutputShape::List);
+        Ok(if count == 0 { execution.with_metadata(json!([])) } else { execution })
+    }
+}
+
+export_executor!(RateLimited);
