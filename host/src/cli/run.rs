@@ -56,7 +56,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 for s in &report.stages {
                     let c = &s.counts;
                     println!(
-                        "  {:<24} {:<12} {:>7} tasks  {:>5} failed  {:>5} stragglers  {:>7} ms",
+                        "  {:<24} {:<16} {:>7} tasks  {:>5} failed  {:>5} stragglers  {:>7} ms",
                         s.name,
                         s.mode,
                         c.expected.unwrap_or(0),
