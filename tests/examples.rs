@@ -15,7 +15,8 @@ async fn document_processing_classifies_consolidates_notifies_and_forks() {
     let (pipeline, input) = load("document-processing");
     let (report, _, _workers) = run_pipeline(pipeline, input, 8).await;
     let c = report.unwrap().context;
-    let kinds: Vec<&str> = c["process-files"].as_array().unwrap().iter().map(|p| p["documentType"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> =
+        c["process-files"].as_array().unwrap().iter().map(|p| p["documentType"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["invoice", "invoice", "contract", "receipt", "report", "contract", "other"]);
     let groups: Vec<(&str, u64)> = c["consolidate"]
         .as_array()
@@ -25,7 +26,10 @@ async fn document_processing_classifies_consolidates_notifies_and_forks() {
         .collect();
     assert_eq!(groups, [("invoice", 2), ("contract", 2), ("receipt", 1), ("report", 1), ("other", 1)]);
     assert_eq!(c["notify-all"]["EmailNotifier"]["subject"], "Documents processed: 7 pages");
-    assert_eq!(c["notify-all"]["SlackNotifier"]["text"], ":page_facing_up: Processed 2 invoice, 2 contract, 1 receipt, 1 report, 1 other");
+    assert_eq!(
+        c["notify-all"]["SlackNotifier"]["text"],
+        ":page_facing_up: Processed 2 invoice, 2 contract, 1 receipt, 1 report, 1 other"
+    );
     assert_eq!(c["notify-all"]["WebhookNotifier"]["payload"]["pagesByType"]["invoice"], 2);
     assert_eq!(c["parallel-processing"]["validate"]["issues"], json!(["inbox/scan-0007.png could not be classified"]));
     assert_eq!(

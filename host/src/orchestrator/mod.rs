@@ -48,6 +48,16 @@ pub struct StageReport {
     pub duration_ms: u64,
 }
 
+/// One stage about to run, with what the run's plans say about it.
+struct Step<'a> {
+    index: usize,
+    mode: &'a str,
+    stage: &'a Stage,
+    plan: &'a StagePlan,
+    /// The next stage's early start (its gather `timeout`) and that stage's name.
+    early: Option<(crate::api::EarlyStart, String)>,
+}
+
 pub struct Orchestrator<E: Engine> {
     engine: Arc<E>,
     plugins: Arc<Plugins>,
@@ -102,7 +112,8 @@ impl<E: Engine> Orchestrator<E> {
         let mut reports = Vec::with_capacity(stages.len());
         for (i, (mode, stage)) in stages.iter().enumerate() {
             let early = plans.get(i + 1).and_then(|p| p.early_start).map(|e| (e, pipeline.stage_label(i + 1)));
-            let report = self.run_stage(&run_id, i, mode, stage, &plans[i], early, observer).await?;
+            let step = Step { index: i, mode, stage, plan: &plans[i], early };
+            let report = self.run_stage(&run_id, step, observer).await?;
             reports.push(report);
         }
         let context = self.engine.run_context(&run_id).map_err(RunError::Engine)?;
@@ -125,16 +136,8 @@ impl<E: Engine> Orchestrator<E> {
         }
     }
 
-    async fn run_stage(
-        &self,
-        run_id: &str,
-        index: usize,
-        mode: &str,
-        stage: &Stage,
-        plan: &StagePlan,
-        early: Option<(crate::api::EarlyStart, String)>,
-        observer: &dyn Observer,
-    ) -> Result<StageReport, RunError> {
+    async fn run_stage(&self, run_id: &str, step: Step<'_>, observer: &dyn Observer) -> Result<StageReport, RunError> {
+        let Step { index, mode, stage, plan, early } = step;
         let started = Instant::now();
         let name = stage.name.clone();
         let fail = |reason| RunError::StageFailed { run_id: run_id.to_string(), stage: name.clone(), reason };
