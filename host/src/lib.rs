@@ -12,6 +12,7 @@
 //!   implement it.
 //! - [`recording`]: [`RecordingHost`], an in-memory `StageHost` for tests, the plugin
 //!   harness and `troupe dry-run`.
+//! - [`memory_state`]: plugins' key-value state in memory (embedded engine, recording).
 //! - [`jsonpath`]: queries, bindings and input templates over the run's context.
 //! - [`pipeline`]: pipeline definitions (JSON, YAML) and their validation.
 //! - [`engine`]: the [`engine::Engine`] trait (queue + run state) and the embedded engine.
@@ -28,6 +29,7 @@ pub mod engine;
 pub mod harness;
 pub mod jsonpath;
 pub mod manifest;
+pub mod memory_state;
 pub mod orchestrator;
 pub mod pipeline;
 pub mod plugin;

@@ -2,11 +2,11 @@
 //! logged. It serves tests, the plugin harness and `troupe dry-run`; it runs nothing.
 
 use crate::api::{EnqueueOptions, LogLevel, Task};
+use crate::memory_state::MemoryState;
 use crate::stage_host::{Scope, StageHost};
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
 
 /// One enqueued task with the options it was enqueued with.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,7 +29,6 @@ pub struct LogLine {
 struct Recorded {
     enqueued: Vec<Enqueued>,
     task_ids: HashSet<(String, String, u64)>,
-    state: HashMap<(String, String), (String, Option<Instant>)>,
     logs: Vec<LogLine>,
 }
 
@@ -39,11 +38,17 @@ pub struct RecordingHost {
     /// The actors `has_actor` knows; `None` knows every name.
     actors: Option<HashSet<String>>,
     recorded: Mutex<Recorded>,
+    state: MemoryState,
 }
 
 impl RecordingHost {
     pub fn new(context: Value) -> Self {
-        RecordingHost { context: Arc::new(context), actors: None, recorded: Mutex::default() }
+        RecordingHost {
+            context: Arc::new(context),
+            actors: None,
+            recorded: Mutex::default(),
+            state: MemoryState::default(),
+        }
     }
 
     /// A host whose `has_actor` knows exactly `actors` (a manifest's actor names).
@@ -73,19 +78,6 @@ impl RecordingHost {
         r.task_ids.clear();
         r.logs.clear();
     }
-
-    fn live<'a>(r: &'a mut Recorded, namespace: &str, key: &str) -> Option<&'a mut (String, Option<Instant>)> {
-        let k = (namespace.to_string(), key.to_string());
-        let expired = matches!(r.state.get(&k), Some((_, Some(at))) if *at <= Instant::now());
-        if expired {
-            r.state.remove(&k);
-        }
-        r.state.get_mut(&k)
-    }
-}
-
-fn expiry(ttl_ms: Option<u64>) -> Option<Instant> {
-    ttl_ms.map(|ms| Instant::now() + Duration::from_millis(ms))
 }
 
 impl StageHost for RecordingHost {
@@ -113,12 +105,11 @@ impl StageHost for RecordingHost {
     }
 
     fn state_get(&self, namespace: &str, key: &str) -> Result<Option<String>, String> {
-        Ok(Self::live(&mut self.recorded(), namespace, key).map(|(v, _)| v.clone()))
+        self.state.get(namespace, key)
     }
 
     fn state_set(&self, namespace: &str, key: &str, value: &str, ttl_ms: Option<u64>) -> Result<(), String> {
-        self.recorded().state.insert((namespace.into(), key.into()), (value.into(), expiry(ttl_ms)));
-        Ok(())
+        self.state.set(namespace, key, value, ttl_ms)
     }
 
     fn state_set_if_absent(
@@ -128,31 +119,15 @@ impl StageHost for RecordingHost {
         value: &str,
         ttl_ms: Option<u64>,
     ) -> Result<bool, String> {
-        let mut r = self.recorded();
-        if Self::live(&mut r, namespace, key).is_some() {
-            return Ok(false);
-        }
-        r.state.insert((namespace.into(), key.into()), (value.into(), expiry(ttl_ms)));
-        Ok(true)
+        self.state.set_if_absent(namespace, key, value, ttl_ms)
     }
 
     fn state_increment(&self, namespace: &str, key: &str, delta: i64, ttl_ms: Option<u64>) -> Result<i64, String> {
-        let mut r = self.recorded();
-        let (current, old_expiry) = match Self::live(&mut r, namespace, key) {
-            Some((v, at)) => {
-                (v.parse::<i64>().map_err(|_| format!("state key `{key}` holds `{v}`, which is not an integer"))?, *at)
-            }
-            None => (0, None),
-        };
-        let next = current.checked_add(delta).ok_or_else(|| format!("state key `{key}` would overflow"))?;
-        let at = if ttl_ms.is_some() { expiry(ttl_ms) } else { old_expiry };
-        r.state.insert((namespace.into(), key.into()), (next.to_string(), at));
-        Ok(next)
+        self.state.increment(namespace, key, delta, ttl_ms)
     }
 
     fn state_delete(&self, namespace: &str, key: &str) -> Result<(), String> {
-        self.recorded().state.remove(&(namespace.to_string(), key.to_string()));
-        Ok(())
+        self.state.delete(namespace, key)
     }
 
     fn log(&self, scope: &Scope, level: LogLevel, message: &str) {

@@ -9,8 +9,7 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use troupe::plugin::Plugins;
-use troupe::{Manifest, RecordingHost};
+use troupe::RecordingHost;
 
 #[derive(Args)]
 pub struct DryRunArgs {
@@ -41,14 +40,13 @@ pub fn run(args: DryRunArgs) -> anyhow::Result<ExitCode> {
     let Some(mode) = definition.get("mode").and_then(Value::as_str) else {
         bail!("the stage has no `mode` (a string naming an executor of the manifest)");
     };
-    let manifest = Manifest::load(&args.manifest.manifest)?;
-    let plugins = Plugins::load(&manifest, &args.manifest.load_options()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (plugins, manifest) = args.manifest.load_plugins()?;
     let Some(executor) = plugins.executor(mode) else {
         let modes: Vec<&str> = plugins.executors().map(|(m, _)| m).collect();
         bail!("unknown mode `{mode}`; {} has: {}", manifest.file.display(), modes.join(", "));
     };
 
-    let recorder = Arc::new(RecordingHost::new(context));
+    let recorder = Arc::new(RecordingHost::with_actors(context, manifest.actors.keys().map(|a| a.to_string())));
     let stage = executor.stage(&args.run_id, &definition);
     let reported_name = executor.reported_name(recorder.clone())?;
     let problems = executor.validate(recorder.clone(), &stage)?;

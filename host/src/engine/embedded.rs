@@ -8,7 +8,8 @@
 
 use super::{Engine, Recorded, StageCounts, StageInfo, TaskEnvelope, TaskResult};
 use crate::api::{EnqueueOptions, Execution, LogLevel, Outcome, Task};
-use crate::stage_host::{Scope, StageHost};
+use crate::memory_state::MemoryState;
+use crate::stage_host::{Role, Scope, StageHost};
 use anyhow::{anyhow, Context as _};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -25,6 +26,7 @@ pub struct EmbeddedEngine {
     progress: watch::Sender<u64>,
     actors: HashSet<String>,
     log_level: LogLevel,
+    state: MemoryState,
 }
 
 #[derive(Default)]
@@ -34,7 +36,6 @@ struct Inner {
     /// Delayed tasks by (due time, sequence).
     delayed: BTreeMap<(Instant, u64), TaskEnvelope>,
     seq: u64,
-    state: HashMap<(String, String), (String, Option<Instant>)>,
     /// Rate-limit buckets: the theoretical arrival time of the next token (GCRA).
     buckets: HashMap<(String, String), Instant>,
 }
@@ -59,8 +60,9 @@ struct StageState {
     cut: bool,
     stragglers: Vec<TaskResult>,
     opened: Instant,
-    /// When each attempt of each task was taken by a worker, in ms since the stage opened.
-    history: HashMap<u64, Vec<u64>>,
+    /// (task index, ms since the stage opened) each time a worker took a task: an
+    /// append-only log, one push per attempt (no allocation per task).
+    history: Vec<(u64, u64)>,
 }
 
 impl EmbeddedEngine {
@@ -73,6 +75,7 @@ impl EmbeddedEngine {
             progress: watch::Sender::new(0),
             actors: actors.into_iter().collect(),
             log_level,
+            state: MemoryState::default(),
         }
     }
 
@@ -201,13 +204,11 @@ impl StageHost for EmbeddedEngine {
     }
 
     fn state_get(&self, namespace: &str, key: &str) -> Result<Option<String>, String> {
-        let mut inner = self.lock();
-        Ok(live(&mut inner.state, namespace, key).map(|(v, _)| v.clone()))
+        self.state.get(namespace, key)
     }
 
     fn state_set(&self, namespace: &str, key: &str, value: &str, ttl_ms: Option<u64>) -> Result<(), String> {
-        self.lock().state.insert((namespace.into(), key.into()), (value.into(), expiry(ttl_ms)));
-        Ok(())
+        self.state.set(namespace, key, value, ttl_ms)
     }
 
     fn state_set_if_absent(
@@ -217,31 +218,15 @@ impl StageHost for EmbeddedEngine {
         value: &str,
         ttl_ms: Option<u64>,
     ) -> Result<bool, String> {
-        let mut inner = self.lock();
-        if live(&mut inner.state, namespace, key).is_some() {
-            return Ok(false);
-        }
-        inner.state.insert((namespace.into(), key.into()), (value.into(), expiry(ttl_ms)));
-        Ok(true)
+        self.state.set_if_absent(namespace, key, value, ttl_ms)
     }
 
     fn state_increment(&self, namespace: &str, key: &str, delta: i64, ttl_ms: Option<u64>) -> Result<i64, String> {
-        let mut inner = self.lock();
-        let (current, old_expiry) = match live(&mut inner.state, namespace, key) {
-            Some((v, at)) => {
-                (v.parse::<i64>().map_err(|_| format!("state key `{key}` holds `{v}`, not an integer"))?, *at)
-            }
-            None => (0, None),
-        };
-        let next = current.checked_add(delta).ok_or_else(|| format!("state key `{key}` would overflow"))?;
-        let at = if ttl_ms.is_some() { expiry(ttl_ms) } else { old_expiry };
-        inner.state.insert((namespace.into(), key.into()), (next.to_string(), at));
-        Ok(next)
+        self.state.increment(namespace, key, delta, ttl_ms)
     }
 
     fn state_delete(&self, namespace: &str, key: &str) -> Result<(), String> {
-        self.lock().state.remove(&(namespace.to_string(), key.to_string()));
-        Ok(())
+        self.state.delete(namespace, key)
     }
 
     fn log(&self, scope: &Scope, level: LogLevel, message: &str) {
@@ -255,22 +240,6 @@ impl StageHost for EmbeddedEngine {
             );
         }
     }
-}
-
-fn expiry(ttl_ms: Option<u64>) -> Option<Instant> {
-    ttl_ms.map(|ms| Instant::now() + Duration::from_millis(ms))
-}
-
-fn live<'a>(
-    state: &'a mut HashMap<(String, String), (String, Option<Instant>)>,
-    namespace: &str,
-    key: &str,
-) -> Option<&'a mut (String, Option<Instant>)> {
-    let k = (namespace.to_string(), key.to_string());
-    if matches!(state.get(&k), Some((_, Some(at))) if *at <= Instant::now()) {
-        state.remove(&k);
-    }
-    state.get_mut(&k)
 }
 
 impl Engine for EmbeddedEngine {
@@ -301,7 +270,7 @@ impl Engine for EmbeddedEngine {
             cut: false,
             stragglers: Vec::new(),
             opened: Instant::now(),
-            history: HashMap::new(),
+            history: Vec::new(),
         });
         Ok(())
     }
@@ -344,9 +313,15 @@ impl Engine for EmbeddedEngine {
     }
 
     fn task_history(&self, run_id: &str, stage: &str) -> anyhow::Result<Vec<(u64, Vec<u64>)>> {
-        let mut history: Vec<(u64, Vec<u64>)> =
-            self.lock().stage(run_id, stage)?.history.iter().map(|(i, t)| (*i, t.clone())).collect();
-        history.sort();
+        let mut log = self.lock().stage(run_id, stage)?.history.clone();
+        log.sort_unstable();
+        let mut history: Vec<(u64, Vec<u64>)> = Vec::new();
+        for (index, at) in log {
+            match history.last_mut() {
+                Some((last, times)) if *last == index => times.push(at),
+                _ => history.push((index, vec![at])),
+            }
+        }
         Ok(history)
     }
 
@@ -394,7 +369,7 @@ impl Engine for EmbeddedEngine {
                     }
                     if let Ok(stage) = inner.stage(&task.run_id, &task.stage) {
                         let at = stage.opened.elapsed().as_millis() as u64;
-                        stage.history.entry(task.index).or_default().push(at);
+                        stage.history.push((task.index, at));
                     }
                     return task;
                 }
@@ -439,7 +414,9 @@ impl Engine for EmbeddedEngine {
             s.max_in_flight = s.max_in_flight.max(s.in_flight);
         }
         let tripped = s.expected.is_some_and(|e| s.succeeded + s.failed >= e);
-        let namespace = format!("mode:{}", s.info.mode);
+        let namespace =
+            Scope { role: Role::Executor, name: s.info.mode.clone(), run_id: String::new(), stage: String::new() }
+                .state_namespace();
         let ready = match next {
             Some((envelope, options)) => inner.release(envelope, &options, &namespace),
             None => false,
@@ -459,11 +436,9 @@ impl Engine for EmbeddedEngine {
         if next_attempt {
             task.attempt += 1;
         }
-        let mut inner = self.lock();
-        let ready = inner.release(task, &EnqueueOptions { delay_ms, ..Default::default() }, "");
-        drop(inner);
+        self.lock().release(task, &EnqueueOptions { delay_ms, ..Default::default() }, "");
+        // Wake a worker either way: a delayed task may now be the next one due.
         self.task_ready.notify_one();
-        let _ = ready;
         self.changed();
         Ok(())
     }

@@ -102,7 +102,7 @@ pub trait Engine: StageHost + 'static {
     /// The stage's recorded results, in task-index order.
     fn results(&self, run_id: &str, stage: &str) -> anyhow::Result<Vec<TaskResult>>;
 
-    /// Late results of a cut stage.
+    /// Late results of a cut stage, in arrival order.
     fn stragglers(&self, run_id: &str, stage: &str) -> anyhow::Result<Vec<TaskResult>>;
 
     /// For each task, when each of its attempts was taken by a worker (ms since the stage

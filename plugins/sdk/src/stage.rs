@@ -152,6 +152,28 @@ impl Stage {
         Ok(tasks)
     }
 
+    /// The problems of a stage that runs its actor once, or once per item when it has
+    /// `scatter` (the shape of the seed's retry and circuit-breaker stages).
+    pub fn check_one_or_scatter(&self) -> Vec<Problem> {
+        if self.field("scatter").is_some() {
+            return self.check_scatter();
+        }
+        match self.required_str("actor") {
+            Ok(actor) => Stage::check_actor("actor", actor).into_iter().collect(),
+            Err(p) => vec![p],
+        }
+    }
+
+    /// The tasks of such a stage and its output shape: one task whose result is the
+    /// output, or one per item with the results in item order.
+    pub fn one_or_scatter_tasks(&self) -> Result<(Vec<Task>, crate::OutputShape), ExecutorError> {
+        if self.field("scatter").is_some() {
+            Ok((self.scatter_tasks()?, crate::OutputShape::List))
+        } else {
+            Ok((vec![self.task(0, self.actor()?, self.resolve_input(None)?)], crate::OutputShape::Single))
+        }
+    }
+
     /// A problem when `field` (a string naming an actor) is not in the manifest.
     pub fn check_actor(field: &str, actor: &str) -> Option<Problem> {
         (!crate::queue::has_actor(actor))

@@ -55,13 +55,7 @@ impl Executor for CircuitBreaker {
     const NAME: &'static str = "circuit-breaker";
 
     fn validate(stage: &Stage) -> Vec<Problem> {
-        let mut problems = if stage.field("scatter").is_some() { stage.check_scatter() } else { Vec::new() };
-        if stage.field("scatter").is_none() {
-            match stage.required_str("actor") {
-                Ok(actor) => problems.extend(Stage::check_actor("actor", actor)),
-                Err(p) => problems.push(p),
-            }
-        }
+        let mut problems = stage.check_one_or_scatter();
         match stage.config::<Config>() {
             Ok(c) => {
                 if c.threshold < 1 {
@@ -81,11 +75,7 @@ impl Executor for CircuitBreaker {
 
     fn execute(stage: &Stage) -> Result<Execution, ExecutorError> {
         let config: Config = stage.config().map_err(|p| ExecutorError::fatal(format!("{}: {}", p.field, p.message)))?;
-        let (tasks, shape) = if stage.field("scatter").is_some() {
-            (stage.scatter_tasks()?, OutputShape::List)
-        } else {
-            (vec![stage.task(0, stage.actor()?, stage.resolve_input(None)?)], OutputShape::Single)
-        };
+        let (tasks, shape) = stage.one_or_scatter_tasks()?;
         let options = EnqueueOptions { max_parallel: Some(config.max_parallel), ..Default::default() };
         let count = queue::enqueue_all(tasks, 1000, &options)?;
         Ok(Execution::new(count, shape))

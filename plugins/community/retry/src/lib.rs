@@ -68,13 +68,7 @@ impl Executor for Retry {
     const NAME: &'static str = "retry";
 
     fn validate(stage: &Stage) -> Vec<Problem> {
-        let mut problems = if stage.field("scatter").is_some() { stage.check_scatter() } else { Vec::new() };
-        if stage.field("scatter").is_none() {
-            match stage.required_str("actor") {
-                Ok(actor) => problems.extend(Stage::check_actor("actor", actor)),
-                Err(p) => problems.push(p),
-            }
-        }
+        let mut problems = stage.check_one_or_scatter();
         match stage.config::<Config>() {
             Ok(c) => {
                 if !(0.0..=1.0).contains(&c.jitter) {
@@ -93,11 +87,7 @@ impl Executor for Retry {
     }
 
     fn execute(stage: &Stage) -> Result<Execution, ExecutorError> {
-        let (tasks, shape) = if stage.field("scatter").is_some() {
-            (stage.scatter_tasks()?, OutputShape::List)
-        } else {
-            (vec![stage.task(0, stage.actor()?, stage.resolve_input(None)?)], OutputShape::Single)
-        };
+        let (tasks, shape) = stage.one_or_scatter_tasks()?;
         let count = queue::enqueue_all(tasks, 1000, &EnqueueOptions::default())?;
         Ok(Execution::new(count, shape))
     }
