@@ -249,3 +249,58 @@ async fn an_empty_scatter_completes_at_once_with_an_empty_list() {
     let (report, _, _workers) = run_pipeline(pipeline, json!({ "items": [] }), 2).await;
     assert_eq!(report.unwrap().context["after"], json!({ "none": [] }));
 }
+
+/// A manifest with a misbehaving executor next to a good one.
+const MISBEHAVING: &str = r#"
+version = 1
+plugins-dir = "target/plugins"
+[executors.single]
+component = "single.wasm"
+[executors.misbehave]
+component = "fixtures/misbehave.wasm"
+limits = { timeout-ms = 300, memory-mib = 32 }
+[actors.Pass]
+component = "pass.wasm"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_executor_fails_only_its_stage_and_the_host_serves_the_next_run() {
+    use troupe::orchestrator::{Orchestrator, Silent};
+    let (plugins, manifest) = troupe_tests::plugins_from(MISBEHAVING);
+    let engine = std::sync::Arc::new(troupe::engine::EmbeddedEngine::new(
+        manifest.actors.keys().map(|a| a.to_string()),
+        troupe::LogLevel::Error,
+    ));
+    let _workers = troupe::worker::spawn(engine.clone(), plugins.clone(), 4);
+    let orchestrator = Orchestrator::new(engine, plugins);
+    let bad = |behave: &str| {
+        troupe::pipeline::Pipeline::from_value(
+            json!({ "stages": [{ "name": "bad", "mode": "misbehave", "executorConfig": { "behave": behave } }] }),
+            "bad",
+        )
+        .unwrap()
+    };
+    let reason = |behave: &'static str| {
+        let pipeline = bad(behave);
+        let orchestrator = &orchestrator;
+        async move {
+            let err = orchestrator.run(&pipeline, json!({}), &Silent).await.unwrap_err();
+            let (stage, reason) = err.stage_failure().expect("a stage failed");
+            assert_eq!(stage, "bad");
+            reason.to_string()
+        }
+    };
+    assert_eq!(reason("undercount").await, "the `misbehave` executor said expectedTasks = 2 but enqueued 1 task");
+    assert!(reason("loop").await.ends_with("(mode misbehave): stopped at its deadline of 300 ms"));
+    assert!(reason("allocate").await.contains("stopped at its memory limit of 32 MiB"));
+    assert!(reason("panic").await.contains("trapped: panicked at"));
+    assert_eq!(reason("fail").await, "the `misbehave` executor returned an error: misbehave was asked to fail");
+
+    let good = troupe::pipeline::Pipeline::from_value(
+        json!({ "stages": [{ "name": "ok", "mode": "single", "actor": "Pass", "input": { "still": "serving" } }] }),
+        "good",
+    )
+    .unwrap();
+    let report = orchestrator.run(&good, json!({}), &Silent).await.unwrap();
+    assert_eq!(report.context["ok"], json!({ "still": "serving" }));
+}

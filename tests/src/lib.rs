@@ -98,6 +98,15 @@ pub fn default_plugins() -> (Arc<Plugins>, Manifest) {
     (Arc::new(plugins), manifest)
 }
 
+/// The plugins of a manifest given as text, read as if it were `troupe.toml` at the
+/// repository root (so `plugins-dir = "target/plugins"` finds the built components).
+pub fn plugins_from(manifest: &str) -> (Arc<Plugins>, Manifest) {
+    let manifest = Manifest::parse(&root().join("test.toml"), manifest).unwrap_or_else(|e| panic!("{e}"));
+    let options = LoadOptions { cache: Some(shared_cache()), builtins: vec![] };
+    let plugins = Plugins::load(&manifest, &options).unwrap_or_else(|e| panic!("{e}"));
+    (Arc::new(plugins), manifest)
+}
+
 /// Run `pipeline` (its JSON) with `trigger` on a fresh embedded engine with
 /// `concurrency` workers; returns the outcome, the engine (for its counters) and the
 /// workers, which keep running tasks (stragglers, detached tasks) until dropped.
