@@ -93,14 +93,12 @@ async fn broadcast_without_wait_for_all_completes_at_once() {
           "executorConfig": { "actors": ["Wait"], "waitForAll": false } },
         { "name": "after", "mode": "single", "actor": "Pass", "input": { "ok": true } }
     ] });
-    let started = Instant::now();
     let (report, engine, _workers) = run_pipeline(pipeline, json!({}), 4).await;
     let report = report.unwrap();
     assert_eq!(report.context["notify-all"], json!({}));
     assert_eq!(report.context["after"], json!({ "ok": true }));
     let counts = engine.counts(&report.run_id, "notify-all").unwrap();
-    assert_eq!((counts.expected, counts.succeeded), (Some(1), 0), "the broadcast task was still running");
-    assert!(started.elapsed() < Duration::from_secs(5), "the run waited for the detached task");
+    assert_eq!((counts.expected, counts.succeeded), (Some(1), 0), "the run ended while the broadcast task still ran");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
