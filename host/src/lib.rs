@@ -14,7 +14,8 @@
 //!   harness and `troupe dry-run`.
 //! - [`memory_state`]: plugins' key-value state in memory (embedded engine, recording).
 //! - [`jsonpath`]: queries, bindings and input templates over the run's context.
-//! - [`pipeline`]: pipeline definitions (JSON, YAML) and their validation.
+//! - [`pipeline`]: pipeline definitions (JSON, YAML, and `.wdl` programs compiled by
+//!   `troupe-dsl`) and their validation.
 //! - [`engine`]: the [`engine::Engine`] trait (queue + run state) and the embedded engine.
 //! - [`orchestrator`]: runs a pipeline's stages on an engine, keeping the barrier.
 //! - [`worker`]: runs tasks on their actors, with the stages' per-task hooks.

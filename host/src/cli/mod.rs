@@ -1,5 +1,6 @@
 //! Command-line parsing (clap) and dispatch; one file per subcommand.
 
+mod compile;
 mod dry_run;
 mod plugins;
 mod progress;
@@ -29,6 +30,8 @@ enum Command {
     Run(run::RunArgs),
     /// Check a pipeline: print every problem and exit 1, or print nothing and exit 0.
     Validate(validate::ValidateArgs),
+    /// Compile a WDL-style program (.wdl) and print its JSON pipeline definition.
+    Compile(compile::CompileArgs),
     /// Call one executor on a stage definition against an in-memory host, and print what
     /// it validated, planned, enqueued and returned. Nothing runs.
     DryRun(dry_run::DryRunArgs),
@@ -85,6 +88,7 @@ pub fn main() -> ExitCode {
         Command::DryRun(args) => dry_run::run(args),
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Compile(args) => compile::run(args),
     };
     match result {
         Ok(code) => code,

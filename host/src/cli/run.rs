@@ -30,7 +30,11 @@ pub struct RunArgs {
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let (plugins, manifest) = args.manifest.load_plugins()?;
-    let pipeline = Pipeline::load(&args.pipeline)?;
+    // A `.wdl` program's problems are shown at its lines before anything runs.
+    let pipeline: Pipeline = match super::compile::load_for_run(&args.pipeline, &plugins, &manifest)? {
+        Ok(pipeline) => pipeline,
+        Err(invalid) => return Ok(invalid),
+    };
     let trigger = match &args.input {
         Some(file) => {
             let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;

@@ -2,15 +2,14 @@
 
 use super::ManifestArgs;
 use clap::Args;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use troupe::pipeline::{self, Pipeline};
-use troupe::RecordingHost;
+use troupe::pipeline;
 
 #[derive(Args)]
 pub struct ValidateArgs {
-    /// The pipeline definition (.json, .yaml or .yml).
+    /// The pipeline definition (.json, .yaml or .yml), or a program (.wdl).
     pipeline: PathBuf,
     #[command(flatten)]
     manifest: ManifestArgs,
@@ -18,18 +17,23 @@ pub struct ValidateArgs {
 
 pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     let (plugins, manifest) = args.manifest.load_plugins()?;
-    let pipeline = match Pipeline::load(&args.pipeline) {
-        Ok(p) => p,
+    let color = std::io::stdout().is_terminal();
+    let (pipeline, source) = match pipeline::load_with_source(&args.pipeline) {
+        Ok(loaded) => loaded,
         Err(e) => {
-            println!("{e}");
+            print!("{}", e.render(color));
             return Ok(ExitCode::FAILURE);
         }
     };
-    let host =
-        Arc::new(RecordingHost::with_actors(serde_json::json!({}), manifest.actors.keys().map(|a| a.to_string())));
-    let problems = pipeline::validate(&pipeline, &plugins, host);
-    for p in &problems {
-        println!("{}: {p}", args.pipeline.display());
+    let problems = super::compile::problems(&pipeline, &plugins, &manifest);
+    match &source {
+        // A program's problems are drawn under its lines.
+        Some(source) => print!("{}", source.render_problems(&problems, color)),
+        None => {
+            for p in &problems {
+                println!("{}: {p}", args.pipeline.display());
+            }
+        }
     }
     Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

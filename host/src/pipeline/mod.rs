@@ -9,10 +9,13 @@
 //! ```
 //!
 //! A bare array of stages is accepted too. Stages stay JSON values: executors read what
-//! they need, and `validate` checks the fields every stage shares.
+//! they need, and `validate` checks the fields every stage shares. `.wdl` files are
+//! programs in the WDL-style language (`docs/wdl.md`), compiled to the same JSON (`dsl`).
 
+mod dsl;
 mod validate;
 
+pub use dsl::{is_dsl, load_with_source, DslSource};
 pub use validate::{validate, StageProblem};
 
 use serde_json::Value;
@@ -35,11 +38,17 @@ pub enum PipelineError {
     Read { file: String, source: std::io::Error },
     #[error("{file}: {message}")]
     Syntax { file: String, message: String },
+    /// A `.wdl` program that does not compile; [`PipelineError::render`] draws it.
+    #[error("{0}")]
+    Dsl(Box<troupe_dsl::Diagnostics>),
 }
 
 impl Pipeline {
-    /// Read a `.json`, `.yaml` or `.yml` file.
+    /// Read a `.json`, `.yaml` or `.yml` file, or compile a `.wdl` one.
     pub fn load(file: &Path) -> Result<Pipeline, PipelineError> {
+        if is_dsl(file) {
+            return DslSource::load(file).map(|(pipeline, _)| pipeline);
+        }
         let shown = file.display().to_string();
         let text =
             std::fs::read_to_string(file).map_err(|source| PipelineError::Read { file: shown.clone(), source })?;
