@@ -187,7 +187,7 @@ fn header<'s>(i: &mut Tokens<'_, 's>) -> PResult<Header<'s>> {
     let open = expect(i, TokenKind::LParen, "`(`")?.span;
     let var = name(i, "the name each item is bound to")?;
     keyword(i, "in", "`in`")?;
-    let items = expr(i)?;
+    let items = expr(i, 0)?;
     let close = expect(i, TokenKind::RParen, "`)`")?.span;
     Ok(Header { var, items, span: open.to(close) })
 }
@@ -225,7 +225,7 @@ fn gather<'s>(i: &mut Tokens<'_, 's>) -> PResult<Gather<'s>> {
     let group_by = if at_word(i, "groupBy") {
         i.next_token();
         expect(i, TokenKind::Colon, "`:` after `groupBy`")?;
-        Some(expr(i)?)
+        Some(expr(i, 0)?)
     } else {
         None
     };
@@ -316,7 +316,7 @@ fn section<'s>(i: &mut Tokens<'_, 's>, sections: &mut Sections<'s>) -> PResult<(
                 "`{` (the config is an object: `config: { maxParallel: 5 }`)",
             )));
         }
-        sections.config = Some(ConfigSection { keyword: word.span, value: expr(i)? });
+        sections.config = Some(ConfigSection { keyword: word.span, value: expr(i, 0)? });
         return Ok(());
     }
     let mut bindings = Vec::new();
@@ -331,7 +331,7 @@ fn section<'s>(i: &mut Tokens<'_, 's>, sections: &mut Sections<'s>) -> PResult<(
         }
         let key = name(i, "an input name")?;
         i.next_token();
-        bindings.push((key, expr(i)?));
+        bindings.push((key, expr(i, 0)?));
         if peek(i).kind == TokenKind::Comma {
             i.next_token();
         }
@@ -340,8 +340,18 @@ fn section<'s>(i: &mut Tokens<'_, 's>, sections: &mut Sections<'s>) -> PResult<(
     Ok(())
 }
 
-fn expr<'s>(i: &mut Tokens<'_, 's>) -> PResult<Expr<'s>> {
+/// How deep objects and arrays may nest: deeper values would exhaust the stack of a
+/// recursive parser before they could mean anything.
+const MAX_DEPTH: usize = 64;
+
+fn expr<'s>(i: &mut Tokens<'_, 's>, depth: usize) -> PResult<Expr<'s>> {
     let t = peek(i);
+    if depth >= MAX_DEPTH && matches!(t.kind, TokenKind::LBrace | TokenKind::LBracket) {
+        return Err(ErrMode::Cut(SyntaxError::custom(
+            Diagnostic::new(t.span, format!("values nest more than {MAX_DEPTH} deep"), "too deep")
+                .with_help("flatten this value"),
+        )));
+    }
     let literal = |kind| Expr { kind, span: t.span };
     let e = match t.kind {
         TokenKind::Str => {
@@ -363,8 +373,8 @@ fn expr<'s>(i: &mut Tokens<'_, 's>) -> PResult<Expr<'s>> {
             }
             _ => path(i)?,
         },
-        TokenKind::LBrace => object(i)?,
-        TokenKind::LBracket => array(i)?,
+        TokenKind::LBrace => object(i, depth)?,
+        TokenKind::LBracket => array(i, depth)?,
         _ => {
             return Err(ErrMode::Cut(SyntaxError::expected(
                 i,
@@ -414,7 +424,7 @@ fn path<'s>(i: &mut Tokens<'_, 's>) -> PResult<Expr<'s>> {
     Ok(Expr { kind: ExprKind::Path(Path { root, segments }), span: root.span.to(end) })
 }
 
-fn object<'s>(i: &mut Tokens<'_, 's>) -> PResult<Expr<'s>> {
+fn object<'s>(i: &mut Tokens<'_, 's>, depth: usize) -> PResult<Expr<'s>> {
     let open = expect(i, TokenKind::LBrace, "`{`")?.span;
     let mut fields: Vec<(Key, Expr<'s>)> = Vec::new();
     loop {
@@ -443,14 +453,14 @@ fn object<'s>(i: &mut Tokens<'_, 's>) -> PResult<Expr<'s>> {
             )));
         }
         expect(i, TokenKind::Colon, "`:` after the key")?;
-        fields.push((key, expr(i)?));
+        fields.push((key, expr(i, depth + 1)?));
         if peek(i).kind == TokenKind::Comma {
             i.next_token();
         }
     }
 }
 
-fn array<'s>(i: &mut Tokens<'_, 's>) -> PResult<Expr<'s>> {
+fn array<'s>(i: &mut Tokens<'_, 's>, depth: usize) -> PResult<Expr<'s>> {
     let open = expect(i, TokenKind::LBracket, "`[`")?.span;
     let mut items = Vec::new();
     loop {
@@ -459,7 +469,7 @@ fn array<'s>(i: &mut Tokens<'_, 's>) -> PResult<Expr<'s>> {
             i.next_token();
             return Ok(Expr { kind: ExprKind::Array(items), span: open.to(t.span) });
         }
-        items.push(expr(i)?);
+        items.push(expr(i, depth + 1)?);
         if peek(i).kind == TokenKind::Comma {
             i.next_token();
         }

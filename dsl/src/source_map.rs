@@ -23,6 +23,17 @@ impl StageSpans {
         self.fields.push((field.into(), span));
     }
 
+    /// The span recorded for exactly `field`, if any.
+    pub fn get(&self, field: &str) -> Option<Span> {
+        self.fields.iter().find(|(f, _)| f == field).map(|(_, span)| *span)
+    }
+
+    /// Take over `other`'s fields, except those under `skip`.
+    pub fn merge(&mut self, other: StageSpans, skip: &str) {
+        let under = |f: &str| f == skip || f.starts_with(&format!("{skip}.")) || f.starts_with(&format!("{skip}["));
+        self.fields.extend(other.fields.into_iter().filter(|(f, _)| !under(f)));
+    }
+
     /// The span of `field`, or of the nearest enclosing field that has one
     /// (`input.a.b` falls back to `input.a`, then `input`), or the stage's head.
     pub fn locate(&self, field: &str) -> Span {

@@ -16,7 +16,7 @@ use crate::ast::{Ident, Stage, Workflow};
 use crate::diagnostic::Diagnostic;
 use crate::source_map::SourceMap;
 use crate::span::Span;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 
 /// The state of one lowering: the workflow's names, and the problems found so far.
@@ -26,6 +26,8 @@ pub struct Lower<'a, 's> {
     inputs: Option<&'a [Ident<'s>]>,
     /// Every stage's name, in order.
     names: Vec<String>,
+    /// Each name's first stage.
+    positions: HashMap<&'s str, usize>,
     /// Every stage's head, in order.
     heads: Vec<Span>,
     diagnostics: Vec<Diagnostic>,
@@ -43,9 +45,13 @@ pub fn lower<'s>(workflow: &Workflow<'s>, source: &'s str) -> Result<(Value, Sou
         source,
         inputs: workflow.inputs.as_ref().map(|i| i.names.as_slice()),
         names: workflow.stages.iter().map(|s| stage_name(s).to_string()).collect(),
+        positions: HashMap::with_capacity(workflow.stages.len()),
         heads: workflow.stages.iter().map(Stage::head).collect(),
         diagnostics: Vec::new(),
     };
+    for (i, stage) in workflow.stages.iter().enumerate() {
+        lower.positions.entry(stage_name(stage)).or_insert(i);
+    }
     lower.check_inputs();
     lower.check_names(workflow);
     if workflow.stages.is_empty() {
@@ -65,7 +71,10 @@ pub fn lower<'s>(workflow: &Workflow<'s>, source: &'s str) -> Result<(Value, Sou
         lower.diagnostics.sort_by_key(|d| d.span.start);
         return Err(lower.diagnostics);
     }
-    Ok((json!({ "name": workflow.name.text, "stages": stages }), map))
+    let mut pipeline = serde_json::Map::new();
+    pipeline.insert("name".into(), workflow.name.text.into());
+    pipeline.insert("stages".into(), Value::Array(stages));
+    Ok((Value::Object(pipeline), map))
 }
 
 /// The stage's name: `as name`, else the actor's name, else the block's keyword.

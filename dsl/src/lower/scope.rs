@@ -137,7 +137,7 @@ impl<'s> Lower<'_, 's> {
         if self.inputs.as_ref().is_some_and(|inputs| inputs.iter().any(|i| i.text == root.text)) {
             return Ok(query(&["trigger", root.text], segments));
         }
-        if let Some(at) = self.names.iter().position(|n| n == root.text) {
+        if let Some(at) = self.positions.get(root.text).copied() {
             return self.stage_reference(root, segments, at, scope.stage);
         }
         if is_output(segments.first()) {
@@ -149,6 +149,8 @@ impl<'s> Lower<'_, 's> {
                 let mut known: Vec<&str> = scope.locals.iter().map(|(n, _)| *n).collect();
                 known.extend(inputs.iter().map(|i| i.text));
                 known.push("trigger");
+                let mut seen = std::collections::HashSet::new();
+                known.retain(|k| seen.insert(*k));
                 Err(Diagnostic::new(root.span, format!("unknown name `{}`", root.text), "not declared").with_help(
                     format!(
                         "declare it in the workflow's `input {{ }}` block, or use one of: {}",
@@ -191,8 +193,13 @@ impl<'s> Lower<'_, 's> {
     }
 
     pub fn no_such_stage(&self, root: Ident<'s>, current: usize) -> Diagnostic {
-        let earlier: Vec<String> =
-            self.names[..current.min(self.names.len())].iter().map(|n| format!("`{n}`")).collect();
+        let mut earlier: Vec<String> = Vec::new();
+        for name in &self.names[..current.min(self.names.len())] {
+            let shown = format!("`{name}`");
+            if !earlier.contains(&shown) {
+                earlier.push(shown);
+            }
+        }
         let help = if earlier.is_empty() {
             "no stage comes before this one".to_string()
         } else {

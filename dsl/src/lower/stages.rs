@@ -88,13 +88,13 @@ impl<'s> Lower<'_, 's> {
                 continue;
             }
             let field = format!("{field}.{}", key.text);
+            spans.record(&field, key.span.to(value.span));
             match self.template(value, scope, &field, spans) {
                 Some(v) => {
                     object.insert(key.text.to_string(), v);
                 }
                 None => ok = false,
             }
-            spans.record(&field, key.span.to(value.span));
         }
         ok.then_some(Value::Object(object))
     }
@@ -211,7 +211,7 @@ impl<'s> Lower<'_, 's> {
             return None;
         };
         let output = matches!(path.segments.first().map(|s| &s.kind), Some(SegmentKind::Name(n)) if n == "output" || n == "outputs");
-        match self.names.iter().position(|n| n == path.root.text) {
+        match self.positions.get(path.root.text).copied() {
             Some(at) if at < i && output && path.segments.len() == 1 => Some(path.root.text),
             Some(at) if at < i => {
                 self.report(
@@ -263,21 +263,21 @@ impl<'s> Lower<'_, 's> {
 
     fn block_config(&mut self, g: &Group<'s>, reserved: &str, out: &mut Map<String, Value>, spans: &mut StageSpans) {
         let Some(config) = &g.sections.config else { return };
-        let Some(Value::Object(fields)) = self.literal(&config.value, "executorConfig", spans) else { return };
         spans.record("executorConfig", config.keyword);
-        let target = out.entry("executorConfig").or_insert_with(|| Value::Object(Map::new()));
-        for (k, v) in fields {
-            if k == reserved {
-                let span = spans.locate(&format!("executorConfig.{k}"));
-                let what = if reserved == "actors" { "the calls" } else { "the branches" };
-                self.report(
-                    Diagnostic::new(span, format!("`{reserved}` comes from {what}"), "set by the block")
-                        .with_help(format!("remove it from `config:`; {what} of the block are the {reserved}")),
-                );
-                continue;
-            }
-            target.as_object_mut().expect("an object").insert(k, v);
+        let mut scratch = StageSpans::default();
+        let Some(Value::Object(fields)) = self.literal(&config.value, "executorConfig", &mut scratch) else { return };
+        let reserved_field = format!("executorConfig.{reserved}");
+        if let Some(span) = scratch.get(&reserved_field) {
+            let by = if reserved == "actors" { "the block's calls" } else { "the block's `branch` lines" };
+            self.report(
+                Diagnostic::new(span, format!("`{reserved}` is set by {by}"), "not in `config:`")
+                    .with_help(format!("remove `{reserved}` from `config:`")),
+            );
         }
+        spans.merge(scratch, &reserved_field);
+        let target = out.entry("executorConfig").or_insert_with(|| Value::Object(Map::new()));
+        let target = target.as_object_mut().expect("the block's executorConfig is an object");
+        target.extend(fields.into_iter().filter(|(k, _)| k != reserved));
     }
 
     fn broadcast(&mut self, i: usize, g: &Group<'s>, out: &mut Map<String, Value>, spans: &mut StageSpans) {
@@ -305,13 +305,12 @@ impl<'s> Lower<'_, 's> {
             spans.record(format!("executorConfig.actors[{k}]"), call.actor.span);
             actors.push(Value::String(call.actor.text.to_string()));
             let Some(section) = &call.sections.input else { continue };
+            // The first call's input is the stage's (its spans recorded); the others must equal it.
             let mut scratch = StageSpans::default();
-            let Some(value) = self.inputs_object(section, &scope, "input", &mut scratch) else { continue };
+            let target = if input.is_none() { &mut *spans } else { &mut scratch };
+            let Some(value) = self.inputs_object(section, &scope, "input", target) else { continue };
             match &input {
-                None => {
-                    self.inputs_object(section, &scope, "input", spans);
-                    input = Some((value, section.keyword, Some(call.actor.text)));
-                }
+                None => input = Some((value, section.keyword, Some(call.actor.text))),
                 Some((_, _, None)) => self.report(
                     Diagnostic::new(section.keyword, "this broadcast's input is given on the block", "a second input")
                         .with_help("every actor of a broadcast gets the block's input; remove this one"),

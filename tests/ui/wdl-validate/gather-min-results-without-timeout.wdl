@@ -1,0 +1,9 @@
+workflow w {
+  scatter (file in files) { call FileProcessor }
+  gather (page in FileProcessor.outputs) groupBy: page.documentType {
+    call Consolidator {
+      input: group = gather.group
+      config: { minResults: 2 }
+    }
+  }
+}

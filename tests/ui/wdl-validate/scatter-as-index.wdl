@@ -1,0 +1,5 @@
+workflow w {
+  scatter (index in files) {
+    call Pass { input: n = index }
+  }
+}

@@ -1,0 +1,3 @@
+workflow w {
+  branch extract: call DataExtractor
+}

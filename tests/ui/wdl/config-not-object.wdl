@@ -1,0 +1,5 @@
+workflow w {
+  retry {
+    call APIFetcher { config: 3 }
+  }
+}

@@ -1,0 +1,5 @@
+workflow w {
+  retry {
+    call APIFetcher { config: { maxRetries: 3, backoff: exponential } }
+  }
+}

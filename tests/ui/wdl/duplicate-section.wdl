@@ -1,0 +1,7 @@
+workflow w {
+  call Pass {
+    input: a = trigger.a
+    config: { toleratedFailures: 1 }
+    input: b = trigger.b
+  }
+}

@@ -1,0 +1,4 @@
+workflow w {
+  input: files
+  call Pass
+}

@@ -1,0 +1,5 @@
+workflow w {
+  scatter (file in files) {
+    call FileProcessor { input: file.path }
+  }
+}

@@ -1,0 +1,5 @@
+workflow w {
+  scatter (file in files) {
+    call Pass { config: { maxParallel: 05 } }
+  }
+}

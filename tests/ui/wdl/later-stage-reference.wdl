@@ -1,0 +1,4 @@
+workflow w {
+  call Pass { input: data = Consolidator.output }
+  call Consolidator
+}

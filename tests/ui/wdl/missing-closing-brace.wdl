@@ -1,0 +1,4 @@
+workflow w {
+  scatter (file in files) {
+    call Pass { input: path = file.path }
+  }

@@ -1,0 +1,6 @@
+workflow w {
+  parallel {
+    branch extract: call DataExtractor
+    call Validator
+  }
+}

@@ -1,0 +1,6 @@
+workflow w {
+  parallel {
+    config: { branches: [] }
+    branch a: call Pass
+  }
+}

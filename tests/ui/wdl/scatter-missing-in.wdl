@@ -1,0 +1,5 @@
+workflow w {
+  scatter (file files) {
+    call Pass
+  }
+}

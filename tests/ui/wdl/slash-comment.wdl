@@ -1,0 +1,4 @@
+// troupe comments start with #
+workflow w {
+  call Pass
+}

@@ -1,0 +1,4 @@
+workflow w {
+  call Pass
+}
+call Fail

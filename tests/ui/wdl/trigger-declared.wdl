@@ -1,0 +1,4 @@
+workflow w {
+  input { trigger }
+  call Pass { input: all = trigger }
+}

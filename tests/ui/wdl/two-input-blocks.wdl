@@ -1,0 +1,5 @@
+workflow w {
+  input { files }
+  call Pass { input: f = files }
+  input { rows }
+}

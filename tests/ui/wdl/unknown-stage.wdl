@@ -1,0 +1,4 @@
+workflow w {
+  call FileProcessor
+  call Consolidator { input: pages = FileProcesor.output }
+}

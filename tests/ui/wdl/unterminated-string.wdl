@@ -1,0 +1,4 @@
+# A string must close on its own line.
+workflow w {
+  call Pass { input: greeting = "hello }
+}
