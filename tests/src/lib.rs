@@ -11,6 +11,11 @@
 //!   the `troupe validate` command.
 //! - `pipelines.rs`: the seed's stage examples end to end on the embedded engine.
 //! - `benches/plugin_call.rs`: the cost of a plugin call and of loading a component.
+//! - `wdl_ui.rs`, `wdl_validate.rs`: the WDL-style language's golden files (`ui/wdl/*.wdl` +
+//!   `.stderr`, `ui/wdl-validate/*.wdl` + `.stdout`); `wdl_compile.rs`, `wdl_docs.rs`: what
+//!   programs compile to (the seed's, the examples', the reference's); `wdl_examples.rs`:
+//!   `.wdl` examples run like their JSON; `wdl_fuzz.rs`: proptest over the parser;
+//!   `benches/dsl_compile.rs`: compiling 10,000 stages.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
