@@ -190,6 +190,7 @@ fn the_span_table_points_each_field_at_its_source() {
     assert_eq!(at("parallel-processing", "executorConfig.branches[2].input.groups"), "groups = data.groups");
     assert_eq!(at("parallel-processing", "input.data.pages"), "pages: process-files.outputs");
     assert_eq!(at("#2", "mode"), "gather");
+    assert_eq!(at("consolidate (#2)", "actor"), "Consolidator");
     assert_eq!(at("no-such-stage", "mode"), "document-processing");
     assert_eq!(at("", "stages"), "document-processing");
 }

@@ -6,7 +6,7 @@
 //! program  = "workflow" NAME "{" ( inputs | stage )* "}" EOF
 //! inputs   = "input" "{" ( NAME ","? )* "}"
 //! stage    = call                                          # mode single
-//!          | "gather" header "groupBy" ":" expr "{" call* "}"
+//!          | "gather" header ( "groupBy" ":" expr )? "{" call* "}"
 //!          | ("broadcast" | "parallel") ("as" NAME)? "{" ( section | member )* "}"
 //!          | MODE header? "{" call* "}"                     # scatter, retry, rate-limited, ...
 //! header   = "(" NAME "in" expr ")"
@@ -18,6 +18,8 @@
 //! object   = "{" ( (NAME | STRING) ":" expr ","? )* "}"
 //! array    = "[" ( expr ","? )* "]"
 //! ```
+//!
+//! Blocks accept any number of calls here; the lowering says which hold exactly one.
 
 mod error;
 

@@ -60,16 +60,18 @@ pub struct SourceMap {
 }
 
 impl SourceMap {
-    /// Where a problem reported for `stage` (its name, or `#n` counted from 1, as the
-    /// host's validation labels stages) and `field` comes from.
+    /// Where a problem reported for `stage` (its name, `#n` counted from 1, or `name (#n)`,
+    /// as the host's validation labels stages) and `field` comes from.
     pub fn locate(&self, stage: &str, field: &str) -> Span {
         if stage.is_empty() {
             return self.workflow;
         }
-        let by_number = stage
-            .strip_prefix('#')
-            .and_then(|n| n.parse::<usize>().ok())
-            .and_then(|n| self.stages.get(n.wrapping_sub(1)));
+        // `#3` (a stage without a name) or `name (#3)` (a repeated name).
+        let number = match stage.rsplit_once(" (#") {
+            Some((_, n)) => n.strip_suffix(')'),
+            None => stage.strip_prefix('#'),
+        };
+        let by_number = number.and_then(|n| n.parse::<usize>().ok()).and_then(|n| self.stages.get(n.wrapping_sub(1)));
         match by_number.or_else(|| self.stages.iter().find(|s| s.name == stage)) {
             Some(spans) => spans.locate(field),
             None => self.workflow,

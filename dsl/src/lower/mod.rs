@@ -131,6 +131,12 @@ impl<'s> Lower<'_, 's> {
                     .with_help(format!("the stage on line {line} has that name already; {how}")),
                 );
             }
+            if ident.text == "trigger" {
+                self.report(
+                    Diagnostic::new(ident.span, "a stage cannot be named `trigger`", "reserved")
+                        .with_help("`trigger` is the run's input in the context; name the stage with `as`"),
+                );
+            }
             if self.inputs.is_some_and(|inputs| inputs.iter().any(|i| i.text == ident.text)) {
                 self.report(
                     Diagnostic::new(

@@ -8,7 +8,8 @@ use crate::diagnostic::Diagnostic;
 use crate::source_map::StageSpans;
 use serde_json::{Map, Value};
 
-/// `field.key`, or `field['a b']`... kept as the host names fields: `field.key`.
+/// The field path of `key` inside `field`, written as the host's validation names
+/// fields (`input.data.pages`, whatever characters the key has).
 pub fn child(field: &str, key: &str) -> String {
     format!("{field}.{key}")
 }
