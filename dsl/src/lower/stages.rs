@@ -325,6 +325,19 @@ impl<'s> Lower<'_, 's> {
                 Some(_) => {}
             }
         }
+        // Inputs written on the calls: on every call, or the reader cannot tell which
+        // actors get one.
+        if let Some((_, at, Some(actor))) = &input {
+            for member in g.members.iter().filter(|m| m.call.sections.input.is_none()) {
+                let line = at.line_col(self.source).0;
+                self.report(
+                    Diagnostic::new(member.call.actor.span, "every actor of a broadcast gets the same input", "no input")
+                        .with_help(format!(
+                            "{actor} on line {line} gives one; write it once on the block instead: `broadcast {{ input: ... }}`"
+                        )),
+                );
+            }
+        }
         if let Some((value, _, _)) = input {
             out.insert("input".into(), value);
         }
