@@ -13,7 +13,7 @@ use troupe::pipeline::Pipeline;
 
 #[derive(Args)]
 pub struct RunArgs {
-    /// The pipeline definition (.json, .yaml or .yml).
+    /// The pipeline definition (.json, .yaml or .yml), or a program (.wdl).
     pipeline: PathBuf,
     /// The run's input, `$.trigger` (a JSON file; default `{}`).
     #[arg(long)]
