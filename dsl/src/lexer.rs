@@ -5,8 +5,8 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::span::Span;
-use winnow::ascii::{digit1, multispace1, till_line_ending};
-use winnow::combinator::{alt, opt, repeat};
+use winnow::ascii::{digit1, till_line_ending};
+use winnow::combinator::{opt, repeat};
 use winnow::error::ContextError;
 use winnow::prelude::*;
 use winnow::stream::{LocatingSlice, Location, Stream};
@@ -130,9 +130,15 @@ fn punctuation(c: char) -> TokenKind {
     }
 }
 
-/// Whitespace and `# ...` comments.
+/// Whitespace and `# ...` comments (a plain loop: this runs before every token).
 fn trivia(input: &mut Input<'_>) -> ModalResult<(), ContextError> {
-    repeat(0.., alt((multispace1.void(), ('#', till_line_ending).void()))).parse_next(input)
+    loop {
+        take_while(0.., [' ', '\t', '\r', '\n']).void().parse_next(input)?;
+        if !input.starts_with('#') {
+            return Ok(());
+        }
+        till_line_ending.void().parse_next(input)?;
+    }
 }
 
 fn is_name_char(c: char) -> bool {
