@@ -201,3 +201,10 @@ fn a_million_nested_brackets_are_an_error_not_a_stack_overflow() {
     let err = troupe_dsl::compile(&text, "deep.wdl").unwrap_err();
     assert_eq!(err.items[0].message, "values nest more than 64 deep");
 }
+
+#[test]
+fn windows_line_endings_compile_the_same() {
+    let text = std::fs::read_to_string(root().join("examples/document-processing/pipeline.wdl")).unwrap();
+    let crlf = text.replace('\n', "\r\n");
+    assert_eq!(compile(&crlf).pipeline, compile(&text).pipeline);
+}

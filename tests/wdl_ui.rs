@@ -36,6 +36,7 @@ fn every_bad_program_gets_its_exact_diagnostic() {
         let d = diagnostics(&case);
         assert!(!d.items.is_empty(), "{case}: an error without diagnostics");
         assert_golden(&root().join(format!("tests/ui/wdl/{case}.stderr")), &d.render(false));
+        assert!(d.render(true).contains("\u{1b}["), "{case}: a terminal gets colour");
     }
 }
 
