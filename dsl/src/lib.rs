@@ -47,11 +47,12 @@ pub struct Compiled {
 }
 
 /// Compile `source` (named `file_name` in diagnostics). On failure, every problem found:
-/// the first syntax error, or else every problem of names, stages and values.
+/// a lexical error, or the syntax errors (one per broken stage, at most ten), or else
+/// every problem of names, stages and values.
 pub fn compile(source: &str, file_name: &str) -> Result<Compiled, Diagnostics> {
     let fail = |items: Vec<Diagnostic>| Diagnostics { file: file_name.to_string(), text: source.to_string(), items };
     let tokens = lexer::lex(source).map_err(|d| fail(vec![d]))?;
-    let workflow = parser::parse(source, &tokens).map_err(|d| fail(vec![d]))?;
+    let workflow = parser::parse(source, &tokens).map_err(fail)?;
     let (pipeline, spans) = lower::lower(&workflow, source).map_err(fail)?;
     Ok(Compiled { pipeline, spans })
 }

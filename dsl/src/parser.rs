@@ -41,15 +41,58 @@ type PResult<T> = ModalResult<T, SyntaxError>;
 const RESERVED: &[&str] =
     &["workflow", "input", "call", "gather", "broadcast", "parallel", "branch", "config", "as", "in"];
 
-/// Parse a whole program.
-pub fn parse<'s>(source: &'s str, tokens: &[Token<'s>]) -> Result<Workflow<'s>, Diagnostic> {
+/// Parse a whole program. A syntax error in a stage is reported and the stage skipped
+/// (to its closing brace, or to the next word that starts a stage), so one run reports
+/// the syntax errors of several stages; errors outside the stages end the parse.
+pub fn parse<'s>(source: &'s str, tokens: &[Token<'s>]) -> Result<Workflow<'s>, Vec<Diagnostic>> {
     let mut input = Stateful { input: TokenSlice::new(tokens), state: source };
-    match workflow.parse_next(&mut input) {
-        Ok(w) => Ok(w),
-        Err(ErrMode::Backtrack(e) | ErrMode::Cut(e)) => Err(e.into_diagnostic(tokens)),
+    let mut recovered = Vec::new();
+    let outcome = workflow(&mut input, &mut recovered);
+    let mut errors: Vec<Diagnostic> = recovered.into_iter().map(|e| e.into_diagnostic(tokens)).collect();
+    match outcome {
+        Ok(w) if errors.is_empty() => Ok(w),
+        Ok(_) => Err(errors),
+        Err(ErrMode::Backtrack(e) | ErrMode::Cut(e)) => {
+            errors.push(e.into_diagnostic(tokens));
+            Err(errors)
+        }
         Err(ErrMode::Incomplete(_)) => unreachable!("the token stream is complete"),
     }
 }
+
+/// At most this many syntax errors are reported; past them, likely as not, the errors
+/// are echoes of the first ones.
+const MAX_SYNTAX_ERRORS: usize = 10;
+
+/// Skip the stage that starts at the current token: through its balanced braces, or up
+/// to the next word that starts a stage, or up to the workflow's `}`. False at the end of
+/// the file.
+fn skip_stage(i: &mut Tokens<'_, '_>) -> bool {
+    let mut depth = 0usize;
+    let mut first = true;
+    loop {
+        let t = peek(i);
+        match t.kind {
+            TokenKind::Eof => return false,
+            TokenKind::LBrace => depth += 1,
+            TokenKind::RBrace if depth == 0 => return true,
+            TokenKind::RBrace => {
+                depth -= 1;
+                if depth == 0 {
+                    i.next_token();
+                    return true;
+                }
+            }
+            TokenKind::Ident if depth == 0 && !first && STAGE_WORDS.contains(&t.text) => return true,
+            _ => {}
+        }
+        first = false;
+        i.next_token();
+    }
+}
+
+/// Words that start a stage (or the input block) at the workflow's level.
+const STAGE_WORDS: &[&str] = &["call", "gather", "broadcast", "parallel", "input"];
 
 fn peek<'t, 's>(i: &Tokens<'t, 's>) -> &'t Token<'s> {
     i.peek_token().expect("the lexer ends every stream with Eof, which no rule consumes")
@@ -100,7 +143,7 @@ fn alias<'s>(i: &mut Tokens<'_, 's>) -> PResult<Option<Ident<'s>>> {
     }
 }
 
-fn workflow<'s>(i: &mut Tokens<'_, 's>) -> PResult<Workflow<'s>> {
+fn workflow<'s>(i: &mut Tokens<'_, 's>, recovered: &mut Vec<SyntaxError>) -> PResult<Workflow<'s>> {
     keyword(i, "workflow", "`workflow`")?;
     let name = name(i, "the workflow's name")?;
     expect(i, TokenKind::LBrace, "`{`")?;
@@ -112,19 +155,31 @@ fn workflow<'s>(i: &mut Tokens<'_, 's>) -> PResult<Workflow<'s>> {
             i.next_token();
             break t.span;
         }
-        if at_word(i, "input") {
-            let block = input_block(i)?;
-            if let Some(first) = &inputs {
-                let line = line(i, first.keyword);
-                return Err(ErrMode::Cut(SyntaxError::custom(
-                    Diagnostic::new(block.keyword, "a workflow has one `input` block", "second `input` block")
-                        .with_help(format!("declare every input in the block on line {line}")),
-                )));
+        let start = i.checkpoint();
+        let item = if at_word(i, "input") {
+            input_block(i).and_then(|block| match &inputs {
+                Some(first) => {
+                    let line = line(i, first.keyword);
+                    Err(ErrMode::Cut(SyntaxError::custom(
+                        Diagnostic::new(block.keyword, "a workflow has one `input` block", "second `input` block")
+                            .with_help(format!("declare every input in the block on line {line}")),
+                    )))
+                }
+                None => {
+                    inputs = Some(block);
+                    Ok(())
+                }
+            })
+        } else {
+            stage(i).map(|s| stages.push(s))
+        };
+        if let Err(ErrMode::Backtrack(e) | ErrMode::Cut(e)) = item {
+            recovered.push(e);
+            i.reset(&start);
+            if recovered.len() >= MAX_SYNTAX_ERRORS || !skip_stage(i) {
+                return Ok(Workflow { name, inputs, stages, close: peek(i).span });
             }
-            inputs = Some(block);
-            continue;
         }
-        stages.push(stage(i)?);
     };
     expect(i, TokenKind::Eof, "end of file after the workflow's `}`")?;
     Ok(Workflow { name, inputs, stages, close })
