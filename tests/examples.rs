@@ -1,7 +1,6 @@
 //! The examples in `examples/` run end to end with the results their READMEs show.
 
 use serde_json::{json, Value};
-use troupe::engine::Engine;
 use troupe_tests::{root, run_pipeline};
 
 fn load(example: &str) -> (Value, Value) {

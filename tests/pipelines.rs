@@ -5,7 +5,6 @@
 
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use troupe::engine::Engine;
 use troupe::orchestrator::RunError;
 use troupe_tests::run_pipeline;
 

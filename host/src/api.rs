@@ -1,11 +1,11 @@
 //! The host's own types for everything that crosses the executor interface. Callers use
 //! these, never the generated bindings, so a WIT change touches only `plugin::convert`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The stage an executor is asked about.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stage {
     pub run_id: String,
     pub name: String,
@@ -33,7 +33,7 @@ pub enum ExecutorError {
 }
 
 /// How the host assembles a stage's output from its tasks' results.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OutputShape {
     Single,
@@ -44,7 +44,7 @@ pub enum OutputShape {
 }
 
 /// What `execute` returned.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Execution {
     pub expected_tasks: u64,
     pub metadata: Option<Value>,

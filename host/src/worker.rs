@@ -19,6 +19,18 @@ use tokio::sync::{watch, Semaphore};
 /// Running workers; dropping this stops them (each finishes the task in hand).
 pub struct Workers {
     stop: watch::Sender<bool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Workers {
+    /// Stop taking tasks and wait until every task in progress has ended (a graceful
+    /// shutdown: nothing is left half-done).
+    pub fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl Drop for Workers {
@@ -34,10 +46,11 @@ pub fn spawn<E: Engine>(engine: Arc<E>, plugins: Arc<Plugins>, concurrency: usiz
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let permits = Arc::new(Semaphore::new(concurrency));
     let (stop, stopped) = watch::channel(false);
+    let mut threads = Vec::new();
     for n in 0..concurrency.min(2 * cores) {
         let (engine, plugins, permits, mut stopped) =
             (engine.clone(), plugins.clone(), permits.clone(), stopped.clone());
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name(format!("troupe-worker-{n}"))
             .spawn(move || {
                 let runtime =
@@ -47,11 +60,11 @@ pub fn spawn<E: Engine>(engine: Arc<E>, plugins: Arc<Plugins>, concurrency: usiz
                     loop {
                         let permit = tokio::select! {
                             permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
-                            _ = stopped.changed() => return,
+                            _ = stopped.changed() => break,
                         };
                         let task = tokio::select! {
                             task = engine.next_task() => task,
-                            _ = stopped.changed() => return,
+                            _ = stopped.changed() => break,
                         };
                         let native = matches!(plugins.actor(&task.actor), Some(Actor::Builtin(_)));
                         let (engine, plugins) = (engine.clone(), plugins.clone());
@@ -67,11 +80,15 @@ pub fn spawn<E: Engine>(engine: Arc<E>, plugins: Arc<Plugins>, concurrency: usiz
                             work.await;
                         }
                     }
+                    // Let the native tasks this thread started end: every permit back
+                    // means nothing is in progress anywhere.
+                    let _ = permits.acquire_many(concurrency as u32).await;
                 });
             })
             .expect("cannot start a worker thread");
+        threads.push(thread);
     }
-    Workers { stop }
+    Workers { stop, threads }
 }
 
 /// Run one task to its recorded outcome (or its requeue).

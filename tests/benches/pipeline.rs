@@ -117,7 +117,8 @@ fn main() {
     let trigger_b = json!({ "items": items(), "source": "bench" });
     let open = |run: &str| {
         let engine = engine(&manifest);
-        engine.start_run(run, trigger_b.clone()).unwrap();
+        let pipeline = Pipeline { name: "bench".into(), stages: vec![definition.clone()] };
+        engine.start_run(run, &pipeline, trigger_b.clone()).unwrap();
         let stage = scatter.stage(run, &definition);
         engine
             .open_stage(

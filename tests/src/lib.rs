@@ -19,8 +19,9 @@
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use troupe::engine::EmbeddedEngine;
+use troupe::engine::{EmbeddedEngine, Engine, RedisEngine, RedisOptions, StageCounts, TaskResult};
 use troupe::manifest::Limits;
 use troupe::orchestrator::{Orchestrator, RunError, RunReport, Silent};
 use troupe::pipeline::Pipeline;
@@ -112,18 +113,83 @@ pub fn plugins_from(manifest: &str) -> (Arc<Plugins>, Manifest) {
     (Arc::new(plugins), manifest)
 }
 
-/// Run `pipeline` (its JSON) with `trigger` on a fresh embedded engine with
+/// Which engine the behavioural suites run on: the embedded one, or Redis when
+/// `TROUPE_TEST_ENGINE=redis` (at `TROUPE_TEST_REDIS`, default `redis://127.0.0.1:6379`,
+/// under a key prefix of the test's own). `cargo xtask test` runs them on both.
+pub enum TestEngine {
+    Embedded(Arc<EmbeddedEngine>),
+    Redis(Arc<RedisEngine>),
+}
+
+/// The Redis the tests use.
+pub fn test_redis_url() -> String {
+    std::env::var("TROUPE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A key prefix no other test (or test process) uses.
+pub fn unique_prefix(what: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("troupe-test-{what}-{}-{}-{:x}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed), nanos & 0xffffff)
+}
+
+/// A Redis engine for the manifest's actors under a fresh key prefix.
+pub fn redis_engine(manifest: &Manifest, options: impl FnOnce(&mut RedisOptions)) -> Arc<RedisEngine> {
+    let mut o = RedisOptions::new(&test_redis_url());
+    o.prefix = unique_prefix("engine");
+    options(&mut o);
+    let actors = manifest.actors.keys().map(|a| a.to_string());
+    Arc::new(RedisEngine::connect(&o, actors, LogLevel::Warn).unwrap_or_else(|e| panic!("{e:#}")))
+}
+
+impl TestEngine {
+    pub fn counts(&self, run: &str, stage: &str) -> anyhow::Result<StageCounts> {
+        match self {
+            TestEngine::Embedded(e) => e.counts(run, stage),
+            TestEngine::Redis(e) => e.counts(run, stage),
+        }
+    }
+
+    pub fn results(&self, run: &str, stage: &str) -> anyhow::Result<Vec<TaskResult>> {
+        match self {
+            TestEngine::Embedded(e) => e.results(run, stage),
+            TestEngine::Redis(e) => e.results(run, stage),
+        }
+    }
+
+    pub fn stragglers(&self, run: &str, stage: &str) -> anyhow::Result<Vec<TaskResult>> {
+        match self {
+            TestEngine::Embedded(e) => e.stragglers(run, stage),
+            TestEngine::Redis(e) => e.stragglers(run, stage),
+        }
+    }
+
+    pub fn task_history(&self, run: &str, stage: &str) -> anyhow::Result<Vec<(u64, Vec<u64>)>> {
+        match self {
+            TestEngine::Embedded(e) => e.task_history(run, stage),
+            TestEngine::Redis(e) => e.task_history(run, stage),
+        }
+    }
+}
+
+/// Run `pipeline` (its JSON) with `trigger` on a fresh engine (see [`TestEngine`]) with
 /// `concurrency` workers; returns the outcome, the engine (for its counters) and the
 /// workers, which keep running tasks (stragglers, detached tasks) until dropped.
 pub async fn run_pipeline(
     pipeline: Value,
     trigger: Value,
     concurrency: usize,
-) -> (Result<RunReport, RunError>, Arc<EmbeddedEngine>, troupe::worker::Workers) {
+) -> (Result<RunReport, RunError>, TestEngine, troupe::worker::Workers) {
     let (plugins, manifest) = default_plugins();
+    let pipeline = Pipeline::from_value(pipeline, "test").expect("a pipeline");
+    if std::env::var("TROUPE_TEST_ENGINE").is_ok_and(|e| e == "redis") {
+        let engine = redis_engine(&manifest, |o| o.prefetch = concurrency);
+        let workers = troupe::worker::spawn(engine.clone(), plugins.clone(), concurrency);
+        let orchestrator = Orchestrator::new(engine.clone(), plugins);
+        return (orchestrator.run(&pipeline, trigger, &Silent).await, TestEngine::Redis(engine), workers);
+    }
     let engine = Arc::new(EmbeddedEngine::new(manifest.actors.keys().map(|a| a.to_string()), LogLevel::Warn));
     let workers = troupe::worker::spawn(engine.clone(), plugins.clone(), concurrency);
-    let pipeline = Pipeline::from_value(pipeline, "test").expect("a pipeline");
     let orchestrator = Orchestrator::new(engine.clone(), plugins);
-    (orchestrator.run(&pipeline, trigger, &Silent).await, engine, workers)
+    (orchestrator.run(&pipeline, trigger, &Silent).await, TestEngine::Embedded(engine), workers)
 }

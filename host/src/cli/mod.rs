@@ -4,8 +4,12 @@ mod compile;
 mod dry_run;
 mod plugins;
 mod progress;
+mod redis_args;
+mod resume;
 mod run;
+mod status;
 mod validate;
+mod worker;
 
 use anyhow::anyhow;
 use clap::{Args, Parser, Subcommand};
@@ -26,8 +30,15 @@ struct Cli {
 enum Command {
     /// List every executor and actor the manifest names, loading each one.
     Plugins(plugins::PluginsArgs),
-    /// Run a pipeline on the embedded engine, with live progress per stage.
+    /// Run a pipeline (on the embedded engine, or on Redis with --redis), with live
+    /// progress per stage.
     Run(run::RunArgs),
+    /// Serve actors to every run in a Redis until SIGTERM.
+    Worker(worker::WorkerArgs),
+    /// Show where a Redis run stands, stage by stage.
+    Status(status::StatusArgs),
+    /// Carry a Redis run on after its orchestrator died.
+    Resume(resume::ResumeArgs),
     /// Check a pipeline: print every problem and exit 1, or print nothing and exit 0.
     Validate(validate::ValidateArgs),
     /// Compile a WDL-style program (.wdl) and print its JSON pipeline definition.
@@ -87,6 +98,9 @@ pub fn main() -> ExitCode {
         Command::Plugins(args) => plugins::run(args),
         Command::DryRun(args) => dry_run::run(args),
         Command::Run(args) => run::run(args),
+        Command::Worker(args) => worker::run(args),
+        Command::Status(args) => status::run(args),
+        Command::Resume(args) => resume::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Compile(args) => compile::run(args),
     };

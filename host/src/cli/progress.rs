@@ -42,6 +42,10 @@ fn message(counts: &StageCounts) -> String {
 }
 
 impl Observer for Progress {
+    fn run_started(&self, run_id: &str) {
+        eprintln!("run {run_id}");
+    }
+
     fn stage_started(&self, _index: usize, stage: &str, mode: &str) {
         if let Some(bars) = &self.bars {
             let bar = bars.add(ProgressBar::new(0).with_style(Self::style()).with_prefix(format!("{stage} ({mode})")));

@@ -1,15 +1,18 @@
-//! `troupe run`: run a pipeline on the embedded engine, with live progress.
+//! `troupe run`: run a pipeline on the embedded engine, or on Redis with `--redis`, with
+//! live progress.
 
 use super::progress::Progress;
+use super::redis_args::RedisArgs;
 use super::ManifestArgs;
 use anyhow::Context as _;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use troupe::engine::EmbeddedEngine;
-use troupe::orchestrator::{Orchestrator, RunError};
+use troupe::engine::{EmbeddedEngine, Engine};
+use troupe::orchestrator::{new_run_id, Orchestrator, RunError, RunReport};
 use troupe::pipeline::Pipeline;
+use troupe::plugin::Plugins;
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -18,14 +21,27 @@ pub struct RunArgs {
     /// The run's input, `$.trigger` (a JSON file; default `{}`).
     #[arg(long)]
     input: Option<PathBuf>,
-    /// How many actor invocations run at once.
+    /// How many actor invocations this process runs at once. With --redis, 0 runs none
+    /// here: `troupe worker` processes serve the run.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// The run's id (default: a new unique one). With --redis, `troupe status` and
+    /// `troupe resume` take it.
+    #[arg(long)]
+    run_id: Option<String>,
     /// Print the final context as one JSON document on stdout (progress stays on stderr).
     #[arg(long)]
     json: bool,
     #[command(flatten)]
     manifest: ManifestArgs,
+    #[command(flatten)]
+    redis: RedisArgs,
+}
+
+/// Which run to drive: a new one, or one to carry on.
+pub enum Job {
+    Start { pipeline: Pipeline, trigger: serde_json::Value, run_id: String },
+    Resume { run_id: String },
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -42,18 +58,45 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         None => serde_json::json!({}),
     };
-    let actors = manifest.actors.keys().map(|a| a.to_string());
-    let engine = Arc::new(EmbeddedEngine::new(actors, super::log_level()));
+    let job = Job::Start { pipeline, trigger, run_id: args.run_id.clone().unwrap_or_else(new_run_id) };
+    let outcome = if args.redis.redis.is_some() {
+        let engine = Arc::new(args.redis.connect(&manifest, None, args.concurrency)?);
+        drive(engine, plugins, args.concurrency, job)?
+    } else {
+        let actors = manifest.actors.keys().map(|a| a.to_string());
+        let engine = Arc::new(EmbeddedEngine::new(actors, super::log_level()));
+        drive(engine, plugins, args.concurrency.max(1), job)?
+    };
+    report(outcome, args.json)
+}
+
+/// Drive `job` on `engine` with `concurrency` local workers.
+pub fn drive<E: Engine>(
+    engine: Arc<E>,
+    plugins: Arc<Plugins>,
+    concurrency: usize,
+    job: Job,
+) -> anyhow::Result<Result<RunReport, RunError>> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let outcome = runtime.block_on(async {
-        let _workers = troupe::worker::spawn(engine.clone(), plugins.clone(), args.concurrency);
+        let _workers = (concurrency > 0).then(|| troupe::worker::spawn(engine.clone(), plugins.clone(), concurrency));
         let orchestrator = Orchestrator::new(engine, plugins);
-        orchestrator.run(&pipeline, trigger, &Progress::new()).await
+        match job {
+            Job::Start { pipeline, trigger, run_id } => {
+                orchestrator.run_as(&run_id, &pipeline, trigger, &Progress::new()).await
+            }
+            Job::Resume { run_id } => orchestrator.resume(&run_id, &Progress::new()).await,
+        }
     });
     runtime.shutdown_background();
+    Ok(outcome)
+}
+
+/// Print how the run ended; exit 0 (succeeded), 1 (failed) or 2 (invalid).
+pub fn report(outcome: Result<RunReport, RunError>, json: bool) -> anyhow::Result<ExitCode> {
     match outcome {
         Ok(report) => {
-            if args.json {
+            if json {
                 println!("{}", serde_json::to_string(&report.context)?);
             } else {
                 println!("run {} finished", report.run_id);

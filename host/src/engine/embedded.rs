@@ -6,7 +6,8 @@
 //! or holds it back while the stage has `maxParallel` tasks in flight. A finished task
 //! releases the next held one. Workers take ready tasks from one FIFO queue.
 
-use super::{Engine, Recorded, StageCounts, StageInfo, TaskEnvelope, TaskResult};
+use super::{Engine, Recorded, RunRecord, RunStatus, StageCounts, StageInfo, TaskEnvelope, TaskResult};
+use crate::pipeline::Pipeline;
 use crate::api::{EnqueueOptions, Execution, LogLevel, Outcome, Task};
 use crate::memory_state::MemoryState;
 use crate::stage_host::{Role, Scope, StageHost};
@@ -43,11 +44,15 @@ struct Inner {
 struct Run {
     context: Arc<Value>,
     stages: HashMap<String, StageState>,
+    record: RunRecord,
+    /// The orchestrator holding the run, and until when.
+    lease: Option<(String, Instant)>,
 }
 
 struct StageState {
     info: StageInfo,
     expected: Option<u64>,
+    execution: Option<Execution>,
     /// Index -> (actor, key) of every task enqueued.
     tasks: HashMap<u64, (String, Option<Value>)>,
     max_parallel: Option<u32>,
@@ -178,6 +183,7 @@ impl StageHost for EmbeddedEngine {
                     input: task.input,
                     key: task.key,
                     attempt: 1,
+                    delivery: None,
                 };
                 if stage.max_parallel.is_some_and(|max| stage.in_flight >= u64::from(max)) {
                     stage.held.push_back((envelope, options.clone()));
@@ -243,14 +249,51 @@ impl StageHost for EmbeddedEngine {
 }
 
 impl Engine for EmbeddedEngine {
-    fn start_run(&self, run_id: &str, trigger: Value) -> anyhow::Result<()> {
+    fn start_run(&self, run_id: &str, pipeline: &Pipeline, trigger: Value) -> anyhow::Result<()> {
         let mut context = Map::new();
-        context.insert("trigger".into(), trigger);
-        let run = Run { context: Arc::new(Value::Object(context)), stages: HashMap::new() };
+        context.insert("trigger".into(), trigger.clone());
+        let record = RunRecord { pipeline: pipeline.to_value(), trigger, status: RunStatus::Running, stage: 0 };
+        let run = Run { context: Arc::new(Value::Object(context)), stages: HashMap::new(), record, lease: None };
         if self.lock().runs.insert(run_id.to_string(), run).is_some() {
             return Err(anyhow!("run `{run_id}` already exists"));
         }
         Ok(())
+    }
+
+    fn run_record(&self, run_id: &str) -> anyhow::Result<RunRecord> {
+        Ok(self.lock().runs.get(run_id).with_context(|| format!("no run `{run_id}`"))?.record.clone())
+    }
+
+    fn set_run_stage(&self, run_id: &str, stage: usize) -> anyhow::Result<()> {
+        self.lock().runs.get_mut(run_id).with_context(|| format!("no run `{run_id}`"))?.record.stage = stage;
+        Ok(())
+    }
+
+    fn finish_run(&self, run_id: &str, status: &RunStatus) -> anyhow::Result<()> {
+        let mut inner = self.lock();
+        let run = inner.runs.get_mut(run_id).with_context(|| format!("no run `{run_id}`"))?;
+        run.record.status = status.clone();
+        run.lease = None;
+        Ok(())
+    }
+
+    fn acquire_lease(&self, run_id: &str, owner: &str, ttl: Duration) -> anyhow::Result<bool> {
+        let mut inner = self.lock();
+        let run = inner.runs.get_mut(run_id).with_context(|| format!("no run `{run_id}`"))?;
+        let now = Instant::now();
+        match &run.lease {
+            Some((holder, until)) if holder != owner && *until > now => Ok(false),
+            _ => {
+                run.lease = Some((owner.to_string(), now + ttl));
+                Ok(true)
+            }
+        }
+    }
+
+    fn sealed(&self, run_id: &str, stage: &str) -> anyhow::Result<Option<Execution>> {
+        let mut inner = self.lock();
+        let run = inner.runs.get_mut(run_id).with_context(|| format!("no run `{run_id}`"))?;
+        Ok(run.stages.get(stage).and_then(|s| s.execution.clone()))
     }
 
     fn open_stage(&self, run_id: &str, info: StageInfo) -> anyhow::Result<()> {
@@ -259,6 +302,7 @@ impl Engine for EmbeddedEngine {
         run.stages.entry(info.stage.name.clone()).or_insert_with(|| StageState {
             info,
             expected: None,
+            execution: None,
             tasks: HashMap::new(),
             max_parallel: None,
             held: VecDeque::new(),
@@ -280,6 +324,7 @@ impl Engine for EmbeddedEngine {
             let mut inner = self.lock();
             let s = inner.stage(run_id, stage)?;
             s.expected = Some(execution.expected_tasks);
+            s.execution = Some(execution.clone());
             s.tasks.len() as u64
         };
         self.changed();

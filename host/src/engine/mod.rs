@@ -7,12 +7,15 @@
 //! enqueues goes straight into the engine's queue for its stage.
 
 mod embedded;
+mod redis;
 
 pub use embedded::EmbeddedEngine;
+pub use redis::{RedisEngine, RedisOptions};
 
 use crate::api::{Execution, Outcome, OutputShape, Stage};
+use crate::pipeline::Pipeline;
 use crate::stage_host::StageHost;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::future::Future;
 use std::sync::Arc;
@@ -29,10 +32,47 @@ pub struct TaskEnvelope {
     pub key: Option<Value>,
     /// 1 for the first try.
     pub attempt: u32,
+    /// Which queue delivery this is, when the engine's queue acknowledges deliveries.
+    pub delivery: Option<Delivery>,
+}
+
+/// A delivery from a queue that must be acknowledged (a Redis stream entry).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// The stream entry id.
+    pub entry: String,
+    /// When the worker took it (ms since the Unix epoch).
+    pub taken_ms: u64,
+}
+
+/// Where a run stands, as the engine keeps it: what `troupe resume` and `troupe status`
+/// read, so no orchestrator needs to remember anything.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// `{"name": ..., "stages": [...]}`, as validated when the run started.
+    pub pipeline: Value,
+    pub trigger: Value,
+    pub status: RunStatus,
+    /// The index of the stage being run (or last run).
+    pub stage: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "state", content = "reason")]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed(String),
+}
+
+impl RunRecord {
+    pub fn pipeline(&self) -> anyhow::Result<Pipeline> {
+        Pipeline::from_value(self.pipeline.clone(), "pipeline").map_err(|e| anyhow::anyhow!("{e}"))
+    }
 }
 
 /// What the workers need to know about a stage to run its tasks.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StageInfo {
     pub mode: String,
     pub stage: Arc<Stage>,
@@ -88,10 +128,27 @@ pub enum Recorded {
 
 /// A queue and a run-state store.
 pub trait Engine: StageHost + 'static {
-    /// Create a run whose context is `{"trigger": trigger}`.
-    fn start_run(&self, run_id: &str, trigger: Value) -> anyhow::Result<()>;
+    /// Create a run of `pipeline` whose context is `{"trigger": trigger}`.
+    fn start_run(&self, run_id: &str, pipeline: &Pipeline, trigger: Value) -> anyhow::Result<()>;
 
-    /// Open a stage before its executor runs (tasks it enqueues land here).
+    /// The run's definition, trigger and progress.
+    fn run_record(&self, run_id: &str) -> anyhow::Result<RunRecord>;
+
+    /// Note that the run has reached stage `stage` (an index into its stages).
+    fn set_run_stage(&self, run_id: &str, stage: usize) -> anyhow::Result<()>;
+
+    /// Record how the run ended; workers stop looking for its tasks.
+    fn finish_run(&self, run_id: &str, status: &RunStatus) -> anyhow::Result<()>;
+
+    /// Hold the run for `owner` for `ttl` (take it, or extend it if `owner` holds it);
+    /// false while another orchestrator holds it.
+    fn acquire_lease(&self, run_id: &str, owner: &str, ttl: Duration) -> anyhow::Result<bool>;
+
+    /// What the stage's `execute` returned, once it was sealed.
+    fn sealed(&self, run_id: &str, stage: &str) -> anyhow::Result<Option<Execution>>;
+
+    /// Open a stage before its executor runs (tasks it enqueues land here). Opening an
+    /// open stage changes nothing (a resumed run opens its current stage again).
     fn open_stage(&self, run_id: &str, info: StageInfo) -> anyhow::Result<()>;
 
     /// Record what `execute` returned; returns how many tasks the stage has enqueued.

@@ -20,6 +20,12 @@ pub enum RunError {
     /// The engine failed (a bug, or a lost store).
     #[error("engine error: {0:#}")]
     Engine(anyhow::Error),
+    /// Another orchestrator holds the run (`troupe resume` while it is still driven).
+    #[error("run {run_id} is being driven by another orchestrator ({holder}); try again when it has stopped")]
+    Busy { run_id: String, holder: String },
+    /// `troupe resume` of a run that already ended.
+    #[error("run {run_id} already ended: {status}")]
+    Ended { run_id: String, status: String },
 }
 
 fn invalid(problems: &[StageProblem]) -> String {

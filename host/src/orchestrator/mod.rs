@@ -13,7 +13,7 @@ pub use error::{RunError, StageFailure};
 pub use observer::{Observer, Silent};
 
 use crate::api::{ExecutorError, Outcome, Stage, StagePlan};
-use crate::engine::{assemble_output, Engine, StageCounts, StageInfo, TaskResult};
+use crate::engine::{assemble_output, Engine, RunStatus, StageCounts, StageInfo, TaskResult};
 use crate::pipeline::{self, Pipeline, StageProblem};
 use crate::plugin::Plugins;
 use crate::stage_host::StageHost;
@@ -26,6 +26,11 @@ use std::time::{Duration, Instant};
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 /// A retryable executor error is retried this many times, with doubling delays from 100 ms.
 const EXECUTOR_RETRIES: u32 = 3;
+/// An orchestrator holds its run for this long and renews the hold while it works, so a
+/// second orchestrator never drives the same run, and one that died is replaced after
+/// at most this long.
+const LEASE: Duration = Duration::from_secs(5);
+const RENEW_EVERY: Duration = Duration::from_secs(1);
 
 /// What a finished run produced.
 #[derive(Debug, Clone, Serialize)]
@@ -61,11 +66,15 @@ struct Step<'a> {
 pub struct Orchestrator<E: Engine> {
     engine: Arc<E>,
     plugins: Arc<Plugins>,
+    /// This orchestrator's name in run leases.
+    owner: String,
+    renewed: std::sync::Mutex<Instant>,
 }
 
 impl<E: Engine> Orchestrator<E> {
     pub fn new(engine: Arc<E>, plugins: Arc<Plugins>) -> Self {
-        Orchestrator { engine, plugins }
+        let owner = format!("orchestrator-{}-{}", std::process::id(), new_run_id());
+        Orchestrator { engine, plugins, owner, renewed: std::sync::Mutex::new(Instant::now()) }
     }
 
     pub fn engine(&self) -> &Arc<E> {
@@ -88,19 +97,111 @@ impl<E: Engine> Orchestrator<E> {
         trigger: Value,
         observer: &dyn Observer,
     ) -> Result<RunReport, RunError> {
+        self.run_as(&new_run_id(), pipeline, trigger, observer).await
+    }
+
+    /// [`Orchestrator::run`] under a run id of the caller's choosing (unique per engine).
+    pub async fn run_as(
+        &self,
+        run_id: &str,
+        pipeline: &Pipeline,
+        trigger: Value,
+        observer: &dyn Observer,
+    ) -> Result<RunReport, RunError> {
         let problems = self.validate(pipeline);
         if !problems.is_empty() {
             return Err(RunError::Invalid(problems));
         }
-        let run_id = new_run_id();
-        self.engine.start_run(&run_id, trigger).map_err(RunError::Engine)?;
+        self.engine.start_run(run_id, pipeline, trigger).map_err(RunError::Engine)?;
+        observer.run_started(run_id);
+        self.drive(run_id, pipeline, 0, observer).await
+    }
 
+    /// Carry a run on from where the engine says it stands: its orchestrator died, or was
+    /// stopped. Tasks already enqueued are not enqueued again; finished stages are not
+    /// run again.
+    pub async fn resume(&self, run_id: &str, observer: &dyn Observer) -> Result<RunReport, RunError> {
+        let record = self.engine.run_record(run_id).map_err(RunError::Engine)?;
+        match &record.status {
+            RunStatus::Running => {}
+            RunStatus::Succeeded => {
+                return Err(RunError::Ended { run_id: run_id.to_string(), status: "it succeeded".into() })
+            }
+            RunStatus::Failed(reason) => {
+                return Err(RunError::Ended { run_id: run_id.to_string(), status: format!("it failed: {reason}") })
+            }
+        }
+        let pipeline = record.pipeline().map_err(RunError::Engine)?;
+        let problems = self.validate(&pipeline);
+        if !problems.is_empty() {
+            return Err(RunError::Invalid(problems));
+        }
+        observer.run_started(run_id);
+        self.drive(run_id, &pipeline, record.stage, observer).await
+    }
+
+    /// Take the run's lease, waiting out a holder that stopped renewing it.
+    async fn take_lease(&self, run_id: &str) -> Result<(), RunError> {
+        let started = Instant::now();
+        loop {
+            if self.engine.acquire_lease(run_id, &self.owner, LEASE).map_err(RunError::Engine)? {
+                *self.renewed.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+                return Ok(());
+            }
+            if started.elapsed() > LEASE + RENEW_EVERY {
+                return Err(RunError::Busy { run_id: run_id.to_string(), holder: "a live orchestrator".into() });
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Renew the lease when it is due; fails if another orchestrator took the run.
+    fn renew_lease(&self, run_id: &str) -> Result<(), RunError> {
+        let mut renewed = self.renewed.lock().unwrap_or_else(|p| p.into_inner());
+        if renewed.elapsed() < RENEW_EVERY {
+            return Ok(());
+        }
+        if !self.engine.acquire_lease(run_id, &self.owner, LEASE).map_err(RunError::Engine)? {
+            return Err(RunError::Busy { run_id: run_id.to_string(), holder: "another orchestrator".into() });
+        }
+        *renewed = Instant::now();
+        Ok(())
+    }
+
+    /// Run stages `from..` of a started run and record how it ended.
+    async fn drive(
+        &self,
+        run_id: &str,
+        pipeline: &Pipeline,
+        from: usize,
+        observer: &dyn Observer,
+    ) -> Result<RunReport, RunError> {
+        self.take_lease(run_id).await?;
+        let outcome = self.drive_stages(run_id, pipeline, from, observer).await;
+        let status = match &outcome {
+            Ok(_) => Some(RunStatus::Succeeded),
+            Err(e @ RunError::StageFailed { .. }) => Some(RunStatus::Failed(e.to_string())),
+            Err(_) => None,
+        };
+        if let Some(status) = status {
+            self.engine.finish_run(run_id, &status).map_err(RunError::Engine)?;
+        }
+        outcome
+    }
+
+    async fn drive_stages(
+        &self,
+        run_id: &str,
+        pipeline: &Pipeline,
+        from: usize,
+        observer: &dyn Observer,
+    ) -> Result<RunReport, RunError> {
         let stages: Vec<(String, Stage)> = pipeline
             .stages
             .iter()
             .map(|def| {
                 let mode = def["mode"].as_str().expect("validated").to_string();
-                let stage = self.plugins.executor(&mode).expect("validated").stage(&run_id, def);
+                let stage = self.plugins.executor(&mode).expect("validated").stage(run_id, def);
                 (mode, stage)
             })
             .collect();
@@ -111,13 +212,29 @@ impl<E: Engine> Orchestrator<E> {
 
         let mut reports = Vec::with_capacity(stages.len());
         for (i, (mode, stage)) in stages.iter().enumerate() {
+            if i < from {
+                // Finished by an earlier orchestrator: report what the engine recorded.
+                let counts = self.engine.counts(run_id, &stage.name).map_err(RunError::Engine)?;
+                observer.stage_started(i, &stage.name, mode);
+                observer.stage_finished(&stage.name, &counts, true);
+                reports.push(StageReport {
+                    name: stage.name.clone(),
+                    mode: mode.clone(),
+                    counts,
+                    failed_tasks: Vec::new(),
+                    stragglers: Vec::new(),
+                    duration_ms: 0,
+                });
+                continue;
+            }
+            self.engine.set_run_stage(run_id, i).map_err(RunError::Engine)?;
             let early = plans.get(i + 1).and_then(|p| p.early_start).map(|e| (e, pipeline.stage_label(i + 1)));
             let step = Step { index: i, mode, stage, plan: &plans[i], early };
-            let report = self.run_stage(&run_id, step, observer).await?;
+            let report = self.run_stage(run_id, step, observer).await?;
             reports.push(report);
         }
-        let context = self.engine.run_context(&run_id).map_err(RunError::Engine)?;
-        Ok(RunReport { run_id, context, stages: reports })
+        let context = self.engine.run_context(run_id).map_err(RunError::Engine)?;
+        Ok(RunReport { run_id: run_id.to_string(), context, stages: reports })
     }
 
     async fn plan(&self, mode: &str, stage: &Stage) -> Result<StagePlan, RunError> {
@@ -150,7 +267,11 @@ impl<E: Engine> Orchestrator<E> {
         };
         self.engine.open_stage(run_id, info).map_err(RunError::Engine)?;
 
-        let execution = self.execute(mode, stage).await.map_err(&fail)?;
+        // A stage sealed before (by an orchestrator that died) is not executed again.
+        let execution = match self.engine.sealed(run_id, &name).map_err(RunError::Engine)? {
+            Some(execution) => execution,
+            None => self.execute(mode, stage).await.map_err(&fail)?,
+        };
         let enqueued = self.engine.seal_stage(run_id, &name, &execution).map_err(RunError::Engine)?;
         if enqueued != execution.expected_tasks {
             return Err(fail(StageFailure::Miscount {
@@ -164,6 +285,7 @@ impl<E: Engine> Orchestrator<E> {
         if execution.expected_tasks > 0 && !execution.detached {
             let deadline = early.as_ref().map(|(e, _)| started + Duration::from_millis(e.after_ms));
             loop {
+                self.renew_lease(run_id)?;
                 let counts = self.engine.counts(run_id, &name).map_err(RunError::Engine)?;
                 observer.stage_progress(&name, &counts);
                 if counts.done() {
@@ -260,7 +382,8 @@ pub fn tolerated_failures(config: &Value, expected: u64) -> u64 {
     count.max((percent / 100.0 * expected as f64).floor() as u64)
 }
 
-fn new_run_id() -> String {
+/// A run id unique across processes and machines (time, process id).
+pub fn new_run_id() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     format!("run-{:x}-{:04x}", nanos, std::process::id() & 0xffff)
 }

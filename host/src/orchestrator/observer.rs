@@ -3,6 +3,8 @@
 use crate::engine::StageCounts;
 
 pub trait Observer: Send + Sync {
+    /// The run has an id (print it: `troupe status` and `troupe resume` take it).
+    fn run_started(&self, _run_id: &str) {}
     fn stage_started(&self, _index: usize, _stage: &str, _mode: &str) {}
     /// Called as tasks end, at most every 100 ms per stage.
     fn stage_progress(&self, _stage: &str, _counts: &StageCounts) {}

@@ -64,6 +64,11 @@ impl Pipeline {
         Self::from_value(value, &default_name).map_err(|message| PipelineError::Syntax { file: shown, message })
     }
 
+    /// The JSON form `from_value` reads back.
+    pub fn to_value(&self) -> Value {
+        serde_json::json!({ "name": self.name, "stages": self.stages })
+    }
+
     /// A pipeline from its JSON value: `{ "name"?, "stages": [...] }` or `[...]`.
     pub fn from_value(value: Value, default_name: &str) -> Result<Pipeline, String> {
         match value {

@@ -1,0 +1,46 @@
+//! The options every command that can use Redis takes.
+
+use clap::Args;
+use std::time::Duration;
+use troupe::engine::{RedisEngine, RedisOptions};
+use troupe::Manifest;
+
+#[derive(Args, Clone)]
+pub struct RedisArgs {
+    /// Keep the run's state and queues in Redis (`redis://host:port/db`), so workers on
+    /// other machines serve it and `troupe resume` can carry it on.
+    #[arg(long, env = "TROUPE_REDIS")]
+    pub redis: Option<String>,
+    /// What every Redis key starts with.
+    #[arg(long, env = "TROUPE_REDIS_PREFIX", default_value = "troupe")]
+    pub redis_prefix: String,
+    /// How long (ms) a task may stay taken by a worker before another worker takes it
+    /// over (the first is presumed dead). Make it longer than your longest task.
+    #[arg(long, default_value_t = 60_000)]
+    pub visibility_timeout_ms: u64,
+}
+
+impl RedisArgs {
+    pub fn options(&self, url: &str, serve: Option<Vec<String>>, prefetch: usize) -> RedisOptions {
+        RedisOptions {
+            prefix: self.redis_prefix.clone(),
+            visibility_timeout: Duration::from_millis(self.visibility_timeout_ms),
+            serve,
+            prefetch: prefetch.max(1),
+            ..RedisOptions::new(url)
+        }
+    }
+
+    /// Connect to the Redis these options name (which must be given).
+    pub fn connect(
+        &self,
+        manifest: &Manifest,
+        serve: Option<Vec<String>>,
+        prefetch: usize,
+    ) -> anyhow::Result<RedisEngine> {
+        let url =
+            self.redis.as_deref().ok_or_else(|| anyhow::anyhow!("this command needs --redis URL (or TROUPE_REDIS)"))?;
+        let actors = manifest.actors.keys().map(|a| a.to_string());
+        RedisEngine::connect(&self.options(url, serve, prefetch), actors, super::log_level())
+    }
+}

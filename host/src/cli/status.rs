@@ -1,0 +1,79 @@
+//! `troupe status [RUN_ID]`: where a Redis run stands, stage by stage, read from Redis
+//! alone (no orchestrator needs to be alive).
+
+use super::redis_args::RedisArgs;
+use clap::Args;
+use serde_json::json;
+use std::process::ExitCode;
+use troupe::engine::{Engine, RedisEngine, RunStatus};
+
+#[derive(Args)]
+pub struct StatusArgs {
+    /// The run (default: list the latest runs).
+    run_id: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    redis: RedisArgs,
+}
+
+fn status_word(status: &RunStatus) -> String {
+    match status {
+        RunStatus::Running => "running".into(),
+        RunStatus::Succeeded => "succeeded".into(),
+        RunStatus::Failed(reason) => format!("failed: {reason}"),
+    }
+}
+
+pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let url =
+        args.redis.redis.as_deref().ok_or_else(|| anyhow::anyhow!("status needs --redis URL (or TROUPE_REDIS)"))?;
+    let engine = RedisEngine::connect(&args.redis.options(url, None, 1), Vec::new(), super::log_level())?;
+    let Some(run_id) = args.run_id else {
+        let key = engine.keys().all_runs();
+        let runs: Vec<String> = engine.with_connection(|c| redis::cmd("LRANGE").arg(&key).arg(-20).arg(-1).query(c))?;
+        for run in runs {
+            let status = engine.run_record(&run).map(|r| status_word(&r.status)).unwrap_or_else(|e| format!("{e:#}"));
+            println!("{run}  {status}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    let record = engine.run_record(&run_id)?;
+    let pipeline = record.pipeline()?;
+    let mut stages = Vec::new();
+    for (i, def) in pipeline.stages.iter().enumerate() {
+        let name = def["name"].as_str().unwrap_or_default().to_string();
+        let mode = def["mode"].as_str().unwrap_or_default().to_string();
+        let counts = if i <= record.stage { engine.counts(&run_id, &name).ok() } else { None };
+        stages.push((name, mode, counts));
+    }
+    if args.json {
+        let stages: Vec<_> =
+            stages.iter().map(|(name, mode, counts)| json!({ "name": name, "mode": mode, "counts": counts })).collect();
+        println!("{}", json!({ "run": run_id, "status": record.status, "stage": record.stage, "stages": stages }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("run {run_id}: {} (pipeline {})", status_word(&record.status), pipeline.name);
+    println!(
+        "  {:<24} {:<16} {:>9} {:>9} {:>7} {:>9} {:>8} {:>10}",
+        "stage", "mode", "expected", "succeeded", "failed", "in-flight", "waiting", "stragglers"
+    );
+    for (name, mode, counts) in stages {
+        match counts {
+            Some(c) => println!(
+                "  {:<24} {:<16} {:>9} {:>9} {:>7} {:>9} {:>8} {:>10}",
+                name,
+                mode,
+                c.expected.map_or("?".to_string(), |e| e.to_string()),
+                c.succeeded,
+                c.failed,
+                c.in_flight,
+                c.waiting,
+                c.stragglers
+            ),
+            None => println!("  {name:<24} {mode:<16} {:>9}", "not started"),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,58 @@
+//! `troupe worker`: serve the manifest's actors to every run in a Redis, until SIGTERM or
+//! Ctrl-C; then give back the tasks taken but not started and finish the ones running.
+
+use super::redis_args::RedisArgs;
+use super::ManifestArgs;
+use anyhow::{bail, Context as _};
+use clap::Args;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Args)]
+pub struct WorkerArgs {
+    /// Serve only these actors (comma-separated; default: every actor of the manifest).
+    #[arg(long, value_delimiter = ',')]
+    actors: Option<Vec<String>>,
+    /// How many actor invocations run at once.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    #[command(flatten)]
+    manifest: ManifestArgs,
+    #[command(flatten)]
+    redis: RedisArgs,
+}
+
+pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    let (plugins, manifest) = args.manifest.load_plugins()?;
+    if let Some(actors) = &args.actors {
+        for actor in actors {
+            if plugins.actor(actor).is_none() {
+                bail!(
+                    "--actors names `{actor}`, which {} has no [actors.{actor}] for",
+                    args.manifest.manifest.display()
+                );
+            }
+        }
+    }
+    let engine = Arc::new(args.redis.connect(&manifest, args.actors.clone(), args.concurrency)?);
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let workers = troupe::worker::spawn(engine.clone(), plugins, args.concurrency);
+    eprintln!(
+        "troupe worker {}: serving {} with {} at once",
+        engine.consumer(),
+        args.actors.as_ref().map_or("every actor".to_string(), |a| a.join(", ")),
+        args.concurrency
+    );
+    runtime.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        anyhow::Ok(())
+    })?;
+    let handed_back = engine.stop_taking()?;
+    workers.shutdown();
+    eprintln!("troupe worker {}: stopped; gave back {handed_back} task(s) not started", engine.consumer());
+    Ok(ExitCode::SUCCESS)
+}

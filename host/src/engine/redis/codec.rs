@@ -1,0 +1,131 @@
+//! What crosses Redis, as text: task records, stream entries, recorded results. The
+//! formats are public (docs/redis-protocol.md): workers in other languages read stream
+//! entries and write results with `FCALL troupe_finish`.
+
+use crate::api::{EnqueueOptions, Outcome, Task};
+use crate::engine::{Delivery, TaskEnvelope, TaskResult};
+use anyhow::{anyhow, Context as _};
+use redis::streams::StreamId;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// A task record as the run's task hash keeps it: `a` actor, `i` input (JSON text, kept
+/// as text so Lua never re-encodes it), `k` key (JSON text), `d` delay ms, `r` rate limit
+/// `[bucket, per second, burst]`.
+pub fn task_record(task: &Task, options: &EnqueueOptions, namespace: &str) -> String {
+    let mut record = json!({ "a": task.actor, "i": task.input.to_string() });
+    if let Some(key) = &task.key {
+        record["k"] = Value::String(key.to_string());
+    }
+    if options.delay_ms > 0 {
+        record["d"] = json!(options.delay_ms);
+    }
+    if let Some(rate) = &options.rate_limit {
+        record["r"] = json!([format!("{namespace}:{}", rate.bucket), rate.per_second, rate.burst]);
+    }
+    record.to_string()
+}
+
+/// The actor and key a task record names.
+pub fn record_actor_key(record: &str) -> anyhow::Result<(String, Option<Value>)> {
+    let value: Value = serde_json::from_str(record).context("a task record is not JSON")?;
+    let actor = value["a"].as_str().ok_or_else(|| anyhow!("a task record has no actor"))?.to_string();
+    let key = match value.get("k").and_then(Value::as_str) {
+        Some(text) => Some(serde_json::from_str(text).context("a task key is not JSON")?),
+        None => None,
+    };
+    Ok((actor, key))
+}
+
+fn field(entry: &StreamId, name: &str) -> anyhow::Result<String> {
+    entry.get::<String>(name).ok_or_else(|| anyhow!("stream entry {} has no `{name}`", entry.id))
+}
+
+/// A stream entry as a task a worker runs.
+pub fn envelope(entry: &StreamId, taken_ms: u64) -> anyhow::Result<TaskEnvelope> {
+    let input = field(entry, "input")?;
+    let key = match entry.get::<String>("key") {
+        Some(text) => Some(serde_json::from_str(&text).context("`key` is not JSON")?),
+        None => None,
+    };
+    Ok(TaskEnvelope {
+        run_id: Arc::from(field(entry, "run")?.as_str()),
+        stage: Arc::from(field(entry, "stage")?.as_str()),
+        index: field(entry, "index")?.parse().context("`index` is not a number")?,
+        actor: field(entry, "actor")?,
+        input: serde_json::from_str(&input).context("`input` is not JSON")?,
+        key,
+        attempt: field(entry, "attempt")?.parse().context("`attempt` is not a number")?,
+        delivery: Some(Delivery { entry: entry.id.clone(), taken_ms }),
+    })
+}
+
+/// The entry's fields, in order, to add it again (a hand-back).
+pub fn entry_fields(task: &TaskEnvelope) -> Vec<String> {
+    let mut fields = vec![
+        "run".into(),
+        task.run_id.to_string(),
+        "stage".into(),
+        task.stage.to_string(),
+        "index".into(),
+        task.index.to_string(),
+        "attempt".into(),
+        task.attempt.to_string(),
+        "actor".into(),
+        task.actor.clone(),
+        "input".into(),
+        task.input.to_string(),
+    ];
+    if let Some(key) = &task.key {
+        fields.extend(["key".into(), key.to_string()]);
+    }
+    fields
+}
+
+/// `troupe_finish`'s kind and payload for an outcome.
+pub fn outcome_args(outcome: &Outcome) -> (&'static str, String) {
+    match outcome {
+        Outcome::Succeeded(value) => ("ok", value.to_string()),
+        Outcome::Failed(message) => ("err", message.clone()),
+    }
+}
+
+/// A recorded result (`{"attempts":n,"ok":<json>}` or `{"attempts":n,"err":"..."}`).
+pub fn result(index: u64, record: &str, actor: String, key: Option<Value>) -> TaskResult {
+    let parsed: Result<Value, _> = serde_json::from_str(record);
+    let (outcome, attempts) = match parsed {
+        Ok(mut v) => {
+            let attempts = v["attempts"].as_u64().unwrap_or(1) as u32;
+            let outcome = match (v.get_mut("ok").map(Value::take), v.get("err")) {
+                (Some(value), _) => Outcome::Succeeded(value),
+                (None, Some(Value::String(message))) => Outcome::Failed(message.clone()),
+                _ => Outcome::Failed(format!("a worker recorded a result troupe cannot read: {record}")),
+            };
+            (outcome, attempts)
+        }
+        Err(_) => (Outcome::Failed(format!("a worker recorded a result that is not JSON: {record}")), 1),
+    };
+    TaskResult { index, actor, key, outcome, attempts }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::RateLimit;
+
+    #[test]
+    fn records_keep_input_as_text_and_results_read_back() {
+        let task = Task { index: 3, actor: "Pass".into(), input: json!({"n": 1.5}), key: Some(json!("k")) };
+        let options = EnqueueOptions {
+            rate_limit: Some(RateLimit { bucket: "api".into(), per_second: 2.0, burst: 1 }),
+            ..Default::default()
+        };
+        let record = task_record(&task, &options, "mode:rate-limited");
+        assert_eq!(record, r#"{"a":"Pass","i":"{\"n\":1.5}","k":"\"k\"","r":["mode:rate-limited:api",2.0,1]}"#);
+        assert_eq!(record_actor_key(&record).unwrap(), ("Pass".to_string(), Some(json!("k"))));
+        let r = result(3, r#"{"attempts":2,"ok":{"n":1.5}}"#, "Pass".into(), None);
+        assert_eq!((r.outcome, r.attempts), (Outcome::Succeeded(json!({"n": 1.5})), 2));
+        let r = result(3, r#"{"attempts":1,"err":"boom"}"#, "Pass".into(), None);
+        assert_eq!(r.outcome, Outcome::Failed("boom".into()));
+    }
+}

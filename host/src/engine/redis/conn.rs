@@ -1,0 +1,104 @@
+//! Connections: a small pool of blocking connections that outlives Redis restarts.
+//!
+//! Why blocking connections: plugin imports (`enqueue`, `state`) are synchronous calls
+//! made from inside a wasm call, so the engine's Redis calls are synchronous too; each
+//! caller takes a pooled connection, so worker threads never wait on one another's
+//! round trips.
+//!
+//! Why retries here: a dropped connection (Redis restarted, a network blip) must not lose
+//! a run. Every call the engine makes is idempotent (enqueue by task index, results by
+//! `HSETNX`, acknowledgements by entry id), so a call whose reply was lost is simply made
+//! again on a new connection, for up to `reconnect_for`.
+
+use anyhow::{anyhow, Context as _};
+use redis::{Client, Connection, RedisError, RedisResult};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The function library every process loads (docs/redis-protocol.md).
+pub const LIBRARY: &str = include_str!("troupe.lua");
+
+pub struct Pool {
+    client: Client,
+    idle: Mutex<Vec<Connection>>,
+    reconnect_for: Duration,
+}
+
+/// Whether an error means "the connection is gone": retry on a new one.
+fn is_disconnect(e: &RedisError) -> bool {
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || e.is_unrecoverable_error()
+        || e.code() == Some("LOADING")
+}
+
+fn is_missing_library(e: &RedisError) -> bool {
+    e.to_string().contains("Function not found") || e.to_string().contains("function not found")
+}
+
+impl Pool {
+    pub fn new(url: &str, reconnect_for: Duration) -> anyhow::Result<Pool> {
+        let client = Client::open(url).with_context(|| format!("`{url}` is not a Redis URL"))?;
+        let pool = Pool { client, idle: Mutex::new(Vec::new()), reconnect_for };
+        pool.load_library()?;
+        Ok(pool)
+    }
+
+    /// (Re)load the function library; harmless when it is already there.
+    pub fn load_library(&self) -> anyhow::Result<()> {
+        self.with(|c| redis::cmd("FUNCTION").arg("LOAD").arg("REPLACE").arg(LIBRARY).query::<String>(c))
+            .context("cannot load troupe's functions into Redis (it needs Redis 7 or later)")?;
+        Ok(())
+    }
+
+    /// A new connection, not from the pool (for blocking reads that hold one for long).
+    pub fn dedicated(&self) -> RedisResult<Connection> {
+        self.client.get_connection_with_timeout(Duration::from_secs(2))
+    }
+
+    /// Run `f` on a pooled connection; on a dropped connection, retry on a new one until
+    /// `reconnect_for` has passed.
+    pub fn with<T>(&self, mut f: impl FnMut(&mut Connection) -> RedisResult<T>) -> anyhow::Result<T> {
+        let started = Instant::now();
+        let mut backoff = Duration::from_millis(20);
+        let mut reloaded = false;
+        loop {
+            let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let attempt = match pooled {
+                Some(c) => Ok(c),
+                None => self.client.get_connection_with_timeout(Duration::from_secs(2)),
+            };
+            let error = match attempt {
+                Ok(mut conn) => match f(&mut conn) {
+                    Ok(value) => {
+                        self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+                        return Ok(value);
+                    }
+                    Err(e) if is_missing_library(&e) && !reloaded => {
+                        // A Redis restarted without persistence lost the library.
+                        self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+                        reloaded = true;
+                        self.load_library()?;
+                        continue;
+                    }
+                    Err(e) if is_disconnect(&e) => e,
+                    Err(e) => {
+                        self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+                        return Err(anyhow!(e));
+                    }
+                },
+                Err(e) if is_disconnect(&e) => e,
+                Err(e) => return Err(anyhow!(e).context("cannot connect to Redis")),
+            };
+            if started.elapsed() >= self.reconnect_for {
+                return Err(
+                    anyhow!(error).context(format!("Redis did not answer for {} s", self.reconnect_for.as_secs()))
+                );
+            }
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(Duration::from_millis(500));
+        }
+    }
+}

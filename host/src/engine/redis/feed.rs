@@ -1,0 +1,288 @@
+//! The feed: one thread per process that keeps a small buffer of tasks for the local
+//! workers. It reads the actor streams of every active run with one `XREADGROUP`,
+//! reclaims deliveries a dead worker left pending (`XAUTOCLAIM` after the visibility
+//! timeout), and moves due delayed tasks to their streams.
+//!
+//! Why a thread and a buffer: worker threads then take tasks without a round trip each,
+//! and one blocking read serves every stream, however many workers wait.
+
+use super::codec;
+use super::conn::Pool;
+use super::keys::{Keys, GROUP};
+use crate::engine::TaskEnvelope;
+use redis::streams::{StreamAutoClaimReply, StreamReadReply};
+use redis::Connection;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::Notify;
+
+/// How long one `XREADGROUP` blocks at most (the feed also promotes and reclaims between
+/// reads).
+const BLOCK: Duration = Duration::from_millis(20);
+/// The active runs are read again when their version changes, and at least this often.
+const REFRESH_RUNS: Duration = Duration::from_secs(2);
+
+pub fn wall_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+pub struct Feed {
+    pub pool: Arc<Pool>,
+    pub keys: Keys,
+    pub consumer: String,
+    /// The actors this process serves (None: every actor a run names).
+    pub serve: Option<HashSet<String>>,
+    /// Tasks kept ready in the buffer at most.
+    pub prefetch: usize,
+    pub visibility: Duration,
+    pub buffer: Mutex<VecDeque<TaskEnvelope>>,
+    pub ready: Notify,
+    pub stop: AtomicBool,
+}
+
+impl Feed {
+    pub fn take(&self) -> Option<TaskEnvelope> {
+        self.buffer.lock().unwrap_or_else(|p| p.into_inner()).pop_front()
+    }
+
+    fn push(&self, tasks: Vec<TaskEnvelope>) {
+        if tasks.is_empty() {
+            return;
+        }
+        self.buffer.lock().unwrap_or_else(|p| p.into_inner()).extend(tasks);
+        self.ready.notify_waiters();
+        self.ready.notify_one();
+    }
+
+    fn buffered(&self) -> usize {
+        self.buffer.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Give every buffered task back to its stream at once, for another worker.
+    pub fn hand_back(&self) -> anyhow::Result<usize> {
+        let tasks: Vec<TaskEnvelope> = self.buffer.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
+        for task in &tasks {
+            let Some(delivery) = &task.delivery else { continue };
+            let stream = self.keys.queue(&task.run_id, &task.actor);
+            self.pool.with(|c| {
+                redis::cmd("FCALL")
+                    .arg("troupe_handback")
+                    .arg(1)
+                    .arg(&stream)
+                    .arg(&delivery.entry)
+                    .arg(codec::entry_fields(task))
+                    .query::<i64>(c)
+            })?;
+        }
+        Ok(tasks.len())
+    }
+
+    /// The feed's loop; returns when `stop` is set.
+    pub fn run(self: Arc<Self>) {
+        let mut reader: Option<Connection> = None;
+        // Run id -> the stream keys this process serves in it.
+        let mut runs: HashMap<String, Vec<String>> = HashMap::new();
+        let mut refreshed = Instant::now() - REFRESH_RUNS;
+        let mut last_event = self.last_event();
+        let mut claimed = Instant::now();
+        let mut next_due: Option<Instant> = None;
+        let claim_every = (self.visibility / 2).max(Duration::from_millis(100));
+        while !self.stop.load(Ordering::Relaxed) {
+            if self.buffered() >= self.prefetch {
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+            // Idle, wait for a run to start; busy, only look whether one did.
+            let idle = runs.values().all(Vec::is_empty) && next_due.is_none();
+            let events = self.run_events(&mut last_event, idle.then_some(BLOCK));
+            if events || refreshed.elapsed() >= REFRESH_RUNS {
+                refreshed = Instant::now();
+                if let Err(e) = self.refresh(&mut runs) {
+                    eprintln!("troupe worker: {e:#}");
+                }
+                next_due = Some(Instant::now());
+            }
+            if next_due.is_some_and(|due| due <= Instant::now()) {
+                next_due = self.promote(&runs);
+            }
+            if claimed.elapsed() >= claim_every {
+                claimed = Instant::now();
+                self.reclaim(&runs);
+            }
+            let streams: Vec<&String> = runs.values().flatten().collect();
+            if streams.is_empty() {
+                if next_due.is_some() {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                continue;
+            }
+            let block = next_due.map_or(BLOCK, |d| d.saturating_duration_since(Instant::now()).min(BLOCK));
+            match self.read(&mut reader, &streams, block) {
+                Ok(tasks) => self.push(tasks),
+                Err(e) => {
+                    reader = None;
+                    if !(e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal()) {
+                        // A run was deleted under us (NOGROUP): forget the runs, re-read them.
+                        runs.clear();
+                        refreshed = Instant::now() - REFRESH_RUNS;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
+    }
+
+    /// The id of the newest run event, to read the ones after it.
+    fn last_event(&self) -> String {
+        let newest: anyhow::Result<Vec<redis::Value>> = self.pool.with(|c| {
+            redis::cmd("XREVRANGE").arg(self.keys.run_events()).arg("+").arg("-").arg("COUNT").arg(1).query(c)
+        });
+        let id = newest.ok().and_then(|entries| match entries.first() {
+            Some(redis::Value::Array(entry)) => match entry.first() {
+                Some(redis::Value::BulkString(id)) => Some(String::from_utf8_lossy(id).to_string()),
+                _ => None,
+            },
+            _ => None,
+        });
+        id.unwrap_or_else(|| "0-0".to_string())
+    }
+
+    /// Whether a run started or ended since `last` (waiting up to `block` for one).
+    fn run_events(&self, last: &mut String, block: Option<Duration>) -> bool {
+        let mut cmd = redis::cmd("XREAD");
+        cmd.arg("COUNT").arg(100);
+        if let Some(block) = block {
+            cmd.arg("BLOCK").arg(block.as_millis() as u64);
+        }
+        cmd.arg("STREAMS").arg(self.keys.run_events()).arg(last.as_str());
+        // A blocking read holds its connection: use the pool's (it is returned after).
+        let reply: anyhow::Result<Option<StreamReadReply>> = self.pool.with(|c| cmd.query(c));
+        match reply {
+            Ok(Some(reply)) => match reply.keys.iter().flat_map(|k| k.ids.iter()).next_back() {
+                Some(newest) => {
+                    *last = newest.id.clone();
+                    true
+                }
+                None => false,
+            },
+            Ok(None) => false,
+            Err(e) => {
+                eprintln!("troupe worker: cannot read run events: {e:#}");
+                std::thread::sleep(Duration::from_millis(100));
+                false
+            }
+        }
+    }
+
+    /// Learn which runs are active and which of their streams this process serves.
+    fn refresh(&self, runs: &mut HashMap<String, Vec<String>>) -> anyhow::Result<()> {
+        let active: HashSet<String> =
+            self.pool.with(|c| redis::cmd("SMEMBERS").arg(self.keys.active_runs()).query(c))?;
+        runs.retain(|run, _| active.contains(run));
+        for run in active {
+            if runs.contains_key(&run) {
+                continue;
+            }
+            let actors: Option<String> =
+                self.pool.with(|c| redis::cmd("HGET").arg(self.keys.run(&run)).arg("actors").query(c))?;
+            let actors: Vec<String> = actors.and_then(|a| serde_json::from_str(&a).ok()).unwrap_or_default();
+            let streams = actors
+                .iter()
+                .filter(|a| self.serve.as_ref().is_none_or(|s| s.contains(*a)))
+                .map(|a| self.keys.queue(&run, a))
+                .collect();
+            runs.insert(run, streams);
+        }
+        Ok(())
+    }
+
+    /// Move due delayed tasks to their streams; when the next one is due.
+    fn promote(&self, runs: &HashMap<String, Vec<String>>) -> Option<Instant> {
+        let mut next: Option<Instant> = None;
+        for run in runs.keys() {
+            let reply: anyhow::Result<(i64, i64)> = self.pool.with(|c| {
+                redis::cmd("FCALL")
+                    .arg("troupe_promote")
+                    .arg(1)
+                    .arg(self.keys.delayed(run))
+                    .arg(self.keys.base(run))
+                    .arg(run)
+                    .query(c)
+            });
+            match reply {
+                Ok((_, wait_ms)) if wait_ms >= 0 => {
+                    let due = Instant::now() + Duration::from_millis(wait_ms as u64);
+                    next = Some(next.map_or(due, |n| n.min(due)));
+                }
+                Ok(_) => {}
+                Err(e) => eprintln!("troupe worker: cannot promote delayed tasks of run {run}: {e:#}"),
+            }
+        }
+        next
+    }
+
+    /// Claim deliveries pending longer than the visibility timeout (their worker died).
+    fn reclaim(&self, runs: &HashMap<String, Vec<String>>) {
+        let idle = self.visibility.as_millis() as u64;
+        for stream in runs.values().flatten() {
+            let reply: anyhow::Result<StreamAutoClaimReply> = self.pool.with(|c| {
+                redis::cmd("XAUTOCLAIM")
+                    .arg(stream)
+                    .arg(GROUP)
+                    .arg(&self.consumer)
+                    .arg(idle)
+                    .arg("0-0")
+                    .arg("COUNT")
+                    .arg(self.prefetch.max(1))
+                    .query(c)
+            });
+            match reply {
+                Ok(reply) => {
+                    let now = wall_ms();
+                    let tasks = reply.claimed.iter().filter_map(|e| self.decode(e, now)).collect();
+                    self.push(tasks);
+                }
+                Err(e) => eprintln!("troupe worker: cannot reclaim from {stream}: {e:#}"),
+            }
+        }
+    }
+
+    fn read(
+        &self,
+        reader: &mut Option<Connection>,
+        streams: &[&String],
+        block: Duration,
+    ) -> redis::RedisResult<Vec<TaskEnvelope>> {
+        if reader.is_none() {
+            *reader = Some(self.pool.dedicated()?);
+        }
+        let conn = reader.as_mut().expect("just connected");
+        let want = self.prefetch.saturating_sub(self.buffered()).max(1);
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP").arg(GROUP).arg(&self.consumer).arg("COUNT").arg(want);
+        if !block.is_zero() {
+            cmd.arg("BLOCK").arg(block.as_millis() as u64);
+        }
+        cmd.arg("STREAMS").arg(streams);
+        for _ in streams {
+            cmd.arg(">");
+        }
+        let reply: Option<StreamReadReply> = cmd.query(conn)?;
+        let now = wall_ms();
+        Ok(reply
+            .map(|r| r.keys.iter().flat_map(|k| k.ids.iter()).filter_map(|e| self.decode(e, now)).collect())
+            .unwrap_or_default())
+    }
+
+    fn decode(&self, entry: &redis::streams::StreamId, now: u64) -> Option<TaskEnvelope> {
+        match codec::envelope(entry, now) {
+            Ok(task) => Some(task),
+            Err(e) => {
+                eprintln!("troupe worker: skipping a malformed stream entry: {e:#}");
+                None
+            }
+        }
+    }
+}

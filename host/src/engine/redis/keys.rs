@@ -1,0 +1,105 @@
+//! Where everything lives in Redis. Every key of a run carries the run id as a hash tag
+//! (`<prefix>:{<run>}:...`), so one run's keys share a Redis Cluster slot and each
+//! function call touches one slot. docs/redis-protocol.md describes each key.
+
+/// The consumer group every actor stream has.
+pub const GROUP: &str = "workers";
+
+/// The key names under one prefix (`troupe` unless told otherwise).
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: &str) -> Keys {
+        Keys { prefix: prefix.to_string() }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The set of runs workers should serve (not run-tagged: it spans runs).
+    pub fn active_runs(&self) -> String {
+        format!("{}:runs", self.prefix)
+    }
+
+    /// A stream with an entry per run started or ended, so idle workers wake at once.
+    pub fn run_events(&self) -> String {
+        format!("{}:runs:events", self.prefix)
+    }
+
+    /// Every run ever started, newest last (for `troupe status` without a run id).
+    pub fn all_runs(&self) -> String {
+        format!("{}:runs:all", self.prefix)
+    }
+
+    /// A plugin's state key (shared by every run and host).
+    pub fn state(&self, namespace: &str, key: &str) -> String {
+        format!("{}:state:{namespace}:{key}", self.prefix)
+    }
+
+    /// What every key of `run` starts with.
+    pub fn base(&self, run: &str) -> String {
+        format!("{}:{{{run}}}", self.prefix)
+    }
+
+    /// The run's hash: pipeline, trigger, status, current stage, context version.
+    pub fn run(&self, run: &str) -> String {
+        format!("{}:run", self.base(run))
+    }
+
+    /// The run's context as one JSON document.
+    pub fn context(&self, run: &str) -> String {
+        format!("{}:ctx", self.base(run))
+    }
+
+    /// The orchestrator's lease on the run.
+    pub fn lease(&self, run: &str) -> String {
+        format!("{}:lease", self.base(run))
+    }
+
+    pub fn delayed(&self, run: &str) -> String {
+        format!("{}:delayed", self.base(run))
+    }
+
+    /// A stage's hash: info, execution, counters.
+    pub fn stage(&self, run: &str, stage: &str) -> String {
+        format!("{}:st:{stage}", self.base(run))
+    }
+
+    pub fn tasks(&self, run: &str, stage: &str) -> String {
+        format!("{}:tasks:{stage}", self.base(run))
+    }
+
+    pub fn results(&self, run: &str, stage: &str) -> String {
+        format!("{}:res:{stage}", self.base(run))
+    }
+
+    pub fn stragglers(&self, run: &str, stage: &str) -> String {
+        format!("{}:strag:{stage}", self.base(run))
+    }
+
+    pub fn history(&self, run: &str, stage: &str) -> String {
+        format!("{}:hist:{stage}", self.base(run))
+    }
+
+    /// The stream of `actor`'s tasks in `run`.
+    pub fn queue(&self, run: &str, actor: &str) -> String {
+        format!("{}:q:{actor}", self.base(run))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Keys;
+
+    #[test]
+    fn run_keys_share_a_hash_tag() {
+        let k = Keys::new("t");
+        assert_eq!(k.stage("r1", "fan-out"), "t:{r1}:st:fan-out");
+        assert_eq!(k.queue("r1", "Pass"), "t:{r1}:q:Pass");
+        assert_eq!(k.state("mode:retry", "n"), "t:state:mode:retry:n");
+    }
+}

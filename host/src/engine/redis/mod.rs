@@ -1,0 +1,280 @@
+//! [`RedisEngine`]: every run's state and queues in Redis, so runs survive the death of
+//! any process and spread over many machines.
+//!
+//! - `mod.rs`: the engine, its options, and the plugin imports it serves.
+//! - `run.rs`: the [`Engine`] methods (runs, stages, the barrier, results).
+//! - `feed.rs`: the per-process thread that takes tasks from the streams.
+//! - `conn.rs`: the connection pool that retries across Redis restarts.
+//! - `codec.rs`: task records, stream entries and results as text.
+//! - `keys.rs`: the key layout.
+//! - `troupe.lua`: the functions that make enqueue, finish and requeue atomic.
+//!
+//! The layout and message fields are public (docs/redis-protocol.md), so workers in other
+//! languages can serve actors.
+
+mod codec;
+mod conn;
+mod feed;
+mod keys;
+mod run;
+
+pub use keys::Keys;
+
+use crate::api::{EnqueueOptions, LogLevel, Task};
+use crate::stage_host::{Scope, StageHost};
+use anyhow::Context as _;
+use conn::Pool;
+use feed::Feed;
+use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Tasks per `troupe_enqueue` call: big enough to amortise the round trip, small enough
+/// that one call never holds Redis for long.
+const ENQUEUE_CHUNK: usize = 1000;
+
+/// How to reach Redis and how this process behaves on it.
+#[derive(Debug, Clone)]
+pub struct RedisOptions {
+    /// `redis://host:port/db`.
+    pub url: String,
+    /// What every key starts with (so several deployments, or tests, share one Redis).
+    pub prefix: String,
+    /// A delivery pending longer than this is taken back from its worker (presumed dead)
+    /// and run elsewhere. Longer than the longest task.
+    pub visibility_timeout: Duration,
+    /// The actors this process's workers serve (None: all the manifest's).
+    pub serve: Option<Vec<String>>,
+    /// Tasks a process keeps taken ahead of its workers.
+    pub prefetch: usize,
+    /// How long a call keeps retrying while Redis does not answer.
+    pub reconnect_for: Duration,
+}
+
+impl RedisOptions {
+    pub fn new(url: &str) -> RedisOptions {
+        RedisOptions {
+            url: url.to_string(),
+            prefix: "troupe".to_string(),
+            visibility_timeout: Duration::from_secs(60),
+            serve: None,
+            prefetch: 32,
+            reconnect_for: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The Redis engine.
+pub struct RedisEngine {
+    pool: Arc<Pool>,
+    keys: Keys,
+    actors: HashSet<String>,
+    log_level: LogLevel,
+    feed: Arc<Feed>,
+    feed_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    feed_started: OnceLock<()>,
+    /// Stage infos never change once a stage is open: read each once.
+    infos: Mutex<HashMap<(String, String), crate::engine::StageInfo>>,
+    /// Each run's context as last read, with its version.
+    contexts: Mutex<HashMap<String, (u64, Arc<Value>)>>,
+}
+
+impl Drop for RedisEngine {
+    fn drop(&mut self) {
+        self.feed.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn consumer_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "host".into());
+    let nanos = feed::wall_ms();
+    format!("{}-{}-{:x}", host.trim(), std::process::id(), nanos & 0xffffff)
+}
+
+impl RedisEngine {
+    /// Connect (loading troupe's functions). `actors` are the manifest's actor names.
+    pub fn connect(
+        options: &RedisOptions,
+        actors: impl IntoIterator<Item = String>,
+        log_level: LogLevel,
+    ) -> anyhow::Result<RedisEngine> {
+        let pool = Arc::new(
+            Pool::new(&options.url, options.reconnect_for)
+                .with_context(|| format!("cannot use Redis at {}", options.url))?,
+        );
+        let keys = Keys::new(&options.prefix);
+        let feed = Arc::new(Feed {
+            pool: pool.clone(),
+            keys: keys.clone(),
+            consumer: consumer_name(),
+            serve: options.serve.as_ref().map(|s| s.iter().cloned().collect()),
+            prefetch: options.prefetch.max(1),
+            visibility: options.visibility_timeout,
+            buffer: Mutex::new(VecDeque::new()),
+            ready: Notify::new(),
+            stop: AtomicBool::new(false),
+        });
+        Ok(RedisEngine {
+            pool,
+            keys,
+            actors: actors.into_iter().collect(),
+            log_level,
+            feed,
+            feed_thread: Mutex::new(None),
+            feed_started: OnceLock::new(),
+            infos: Mutex::default(),
+            contexts: Mutex::default(),
+        })
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// This process's consumer name in the streams' group.
+    pub fn consumer(&self) -> &str {
+        &self.feed.consumer
+    }
+
+    /// Run `f` on a pooled connection (retrying across reconnects).
+    pub fn with_connection<T>(
+        &self,
+        f: impl FnMut(&mut redis::Connection) -> redis::RedisResult<T>,
+    ) -> anyhow::Result<T> {
+        self.pool.with(f)
+    }
+
+    fn start_feed(&self) {
+        self.feed_started.get_or_init(|| {
+            let feed = self.feed.clone();
+            let handle = std::thread::Builder::new()
+                .name("troupe-feed".into())
+                .spawn(move || feed.run())
+                .expect("cannot start the feed thread");
+            *self.feed_thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+        });
+    }
+
+    /// Stop taking tasks and give back the ones taken but not started, so other workers
+    /// run them at once (a graceful shutdown). Returns how many were given back.
+    pub fn stop_taking(&self) -> anyhow::Result<usize> {
+        self.feed.stop.store(true, Ordering::Relaxed);
+        if let Some(handle) = self.feed_thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = handle.join();
+        }
+        self.feed.hand_back()
+    }
+}
+
+fn to_string(e: anyhow::Error) -> String {
+    format!("{e:#}")
+}
+
+impl StageHost for RedisEngine {
+    fn context(&self, scope: &Scope) -> Result<Arc<Value>, String> {
+        if scope.run_id.is_empty() {
+            return Ok(Arc::new(Value::Object(Map::new())));
+        }
+        self.read_context(&scope.run_id).map_err(to_string)
+    }
+
+    fn enqueue(&self, scope: &Scope, tasks: Vec<Task>, options: &EnqueueOptions) -> Result<(), String> {
+        if let Some(unknown) = tasks.iter().find(|t| !self.actors.contains(&t.actor)) {
+            return Err(format!(
+                "task {}: unknown actor `{}`; the manifest has no [actors.{}]",
+                unknown.index, unknown.actor, unknown.actor
+            ));
+        }
+        let namespace = scope.state_namespace();
+        let (run, stage) = (&scope.run_id, &scope.stage);
+        let stage_key = self.keys.stage(run, stage);
+        let base = self.keys.base(run);
+        let max_parallel = options.max_parallel.map(|m| m.to_string()).unwrap_or_default();
+        let records: Vec<(u64, String)> =
+            tasks.iter().map(|t| (t.index, codec::task_record(t, options, &namespace))).collect();
+        let mut pipe = redis::pipe();
+        for chunk in records.chunks(ENQUEUE_CHUNK).chain(records.is_empty().then_some(&records[..])) {
+            let call = pipe.cmd("FCALL").arg("troupe_enqueue").arg(1).arg(&stage_key);
+            call.arg(&base).arg(self.keys.prefix()).arg(run).arg(stage).arg(&max_parallel);
+            for (index, record) in chunk {
+                call.arg(index).arg(record);
+            }
+            call.ignore();
+        }
+        self.pool.with(|c| pipe.query::<()>(c)).map_err(to_string)
+    }
+
+    fn has_actor(&self, name: &str) -> bool {
+        self.actors.contains(name)
+    }
+
+    fn state_get(&self, namespace: &str, key: &str) -> Result<Option<String>, String> {
+        let k = self.keys.state(namespace, key);
+        self.pool.with(|c| redis::cmd("GET").arg(&k).query(c)).map_err(to_string)
+    }
+
+    fn state_set(&self, namespace: &str, key: &str, value: &str, ttl_ms: Option<u64>) -> Result<(), String> {
+        let k = self.keys.state(namespace, key);
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(&k).arg(value);
+        if let Some(ms) = ttl_ms {
+            cmd.arg("PX").arg(ms.max(1));
+        }
+        self.pool.with(|c| cmd.query::<()>(c)).map_err(to_string)
+    }
+
+    fn state_set_if_absent(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &str,
+        ttl_ms: Option<u64>,
+    ) -> Result<bool, String> {
+        let k = self.keys.state(namespace, key);
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(&k).arg(value).arg("NX");
+        if let Some(ms) = ttl_ms {
+            cmd.arg("PX").arg(ms.max(1));
+        }
+        let set: Option<String> = self.pool.with(|c| cmd.query(c)).map_err(to_string)?;
+        Ok(set.is_some())
+    }
+
+    fn state_increment(&self, namespace: &str, key: &str, delta: i64, ttl_ms: Option<u64>) -> Result<i64, String> {
+        let k = self.keys.state(namespace, key);
+        let mut pipe = redis::pipe();
+        pipe.atomic().cmd("INCRBY").arg(&k).arg(delta);
+        if let Some(ms) = ttl_ms {
+            pipe.cmd("PEXPIRE").arg(&k).arg(ms.max(1)).ignore();
+        }
+        let (value,): (i64,) = self.pool.with(|c| pipe.query(c)).map_err(|e| {
+            let message = to_string(e);
+            if message.contains("not an integer") {
+                format!("state key `{key}` does not hold an integer")
+            } else {
+                message
+            }
+        })?;
+        Ok(value)
+    }
+
+    fn state_delete(&self, namespace: &str, key: &str) -> Result<(), String> {
+        let k = self.keys.state(namespace, key);
+        self.pool.with(|c| redis::cmd("DEL").arg(&k).query::<()>(c)).map_err(to_string)
+    }
+
+    fn log(&self, scope: &Scope, level: LogLevel, message: &str) {
+        if level >= self.log_level {
+            eprintln!(
+                "[{level:?}] {} {} (run {}, stage {}): {message}",
+                scope.role.as_str(),
+                scope.name,
+                scope.run_id,
+                scope.stage
+            );
+        }
+    }
+}

@@ -1,0 +1,442 @@
+//! The [`Engine`] methods of [`RedisEngine`]: runs, stages, the barrier and results. The
+//! orchestrator writes through these and keeps nothing only in memory, so another
+//! process can carry a run on from what is here.
+
+use super::codec;
+use super::feed::wall_ms;
+use super::keys::GROUP;
+use super::RedisEngine;
+use crate::api::{Execution, Outcome};
+use crate::engine::{Engine, Recorded, RunRecord, RunStatus, StageCounts, StageInfo, TaskEnvelope, TaskResult};
+use crate::pipeline::Pipeline;
+use anyhow::{anyhow, bail, Context as _};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the orchestrator looks at a stage's counters while it waits.
+const POLL: Duration = Duration::from_millis(20);
+
+fn num(fields: &HashMap<String, String>, name: &str) -> u64 {
+    fields.get(name).and_then(|v| v.parse::<i64>().ok()).map_or(0, |v| v.max(0) as u64)
+}
+
+impl RedisEngine {
+    pub(super) fn read_context(&self, run_id: &str) -> anyhow::Result<Arc<Value>> {
+        let run_key = self.keys.run(run_id);
+        let version: Option<u64> = self.pool.with(|c| redis::cmd("HGET").arg(&run_key).arg("ctx_version").query(c))?;
+        let version = version.with_context(|| format!("no run `{run_id}`"))?;
+        if let Some((v, context)) = self.contexts.lock().unwrap_or_else(|p| p.into_inner()).get(run_id) {
+            if *v == version {
+                return Ok(context.clone());
+            }
+        }
+        let (text, version): (Option<String>, Option<u64>) = self.pool.with(|c| {
+            redis::pipe()
+                .atomic()
+                .cmd("GET")
+                .arg(self.keys.context(run_id))
+                .cmd("HGET")
+                .arg(&run_key)
+                .arg("ctx_version")
+                .query(c)
+        })?;
+        let text = text.with_context(|| format!("run `{run_id}` has no context"))?;
+        let context: Arc<Value> =
+            Arc::new(serde_json::from_str(&text).with_context(|| format!("run `{run_id}`: its context is not JSON"))?);
+        self.contexts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(run_id.to_string(), (version.unwrap_or(0), context.clone()));
+        Ok(context)
+    }
+
+    fn stage_fields(&self, run_id: &str, stage: &str) -> anyhow::Result<HashMap<String, String>> {
+        let fields: HashMap<String, String> =
+            self.pool.with(|c| redis::cmd("HGETALL").arg(self.keys.stage(run_id, stage)).query(c))?;
+        if fields.is_empty() {
+            bail!("run `{run_id}` has no open stage `{stage}`");
+        }
+        Ok(fields)
+    }
+
+    /// Every task record of a stage: index -> (actor, key).
+    fn task_actors(&self, run_id: &str, stage: &str) -> anyhow::Result<HashMap<u64, (String, Option<Value>)>> {
+        let records: HashMap<u64, String> =
+            self.pool.with(|c| redis::cmd("HGETALL").arg(self.keys.tasks(run_id, stage)).query(c))?;
+        records.into_iter().map(|(i, r)| Ok((i, codec::record_actor_key(&r)?))).collect()
+    }
+
+    fn results_where(&self, run_id: &str, stage: &str, stragglers: bool) -> anyhow::Result<Vec<TaskResult>> {
+        let (records, late): (HashMap<u64, String>, Vec<u64>) = self.pool.with(|c| {
+            redis::pipe()
+                .cmd("HGETALL")
+                .arg(self.keys.results(run_id, stage))
+                .cmd("LRANGE")
+                .arg(self.keys.stragglers(run_id, stage))
+                .arg(0)
+                .arg(-1)
+                .query(c)
+        })?;
+        let mut actors = self.task_actors(run_id, stage)?;
+        let mut take = |index: u64, record: &str| {
+            let (actor, key) = actors.remove(&index).unwrap_or_default();
+            codec::result(index, record, actor, key)
+        };
+        if stragglers {
+            return Ok(late.iter().filter_map(|i| records.get(i).map(|r| take(*i, r))).collect());
+        }
+        let late: std::collections::HashSet<u64> = late.into_iter().collect();
+        let mut results: Vec<TaskResult> =
+            records.iter().filter(|(i, _)| !late.contains(i)).map(|(i, r)| take(*i, r)).collect();
+        results.sort_by_key(|r| r.index);
+        Ok(results)
+    }
+}
+
+impl Engine for RedisEngine {
+    fn start_run(&self, run_id: &str, pipeline: &Pipeline, trigger: Value) -> anyhow::Result<()> {
+        let run_key = self.keys.run(run_id);
+        let created: bool = self.pool.with(|c| {
+            redis::cmd("HSETNX").arg(&run_key).arg("pipeline").arg(pipeline.to_value().to_string()).query(c)
+        })?;
+        if !created {
+            bail!("run `{run_id}` already exists");
+        }
+        let mut actors: Vec<&String> = self.actors.iter().collect();
+        actors.sort();
+        let mut context = Map::new();
+        context.insert("trigger".into(), trigger.clone());
+        let status = serde_json::to_string(&RunStatus::Running)?;
+        let mut pipe = redis::pipe();
+        for actor in &actors {
+            // Ignore BUSYGROUP: the group may exist from an earlier attempt to start.
+            pipe.cmd("XGROUP").arg("CREATE").arg(self.keys.queue(run_id, actor)).arg(GROUP).arg(0).arg("MKSTREAM");
+        }
+        let _ = self.pool.with(|c| pipe.query::<redis::Value>(c));
+        self.pool.with(|c| {
+            redis::pipe()
+                .atomic()
+                .cmd("SET")
+                .arg(self.keys.context(run_id))
+                .arg(Value::Object(context.clone()).to_string())
+                .ignore()
+                .cmd("HSET")
+                .arg(&run_key)
+                .arg("trigger")
+                .arg(trigger.to_string())
+                .arg("status")
+                .arg(&status)
+                .arg("stage")
+                .arg(0)
+                .arg("ctx_version")
+                .arg(1)
+                .arg("actors")
+                .arg(serde_json::to_string(&actors).expect("names serialise"))
+                .arg("started_ms")
+                .arg(wall_ms())
+                .ignore()
+                .cmd("SADD")
+                .arg(self.keys.active_runs())
+                .arg(run_id)
+                .ignore()
+                .cmd("RPUSH")
+                .arg(self.keys.all_runs())
+                .arg(run_id)
+                .ignore()
+                .cmd("XADD")
+                .arg(self.keys.run_events())
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(1000)
+                .arg("*")
+                .arg("started")
+                .arg(run_id)
+                .ignore()
+                .query::<()>(c)
+        })?;
+        Ok(())
+    }
+
+    fn run_record(&self, run_id: &str) -> anyhow::Result<RunRecord> {
+        let fields: HashMap<String, String> =
+            self.pool.with(|c| redis::cmd("HGETALL").arg(self.keys.run(run_id)).query(c))?;
+        let get = |name: &str| fields.get(name).with_context(|| format!("run `{run_id}` has no `{name}` in Redis"));
+        if fields.is_empty() {
+            bail!("no run `{run_id}` in Redis (under the key prefix `{}`)", self.keys.prefix());
+        }
+        Ok(RunRecord {
+            pipeline: serde_json::from_str(get("pipeline")?)?,
+            trigger: serde_json::from_str(get("trigger")?)?,
+            status: serde_json::from_str(get("status")?)?,
+            stage: get("stage")?.parse()?,
+        })
+    }
+
+    fn set_run_stage(&self, run_id: &str, stage: usize) -> anyhow::Result<()> {
+        self.pool.with(|c| redis::cmd("HSET").arg(self.keys.run(run_id)).arg("stage").arg(stage).query::<()>(c))
+    }
+
+    fn finish_run(&self, run_id: &str, status: &RunStatus) -> anyhow::Result<()> {
+        let status = serde_json::to_string(status)?;
+        self.pool.with(|c| {
+            redis::pipe()
+                .atomic()
+                .cmd("HSET")
+                .arg(self.keys.run(run_id))
+                .arg("status")
+                .arg(&status)
+                .arg("finished_ms")
+                .arg(wall_ms())
+                .ignore()
+                .cmd("SREM")
+                .arg(self.keys.active_runs())
+                .arg(run_id)
+                .ignore()
+                .cmd("DEL")
+                .arg(self.keys.lease(run_id))
+                .ignore()
+                .cmd("XADD")
+                .arg(self.keys.run_events())
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(1000)
+                .arg("*")
+                .arg("ended")
+                .arg(run_id)
+                .ignore()
+                .query::<()>(c)
+        })
+    }
+
+    fn acquire_lease(&self, run_id: &str, owner: &str, ttl: Duration) -> anyhow::Result<bool> {
+        let key = self.keys.lease(run_id);
+        let ms = ttl.as_millis().max(1) as u64;
+        let taken: Option<String> =
+            self.pool.with(|c| redis::cmd("SET").arg(&key).arg(owner).arg("NX").arg("PX").arg(ms).query(c))?;
+        if taken.is_some() {
+            return Ok(true);
+        }
+        let holder: Option<String> = self.pool.with(|c| redis::cmd("GET").arg(&key).query(c))?;
+        if holder.as_deref() == Some(owner) {
+            self.pool.with(|c| redis::cmd("PEXPIRE").arg(&key).arg(ms).query::<()>(c))?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn sealed(&self, run_id: &str, stage: &str) -> anyhow::Result<Option<Execution>> {
+        let text: Option<String> =
+            self.pool.with(|c| redis::cmd("HGET").arg(self.keys.stage(run_id, stage)).arg("execution").query(c))?;
+        text.map(|t| serde_json::from_str(&t).context("a stored execution is not JSON")).transpose()
+    }
+
+    fn open_stage(&self, run_id: &str, info: StageInfo) -> anyhow::Result<()> {
+        let key = self.keys.stage(run_id, &info.stage.name);
+        let text = serde_json::to_string(&info)?;
+        self.pool.with(|c| {
+            redis::pipe()
+                .atomic()
+                .cmd("HSETNX")
+                .arg(&key)
+                .arg("info")
+                .arg(&text)
+                .ignore()
+                .cmd("HSETNX")
+                .arg(&key)
+                .arg("opened_ms")
+                .arg(wall_ms())
+                .ignore()
+                .query::<()>(c)
+        })
+    }
+
+    fn seal_stage(&self, run_id: &str, stage: &str, execution: &Execution) -> anyhow::Result<u64> {
+        let key = self.keys.stage(run_id, stage);
+        let (enqueued,): (Option<u64>,) = self.pool.with(|c| {
+            redis::pipe()
+                .atomic()
+                .cmd("HSET")
+                .arg(&key)
+                .arg("expected")
+                .arg(execution.expected_tasks)
+                .arg("execution")
+                .arg(serde_json::to_string(execution).expect("an execution serialises"))
+                .ignore()
+                .cmd("HGET")
+                .arg(&key)
+                .arg("enqueued")
+                .query(c)
+        })?;
+        Ok(enqueued.unwrap_or(0))
+    }
+
+    fn counts(&self, run_id: &str, stage: &str) -> anyhow::Result<StageCounts> {
+        let (fields, waiting): (HashMap<String, String>, u64) = self.pool.with(|c| {
+            redis::pipe()
+                .cmd("HGETALL")
+                .arg(self.keys.stage(run_id, stage))
+                .cmd("LLEN")
+                .arg(format!("{}:held:{stage}", self.keys.base(run_id)))
+                .query(c)
+        })?;
+        if fields.is_empty() {
+            bail!("run `{run_id}` has no open stage `{stage}`");
+        }
+        Ok(StageCounts {
+            expected: fields.get("expected").and_then(|v| v.parse().ok()),
+            enqueued: num(&fields, "enqueued"),
+            succeeded: num(&fields, "succeeded"),
+            failed: num(&fields, "failed"),
+            in_flight: num(&fields, "in_flight"),
+            waiting,
+            max_in_flight: num(&fields, "max_in_flight"),
+            stragglers: num(&fields, "stragglers"),
+        })
+    }
+
+    fn results(&self, run_id: &str, stage: &str) -> anyhow::Result<Vec<TaskResult>> {
+        self.results_where(run_id, stage, false)
+    }
+
+    fn stragglers(&self, run_id: &str, stage: &str) -> anyhow::Result<Vec<TaskResult>> {
+        self.results_where(run_id, stage, true)
+    }
+
+    fn task_history(&self, run_id: &str, stage: &str) -> anyhow::Result<Vec<(u64, Vec<u64>)>> {
+        let log: Vec<String> =
+            self.pool.with(|c| redis::cmd("LRANGE").arg(self.keys.history(run_id, stage)).arg(0).arg(-1).query(c))?;
+        let mut log: Vec<(u64, u64)> = log
+            .iter()
+            .filter_map(|e| e.split_once(':'))
+            .filter_map(|(i, at)| Some((i.parse().ok()?, at.parse::<f64>().ok()? as u64)))
+            .collect();
+        log.sort_unstable();
+        let mut history: Vec<(u64, Vec<u64>)> = Vec::new();
+        for (index, at) in log {
+            match history.last_mut() {
+                Some((last, times)) if *last == index => times.push(at),
+                _ => history.push((index, vec![at])),
+            }
+        }
+        Ok(history)
+    }
+
+    fn cut_stage(&self, run_id: &str, stage: &str) -> anyhow::Result<()> {
+        self.pool.with(|c| redis::cmd("HSET").arg(self.keys.stage(run_id, stage)).arg("cut").arg(1).query::<()>(c))
+    }
+
+    fn set_output(&self, run_id: &str, stage: &str, output: Value) -> anyhow::Result<()> {
+        let mut context = (*self.read_context(run_id)?).clone();
+        if let Value::Object(map) = &mut context {
+            map.insert(stage.to_string(), output);
+        }
+        let text = context.to_string();
+        self.pool.with(|c| {
+            redis::pipe()
+                .atomic()
+                .cmd("SET")
+                .arg(self.keys.context(run_id))
+                .arg(&text)
+                .ignore()
+                .cmd("HINCRBY")
+                .arg(self.keys.run(run_id))
+                .arg("ctx_version")
+                .arg(1)
+                .ignore()
+                .query::<()>(c)
+        })
+    }
+
+    fn run_context(&self, run_id: &str) -> anyhow::Result<Arc<Value>> {
+        self.read_context(run_id)
+    }
+
+    async fn wait_for_change(&self, _run_id: &str, timeout: Duration) {
+        tokio::time::sleep(timeout.min(POLL)).await;
+    }
+
+    fn stage_info(&self, run_id: &str, stage: &str) -> anyhow::Result<StageInfo> {
+        let id = (run_id.to_string(), stage.to_string());
+        if let Some(info) = self.infos.lock().unwrap_or_else(|p| p.into_inner()).get(&id) {
+            return Ok(info.clone());
+        }
+        let fields = self.stage_fields(run_id, stage)?;
+        let text = fields.get("info").ok_or_else(|| anyhow!("stage `{stage}` of run `{run_id}` has no info"))?;
+        let info: StageInfo = serde_json::from_str(text).context("a stored stage info is not JSON")?;
+        self.infos.lock().unwrap_or_else(|p| p.into_inner()).insert(id, info.clone());
+        Ok(info)
+    }
+
+    async fn next_task(&self) -> TaskEnvelope {
+        self.start_feed();
+        loop {
+            let notified = self.feed.ready.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(task) = self.feed.take() {
+                return task;
+            }
+            notified.await;
+        }
+    }
+
+    fn finish_task(&self, task: &TaskEnvelope, outcome: Outcome) -> anyhow::Result<Recorded> {
+        let (kind, payload) = codec::outcome_args(&outcome);
+        let (entry, taken) = match &task.delivery {
+            Some(d) => (d.entry.clone(), d.taken_ms.to_string()),
+            None => (String::new(), String::new()),
+        };
+        let recorded: String = self.pool.with(|c| {
+            redis::cmd("FCALL")
+                .arg("troupe_finish")
+                .arg(1)
+                .arg(self.keys.stage(&task.run_id, &task.stage))
+                .arg(self.keys.base(&task.run_id))
+                .arg(self.keys.prefix())
+                .arg(&*task.run_id)
+                .arg(&*task.stage)
+                .arg(task.index)
+                .arg(task.attempt)
+                .arg(kind)
+                .arg(&payload)
+                .arg(&task.actor)
+                .arg(&entry)
+                .arg(&taken)
+                .query(c)
+        })?;
+        match recorded.as_str() {
+            "counted" => Ok(Recorded::Counted),
+            "duplicate" => Ok(Recorded::Duplicate),
+            "straggler" => Ok(Recorded::Straggler),
+            other => bail!("troupe_finish answered `{other}`"),
+        }
+    }
+
+    fn requeue(&self, task: TaskEnvelope, delay_ms: u64, next_attempt: bool) -> anyhow::Result<()> {
+        let attempt = if next_attempt { task.attempt + 1 } else { task.attempt };
+        let (entry, taken) = match &task.delivery {
+            Some(d) => (d.entry.clone(), d.taken_ms.to_string()),
+            None => (String::new(), String::new()),
+        };
+        self.pool.with(|c| {
+            redis::cmd("FCALL")
+                .arg("troupe_requeue")
+                .arg(1)
+                .arg(self.keys.stage(&task.run_id, &task.stage))
+                .arg(self.keys.base(&task.run_id))
+                .arg(self.keys.prefix())
+                .arg(&*task.run_id)
+                .arg(&*task.stage)
+                .arg(task.index)
+                .arg(attempt)
+                .arg(delay_ms)
+                .arg(&task.actor)
+                .arg(&entry)
+                .arg(&taken)
+                .query::<i64>(c)
+        })?;
+        Ok(())
+    }
+}

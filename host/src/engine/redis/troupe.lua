@@ -1,0 +1,196 @@
+#!lua name=troupe_v1
+-- troupe's Redis functions. Every troupe process loads this library (FUNCTION LOAD
+-- REPLACE) when it connects; workers in other languages call the same functions with
+-- FCALL. The key layout and every argument are documented in docs/redis-protocol.md.
+--
+-- Each function touches one run's keys only (they share the run's hash tag), plus the
+-- shared rate-limit buckets `<prefix>:rate:<namespace>:<bucket>`.
+
+local GROUP = 'workers'
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Hand a task to its actor's stream. `rec` is the task record: a = actor, i = input
+-- (JSON text), k = key (JSON text, optional).
+local function xadd(base, run, stage, index, attempt, rec)
+  local fields = { 'run', run, 'stage', stage, 'index', index, 'attempt', attempt, 'actor', rec.a, 'input', rec.i }
+  if rec.k then
+    fields[#fields + 1] = 'key'
+    fields[#fields + 1] = rec.k
+  end
+  redis.call('XADD', base .. ':q:' .. rec.a, '*', unpack(fields))
+end
+
+-- Release a task: to its stream now, or to the run's delayed set until its delay and its
+-- rate bucket (GCRA, shared by every host) allow. rec.r = { bucket, per second, burst }.
+local function release(base, prefix, run, stage, index, attempt, rec, delay, now)
+  local due = now + delay
+  if rec.r then
+    local bucket = prefix .. ':rate:' .. rec.r[1]
+    local interval = 1000.0 / rec.r[2]
+    local tat = tonumber(redis.call('GET', bucket)) or now
+    local start = math.max(tat, due)
+    due = math.max(due, start - interval * math.max(rec.r[3] - 1, 0))
+    local next_tat = start + interval
+    redis.call('SET', bucket, string.format('%.3f', next_tat), 'PX', math.ceil(next_tat - now) + 60000)
+  end
+  if due <= now then
+    xadd(base, run, stage, index, attempt, rec)
+  else
+    redis.call('ZADD', base .. ':delayed', string.format('%.3f', due), cjson.encode({ stage, tonumber(index), tonumber(attempt) }))
+  end
+end
+
+local function bump_peak(sh, inflight)
+  local peak = tonumber(redis.call('HGET', sh, 'max_in_flight')) or 0
+  if inflight > peak then
+    redis.call('HSET', sh, 'max_in_flight', inflight)
+  end
+end
+
+-- KEYS: stage hash. ARGV: base, prefix, run, stage, max-parallel ('' = unchanged), then
+-- (index, task record JSON) pairs. Idempotent by index: a task already enqueued is
+-- skipped. Returns how many tasks were new.
+local function enqueue(keys, args)
+  local sh = keys[1]
+  local base, prefix, run, stage = args[1], args[2], args[3], args[4]
+  local tasks, held = base .. ':tasks:' .. stage, base .. ':held:' .. stage
+  if args[5] ~= '' then
+    redis.call('HSET', sh, 'max_parallel', args[5])
+  end
+  local maxp = tonumber(redis.call('HGET', sh, 'max_parallel'))
+  local inflight = tonumber(redis.call('HGET', sh, 'in_flight')) or 0
+  local now = now_ms()
+  local added = 0
+  for j = 6, #args, 2 do
+    if redis.call('HSETNX', tasks, args[j], args[j + 1]) == 1 then
+      added = added + 1
+      if maxp and inflight >= maxp then
+        redis.call('RPUSH', held, args[j])
+      else
+        inflight = inflight + 1
+        local rec = cjson.decode(args[j + 1])
+        release(base, prefix, run, stage, args[j], 1, rec, rec.d or 0, now)
+      end
+    end
+  end
+  redis.call('HSET', sh, 'in_flight', inflight)
+  bump_peak(sh, inflight)
+  redis.call('HINCRBY', sh, 'enqueued', added)
+  return added
+end
+
+-- Record a task's outcome exactly once and acknowledge its delivery.
+-- KEYS: stage hash. ARGV: base, prefix, run, stage, index, attempt, kind ('ok' | 'err'),
+-- payload (the result as JSON text for 'ok', the message for 'err'), actor, stream entry
+-- id ('' if none), taken (wall-clock ms when the worker took it, '' if unknown).
+-- Returns 'counted', 'straggler' or 'duplicate'.
+local function finish(keys, args)
+  local sh = keys[1]
+  local base, prefix, run, stage, index, attempt, kind, payload, actor, entry, taken = unpack(args)
+  if entry ~= '' then
+    redis.call('XACK', base .. ':q:' .. actor, GROUP, entry)
+  end
+  if redis.call('HEXISTS', base .. ':tasks:' .. stage, index) == 0 then
+    return redis.error_reply('run ' .. run .. ' stage ' .. stage .. ' has no task ' .. index)
+  end
+  local record
+  if kind == 'ok' then
+    record = '{"attempts":' .. attempt .. ',"ok":' .. payload .. '}'
+  else
+    record = '{"attempts":' .. attempt .. ',"err":' .. cjson.encode(payload) .. '}'
+  end
+  if redis.call('HSETNX', base .. ':res:' .. stage, index, record) == 0 then
+    return 'duplicate'
+  end
+  if taken ~= '' then
+    local opened = tonumber(redis.call('HGET', sh, 'opened_ms')) or 0
+    redis.call('RPUSH', base .. ':hist:' .. stage, index .. ':' .. math.max(tonumber(taken) - opened, 0))
+  end
+  local inflight = redis.call('HINCRBY', sh, 'in_flight', -1)
+  local recorded = 'counted'
+  if redis.call('HGET', sh, 'cut') == '1' then
+    redis.call('RPUSH', base .. ':strag:' .. stage, index)
+    redis.call('HINCRBY', sh, 'stragglers', 1)
+    recorded = 'straggler'
+  elseif kind == 'ok' then
+    redis.call('HINCRBY', sh, 'succeeded', 1)
+  else
+    redis.call('HINCRBY', sh, 'failed', 1)
+  end
+  local maxp = tonumber(redis.call('HGET', sh, 'max_parallel'))
+  if maxp and inflight < maxp then
+    local nxt = redis.call('LPOP', base .. ':held:' .. stage)
+    if nxt then
+      bump_peak(sh, redis.call('HINCRBY', sh, 'in_flight', 1))
+      local rec = cjson.decode(redis.call('HGET', base .. ':tasks:' .. stage, nxt))
+      release(base, prefix, run, stage, nxt, 1, rec, rec.d or 0, now_ms())
+    end
+  end
+  return recorded
+end
+
+-- Run a task again after a delay (a retry or a deferral); it stays in flight.
+-- KEYS: stage hash. ARGV: base, prefix, run, stage, index, attempt (of the next run),
+-- delay ms, actor, stream entry id ('' if none), taken ('' if unknown).
+-- Returns 1, or 0 when the delivery was already acknowledged (a repeated call).
+local function requeue(keys, args)
+  local sh = keys[1]
+  local base, prefix, run, stage, index, attempt, delay, actor, entry, taken = unpack(args)
+  if entry ~= '' and redis.call('XACK', base .. ':q:' .. actor, GROUP, entry) == 0 then
+    return 0
+  end
+  if taken ~= '' then
+    local opened = tonumber(redis.call('HGET', sh, 'opened_ms')) or 0
+    redis.call('RPUSH', base .. ':hist:' .. stage, index .. ':' .. math.max(tonumber(taken) - opened, 0))
+  end
+  local rec = cjson.decode(redis.call('HGET', base .. ':tasks:' .. stage, index))
+  rec.r = nil
+  release(base, prefix, run, stage, index, attempt, rec, tonumber(delay), now_ms())
+  return 1
+end
+
+-- Move the run's due delayed tasks to their streams.
+-- KEYS: the run's delayed set. ARGV: base, run. Returns { how many moved, ms until the
+-- next delayed task is due (-1: none) }.
+local function promote(keys, args)
+  local base, run = args[1], args[2]
+  local now = now_ms()
+  local due = redis.call('ZRANGEBYSCORE', keys[1], '-inf', now, 'LIMIT', 0, 1000)
+  for _, member in ipairs(due) do
+    local t = cjson.decode(member)
+    local raw = redis.call('HGET', base .. ':tasks:' .. t[1], string.format('%d', t[2]))
+    if raw then
+      xadd(base, run, t[1], string.format('%d', t[2]), string.format('%d', t[3]), cjson.decode(raw))
+    end
+    redis.call('ZREM', keys[1], member)
+  end
+  local first = redis.call('ZRANGE', keys[1], 0, 0, 'WITHSCORES')
+  if #first == 0 then
+    return { #due, -1 }
+  end
+  return { #due, math.max(math.ceil(tonumber(first[2]) - now), 0) }
+end
+
+-- Give a delivery back to the queue at once (a worker shutting down): acknowledge it and
+-- add the same task again. KEYS: the stream. ARGV: entry id, then the entry's fields.
+local function handback(keys, args)
+  if redis.call('XACK', keys[1], GROUP, args[1]) == 0 then
+    return 0
+  end
+  local fields = {}
+  for j = 2, #args do
+    fields[#fields + 1] = args[j]
+  end
+  redis.call('XADD', keys[1], '*', unpack(fields))
+  return 1
+end
+
+redis.register_function('troupe_enqueue', enqueue)
+redis.register_function('troupe_finish', finish)
+redis.register_function('troupe_requeue', requeue)
+redis.register_function('troupe_promote', promote)
+redis.register_function('troupe_handback', handback)
