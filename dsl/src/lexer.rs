@@ -71,6 +71,7 @@ pub fn lex(source: &str) -> Result<Vec<Token<'_>>, Diagnostic> {
     let mut input = LocatingSlice::new(source);
     let mut tokens = Vec::with_capacity(source.len() / 5 + 1);
     loop {
+        // Skipping trivia cannot fail (every part of it accepts zero characters).
         let _: ModalResult<(), ContextError> = trivia.parse_next(&mut input);
         let start = input.current_token_start();
         let Some(c) = input.peek_token() else {
@@ -89,6 +90,7 @@ pub fn lex(source: &str) -> Result<Vec<Token<'_>>, Diagnostic> {
             '0'..='9' => number(&mut input, start)?,
             '-' if input.as_bytes().get(1).is_some_and(u8::is_ascii_digit) => number(&mut input, start)?,
             c if c.is_ascii_alphabetic() || c == '_' => {
+                // Cannot fail: its first character was just checked.
                 let _: ModalResult<&str, ContextError> = identifier.parse_next(&mut input);
                 TokenKind::Ident
             }
