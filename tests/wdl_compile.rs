@@ -114,6 +114,14 @@ fn names_map_onto_the_context() {
 }
 
 #[test]
+fn group_by_takes_a_jsonpath_string_too() {
+    let s = stages(
+        r#"workflow w { call FileProcessor  gather (p in FileProcessor.output) groupBy: "$.meta.kind" { call Consolidator } }"#,
+    );
+    assert_eq!(s[1]["gather"], json!({ "stage": "FileProcessor", "groupBy": "$.meta.kind" }));
+}
+
+#[test]
 fn declared_inputs_are_the_only_names_of_the_trigger() {
     let s = stages("workflow w { input { files, owner } call Pass { input: f = files, o = owner.name } }");
     assert_eq!(s[0]["input"], json!({ "f": "$.trigger.files", "o": "$.trigger.owner.name" }));
