@@ -13,6 +13,7 @@ use crate::api::{Admission, Outcome, TaskRef, Verdict};
 use crate::engine::{Engine, TaskEnvelope};
 use crate::plugin::{Actor, Plugins};
 use crate::stage_host::StageHost;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{watch, Semaphore};
 
@@ -20,16 +21,23 @@ use tokio::sync::{watch, Semaphore};
 pub struct Workers {
     stop: watch::Sender<bool>,
     threads: Vec<std::thread::JoinHandle<()>>,
+    ran: Arc<AtomicU64>,
 }
 
 impl Workers {
     /// Stop taking tasks and wait until every task in progress has ended (a graceful
-    /// shutdown: nothing is left half-done).
-    pub fn shutdown(mut self) {
+    /// shutdown: nothing is left half-done). Returns how many tasks these workers ran.
+    pub fn shutdown(mut self) -> u64 {
         let _ = self.stop.send(true);
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
+        self.ran()
+    }
+
+    /// How many tasks these workers have run to an outcome (or a requeue) so far.
+    pub fn ran(&self) -> u64 {
+        self.ran.load(Ordering::Relaxed)
     }
 }
 
@@ -47,9 +55,11 @@ pub fn spawn<E: Engine>(engine: Arc<E>, plugins: Arc<Plugins>, concurrency: usiz
     let permits = Arc::new(Semaphore::new(concurrency));
     let (stop, stopped) = watch::channel(false);
     let mut threads = Vec::new();
+    let ran = Arc::new(AtomicU64::new(0));
     for n in 0..concurrency.min(2 * cores) {
         let (engine, plugins, permits, mut stopped) =
             (engine.clone(), plugins.clone(), permits.clone(), stopped.clone());
+        let ran = ran.clone();
         let thread = std::thread::Builder::new()
             .name(format!("troupe-worker-{n}"))
             .spawn(move || {
@@ -67,11 +77,12 @@ pub fn spawn<E: Engine>(engine: Arc<E>, plugins: Arc<Plugins>, concurrency: usiz
                             _ = stopped.changed() => break,
                         };
                         let native = matches!(plugins.actor(&task.actor), Some(Actor::Builtin(_)));
-                        let (engine, plugins) = (engine.clone(), plugins.clone());
+                        let (engine, plugins, ran) = (engine.clone(), plugins.clone(), ran.clone());
                         let work = async move {
                             if let Err(e) = run_task(&engine, &plugins, task).await {
                                 eprintln!("troupe worker: {e:#}");
                             }
+                            ran.fetch_add(1, Ordering::Relaxed);
                             drop(permit);
                         };
                         if native {
@@ -88,7 +99,7 @@ pub fn spawn<E: Engine>(engine: Arc<E>, plugins: Arc<Plugins>, concurrency: usiz
             .expect("cannot start a worker thread");
         threads.push(thread);
     }
-    Workers { stop, threads }
+    Workers { stop, threads, ran }
 }
 
 /// Run one task to its recorded outcome (or its requeue).

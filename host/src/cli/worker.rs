@@ -52,7 +52,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     let handed_back = engine.stop_taking()?;
-    workers.shutdown();
-    eprintln!("troupe worker {}: stopped; gave back {handed_back} task(s) not started", engine.consumer());
+    let ran = workers.shutdown();
+    eprintln!("troupe worker {}: stopped; ran {ran} tasks; gave back {handed_back} not started", engine.consumer());
     Ok(ExitCode::SUCCESS)
 }

@@ -7,9 +7,9 @@
 //! releases the next held one. Workers take ready tasks from one FIFO queue.
 
 use super::{Engine, Recorded, RunRecord, RunStatus, StageCounts, StageInfo, TaskEnvelope, TaskResult};
-use crate::pipeline::Pipeline;
 use crate::api::{EnqueueOptions, Execution, LogLevel, Outcome, Task};
 use crate::memory_state::MemoryState;
+use crate::pipeline::Pipeline;
 use crate::stage_host::{Role, Scope, StageHost};
 use anyhow::{anyhow, Context as _};
 use serde_json::{Map, Value};

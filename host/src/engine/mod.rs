@@ -10,7 +10,7 @@ mod embedded;
 mod redis;
 
 pub use embedded::EmbeddedEngine;
-pub use redis::{RedisEngine, RedisOptions};
+pub use redis::{Keys, RedisEngine, RedisOptions};
 
 use crate::api::{Execution, Outcome, OutputShape, Stage};
 use crate::pipeline::Pipeline;

@@ -1,0 +1,368 @@
+//! Distributed mode, with real processes against a real redis-server: workers killed with
+//! SIGKILL, an orchestrator killed and resumed, a result delivered twice, three workers
+//! sharing a scatter, and Redis itself restarted mid-run.
+//!
+//! Each test uses a key prefix of its own on the machine's Redis (`TROUPE_TEST_REDIS`,
+//! default 127.0.0.1:6379), except the restart test, which starts its own redis-server.
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use troupe::engine::{Engine, Keys, Recorded};
+use troupe_tests::{redis_engine, root, test_redis_url, unique_prefix};
+
+/// A manifest for these tests, with absolute paths so processes can run anywhere.
+fn manifest(dir: &Path) -> PathBuf {
+    let text = format!(
+        r#"version = 1
+plugins-dir = "{}"
+
+[executors.scatter]
+component = "scatter.wasm"
+
+[executors.gather]
+component = "gather.wasm"
+
+[executors.single]
+component = "single.wasm"
+
+[actors.Tally]
+component = "fixtures/tally.wasm"
+
+[actors.Pass]
+component = "pass.wasm"
+
+[actors.Wait]
+builtin = "wait"
+"#,
+        root().join("target/plugins").display()
+    );
+    let path = dir.join("troupe.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A test's world: a temporary directory with the manifest, a Redis URL and a key prefix.
+struct World {
+    dir: tempfile::TempDir,
+    manifest: PathBuf,
+    url: String,
+    prefix: String,
+}
+
+impl World {
+    fn new(what: &str) -> World {
+        World::on(what, &test_redis_url())
+    }
+
+    fn on(what: &str, url: &str) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = manifest(dir.path());
+        World { dir, manifest, url: url.to_string(), prefix: unique_prefix(what) }
+    }
+
+    fn keys(&self) -> Keys {
+        Keys::new(&self.prefix)
+    }
+
+    fn redis(&self) -> redis::Connection {
+        redis::Client::open(self.url.as_str()).unwrap().get_connection().unwrap()
+    }
+
+    /// `troupe <args>` on this world's manifest and Redis, with stdout and stderr captured.
+    fn troupe(&self, args: &[&str]) -> Command {
+        let mut cmd = self.troupe_on_redis(args);
+        cmd.arg("--manifest").arg(&self.manifest).arg("--cache-dir").arg(root().join("target/test-cache"));
+        cmd
+    }
+
+    /// `troupe <args>` on this world's Redis only (`troupe status` loads no plugins).
+    fn troupe_on_redis(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(root().join("target/release/troupe"));
+        cmd.args(args)
+            .arg("--redis")
+            .arg(&self.url)
+            .arg("--redis-prefix")
+            .arg(&self.prefix)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    fn write(&self, name: &str, value: &Value) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, value.to_string()).unwrap();
+        path.display().to_string()
+    }
+
+    /// Start `troupe run` of `pipeline` as run `run_id`, serving no tasks itself.
+    fn start_run(&self, run_id: &str, pipeline: &Value, trigger: &Value) -> Child {
+        let (p, t) = (self.write("pipeline.json", pipeline), self.write("input.json", trigger));
+        self.troupe(&["run", &p, "--input", &t, "--run-id", run_id, "--concurrency", "0", "--json"]).spawn().unwrap()
+    }
+
+    fn start_worker(&self, concurrency: usize, visibility_ms: u64) -> Child {
+        let (c, v) = (concurrency.to_string(), visibility_ms.to_string());
+        self.troupe(&["worker", "--concurrency", &c, "--visibility-timeout-ms", &v]).spawn().unwrap()
+    }
+
+    /// How many results stage `stage` of `run` has recorded so far.
+    fn recorded(&self, run: &str, stage: &str) -> u64 {
+        redis::cmd("HLEN").arg(self.keys().results(run, stage)).query(&mut self.redis()).unwrap()
+    }
+
+    /// How many times `Tally` ran the task with this id.
+    fn executions(&self, id: u64) -> u64 {
+        let key = self.keys().state("actor:Tally", &format!("runs/{id}"));
+        let n: Option<u64> = redis::cmd("GET").arg(key).query(&mut self.redis()).unwrap();
+        n.unwrap_or(0)
+    }
+}
+
+fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn kill(child: &mut Child) {
+    // SIGKILL: no handler runs, nothing is handed back.
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+fn terminate(child: Child) -> Output {
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn finish(child: Child) -> Value {
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "troupe failed ({}):\n{stderr}", out.status);
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{stderr}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn tally_scatter(work: u64) -> Value {
+    json!({ "name": "tallies", "stages": [
+        { "name": "count", "mode": "scatter", "actor": "Tally",
+          "scatter": { "input": "$.trigger.items", "as": "item" },
+          "input": { "id": "$.item.id", "work": work },
+          "executorConfig": { "batchSize": 500 } },
+        { "name": "sum", "mode": "gather", "actor": "Pass",
+          "gather": { "stage": "count" }, "input": { "items": "$.group.items" } } ] })
+}
+
+fn items(n: u64) -> Value {
+    json!({ "items": (0..n).map(|id| json!({ "id": id })).collect::<Vec<_>>() })
+}
+
+/// The gathered results: each task's id exactly once, in order.
+fn assert_every_id_once(context: &Value, n: u64) {
+    let results = context["count"].as_array().expect("count outputs a list");
+    let ids: Vec<u64> = results.iter().map(|r| r["id"].as_u64().expect("an id")).collect();
+    assert_eq!(ids, (0..n).collect::<Vec<_>>());
+    assert_eq!(context["sum"]["items"].as_array().map(Vec::len), Some(n as usize));
+}
+
+#[test]
+fn a_worker_killed_mid_task_loses_nothing_and_every_task_counts_once() {
+    let world = World::new("kill-worker");
+    let n = 400;
+    let run = "killed-worker";
+    let orchestrator = world.start_run(run, &tally_scatter(300), &items(n));
+    let mut doomed = world.start_worker(4, 1500);
+    wait_until("the doomed worker to have run 40 tasks", Duration::from_secs(60), || {
+        world.recorded(run, "count") >= 40
+    });
+    let survivor = world.start_worker(4, 1500);
+    kill(&mut doomed);
+    let context = finish(orchestrator);
+    terminate(survivor);
+
+    assert_every_id_once(&context, n);
+    let executions: Vec<u64> = (0..n).map(|id| world.executions(id)).collect();
+    assert!(executions.iter().all(|&e| e >= 1), "a task never ran: {executions:?}");
+    let rerun = executions.iter().filter(|&&e| e > 1).count();
+    assert!(rerun >= 1, "the killed worker was mid-task, so some task ran again elsewhere");
+    let counts = troupe_counts(&world, run, "count");
+    assert_eq!((counts.succeeded, counts.failed, counts.in_flight), (n, 0, 0), "each task counted once");
+}
+
+#[test]
+fn an_orchestrator_killed_mid_scatter_is_resumed_with_no_task_lost_or_run_twice() {
+    let world = World::new("kill-orchestrator");
+    let n = 2000;
+    let run = "killed-orchestrator";
+    let workers: Vec<Child> = (0..2).map(|_| world.start_worker(4, 60_000)).collect();
+    let mut orchestrator = world.start_run(run, &tally_scatter(20), &items(n));
+    wait_until("the scatter to be under way", Duration::from_secs(60), || world.recorded(run, "count") >= 100);
+    kill(&mut orchestrator);
+    assert!(world.recorded(run, "count") < n, "the orchestrator was killed mid-scatter");
+
+    let resumed = world.troupe(&["resume", run, "--concurrency", "0", "--json"]).spawn().unwrap();
+    let context = finish(resumed);
+    for w in workers {
+        terminate(w);
+    }
+    assert_every_id_once(&context, n);
+    let executions: Vec<u64> = (0..n).map(|id| world.executions(id)).collect();
+    let wrong: Vec<(u64, u64)> =
+        executions.iter().enumerate().filter(|(_, &e)| e != 1).map(|(i, &e)| (i as u64, e)).collect();
+    assert!(wrong.is_empty(), "every task runs exactly once; (id, executions) that did not: {wrong:?}");
+
+    let status = world.troupe_on_redis(&["status", run, "--json"]).output().unwrap();
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["status"], json!({ "state": "succeeded" }));
+    assert_eq!(status["stages"][0]["counts"]["succeeded"], json!(n));
+}
+
+#[test]
+fn a_result_delivered_twice_is_counted_once() {
+    let world = World::new("twice");
+    let run = "delivered-twice";
+    let pipeline = json!([{ "name": "one", "mode": "single", "actor": "Pass", "input": { "n": 1 } }]);
+    let orchestrator = world.start_run(run, &pipeline, &json!({}));
+
+    // This process takes the task first and sits on it, as a worker that stalled would.
+    let manifest = troupe::Manifest::load(&world.manifest).unwrap();
+    let slow = redis_engine(&manifest, |o| {
+        o.url = world.url.clone();
+        o.prefix = world.prefix.clone();
+        o.prefetch = 1;
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let task = runtime.block_on(async { tokio::time::timeout(Duration::from_secs(30), slow.next_task()).await });
+    let task = task.expect("the task reached the slow worker");
+    assert_eq!((task.stage.as_ref(), task.index), ("one", 0));
+
+    // A real worker process takes it over after its visibility timeout and finishes it.
+    let fast = world.start_worker(1, 300);
+    let context = finish(orchestrator);
+    assert_eq!(context["one"], json!({ "n": 1 }));
+    terminate(fast);
+
+    // Now the stalled worker reports too: a second delivery of the same task.
+    let second = slow.finish_task(&task, troupe::Outcome::Succeeded(json!({ "n": "late" }))).unwrap();
+    assert_eq!(second, Recorded::Duplicate);
+    let counts = slow.counts(run, "one").unwrap();
+    assert_eq!((counts.succeeded, counts.failed, counts.in_flight), (1, 0, 0));
+    assert_eq!(slow.results(run, "one").unwrap()[0].outcome, troupe::Outcome::Succeeded(json!({ "n": 1 })));
+}
+
+#[test]
+fn three_workers_share_a_ten_thousand_item_scatter() {
+    let world = World::new("three");
+    let n = 10_000;
+    let run = "shared";
+    let workers: Vec<Child> = (0..3).map(|_| world.start_worker(4, 60_000)).collect();
+    let context = finish(world.start_run(run, &tally_scatter(0), &items(n)));
+    assert_every_id_once(&context, n);
+
+    let mut ran = Vec::new();
+    for w in workers {
+        let out = terminate(w);
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "a worker failed to stop cleanly:\n{stderr}");
+        let count = stderr
+            .split("ran ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no task count in:\n{stderr}"));
+        ran.push(count);
+    }
+    // Each worker served part of it; together they ran every task of both stages once.
+    assert!(ran.iter().all(|&r| r > 0), "every worker served some tasks: {ran:?}");
+    assert_eq!(ran.iter().sum::<u64>(), n + 1, "10,000 scatter tasks and one gather task: {ran:?}");
+    assert!((0..n).all(|id| world.executions(id) == 1));
+}
+
+/// A redis-server of the test's own, on its own port, persisting to an append-only file.
+struct OwnRedis {
+    dir: tempfile::TempDir,
+    port: u16,
+    server: Option<Child>,
+}
+
+impl OwnRedis {
+    fn start() -> OwnRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut redis = OwnRedis { dir: tempfile::tempdir().unwrap(), port, server: None };
+        redis.boot();
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn boot(&mut self) {
+        let server = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--appendonly", "yes", "--save", ""])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (.ci/run installs it)");
+        self.server = Some(server);
+        let url = self.url();
+        wait_until("redis-server to answer", Duration::from_secs(20), || {
+            redis::Client::open(url.as_str())
+                .and_then(|c| c.get_connection())
+                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+                .is_ok()
+        });
+    }
+
+    /// Stop the server the way an operator restarts one (SHUTDOWN writes the AOF out).
+    fn shut_down(&mut self) {
+        let mut conn = redis::Client::open(self.url().as_str()).unwrap().get_connection().unwrap();
+        let _ = redis::cmd("SHUTDOWN").query::<()>(&mut conn);
+        if let Some(mut server) = self.server.take() {
+            server.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        if let Some(server) = &mut self.server {
+            let _ = server.kill();
+            let _ = server.wait();
+        }
+    }
+}
+
+#[test]
+fn a_redis_restart_mid_run_does_not_lose_the_run() {
+    let mut own = OwnRedis::start();
+    let world = World::on("restart", &own.url());
+    let n = 600;
+    let run = "survives-restart";
+    let (p, t) = (world.write("pipeline.json", &tally_scatter(100)), world.write("input.json", &items(n)));
+    let orchestrator =
+        world.troupe(&["run", &p, "--input", &t, "--run-id", run, "--concurrency", "4", "--json"]).spawn().unwrap();
+    wait_until("the run to be under way", Duration::from_secs(60), || world.recorded(run, "count") >= 50);
+    let before = world.recorded(run, "count");
+    own.shut_down();
+    assert!(before < n, "Redis goes down mid-run ({before} of {n} results were in)");
+    std::thread::sleep(Duration::from_millis(500));
+    own.boot();
+    let context = finish(orchestrator);
+    assert_every_id_once(&context, n);
+    assert!((0..n).all(|id| world.executions(id) >= 1));
+}
+
+fn troupe_counts(world: &World, run: &str, stage: &str) -> troupe::engine::StageCounts {
+    let manifest = troupe::Manifest::load(&world.manifest).unwrap();
+    let engine = redis_engine(&manifest, |o| {
+        o.url = world.url.clone();
+        o.prefix = world.prefix.clone();
+    });
+    engine.counts(run, stage).unwrap()
+}
