@@ -35,6 +35,10 @@ component = "pass.wasm"
 
 [actors.Wait]
 builtin = "wait"
+
+# Served by tests/python/worker.py; the component is only for `has-actor` and loading.
+[actors.Shout]
+component = "pass.wasm"
 "#,
         root().join("target/plugins").display()
     );
@@ -104,7 +108,9 @@ impl World {
 
     fn start_worker(&self, concurrency: usize, visibility_ms: u64) -> Child {
         let (c, v) = (concurrency.to_string(), visibility_ms.to_string());
-        self.troupe(&["worker", "--concurrency", &c, "--visibility-timeout-ms", &v]).spawn().unwrap()
+        self.troupe(&["worker", "--concurrency", &c, "--visibility-timeout-ms", &v, "--actors", "Tally,Pass,Wait"])
+            .spawn()
+            .unwrap()
     }
 
     /// How many results stage `stage` of `run` has recorded so far.
@@ -365,4 +371,59 @@ fn troupe_counts(world: &World, run: &str, stage: &str) -> troupe::engine::Stage
         o.prefix = world.prefix.clone();
     });
     engine.counts(run, stage).unwrap()
+}
+
+#[test]
+fn a_python_worker_serves_an_actor_over_the_open_protocol() {
+    let world = World::new("python");
+    let run = "python-served";
+    let pipeline = json!({ "name": "shouting", "stages": [
+        { "name": "shout", "mode": "scatter", "actor": "Shout",
+          "scatter": { "input": "$.trigger.words", "as": "word" }, "input": { "text": "$.word" } },
+        { "name": "all", "mode": "gather", "actor": "Pass",
+          "gather": { "stage": "shout" }, "input": { "items": "$.group.items" } } ] });
+    let words: Vec<String> = (0..50).map(|i| format!("word {i}")).collect();
+    let orchestrator = world.start_run(run, &pipeline, &json!({ "words": words }));
+    // Rust serves Pass (the gather); only Python serves Shout.
+    let rust = world.start_worker(2, 60_000);
+    wait_until("the run to start", Duration::from_secs(30), || {
+        redis::cmd("EXISTS").arg(world.keys().run(run)).query::<bool>(&mut world.redis()).unwrap()
+    });
+    let python = Command::new("python3")
+        .arg(root().join("tests/python/worker.py"))
+        .args([&world.url, &world.prefix, run, "Shout"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+
+    let context = finish(orchestrator);
+    let python = python.wait_with_output().unwrap();
+    assert!(python.status.success(), "{}", String::from_utf8_lossy(&python.stderr));
+    assert_eq!(String::from_utf8_lossy(&python.stdout).trim(), "served 50");
+    terminate(rust);
+    let shouted = context["shout"].as_array().unwrap();
+    assert_eq!(shouted.len(), 50);
+    for (i, r) in shouted.iter().enumerate() {
+        assert_eq!(r, &json!({ "text": format!("WORD {i}"), "servedBy": "python" }));
+    }
+    assert_eq!(context["all"]["items"].as_array().map(Vec::len), Some(50));
+}
+
+#[test]
+fn max_parallel_holds_across_worker_processes() {
+    let world = World::new("max-parallel");
+    let run = "capped";
+    let pipeline = json!([{ "name": "capped", "mode": "scatter", "actor": "Wait",
+        "scatter": { "input": "$.trigger.items", "as": "item" }, "input": { "ms": 20 },
+        "executorConfig": { "maxParallel": 5 } }]);
+    let workers: Vec<Child> = (0..2).map(|_| world.start_worker(8, 60_000)).collect();
+    let context = finish(world.start_run(run, &pipeline, &items(200)));
+    for w in workers {
+        terminate(w);
+    }
+    assert_eq!(context["capped"].as_array().map(Vec::len), Some(200));
+    let counts = troupe_counts(&world, run, "capped");
+    // Two processes with 16 slots between them never ran more than 5 at once.
+    assert_eq!(counts.max_in_flight, 5, "{counts:?}");
 }

@@ -3,17 +3,18 @@
 
 use serde_json::Value;
 use std::process::Command;
-use troupe_tests::root;
+use troupe_tests::{root, test_redis_url, unique_prefix};
 
 /// `troupe run <pipeline> --input <input> --json`: the final context.
 fn run(pipeline: &str, input: &str) -> Value {
     let troupe = root().join("target/release/troupe");
     assert!(troupe.is_file(), "run `cargo xtask build` first");
-    let out = Command::new(troupe)
-        .current_dir(root())
-        .args(["run", pipeline, "--input", input, "--json", "--cache-dir", "target/test-cache"])
-        .output()
-        .unwrap();
+    let mut cmd = Command::new(troupe);
+    cmd.current_dir(root()).args(["run", pipeline, "--input", input, "--json", "--cache-dir", "target/test-cache"]);
+    if std::env::var("TROUPE_TEST_ENGINE").is_ok_and(|e| e == "redis") {
+        cmd.args(["--redis", &test_redis_url(), "--redis-prefix", &unique_prefix("wdl")]);
+    }
+    let out = cmd.output().unwrap();
     assert!(out.status.success(), "{pipeline}: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{pipeline}: {e}"))
 }

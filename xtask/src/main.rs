@@ -66,9 +66,20 @@ fn build(root: &Path) -> anyhow::Result<()> {
     run(cargo(root).args(["build", "--release", "-p", "troupe"]))
 }
 
+/// The behavioural suites that run on both engines.
+const BOTH_ENGINES: &[&str] = &["pipelines", "custom_executors", "examples", "wdl_examples"];
+
 fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
+    python::ensure_redis_py()?;
     eprintln!("xtask: running every test (release profile, sharing the host's build)");
-    run(cargo(root).args(["test", "--release", "--workspace"]).args(extra))
+    run(cargo(root).args(["test", "--release", "--workspace"]).args(extra))?;
+    eprintln!("xtask: the behavioural suites again, on the Redis engine (TROUPE_TEST_ENGINE=redis)");
+    let mut cmd = cargo(root);
+    cmd.env("TROUPE_TEST_ENGINE", "redis").args(["test", "--release", "-p", "troupe-tests"]);
+    for suite in BOTH_ENGINES {
+        cmd.args(["--test", suite]);
+    }
+    run(cmd.args(extra))
 }
 
 fn lint(root: &Path) -> anyhow::Result<()> {

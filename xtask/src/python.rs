@@ -9,6 +9,8 @@ use std::process::Command;
 use std::time::SystemTime;
 
 const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
+/// The Redis client the Python test worker (tests/python/worker.py) uses.
+const REDIS_PY: &str = "redis==8.1.0";
 
 struct PyGuest {
     name: String,
@@ -54,6 +56,17 @@ fn ensure_componentize_py() -> anyhow::Result<()> {
         eprintln!("xtask: installing {COMPONENTIZE_PY} from PyPI");
         run(Command::new("python3").args(["-m", "pip", "install", "--quiet", COMPONENTIZE_PY]))
             .context("cannot install componentize-py (needs python3 with pip)")?;
+    }
+    Ok(())
+}
+
+/// redis-py, for the test that serves an actor from Python over troupe's Redis protocol.
+pub fn ensure_redis_py() -> anyhow::Result<()> {
+    let ok = Command::new("python3").args(["-c", "import redis"]).output().map(|o| o.status.success()).unwrap_or(false);
+    if !ok {
+        eprintln!("xtask: installing {REDIS_PY} from PyPI");
+        run(Command::new("python3").args(["-m", "pip", "install", "--quiet", REDIS_PY]))
+            .context("cannot install redis-py (needs python3 with pip)")?;
     }
     Ok(())
 }
