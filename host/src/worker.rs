@@ -22,6 +22,8 @@ pub struct Workers {
     stop: watch::Sender<bool>,
     threads: Vec<std::thread::JoinHandle<()>>,
     ran: Arc<AtomicU64>,
+    /// The engine's [`Engine::flush`], called once the workers have stopped.
+    flush: Option<Box<dyn FnOnce() + Send>>,
 }
 
 impl Workers {
@@ -31,6 +33,9 @@ impl Workers {
         let _ = self.stop.send(true);
         for thread in self.threads.drain(..) {
             let _ = thread.join();
+        }
+        if let Some(flush) = self.flush.take() {
+            flush();
         }
         self.ran()
     }
@@ -99,7 +104,8 @@ pub fn spawn<E: Engine>(engine: Arc<E>, plugins: Arc<Plugins>, concurrency: usiz
             .expect("cannot start a worker thread");
         threads.push(thread);
     }
-    Workers { stop, threads, ran }
+    let flush: Option<Box<dyn FnOnce() + Send>> = Some(Box::new(move || engine.flush()));
+    Workers { stop, threads, ran, flush }
 }
 
 /// Run one task to its recorded outcome (or its requeue).
@@ -129,12 +135,12 @@ pub async fn run_task<E: Engine>(engine: &Arc<E>, plugins: &Arc<Plugins>, task: 
             Ok(Verdict::Retry(ms)) => return engine.requeue(task, ms, true),
             Ok(Verdict::Accept) => {}
             Err(e) => {
-                engine.finish_task(&task, Outcome::Failed(format!("after-task hook failed: {e}")))?;
+                engine.report(&task, Outcome::Failed(format!("after-task hook failed: {e}")))?;
                 return Ok(());
             }
         }
     }
-    engine.finish_task(&task, outcome)?;
+    engine.report(&task, outcome)?;
     Ok(())
 }
 

@@ -29,6 +29,8 @@ def main():
             break
         reply = r.xreadgroup("workers", consumer, {stream: ">"}, count=10, block=100)
         for _stream, entries in reply or []:
+            # One troupe_finish call per stage, with every task of the read.
+            by_stage = {}
             for entry_id, fields in entries:
                 taken = int(time.time() * 1000)
                 task_input = json.loads(fields["input"])
@@ -37,24 +39,13 @@ def main():
                     kind, payload = "ok", json.dumps(result)
                 except Exception as error:  # the task fails; the worker goes on
                     kind, payload = "err", f"python worker: {error!r}"
-                stage = fields["stage"]
-                r.fcall(
-                    "troupe_finish",
-                    1,
-                    f"{base}:st:{stage}",
-                    base,
-                    prefix,
-                    run,
-                    stage,
-                    fields["index"],
-                    fields["attempt"],
-                    kind,
-                    payload,
-                    actor,
-                    entry_id,
-                    taken,
+                by_stage.setdefault(fields["stage"], []).extend(
+                    [fields["index"], fields["attempt"], kind, payload, entry_id, taken]
                 )
                 served += 1
+            for stage, tasks in by_stage.items():
+                recorded = r.fcall("troupe_finish", 1, f"{base}:st:{stage}", base, prefix, run, stage, actor, *tasks)
+                assert all(x in ("counted", "duplicate", "straggler") for x in recorded), recorded
     print(f"served {served}")
 
 

@@ -187,6 +187,15 @@ pub trait Engine: StageHost + 'static {
     /// Record a task's outcome (exactly once per task).
     fn finish_task(&self, task: &TaskEnvelope, outcome: Outcome) -> anyhow::Result<Recorded>;
 
+    /// Record a task's outcome without waiting to learn how it was recorded (what workers
+    /// call: an engine may batch these). [`Engine::flush`] waits for them.
+    fn report(&self, task: &TaskEnvelope, outcome: Outcome) -> anyhow::Result<()> {
+        self.finish_task(task, outcome).map(|_| ())
+    }
+
+    /// Wait until every [`Engine::report`] made so far is recorded.
+    fn flush(&self) {}
+
     /// Run the task again after `delay_ms`; `next_attempt` counts it as a retry.
     fn requeue(&self, task: TaskEnvelope, delay_ms: u64, next_attempt: bool) -> anyhow::Result<()>;
 }

@@ -272,6 +272,7 @@ impl<E: Engine> Orchestrator<E> {
             Some(execution) => execution,
             None => self.execute(mode, stage).await.map_err(&fail)?,
         };
+
         let enqueued = self.engine.seal_stage(run_id, &name, &execution).map_err(RunError::Engine)?;
         if enqueued != execution.expected_tasks {
             return Err(fail(StageFailure::Miscount {

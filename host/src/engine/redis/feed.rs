@@ -14,7 +14,7 @@ use redis::streams::{StreamAutoClaimReply, StreamReadReply};
 use redis::Connection;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::Notify;
 
@@ -23,6 +23,8 @@ use tokio::sync::Notify;
 const BLOCK: Duration = Duration::from_millis(20);
 /// The active runs are read again when their version changes, and at least this often.
 const REFRESH_RUNS: Duration = Duration::from_secs(2);
+/// While busy, how often the feed looks for runs that started.
+const LOOK_EVERY: Duration = Duration::from_millis(50);
 
 pub fn wall_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
@@ -38,13 +40,34 @@ pub struct Feed {
     pub prefetch: usize,
     pub visibility: Duration,
     pub buffer: Mutex<VecDeque<TaskEnvelope>>,
+    /// Wakes workers: tasks arrived.
     pub ready: Notify,
+    /// Wakes the feed: the buffer has room again.
+    pub room: Condvar,
     pub stop: AtomicBool,
 }
 
 impl Feed {
     pub fn take(&self) -> Option<TaskEnvelope> {
-        self.buffer.lock().unwrap_or_else(|p| p.into_inner()).pop_front()
+        let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let task = buffer.pop_front();
+        if task.is_some() && buffer.len() <= self.prefetch / 2 {
+            self.room.notify_one();
+        }
+        task
+    }
+
+    /// Wait (a little at most) until the buffer has room for more tasks.
+    fn wait_for_room(&self) -> bool {
+        let buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        if buffer.len() < self.prefetch {
+            return true;
+        }
+        let (buffer, _) = self
+            .room
+            .wait_timeout(buffer, Duration::from_millis(10))
+            .unwrap_or_else(|p| p.into_inner());
+        buffer.len() < self.prefetch
     }
 
     fn push(&self, tasks: Vec<TaskEnvelope>) {
@@ -86,17 +109,21 @@ impl Feed {
         let mut runs: HashMap<String, Vec<String>> = HashMap::new();
         let mut refreshed = Instant::now() - REFRESH_RUNS;
         let mut last_event = self.last_event();
+        let mut looked = Instant::now();
         let mut claimed = Instant::now();
         let mut next_due: Option<Instant> = None;
         let claim_every = (self.visibility / 2).max(Duration::from_millis(100));
         while !self.stop.load(Ordering::Relaxed) {
-            if self.buffered() >= self.prefetch {
-                std::thread::sleep(Duration::from_millis(1));
+            if !self.wait_for_room() {
                 continue;
             }
             // Idle, wait for a run to start; busy, only look whether one did.
             let idle = runs.values().all(Vec::is_empty) && next_due.is_none();
-            let events = self.run_events(&mut last_event, idle.then_some(BLOCK));
+            let events = (idle || looked.elapsed() >= LOOK_EVERY)
+                && self.run_events(&mut last_event, idle.then_some(BLOCK));
+            if !idle && looked.elapsed() >= LOOK_EVERY {
+                looked = Instant::now();
+            }
             if events || refreshed.elapsed() >= REFRESH_RUNS {
                 refreshed = Instant::now();
                 if let Err(e) = self.refresh(&mut runs) {

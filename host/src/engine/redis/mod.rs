@@ -4,6 +4,7 @@
 //! - `mod.rs`: the engine, its options, and the plugin imports it serves.
 //! - `run.rs`: the [`Engine`] methods (runs, stages, the barrier, results).
 //! - `feed.rs`: the per-process thread that takes tasks from the streams.
+//! - `acker.rs`: the per-process thread that sends finished tasks' results in batches.
 //! - `conn.rs`: the connection pool that retries across Redis restarts.
 //! - `codec.rs`: task records, stream entries and results as text.
 //! - `keys.rs`: the key layout.
@@ -12,6 +13,7 @@
 //! The layout and message fields are public (docs/redis-protocol.md), so workers in other
 //! languages can serve actors.
 
+mod acker;
 mod codec;
 mod conn;
 mod feed;
@@ -74,6 +76,7 @@ pub struct RedisEngine {
     actors: HashSet<String>,
     log_level: LogLevel,
     feed: Arc<Feed>,
+    acker: acker::Acker,
     feed_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     feed_started: OnceLock<()>,
     /// Stage infos never change once a stage is open: read each once.
@@ -115,14 +118,16 @@ impl RedisEngine {
             visibility: options.visibility_timeout,
             buffer: Mutex::new(VecDeque::new()),
             ready: Notify::new(),
+            room: std::sync::Condvar::new(),
             stop: AtomicBool::new(false),
         });
         Ok(RedisEngine {
-            pool,
+            pool: pool.clone(),
             keys,
             actors: actors.into_iter().collect(),
             log_level,
             feed,
+            acker: acker::Acker::start(pool.clone()),
             feed_thread: Mutex::new(None),
             feed_started: OnceLock::new(),
             infos: Mutex::default(),
@@ -193,14 +198,26 @@ impl StageHost for RedisEngine {
         let stage_key = self.keys.stage(run, stage);
         let base = self.keys.base(run);
         let max_parallel = options.max_parallel.map(|m| m.to_string()).unwrap_or_default();
-        let records: Vec<(u64, String)> =
-            tasks.iter().map(|t| (t.index, codec::task_record(t, options, &namespace))).collect();
+        let timed = options.delay_ms > 0 || options.rate_limit.is_some();
+        let args: Vec<[String; 6]> = tasks
+            .iter()
+            .map(|t| {
+                [
+                    t.index.to_string(),
+                    codec::task_record(t, options, &namespace),
+                    t.actor.clone(),
+                    t.input.to_string(),
+                    t.key.as_ref().map(Value::to_string).unwrap_or_default(),
+                    if timed { "1".to_string() } else { String::new() },
+                ]
+            })
+            .collect();
         let mut pipe = redis::pipe();
-        for chunk in records.chunks(ENQUEUE_CHUNK).chain(records.is_empty().then_some(&records[..])) {
+        for chunk in args.chunks(ENQUEUE_CHUNK).chain(args.is_empty().then_some(&args[..])) {
             let call = pipe.cmd("FCALL").arg("troupe_enqueue").arg(1).arg(&stage_key);
             call.arg(&base).arg(self.keys.prefix()).arg(run).arg(stage).arg(&max_parallel);
-            for (index, record) in chunk {
-                call.arg(index).arg(record);
+            for task in chunk {
+                call.arg(&task[..]);
             }
             call.ignore();
         }

@@ -2,6 +2,7 @@
 //! orchestrator writes through these and keeps nothing only in memory, so another
 //! process can carry a run on from what is here.
 
+use super::acker::Report;
 use super::codec;
 use super::feed::wall_ms;
 use super::keys::GROUP;
@@ -50,6 +51,26 @@ impl RedisEngine {
             .unwrap_or_else(|p| p.into_inner())
             .insert(run_id.to_string(), (version.unwrap_or(0), context.clone()));
         Ok(context)
+    }
+
+    /// The `troupe_finish` arguments that record `outcome` for `task`.
+    fn finish_report(&self, task: &TaskEnvelope, outcome: &Outcome) -> Report {
+        let (kind, payload) = codec::outcome_args(outcome);
+        let (entry, taken) = match &task.delivery {
+            Some(d) => (d.entry.clone(), d.taken_ms.to_string()),
+            None => (String::new(), String::new()),
+        };
+        Report {
+            head: [
+                self.keys.stage(&task.run_id, &task.stage),
+                self.keys.base(&task.run_id),
+                self.keys.prefix().to_string(),
+                task.run_id.to_string(),
+                task.stage.to_string(),
+                task.actor.clone(),
+            ],
+            task: [task.index.to_string(), task.attempt.to_string(), kind.to_string(), payload, entry, taken],
+        }
     }
 
     fn stage_fields(&self, run_id: &str, stage: &str) -> anyhow::Result<HashMap<String, String>> {
@@ -383,35 +404,25 @@ impl Engine for RedisEngine {
     }
 
     fn finish_task(&self, task: &TaskEnvelope, outcome: Outcome) -> anyhow::Result<Recorded> {
-        let (kind, payload) = codec::outcome_args(&outcome);
-        let (entry, taken) = match &task.delivery {
-            Some(d) => (d.entry.clone(), d.taken_ms.to_string()),
-            None => (String::new(), String::new()),
-        };
-        let recorded: String = self.pool.with(|c| {
-            redis::cmd("FCALL")
-                .arg("troupe_finish")
-                .arg(1)
-                .arg(self.keys.stage(&task.run_id, &task.stage))
-                .arg(self.keys.base(&task.run_id))
-                .arg(self.keys.prefix())
-                .arg(&*task.run_id)
-                .arg(&*task.stage)
-                .arg(task.index)
-                .arg(task.attempt)
-                .arg(kind)
-                .arg(&payload)
-                .arg(&task.actor)
-                .arg(&entry)
-                .arg(&taken)
-                .query(c)
-        })?;
-        match recorded.as_str() {
+        let report = self.finish_report(task, &outcome);
+        let call = Report::call(&report.head, [&report.task]);
+        let recorded: Vec<String> = self.pool.with(|c| call.query(c))?;
+        match recorded.first().map(String::as_str).unwrap_or_default() {
             "counted" => Ok(Recorded::Counted),
             "duplicate" => Ok(Recorded::Duplicate),
             "straggler" => Ok(Recorded::Straggler),
+            "unknown" => bail!("run `{}` stage `{}` has no task {}", task.run_id, task.stage, task.index),
             other => bail!("troupe_finish answered `{other}`"),
         }
+    }
+
+    fn report(&self, task: &TaskEnvelope, outcome: Outcome) -> anyhow::Result<()> {
+        self.acker.finish(self.finish_report(task, &outcome));
+        Ok(())
+    }
+
+    fn flush(&self) {
+        self.acker.flush();
     }
 
     fn requeue(&self, task: TaskEnvelope, delay_ms: u64, next_attempt: bool) -> anyhow::Result<()> {

@@ -52,8 +52,9 @@ local function bump_peak(sh, inflight)
 end
 
 -- KEYS: stage hash. ARGV: base, prefix, run, stage, max-parallel ('' = unchanged), then
--- (index, task record JSON) pairs. Idempotent by index: a task already enqueued is
--- skipped. Returns how many tasks were new.
+-- per task 6 values: index, task record JSON, actor, input (JSON text), key (JSON text,
+-- '' for none), timed ('1' when the record has a delay or a rate limit). Idempotent by
+-- index: a task already enqueued is skipped. Returns how many tasks were new.
 local function enqueue(keys, args)
   local sh = keys[1]
   local base, prefix, run, stage = args[1], args[2], args[3], args[4]
@@ -65,15 +66,22 @@ local function enqueue(keys, args)
   local inflight = tonumber(redis.call('HGET', sh, 'in_flight')) or 0
   local now = now_ms()
   local added = 0
-  for j = 6, #args, 2 do
-    if redis.call('HSETNX', tasks, args[j], args[j + 1]) == 1 then
+  for j = 6, #args, 6 do
+    local index = args[j]
+    if redis.call('HSETNX', tasks, index, args[j + 1]) == 1 then
       added = added + 1
       if maxp and inflight >= maxp then
-        redis.call('RPUSH', held, args[j])
+        redis.call('RPUSH', held, index)
       else
         inflight = inflight + 1
-        local rec = cjson.decode(args[j + 1])
-        release(base, prefix, run, stage, args[j], 1, rec, rec.d or 0, now)
+        if args[j + 5] == '1' then
+          local rec = cjson.decode(args[j + 1])
+          release(base, prefix, run, stage, index, 1, rec, rec.d or 0, now)
+        else
+          local key = args[j + 4]
+          if key == '' then key = nil end
+          xadd(base, run, stage, index, 1, { a = args[j + 2], i = args[j + 3], k = key })
+        end
       end
     end
   end
@@ -83,54 +91,88 @@ local function enqueue(keys, args)
   return added
 end
 
--- Record a task's outcome exactly once and acknowledge its delivery.
--- KEYS: stage hash. ARGV: base, prefix, run, stage, index, attempt, kind ('ok' | 'err'),
--- payload (the result as JSON text for 'ok', the message for 'err'), actor, stream entry
--- id ('' if none), taken (wall-clock ms when the worker took it, '' if unknown).
--- Returns 'counted', 'straggler' or 'duplicate'.
+-- Record tasks' outcomes, each exactly once, and acknowledge their deliveries: one call
+-- for any number of tasks of one stage and actor.
+-- KEYS: stage hash. ARGV: base, prefix, run, stage, actor, then per task 6 values:
+-- index, attempt, kind ('ok' | 'err'), payload (the result as JSON text for 'ok', the
+-- message for 'err'), stream entry id ('' if none), taken (wall-clock ms when the worker
+-- took it, '' if unknown). Returns, per task, 'counted', 'straggler', 'duplicate' or
+-- 'unknown' (no such task).
 local function finish(keys, args)
   local sh = keys[1]
-  local base, prefix, run, stage, index, attempt, kind, payload, actor, entry, taken = unpack(args)
-  if entry ~= '' then
-    redis.call('XACK', base .. ':q:' .. actor, GROUP, entry)
-  end
-  if redis.call('HEXISTS', base .. ':tasks:' .. stage, index) == 0 then
-    return redis.error_reply('run ' .. run .. ' stage ' .. stage .. ' has no task ' .. index)
-  end
-  local record
-  if kind == 'ok' then
-    record = '{"attempts":' .. attempt .. ',"ok":' .. payload .. '}'
-  else
-    record = '{"attempts":' .. attempt .. ',"err":' .. cjson.encode(payload) .. '}'
-  end
-  if redis.call('HSETNX', base .. ':res:' .. stage, index, record) == 0 then
-    return 'duplicate'
-  end
-  if taken ~= '' then
-    local opened = tonumber(redis.call('HGET', sh, 'opened_ms')) or 0
-    redis.call('RPUSH', base .. ':hist:' .. stage, index .. ':' .. math.max(tonumber(taken) - opened, 0))
-  end
-  local inflight = redis.call('HINCRBY', sh, 'in_flight', -1)
-  local recorded = 'counted'
-  if redis.call('HGET', sh, 'cut') == '1' then
-    redis.call('RPUSH', base .. ':strag:' .. stage, index)
-    redis.call('HINCRBY', sh, 'stragglers', 1)
-    recorded = 'straggler'
-  elseif kind == 'ok' then
-    redis.call('HINCRBY', sh, 'succeeded', 1)
-  else
-    redis.call('HINCRBY', sh, 'failed', 1)
-  end
-  local maxp = tonumber(redis.call('HGET', sh, 'max_parallel'))
-  if maxp and inflight < maxp then
-    local nxt = redis.call('LPOP', base .. ':held:' .. stage)
-    if nxt then
-      bump_peak(sh, redis.call('HINCRBY', sh, 'in_flight', 1))
-      local rec = cjson.decode(redis.call('HGET', base .. ':tasks:' .. stage, nxt))
-      release(base, prefix, run, stage, nxt, 1, rec, rec.d or 0, now_ms())
+  local base, prefix, run, stage, actor = args[1], args[2], args[3], args[4], args[5]
+  local tasks, results = base .. ':tasks:' .. stage, base .. ':res:' .. stage
+  local meta = redis.call('HMGET', sh, 'cut', 'max_parallel', 'opened_ms')
+  local cut, maxp, opened = meta[1] == '1', tonumber(meta[2]), tonumber(meta[3]) or 0
+  local acks, history, late, out = {}, {}, {}, {}
+  local succeeded, failed, ended = 0, 0, 0
+  for j = 6, #args, 6 do
+    local index, attempt, kind, payload, entry, taken =
+      args[j], args[j + 1], args[j + 2], args[j + 3], args[j + 4], args[j + 5]
+    if entry ~= '' then
+      acks[#acks + 1] = entry
+    end
+    local record
+    if kind == 'ok' then
+      record = '{"attempts":' .. attempt .. ',"ok":' .. payload .. '}'
+    else
+      record = '{"attempts":' .. attempt .. ',"err":' .. cjson.encode(payload) .. '}'
+    end
+    if redis.call('HEXISTS', tasks, index) == 0 then
+      out[#out + 1] = 'unknown'
+    elseif redis.call('HSETNX', results, index, record) == 0 then
+      out[#out + 1] = 'duplicate'
+    else
+      ended = ended + 1
+      if taken ~= '' then
+        history[#history + 1] = index .. ':' .. math.max(tonumber(taken) - opened, 0)
+      end
+      if cut then
+        late[#late + 1] = index
+        out[#out + 1] = 'straggler'
+      else
+        if kind == 'ok' then
+          succeeded = succeeded + 1
+        else
+          failed = failed + 1
+        end
+        out[#out + 1] = 'counted'
+      end
     end
   end
-  return recorded
+  if #acks > 0 then
+    redis.call('XACK', base .. ':q:' .. actor, GROUP, unpack(acks))
+  end
+  if #history > 0 then
+    redis.call('RPUSH', base .. ':hist:' .. stage, unpack(history))
+  end
+  if #late > 0 then
+    redis.call('RPUSH', base .. ':strag:' .. stage, unpack(late))
+    redis.call('HINCRBY', sh, 'stragglers', #late)
+  end
+  if succeeded > 0 then
+    redis.call('HINCRBY', sh, 'succeeded', succeeded)
+  end
+  if failed > 0 then
+    redis.call('HINCRBY', sh, 'failed', failed)
+  end
+  if ended > 0 then
+    local inflight = redis.call('HINCRBY', sh, 'in_flight', -ended)
+    if maxp then
+      local now = now_ms()
+      while inflight < maxp do
+        local nxt = redis.call('LPOP', base .. ':held:' .. stage)
+        if not nxt then
+          break
+        end
+        inflight = redis.call('HINCRBY', sh, 'in_flight', 1)
+        bump_peak(sh, inflight)
+        local rec = cjson.decode(redis.call('HGET', tasks, nxt))
+        release(base, prefix, run, stage, nxt, 1, rec, rec.d or 0, now)
+      end
+    end
+  end
+  return out
 end
 
 -- Run a task again after a delay (a retry or a deferral); it stays in flight.
