@@ -108,7 +108,10 @@ fn start_workers(prefix: &str) -> Vec<Child> {
 
 fn main() {
     let (plugins, manifest) = default_plugins();
-    println!("== Redis benchmark: {ITEMS} tasks, {WORKERS} worker processes x {CONCURRENCY}, Redis at {} ==", test_redis_url());
+    println!(
+        "== Redis benchmark: {ITEMS} tasks, {WORKERS} worker processes x {CONCURRENCY}, Redis at {} ==",
+        test_redis_url()
+    );
 
     // troupe, end to end.
     let prefix = unique_prefix("bench");
@@ -158,7 +161,10 @@ fn main() {
 
     let troupe_rate = (ITEMS + 3) as f64 / troupe.as_secs_f64();
     let floor_rate = ITEMS as f64 / floor.as_secs_f64();
-    println!("raw Redis Streams loop (1 producer, {WORKERS} consumers): {:.0} ms, {floor_rate:.0} msgs/s", floor.as_secs_f64() * 1e3);
+    println!(
+        "raw Redis Streams loop (1 producer, {WORKERS} consumers): {:.0} ms, {floor_rate:.0} msgs/s",
+        floor.as_secs_f64() * 1e3
+    );
     println!(
         "troupe scatter {ITEMS} + gather on Redis, {WORKERS} worker processes: {:.0} ms, {troupe_rate:.0} tasks/s = {:.0}% of the raw loop (goal >= 50%)",
         troupe.as_secs_f64() * 1e3,

@@ -9,11 +9,11 @@ use redis::streams::StreamId;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// A task record as the run's task hash keeps it: `a` actor, `i` input (JSON text, kept
-/// as text so Lua never re-encodes it), `k` key (JSON text), `d` delay ms, `r` rate limit
-/// `[bucket, per second, burst]`.
+/// A task record as the run's task hash keeps it: `a` actor, `k` key (JSON text), `d`
+/// delay ms, `r` rate limit `[bucket, per second, burst]`. The input is not in it: it goes
+/// on the stream, and into the stage's input hash only for tasks that must wait.
 pub fn task_record(task: &Task, options: &EnqueueOptions, namespace: &str) -> String {
-    let mut record = json!({ "a": task.actor, "i": task.input.to_string() });
+    let mut record = json!({ "a": task.actor });
     if let Some(key) = &task.key {
         record["k"] = Value::String(key.to_string());
     }
@@ -90,20 +90,22 @@ pub fn outcome_args(outcome: &Outcome) -> (&'static str, String) {
     }
 }
 
-/// A recorded result (`{"attempts":n,"ok":<json>}` or `{"attempts":n,"err":"..."}`).
+/// A recorded result (`{"attempts":n,"actor":"A","ok":<json>}` or `{..,"err":"..."}`);
+/// `actor` names it when the record does not.
 pub fn result(index: u64, record: &str, actor: String, key: Option<Value>) -> TaskResult {
     let parsed: Result<Value, _> = serde_json::from_str(record);
-    let (outcome, attempts) = match parsed {
+    let (outcome, attempts, actor) = match parsed {
         Ok(mut v) => {
             let attempts = v["attempts"].as_u64().unwrap_or(1) as u32;
+            let actor = v["actor"].as_str().map_or(actor, str::to_string);
             let outcome = match (v.get_mut("ok").map(Value::take), v.get("err")) {
                 (Some(value), _) => Outcome::Succeeded(value),
                 (None, Some(Value::String(message))) => Outcome::Failed(message.clone()),
                 _ => Outcome::Failed(format!("a worker recorded a result troupe cannot read: {record}")),
             };
-            (outcome, attempts)
+            (outcome, attempts, actor)
         }
-        Err(_) => (Outcome::Failed(format!("a worker recorded a result that is not JSON: {record}")), 1),
+        Err(_) => (Outcome::Failed(format!("a worker recorded a result that is not JSON: {record}")), 1, actor),
     };
     TaskResult { index, actor, key, outcome, attempts }
 }
@@ -121,7 +123,7 @@ mod tests {
             ..Default::default()
         };
         let record = task_record(&task, &options, "mode:rate-limited");
-        assert_eq!(record, r#"{"a":"Pass","i":"{\"n\":1.5}","k":"\"k\"","r":["mode:rate-limited:api",2.0,1]}"#);
+        assert_eq!(record, r#"{"a":"Pass","k":"\"k\"","r":["mode:rate-limited:api",2.0,1]}"#);
         assert_eq!(record_actor_key(&record).unwrap(), ("Pass".to_string(), Some(json!("k"))));
         let r = result(3, r#"{"attempts":2,"ok":{"n":1.5}}"#, "Pass".into(), None);
         assert_eq!((r.outcome, r.attempts), (Outcome::Succeeded(json!({"n": 1.5})), 2));

@@ -63,10 +63,7 @@ impl Feed {
         if buffer.len() < self.prefetch {
             return true;
         }
-        let (buffer, _) = self
-            .room
-            .wait_timeout(buffer, Duration::from_millis(10))
-            .unwrap_or_else(|p| p.into_inner());
+        let (buffer, _) = self.room.wait_timeout(buffer, Duration::from_millis(10)).unwrap_or_else(|p| p.into_inner());
         buffer.len() < self.prefetch
     }
 
@@ -119,8 +116,8 @@ impl Feed {
             }
             // Idle, wait for a run to start; busy, only look whether one did.
             let idle = runs.values().all(Vec::is_empty) && next_due.is_none();
-            let events = (idle || looked.elapsed() >= LOOK_EVERY)
-                && self.run_events(&mut last_event, idle.then_some(BLOCK));
+            let events =
+                (idle || looked.elapsed() >= LOOK_EVERY) && self.run_events(&mut last_event, idle.then_some(BLOCK));
             if !idle && looked.elapsed() >= LOOK_EVERY {
                 looked = Instant::now();
             }

@@ -83,6 +83,9 @@ pub struct RedisEngine {
     infos: Mutex<HashMap<(String, String), crate::engine::StageInfo>>,
     /// Each run's context as last read, with its version.
     contexts: Mutex<HashMap<String, (u64, Arc<Value>)>>,
+    /// Runs this process drives (it holds their lease): only it writes their context, so
+    /// its cached copy is current and executors read it without a round trip each.
+    driving: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Drop for RedisEngine {
@@ -132,6 +135,7 @@ impl RedisEngine {
             feed_started: OnceLock::new(),
             infos: Mutex::default(),
             contexts: Mutex::default(),
+            driving: Mutex::default(),
         })
     }
 

@@ -25,6 +25,11 @@ fn num(fields: &HashMap<String, String>, name: &str) -> u64 {
 
 impl RedisEngine {
     pub(super) fn read_context(&self, run_id: &str) -> anyhow::Result<Arc<Value>> {
+        if self.driving.lock().unwrap_or_else(|p| p.into_inner()).contains(run_id) {
+            if let Some((_, context)) = self.contexts.lock().unwrap_or_else(|p| p.into_inner()).get(run_id) {
+                return Ok(context.clone());
+            }
+        }
         let run_key = self.keys.run(run_id);
         let version: Option<u64> = self.pool.with(|c| redis::cmd("HGET").arg(&run_key).arg("ctx_version").query(c))?;
         let version = version.with_context(|| format!("no run `{run_id}`"))?;
@@ -100,7 +105,10 @@ impl RedisEngine {
                 .arg(-1)
                 .query(c)
         })?;
-        let mut actors = self.task_actors(run_id, stage)?;
+        // Task records are read only for keys (their actors are in the results).
+        let keyed: Option<String> =
+            self.pool.with(|c| redis::cmd("HGET").arg(self.keys.stage(run_id, stage)).arg("keyed").query(c))?;
+        let mut actors = if keyed.is_some() { self.task_actors(run_id, stage)? } else { HashMap::new() };
         let mut take = |index: u64, record: &str| {
             let (actor, key) = actors.remove(&index).unwrap_or_default();
             codec::result(index, record, actor, key)
@@ -236,15 +244,25 @@ impl Engine for RedisEngine {
         let ms = ttl.as_millis().max(1) as u64;
         let taken: Option<String> =
             self.pool.with(|c| redis::cmd("SET").arg(&key).arg(owner).arg("NX").arg("PX").arg(ms).query(c))?;
-        if taken.is_some() {
-            return Ok(true);
+        let held = taken.is_some() || {
+            let holder: Option<String> = self.pool.with(|c| redis::cmd("GET").arg(&key).query(c))?;
+            let ours = holder.as_deref() == Some(owner);
+            if ours {
+                self.pool.with(|c| redis::cmd("PEXPIRE").arg(&key).arg(ms).query::<()>(c))?;
+            }
+            ours
+        };
+        let mut driving = self.driving.lock().unwrap_or_else(|p| p.into_inner());
+        if held && !driving.contains(run_id) {
+            // Read the context afresh once, then keep it current through `set_output`.
+            drop(driving);
+            self.contexts.lock().unwrap_or_else(|p| p.into_inner()).remove(run_id);
+            self.read_context(run_id)?;
+            self.driving.lock().unwrap_or_else(|p| p.into_inner()).insert(run_id.to_string());
+        } else if !held {
+            driving.remove(run_id);
         }
-        let holder: Option<String> = self.pool.with(|c| redis::cmd("GET").arg(&key).query(c))?;
-        if holder.as_deref() == Some(owner) {
-            self.pool.with(|c| redis::cmd("PEXPIRE").arg(&key).arg(ms).query::<()>(c))?;
-            return Ok(true);
-        }
-        Ok(false)
+        Ok(held)
     }
 
     fn sealed(&self, run_id: &str, stage: &str) -> anyhow::Result<Option<Execution>> {
@@ -354,7 +372,8 @@ impl Engine for RedisEngine {
             map.insert(stage.to_string(), output);
         }
         let text = context.to_string();
-        self.pool.with(|c| {
+        let context = Arc::new(context);
+        let (version,): (u64,) = self.pool.with(|c| {
             redis::pipe()
                 .atomic()
                 .cmd("SET")
@@ -365,9 +384,10 @@ impl Engine for RedisEngine {
                 .arg(self.keys.run(run_id))
                 .arg("ctx_version")
                 .arg(1)
-                .ignore()
-                .query::<()>(c)
-        })
+                .query(c)
+        })?;
+        self.contexts.lock().unwrap_or_else(|p| p.into_inner()).insert(run_id.to_string(), (version, context));
+        Ok(())
     }
 
     fn run_context(&self, run_id: &str) -> anyhow::Result<Arc<Value>> {
@@ -446,6 +466,7 @@ impl Engine for RedisEngine {
                 .arg(&task.actor)
                 .arg(&entry)
                 .arg(&taken)
+                .arg(task.input.to_string())
                 .query::<i64>(c)
         })?;
         Ok(())

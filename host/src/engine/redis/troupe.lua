@@ -44,6 +44,17 @@ local function release(base, prefix, run, stage, index, attempt, rec, delay, now
   end
 end
 
+-- A task record with its input (kept apart, only for tasks that wait: held or timed).
+local function load(base, stage, index)
+  local raw = redis.call('HGET', base .. ':tasks:' .. stage, index)
+  if not raw then
+    return nil
+  end
+  local rec = cjson.decode(raw)
+  rec.i = redis.call('HGET', base .. ':in:' .. stage, index)
+  return rec
+end
+
 local function bump_peak(sh, inflight)
   local peak = tonumber(redis.call('HGET', sh, 'max_in_flight')) or 0
   if inflight > peak then
@@ -58,7 +69,8 @@ end
 local function enqueue(keys, args)
   local sh = keys[1]
   local base, prefix, run, stage = args[1], args[2], args[3], args[4]
-  local tasks, held = base .. ':tasks:' .. stage, base .. ':held:' .. stage
+  local tasks, held, inputs = base .. ':tasks:' .. stage, base .. ':held:' .. stage, base .. ':in:' .. stage
+  local keyed = false
   if args[5] ~= '' then
     redis.call('HSET', sh, 'max_parallel', args[5])
   end
@@ -70,22 +82,33 @@ local function enqueue(keys, args)
     local index = args[j]
     if redis.call('HSETNX', tasks, index, args[j + 1]) == 1 then
       added = added + 1
+      local key = args[j + 4]
+      if key ~= '' then
+        keyed = true
+      end
       if maxp and inflight >= maxp then
+        redis.call('HSET', inputs, index, args[j + 3])
         redis.call('RPUSH', held, index)
       else
         inflight = inflight + 1
         if args[j + 5] == '1' then
+          redis.call('HSET', inputs, index, args[j + 3])
           local rec = cjson.decode(args[j + 1])
+          rec.i = args[j + 3]
           release(base, prefix, run, stage, index, 1, rec, rec.d or 0, now)
         else
-          local key = args[j + 4]
-          if key == '' then key = nil end
+          if key == '' then
+            key = nil
+          end
           xadd(base, run, stage, index, 1, { a = args[j + 2], i = args[j + 3], k = key })
         end
       end
     end
   end
   redis.call('HSET', sh, 'in_flight', inflight)
+  if keyed then
+    redis.call('HSET', sh, 'keyed', 1)
+  end
   bump_peak(sh, inflight)
   redis.call('HINCRBY', sh, 'enqueued', added)
   return added
@@ -105,6 +128,7 @@ local function finish(keys, args)
   local meta = redis.call('HMGET', sh, 'cut', 'max_parallel', 'opened_ms')
   local cut, maxp, opened = meta[1] == '1', tonumber(meta[2]), tonumber(meta[3]) or 0
   local acks, history, late, out = {}, {}, {}, {}
+  local actor_json = cjson.encode(actor)
   local succeeded, failed, ended = 0, 0, 0
   for j = 6, #args, 6 do
     local index, attempt, kind, payload, entry, taken =
@@ -114,9 +138,9 @@ local function finish(keys, args)
     end
     local record
     if kind == 'ok' then
-      record = '{"attempts":' .. attempt .. ',"ok":' .. payload .. '}'
+      record = '{"attempts":' .. attempt .. ',"actor":' .. actor_json .. ',"ok":' .. payload .. '}'
     else
-      record = '{"attempts":' .. attempt .. ',"err":' .. cjson.encode(payload) .. '}'
+      record = '{"attempts":' .. attempt .. ',"actor":' .. actor_json .. ',"err":' .. cjson.encode(payload) .. '}'
     end
     if redis.call('HEXISTS', tasks, index) == 0 then
       out[#out + 1] = 'unknown'
@@ -167,7 +191,7 @@ local function finish(keys, args)
         end
         inflight = redis.call('HINCRBY', sh, 'in_flight', 1)
         bump_peak(sh, inflight)
-        local rec = cjson.decode(redis.call('HGET', tasks, nxt))
+        local rec = load(base, stage, nxt)
         release(base, prefix, run, stage, nxt, 1, rec, rec.d or 0, now)
       end
     end
@@ -177,11 +201,11 @@ end
 
 -- Run a task again after a delay (a retry or a deferral); it stays in flight.
 -- KEYS: stage hash. ARGV: base, prefix, run, stage, index, attempt (of the next run),
--- delay ms, actor, stream entry id ('' if none), taken ('' if unknown).
+-- delay ms, actor, stream entry id ('' if none), taken ('' if unknown), input (JSON text).
 -- Returns 1, or 0 when the delivery was already acknowledged (a repeated call).
 local function requeue(keys, args)
   local sh = keys[1]
-  local base, prefix, run, stage, index, attempt, delay, actor, entry, taken = unpack(args)
+  local base, prefix, run, stage, index, attempt, delay, actor, entry, taken, input = unpack(args)
   if entry ~= '' and redis.call('XACK', base .. ':q:' .. actor, GROUP, entry) == 0 then
     return 0
   end
@@ -189,7 +213,9 @@ local function requeue(keys, args)
     local opened = tonumber(redis.call('HGET', sh, 'opened_ms')) or 0
     redis.call('RPUSH', base .. ':hist:' .. stage, index .. ':' .. math.max(tonumber(taken) - opened, 0))
   end
+  redis.call('HSET', base .. ':in:' .. stage, index, input)
   local rec = cjson.decode(redis.call('HGET', base .. ':tasks:' .. stage, index))
+  rec.i = input
   rec.r = nil
   release(base, prefix, run, stage, index, attempt, rec, tonumber(delay), now_ms())
   return 1
@@ -204,9 +230,9 @@ local function promote(keys, args)
   local due = redis.call('ZRANGEBYSCORE', keys[1], '-inf', now, 'LIMIT', 0, 1000)
   for _, member in ipairs(due) do
     local t = cjson.decode(member)
-    local raw = redis.call('HGET', base .. ':tasks:' .. t[1], string.format('%d', t[2]))
-    if raw then
-      xadd(base, run, t[1], string.format('%d', t[2]), string.format('%d', t[3]), cjson.decode(raw))
+    local rec = load(base, t[1], string.format('%d', t[2]))
+    if rec then
+      xadd(base, run, t[1], string.format('%d', t[2]), string.format('%d', t[3]), rec)
     end
     redis.call('ZREM', keys[1], member)
   end
