@@ -16,7 +16,8 @@
 //! - [`jsonpath`]: queries, bindings and input templates over the run's context.
 //! - [`pipeline`]: pipeline definitions (JSON, YAML, and `.wdl` programs compiled by
 //!   `troupe-dsl`) and their validation.
-//! - [`engine`]: the [`engine::Engine`] trait (queue + run state) and the embedded engine.
+//! - [`engine`]: the [`engine::Engine`] trait (queue + run state), the embedded engine and
+//!   the Redis engine (`engine/redis/`: streams, Lua functions, the feed and acker threads).
 //! - [`orchestrator`]: runs a pipeline's stages on an engine, keeping the barrier.
 //! - [`worker`]: runs tasks on their actors, with the stages' per-task hooks.
 //! - [`actors`]: native actors (`wait`).

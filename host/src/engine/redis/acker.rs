@@ -33,6 +33,8 @@ impl Report {
     }
 }
 
+// Nearly every message is a report: boxing it would cost an allocation per task.
+#[allow(clippy::large_enum_variant)]
 enum Message {
     Finish(Report),
     /// Answered once everything sent before it is in Redis.
