@@ -53,6 +53,18 @@ struct World {
     manifest: PathBuf,
     url: String,
     prefix: String,
+    /// Every process the test started, killed if the test fails (so none outlives it).
+    started: std::sync::Mutex<Vec<u32>>,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for pid in self.started.lock().unwrap().iter() {
+                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            }
+        }
+    }
 }
 
 impl World {
@@ -63,7 +75,7 @@ impl World {
     fn on(what: &str, url: &str) -> World {
         let dir = tempfile::tempdir().unwrap();
         let manifest = manifest(dir.path());
-        World { dir, manifest, url: url.to_string(), prefix: unique_prefix(what) }
+        World { dir, manifest, url: url.to_string(), prefix: unique_prefix(what), started: Default::default() }
     }
 
     fn keys(&self) -> Keys {
@@ -94,6 +106,12 @@ impl World {
         cmd
     }
 
+    fn spawn(&self, mut cmd: Command) -> Child {
+        let child = cmd.spawn().unwrap();
+        self.started.lock().unwrap().push(child.id());
+        child
+    }
+
     fn write(&self, name: &str, value: &Value) -> String {
         let path = self.dir.path().join(name);
         std::fs::write(&path, value.to_string()).unwrap();
@@ -103,14 +121,20 @@ impl World {
     /// Start `troupe run` of `pipeline` as run `run_id`, serving no tasks itself.
     fn start_run(&self, run_id: &str, pipeline: &Value, trigger: &Value) -> Child {
         let (p, t) = (self.write("pipeline.json", pipeline), self.write("input.json", trigger));
-        self.troupe(&["run", &p, "--input", &t, "--run-id", run_id, "--concurrency", "0", "--json"]).spawn().unwrap()
+        self.spawn(self.troupe(&["run", &p, "--input", &t, "--run-id", run_id, "--concurrency", "0", "--json"]))
     }
 
     fn start_worker(&self, concurrency: usize, visibility_ms: u64) -> Child {
         let (c, v) = (concurrency.to_string(), visibility_ms.to_string());
-        self.troupe(&["worker", "--concurrency", &c, "--visibility-timeout-ms", &v, "--actors", "Tally,Pass,Wait"])
-            .spawn()
-            .unwrap()
+        self.spawn(self.troupe(&[
+            "worker",
+            "--concurrency",
+            &c,
+            "--visibility-timeout-ms",
+            &v,
+            "--actors",
+            "Tally,Pass,Wait",
+        ]))
     }
 
     /// How many results stage `stage` of `run` has recorded so far.
@@ -210,7 +234,7 @@ fn an_orchestrator_killed_mid_scatter_is_resumed_with_no_task_lost_or_run_twice(
     kill(&mut orchestrator);
     assert!(world.recorded(run, "count") < n, "the orchestrator was killed mid-scatter");
 
-    let resumed = world.troupe(&["resume", run, "--concurrency", "0", "--json"]).spawn().unwrap();
+    let resumed = world.spawn(world.troupe(&["resume", run, "--concurrency", "0", "--json"]));
     let context = finish(resumed);
     for w in workers {
         terminate(w);
@@ -352,7 +376,7 @@ fn a_redis_restart_mid_run_does_not_lose_the_run() {
     let run = "survives-restart";
     let (p, t) = (world.write("pipeline.json", &tally_scatter(100)), world.write("input.json", &items(n)));
     let orchestrator =
-        world.troupe(&["run", &p, "--input", &t, "--run-id", run, "--concurrency", "4", "--json"]).spawn().unwrap();
+        world.spawn(world.troupe(&["run", &p, "--input", &t, "--run-id", run, "--concurrency", "4", "--json"]));
     wait_until("the run to be under way", Duration::from_secs(60), || world.recorded(run, "count") >= 50);
     let before = world.recorded(run, "count");
     own.shut_down();
@@ -389,13 +413,13 @@ fn a_python_worker_serves_an_actor_over_the_open_protocol() {
     wait_until("the run to start", Duration::from_secs(30), || {
         redis::cmd("EXISTS").arg(world.keys().run(run)).query::<bool>(&mut world.redis()).unwrap()
     });
-    let python = Command::new("python3")
+    let mut python = Command::new("python3");
+    python
         .arg(root().join("tests/python/worker.py"))
         .args([&world.url, &world.prefix, run, "Shout"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
+        .stderr(Stdio::piped());
+    let python = world.spawn(python);
 
     let context = finish(orchestrator);
     let python = python.wait_with_output().unwrap();
@@ -426,4 +450,29 @@ fn max_parallel_holds_across_worker_processes() {
     let counts = troupe_counts(&world, run, "capped");
     // Two processes with 16 slots between them never ran more than 5 at once.
     assert_eq!(counts.max_in_flight, 5, "{counts:?}");
+}
+
+/// How many tasks a stopped worker says it ran.
+fn tasks_ran(out: &Output) -> u64 {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    stderr
+        .split("ran ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no task count in:\n{stderr}"))
+}
+
+#[test]
+fn a_task_longer_than_the_visibility_timeout_is_not_taken_over_while_its_worker_lives() {
+    let world = World::new("heartbeat");
+    let run = "long-tasks";
+    let pipeline = json!([{ "name": "long", "mode": "scatter", "actor": "Wait",
+        "scatter": { "input": "$.trigger.items", "as": "item" }, "input": { "ms": 1500, "id": "$.item.id" } }]);
+    // Tasks of 1.5 s, a visibility timeout of 0.4 s: only the heartbeat keeps them.
+    let workers: Vec<Child> = (0..2).map(|_| world.start_worker(2, 400)).collect();
+    let context = finish(world.start_run(run, &pipeline, &items(4)));
+    assert_eq!(context["long"].as_array().map(Vec::len), Some(4));
+    let ran: u64 = workers.into_iter().map(|w| tasks_ran(&terminate(w))).sum();
+    assert_eq!(ran, 4, "each task ran once: none was taken over from its live worker");
 }

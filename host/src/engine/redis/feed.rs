@@ -44,17 +44,92 @@ pub struct Feed {
     pub ready: Notify,
     /// Wakes the feed: the buffer has room again.
     pub room: Condvar,
+    /// Deliveries taken by a worker and not yet reported, by stream: the feed keeps them
+    /// claimed (a heartbeat), so a task that runs longer than the visibility timeout is
+    /// not taken over while its worker is alive.
+    pub running: Mutex<HashMap<String, HashSet<String>>>,
     pub stop: AtomicBool,
 }
 
 impl Feed {
     pub fn take(&self) -> Option<TaskEnvelope> {
-        let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
-        let task = buffer.pop_front();
-        if task.is_some() && buffer.len() <= self.prefetch / 2 {
-            self.room.notify_one();
+        let task = loop {
+            let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+            let task = buffer.pop_front();
+            if task.is_some() && buffer.len() <= self.prefetch / 2 {
+                self.room.notify_one();
+            }
+            drop(buffer);
+            match task {
+                Some(t) if !self.still_ours(&t) => continue,
+                other => break other,
+            }
+        };
+        if let Some((t, d)) = task.as_ref().and_then(|t| t.delivery.as_ref().map(|d| (t, d))) {
+            let stream = self.keys.queue(&t.run_id, &t.actor);
+            self.running.lock().unwrap_or_else(|p| p.into_inner()).entry(stream).or_default().insert(d.entry.clone());
         }
         task
+    }
+
+    /// Whether a task that waited in the buffer is still this process's to run: after the
+    /// visibility timeout another worker may have taken it over (it was not started, so
+    /// nothing kept it claimed), and then it must not run here too.
+    fn still_ours(&self, task: &TaskEnvelope) -> bool {
+        let Some(d) = &task.delivery else { return true };
+        if wall_ms().saturating_sub(d.taken_ms) < self.visibility.as_millis() as u64 / 2 {
+            return true;
+        }
+        let stream = self.keys.queue(&task.run_id, &task.actor);
+        let kept: anyhow::Result<i64> = self.pool.with(|c| {
+            redis::cmd("FCALL").arg("troupe_keep").arg(1).arg(&stream).arg(&d.entry).arg(&self.consumer).query(c)
+        });
+        match kept {
+            Ok(1) => true,
+            Ok(_) => false,
+            // Cannot tell: run it (it is counted once either way).
+            Err(_) => true,
+        }
+    }
+
+    /// The task's delivery ended (reported or requeued): stop keeping it claimed.
+    pub fn ended(&self, task: &TaskEnvelope) {
+        if let Some(d) = &task.delivery {
+            let stream = self.keys.queue(&task.run_id, &task.actor);
+            let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(entries) = running.get_mut(&stream) {
+                entries.remove(&d.entry);
+                if entries.is_empty() {
+                    running.remove(&stream);
+                }
+            }
+        }
+    }
+
+    /// Reset the idle time of every delivery in progress (`XCLAIM ... JUSTID`).
+    fn heartbeat(&self) {
+        let running: Vec<(String, Vec<String>)> = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(stream, entries)| (stream.clone(), entries.iter().cloned().collect()))
+            .collect();
+        for (stream, entries) in running {
+            let claimed: anyhow::Result<redis::Value> = self.pool.with(|c| {
+                redis::cmd("XCLAIM")
+                    .arg(&stream)
+                    .arg(GROUP)
+                    .arg(&self.consumer)
+                    .arg(0)
+                    .arg(&entries)
+                    .arg("JUSTID")
+                    .query(c)
+            });
+            if let Err(e) = claimed {
+                eprintln!("troupe worker: cannot extend the tasks in progress on {stream}: {e:#}");
+            }
+        }
     }
 
     /// Wait (a little at most) until the buffer has room for more tasks.
@@ -110,7 +185,15 @@ impl Feed {
         let mut claimed = Instant::now();
         let mut next_due: Option<Instant> = None;
         let claim_every = (self.visibility / 2).max(Duration::from_millis(100));
+        let beat_every = (self.visibility / 3).max(Duration::from_millis(50));
+        let mut beat = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
+            // The heartbeat goes on while the buffer is full (its tasks wait for workers
+            // busy with long tasks: exactly when it matters).
+            if beat.elapsed() >= beat_every {
+                beat = Instant::now();
+                self.heartbeat();
+            }
             if !self.wait_for_room() {
                 continue;
             }

@@ -5,6 +5,7 @@
 //! - `run.rs`: the [`Engine`] methods (runs, stages, the barrier, results).
 //! - `feed.rs`: the per-process thread that takes tasks from the streams.
 //! - `acker.rs`: the per-process thread that sends finished tasks' results in batches.
+//! - `enqueuer.rs`: the per-process thread that sends executors' enqueued batches.
 //! - `conn.rs`: the connection pool that retries across Redis restarts.
 //! - `codec.rs`: task records, stream entries and results as text.
 //! - `keys.rs`: the key layout.
@@ -16,6 +17,7 @@
 mod acker;
 mod codec;
 mod conn;
+mod enqueuer;
 mod feed;
 mod keys;
 mod run;
@@ -77,6 +79,7 @@ pub struct RedisEngine {
     log_level: LogLevel,
     feed: Arc<Feed>,
     acker: acker::Acker,
+    enqueuer: enqueuer::Enqueuer,
     feed_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     feed_started: OnceLock<()>,
     /// Stage infos never change once a stage is open: read each once.
@@ -122,6 +125,7 @@ impl RedisEngine {
             buffer: Mutex::new(VecDeque::new()),
             ready: Notify::new(),
             room: std::sync::Condvar::new(),
+            running: Mutex::default(),
             stop: AtomicBool::new(false),
         });
         Ok(RedisEngine {
@@ -131,6 +135,7 @@ impl RedisEngine {
             log_level,
             feed,
             acker: acker::Acker::start(pool.clone()),
+            enqueuer: enqueuer::Enqueuer::start(pool.clone()),
             feed_thread: Mutex::new(None),
             feed_started: OnceLock::new(),
             infos: Mutex::default(),
@@ -225,7 +230,8 @@ impl StageHost for RedisEngine {
             }
             call.ignore();
         }
-        self.pool.with(|c| pipe.query::<()>(c)).map_err(to_string)
+        self.enqueuer.send(pipe);
+        Ok(())
     }
 
     fn has_actor(&self, name: &str) -> bool {

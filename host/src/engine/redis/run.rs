@@ -292,6 +292,9 @@ impl Engine for RedisEngine {
     }
 
     fn seal_stage(&self, run_id: &str, stage: &str, execution: &Execution) -> anyhow::Result<u64> {
+        if let Some(error) = self.enqueuer.flush() {
+            bail!("Redis refused tasks of stage `{stage}`: {error}");
+        }
         let key = self.keys.stage(run_id, stage);
         let (enqueued,): (Option<u64>,) = self.pool.with(|c| {
             redis::pipe()
@@ -424,6 +427,7 @@ impl Engine for RedisEngine {
     }
 
     fn finish_task(&self, task: &TaskEnvelope, outcome: Outcome) -> anyhow::Result<Recorded> {
+        self.feed.ended(task);
         let report = self.finish_report(task, &outcome);
         let call = Report::call(&report.head, [&report.task]);
         let recorded: Vec<String> = self.pool.with(|c| call.query(c))?;
@@ -437,6 +441,7 @@ impl Engine for RedisEngine {
     }
 
     fn report(&self, task: &TaskEnvelope, outcome: Outcome) -> anyhow::Result<()> {
+        self.feed.ended(task);
         self.acker.finish(self.finish_report(task, &outcome));
         Ok(())
     }
@@ -446,6 +451,7 @@ impl Engine for RedisEngine {
     }
 
     fn requeue(&self, task: TaskEnvelope, delay_ms: u64, next_attempt: bool) -> anyhow::Result<()> {
+        self.feed.ended(&task);
         let attempt = if next_attempt { task.attempt + 1 } else { task.attempt };
         let (entry, taken) = match &task.delivery {
             Some(d) => (d.entry.clone(), d.taken_ms.to_string()),

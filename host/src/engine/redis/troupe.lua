@@ -257,7 +257,20 @@ local function handback(keys, args)
   return 1
 end
 
+-- Keep a delivery that waited in a worker's buffer if it is still that worker's: reset its
+-- idle time and answer 1; answer 0 when another worker took it over meanwhile.
+-- KEYS: the stream. ARGV: entry id, consumer.
+local function keep(keys, args)
+  local pending = redis.call('XPENDING', keys[1], GROUP, args[1], args[1], 1)
+  if #pending == 0 or pending[1][2] ~= args[2] then
+    return 0
+  end
+  redis.call('XCLAIM', keys[1], GROUP, args[2], 0, args[1], 'JUSTID')
+  return 1
+end
+
 redis.register_function('troupe_enqueue', enqueue)
+redis.register_function('troupe_keep', keep)
 redis.register_function('troupe_finish', finish)
 redis.register_function('troupe_requeue', requeue)
 redis.register_function('troupe_promote', promote)
