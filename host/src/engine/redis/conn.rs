@@ -38,6 +38,18 @@ fn is_missing_library(e: &RedisError) -> bool {
     e.to_string().contains("Function not found") || e.to_string().contains("function not found")
 }
 
+/// A connection whose reads give up after `READ_TIMEOUT`: a read that never ends (a lost
+/// reply, a half-open socket) then becomes an error the caller retries on a new one.
+fn connect(client: &Client) -> RedisResult<Connection> {
+    let conn = client.get_connection_with_timeout(Duration::from_secs(2))?;
+    conn.set_read_timeout(Some(READ_TIMEOUT))?;
+    conn.set_write_timeout(Some(READ_TIMEOUT))?;
+    Ok(conn)
+}
+
+/// Longer than any call troupe makes (blocking reads block for 20 ms at most).
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Pool {
     pub fn new(url: &str, reconnect_for: Duration) -> anyhow::Result<Pool> {
         let client = Client::open(url).with_context(|| format!("`{url}` is not a Redis URL"))?;
@@ -55,7 +67,7 @@ impl Pool {
 
     /// A new connection, not from the pool (for blocking reads that hold one for long).
     pub fn dedicated(&self) -> RedisResult<Connection> {
-        self.client.get_connection_with_timeout(Duration::from_secs(2))
+        connect(&self.client)
     }
 
     /// Run `f` on a pooled connection; on a dropped connection, retry on a new one until
@@ -68,7 +80,7 @@ impl Pool {
             let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
             let attempt = match pooled {
                 Some(c) => Ok(c),
-                None => self.client.get_connection_with_timeout(Duration::from_secs(2)),
+                None => connect(&self.client),
             };
             let error = match attempt {
                 Ok(mut conn) => match f(&mut conn) {

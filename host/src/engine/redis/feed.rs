@@ -369,8 +369,10 @@ impl Feed {
         let want = self.prefetch.saturating_sub(self.buffered()).max(1);
         let mut cmd = redis::cmd("XREADGROUP");
         cmd.arg("GROUP").arg(GROUP).arg(&self.consumer).arg("COUNT").arg(want);
-        if !block.is_zero() {
-            cmd.arg("BLOCK").arg(block.as_millis() as u64);
+        // Whole milliseconds, at least 1: `BLOCK 0` would wait forever.
+        let block_ms = block.as_micros().div_ceil(1000) as u64;
+        if block_ms > 0 {
+            cmd.arg("BLOCK").arg(block_ms);
         }
         cmd.arg("STREAMS").arg(streams);
         for _ in streams {
