@@ -110,13 +110,37 @@ pub fn spawn<E: Engine>(engine: Arc<E>, plugins: Arc<Plugins>, concurrency: usiz
 
 /// Run one task to its recorded outcome (or its requeue).
 pub async fn run_task<E: Engine>(engine: &Arc<E>, plugins: &Arc<Plugins>, task: TaskEnvelope) -> anyhow::Result<()> {
-    let info = engine.stage_info(&task.run_id, &task.stage)?;
+    // A task this worker cannot run (its stage unknown, its mode not in this worker's
+    // manifest) is left for another worker: abandoned, not failed.
+    let info = match engine.stage_info(&task.run_id, &task.stage) {
+        Ok(info) => info,
+        Err(e) => {
+            engine.abandon(&task);
+            return Err(e);
+        }
+    };
+    let executor = if info.before_task_hook || info.after_task_hook {
+        match plugins.executor(&info.mode) {
+            Some(executor) => Some(executor),
+            None => {
+                engine.abandon(&task);
+                anyhow::bail!(
+                    "mode `{}` is not loaded here; task {} of stage {} left for another worker",
+                    info.mode,
+                    task.index,
+                    task.stage
+                );
+            }
+        }
+    } else {
+        None
+    };
+    let executor = || executor.expect("loaded when the stage has hooks");
     let host: Arc<dyn StageHost> = engine.clone();
     let task_ref = TaskRef { index: task.index, actor: task.actor.clone(), attempt: task.attempt };
 
-    let executor = || plugins.executor(&info.mode).ok_or_else(|| anyhow::anyhow!("mode `{}` is not loaded", info.mode));
     let admission = if info.before_task_hook {
-        executor()?
+        executor()
             .before_task(host.clone(), &info.stage, &task_ref)
             .unwrap_or_else(|e| Admission::Reject(e.to_string()))
     } else {
@@ -130,7 +154,7 @@ pub async fn run_task<E: Engine>(engine: &Arc<E>, plugins: &Arc<Plugins>, task: 
     };
 
     if info.after_task_hook {
-        let verdict = executor()?.after_task(host, &info.stage, &task_ref, &outcome);
+        let verdict = executor().after_task(host, &info.stage, &task_ref, &outcome);
         match verdict {
             Ok(Verdict::Retry(ms)) => return engine.requeue(task, ms, true),
             Ok(Verdict::Accept) => {}

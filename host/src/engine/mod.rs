@@ -196,6 +196,11 @@ pub trait Engine: StageHost + 'static {
     /// Wait until every [`Engine::report`] made so far is recorded.
     fn flush(&self) {}
 
+    /// Give up a task this worker cannot run, recording nothing: on Redis its delivery is
+    /// no longer kept claimed, so another worker takes it over after the visibility
+    /// timeout.
+    fn abandon(&self, _task: &TaskEnvelope) {}
+
     /// Run the task again after `delay_ms`; `next_attempt` counts it as a retry.
     fn requeue(&self, task: TaskEnvelope, delay_ms: u64, next_attempt: bool) -> anyhow::Result<()>;
 }

@@ -450,6 +450,10 @@ impl Engine for RedisEngine {
         self.acker.flush();
     }
 
+    fn abandon(&self, task: &TaskEnvelope) {
+        self.feed.ended(task);
+    }
+
     fn requeue(&self, task: TaskEnvelope, delay_ms: u64, next_attempt: bool) -> anyhow::Result<()> {
         self.feed.ended(&task);
         let attempt = if next_attempt { task.attempt + 1 } else { task.attempt };
