@@ -154,12 +154,7 @@ impl StageHost for EmbeddedEngine {
     }
 
     fn enqueue(&self, scope: &Scope, tasks: Vec<Task>, options: &EnqueueOptions) -> Result<(), String> {
-        if let Some(unknown) = tasks.iter().find(|t| !self.actors.contains(&t.actor)) {
-            return Err(format!(
-                "task {}: unknown actor `{}`; the manifest has no [actors.{}]",
-                unknown.index, unknown.actor, unknown.actor
-            ));
-        }
+        super::check_actors(&tasks, &self.actors)?;
         let namespace = scope.state_namespace();
         let mut inner = self.lock();
         let run_id: Arc<str> = Arc::from(scope.run_id.as_str());
@@ -236,15 +231,7 @@ impl StageHost for EmbeddedEngine {
     }
 
     fn log(&self, scope: &Scope, level: LogLevel, message: &str) {
-        if level >= self.log_level {
-            eprintln!(
-                "[{level:?}] {} {} (run {}, stage {}): {message}",
-                scope.role.as_str(),
-                scope.name,
-                scope.run_id,
-                scope.stage
-            );
-        }
+        crate::engine::log_line(scope, level, self.log_level, message);
     }
 }
 
@@ -358,16 +345,8 @@ impl Engine for EmbeddedEngine {
     }
 
     fn task_history(&self, run_id: &str, stage: &str) -> anyhow::Result<Vec<(u64, Vec<u64>)>> {
-        let mut log = self.lock().stage(run_id, stage)?.history.clone();
-        log.sort_unstable();
-        let mut history: Vec<(u64, Vec<u64>)> = Vec::new();
-        for (index, at) in log {
-            match history.last_mut() {
-                Some((last, times)) if *last == index => times.push(at),
-                _ => history.push((index, vec![at])),
-            }
-        }
-        Ok(history)
+        let log = self.lock().stage(run_id, stage)?.history.clone();
+        Ok(crate::engine::group_history(log))
     }
 
     fn cut_stage(&self, run_id: &str, stage: &str) -> anyhow::Result<()> {

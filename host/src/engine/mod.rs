@@ -17,6 +17,7 @@ use crate::pipeline::Pipeline;
 use crate::stage_host::StageHost;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -203,6 +204,49 @@ pub trait Engine: StageHost + 'static {
 
     /// Run the task again after `delay_ms`; `next_attempt` counts it as a retry.
     fn requeue(&self, task: TaskEnvelope, delay_ms: u64, next_attempt: bool) -> anyhow::Result<()>;
+}
+
+/// The error an executor receives when a task names an actor the manifest lacks.
+pub(crate) fn check_actors(tasks: &[crate::api::Task], actors: &HashSet<String>) -> Result<(), String> {
+    match tasks.iter().find(|t| !actors.contains(&t.actor)) {
+        Some(unknown) => Err(format!(
+            "task {}: unknown actor `{}`; the manifest has no [actors.{}]",
+            unknown.index, unknown.actor, unknown.actor
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Each task's attempt times, in task-index order, from an attempt log of
+/// (index, ms since the stage opened) pairs.
+pub(crate) fn group_history(mut log: Vec<(u64, u64)>) -> Vec<(u64, Vec<u64>)> {
+    log.sort_unstable();
+    let mut history: Vec<(u64, Vec<u64>)> = Vec::new();
+    for (index, at) in log {
+        match history.last_mut() {
+            Some((last, times)) if *last == index => times.push(at),
+            _ => history.push((index, vec![at])),
+        }
+    }
+    history
+}
+
+/// A plugin's log line on stderr, when at `min` or above.
+pub(crate) fn log_line(
+    scope: &crate::stage_host::Scope,
+    level: crate::api::LogLevel,
+    min: crate::api::LogLevel,
+    message: &str,
+) {
+    if level >= min {
+        eprintln!(
+            "[{level:?}] {} {} (run {}, stage {}): {message}",
+            scope.role.as_str(),
+            scope.name,
+            scope.run_id,
+            scope.stage
+        );
+    }
 }
 
 /// Assemble a stage's output from its results, as the executor's shape says.

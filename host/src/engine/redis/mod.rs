@@ -196,12 +196,7 @@ impl StageHost for RedisEngine {
     }
 
     fn enqueue(&self, scope: &Scope, tasks: Vec<Task>, options: &EnqueueOptions) -> Result<(), String> {
-        if let Some(unknown) = tasks.iter().find(|t| !self.actors.contains(&t.actor)) {
-            return Err(format!(
-                "task {}: unknown actor `{}`; the manifest has no [actors.{}]",
-                unknown.index, unknown.actor, unknown.actor
-            ));
-        }
+        crate::engine::check_actors(&tasks, &self.actors)?;
         let namespace = scope.state_namespace();
         let (run, stage) = (&scope.run_id, &scope.stage);
         let stage_key = self.keys.stage(run, stage);
@@ -294,14 +289,6 @@ impl StageHost for RedisEngine {
     }
 
     fn log(&self, scope: &Scope, level: LogLevel, message: &str) {
-        if level >= self.log_level {
-            eprintln!(
-                "[{level:?}] {} {} (run {}, stage {}): {message}",
-                scope.role.as_str(),
-                scope.name,
-                scope.run_id,
-                scope.stage
-            );
-        }
+        crate::engine::log_line(scope, level, self.log_level, message);
     }
 }

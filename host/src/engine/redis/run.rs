@@ -349,20 +349,12 @@ impl Engine for RedisEngine {
     fn task_history(&self, run_id: &str, stage: &str) -> anyhow::Result<Vec<(u64, Vec<u64>)>> {
         let log: Vec<String> =
             self.pool.with(|c| redis::cmd("LRANGE").arg(self.keys.history(run_id, stage)).arg(0).arg(-1).query(c))?;
-        let mut log: Vec<(u64, u64)> = log
+        let log: Vec<(u64, u64)> = log
             .iter()
             .filter_map(|e| e.split_once(':'))
             .filter_map(|(i, at)| Some((i.parse().ok()?, at.parse::<f64>().ok()? as u64)))
             .collect();
-        log.sort_unstable();
-        let mut history: Vec<(u64, Vec<u64>)> = Vec::new();
-        for (index, at) in log {
-            match history.last_mut() {
-                Some((last, times)) if *last == index => times.push(at),
-                _ => history.push((index, vec![at])),
-            }
-        }
-        Ok(history)
+        Ok(crate::engine::group_history(log))
     }
 
     fn cut_stage(&self, run_id: &str, stage: &str) -> anyhow::Result<()> {
