@@ -67,16 +67,7 @@ fn main() {
     );
 
     // (a) the pipeline: scatter then gather (grouped by kind), Pass everywhere.
-    let pipeline = Pipeline::from_value(
-        json!({ "stages": [
-            { "name": "fan-out", "mode": "scatter", "actor": "Pass", "scatter": { "input": "$.trigger.items", "as": "item" },
-              "input": { "item": "$.item" }, "executorConfig": { "batchSize": 1000 } },
-            { "name": "fan-in", "mode": "gather", "actor": "Pass", "gather": { "stage": "fan-out", "groupBy": "$.item.kind" },
-              "input": { "kind": "$.group.key", "count": "$.group.key" } }
-        ] }),
-        "bench",
-    )
-    .unwrap();
+    let pipeline = troupe_tests::scatter_then_gather();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let piped = median(
         (0..SAMPLES)

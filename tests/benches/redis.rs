@@ -15,7 +15,6 @@ use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use troupe::orchestrator::{Orchestrator, Silent};
-use troupe::pipeline::Pipeline;
 use troupe_tests::{default_plugins, redis_engine, root, test_redis_url, unique_prefix};
 
 #[global_allocator]
@@ -118,16 +117,7 @@ fn main() {
     let workers = start_workers(&prefix);
     std::thread::sleep(Duration::from_secs(2)); // let them load their plugins
     let engine = redis_engine(&manifest, |o| o.prefix = prefix.clone());
-    let pipeline = Pipeline::from_value(
-        json!({ "stages": [
-            { "name": "fan-out", "mode": "scatter", "actor": "Pass", "scatter": { "input": "$.trigger.items", "as": "item" },
-              "input": { "item": "$.item" }, "executorConfig": { "batchSize": 1000 } },
-            { "name": "fan-in", "mode": "gather", "actor": "Pass", "gather": { "stage": "fan-out", "groupBy": "$.item.kind" },
-              "input": { "kind": "$.group.key", "count": "$.group.key" } }
-        ] }),
-        "bench",
-    )
-    .unwrap();
+    let pipeline = troupe_tests::scatter_then_gather();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let orchestrator = Orchestrator::new(engine.clone(), plugins);
     let started = Instant::now();

@@ -193,3 +193,18 @@ pub async fn run_pipeline(
     let orchestrator = Orchestrator::new(engine.clone(), plugins);
     (orchestrator.run(&pipeline, trigger, &Silent).await, TestEngine::Embedded(engine), workers)
 }
+
+/// The benchmarks' pipeline: a scatter over `$.trigger.items` (`{id, kind}`) then a gather
+/// grouped by kind, `Pass` everywhere.
+pub fn scatter_then_gather() -> Pipeline {
+    Pipeline::from_value(
+        serde_json::json!({ "stages": [
+            { "name": "fan-out", "mode": "scatter", "actor": "Pass", "scatter": { "input": "$.trigger.items", "as": "item" },
+              "input": { "item": "$.item" }, "executorConfig": { "batchSize": 1000 } },
+            { "name": "fan-in", "mode": "gather", "actor": "Pass", "gather": { "stage": "fan-out", "groupBy": "$.item.kind" },
+              "input": { "kind": "$.group.key", "count": "$.group.key" } }
+        ] }),
+        "bench",
+    )
+    .expect("the benchmark pipeline is valid")
+}

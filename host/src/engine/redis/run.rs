@@ -78,6 +78,13 @@ impl RedisEngine {
         }
     }
 
+    /// The entry on the run events stream that wakes idle workers (kept to ~1,000).
+    fn run_event(&self, event: &str, run_id: &str) -> redis::Cmd {
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg(self.keys.run_events()).arg("MAXLEN").arg("~").arg(1000).arg("*").arg(event).arg(run_id);
+        cmd
+    }
+
     fn stage_fields(&self, run_id: &str, stage: &str) -> anyhow::Result<HashMap<String, String>> {
         let fields: HashMap<String, String> =
             self.pool.with(|c| redis::cmd("HGETALL").arg(self.keys.stage(run_id, stage)).query(c))?;
@@ -174,14 +181,7 @@ impl Engine for RedisEngine {
                 .arg(self.keys.all_runs())
                 .arg(run_id)
                 .ignore()
-                .cmd("XADD")
-                .arg(self.keys.run_events())
-                .arg("MAXLEN")
-                .arg("~")
-                .arg(1000)
-                .arg("*")
-                .arg("started")
-                .arg(run_id)
+                .add_command(self.run_event("started", run_id))
                 .ignore()
                 .query::<()>(c)
         })?;
@@ -226,14 +226,7 @@ impl Engine for RedisEngine {
                 .cmd("DEL")
                 .arg(self.keys.lease(run_id))
                 .ignore()
-                .cmd("XADD")
-                .arg(self.keys.run_events())
-                .arg("MAXLEN")
-                .arg("~")
-                .arg(1000)
-                .arg("*")
-                .arg("ended")
-                .arg(run_id)
+                .add_command(self.run_event("ended", run_id))
                 .ignore()
                 .query::<()>(c)
         })
