@@ -419,11 +419,20 @@ fn a_python_worker_serves_an_actor_over_the_open_protocol() {
         .args([&world.url, &world.prefix, run, "Shout"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let python = world.spawn(python);
-
+    let mut python = world.spawn(python);
+    // A worker that dies (say, redis-py missing) would leave the run waiting forever:
+    // fail with its stderr instead.
+    wait_until("the Python worker to serve the run", Duration::from_secs(120), || match python.try_wait().unwrap() {
+        Some(status) if !status.success() => {
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(python.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+            panic!("the Python worker failed ({status}):\n{stderr}");
+        }
+        Some(_) => true,
+        None => false,
+    });
     let context = finish(orchestrator);
     let python = python.wait_with_output().unwrap();
-    assert!(python.status.success(), "{}", String::from_utf8_lossy(&python.stderr));
     assert_eq!(String::from_utf8_lossy(&python.stdout).trim(), "served 50");
     terminate(rust);
     let shouted = context["shout"].as_array().unwrap();

@@ -11,7 +11,6 @@ import json
 import os
 import socket
 import sys
-import time
 
 import redis
 
@@ -32,7 +31,6 @@ def main():
             # One troupe_finish call per stage, with every task of the read.
             by_stage = {}
             for entry_id, fields in entries:
-                taken = int(time.time() * 1000)
                 task_input = json.loads(fields["input"])
                 try:
                     result = {"text": task_input["text"].upper(), "servedBy": "python"}
@@ -40,11 +38,11 @@ def main():
                 except Exception as error:  # the task fails; the worker goes on
                     kind, payload = "err", f"python worker: {error!r}"
                 by_stage.setdefault(fields["stage"], []).extend(
-                    [fields["index"], fields["attempt"], kind, payload, entry_id, taken]
+                    [fields["index"], fields["attempt"], kind, payload, entry_id]
                 )
                 served += 1
             for stage, tasks in by_stage.items():
-                recorded = r.fcall("troupe_finish", 1, f"{base}:st:{stage}", base, prefix, run, stage, actor, *tasks)
+                recorded = r.fcall("troupe_v2_finish", 1, f"{base}:st:{stage}", base, prefix, run, stage, actor, *tasks)
                 assert all(x in ("counted", "duplicate", "straggler") for x in recorded), recorded
     print(f"served {served}")
 

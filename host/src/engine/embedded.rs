@@ -65,8 +65,8 @@ struct StageState {
     cut: bool,
     stragglers: Vec<TaskResult>,
     opened: Instant,
-    /// (task index, ms since the stage opened) each time a worker took a task: an
-    /// append-only log, one push per attempt (no allocation per task).
+    /// (task index, ms since the stage opened) each time a task was released to the
+    /// workers: an append-only log, one push per attempt (no allocation per task).
     history: Vec<(u64, u64)>,
 }
 
@@ -117,7 +117,7 @@ impl Inner {
             *tat = start + interval;
         }
         if due <= now {
-            self.ready.push_back(task);
+            self.make_ready(task);
             true
         } else {
             self.seq += 1;
@@ -133,9 +133,19 @@ impl Inner {
             if entry.key().0 > now {
                 return Some(entry.key().0);
             }
-            self.ready.push_back(entry.remove());
+            let task = entry.remove();
+            self.make_ready(task);
         }
         None
+    }
+
+    /// Hand a task to the workers, noting the release in its stage's attempt history.
+    fn make_ready(&mut self, task: TaskEnvelope) {
+        if let Ok(stage) = self.stage(&task.run_id, &task.stage) {
+            let at = stage.opened.elapsed().as_millis() as u64;
+            stage.history.push((task.index, at));
+        }
+        self.ready.push_back(task);
     }
 }
 
@@ -390,10 +400,6 @@ impl Engine for EmbeddedEngine {
                 if let Some(task) = inner.ready.pop_front() {
                     if !inner.ready.is_empty() {
                         self.task_ready.notify_one();
-                    }
-                    if let Ok(stage) = inner.stage(&task.run_id, &task.stage) {
-                        let at = stage.opened.elapsed().as_millis() as u64;
-                        stage.history.push((task.index, at));
                     }
                     return task;
                 }

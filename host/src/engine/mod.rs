@@ -163,8 +163,10 @@ pub trait Engine: StageHost + 'static {
     /// Late results of a cut stage, in arrival order.
     fn stragglers(&self, run_id: &str, stage: &str) -> anyhow::Result<Vec<TaskResult>>;
 
-    /// For each task, when each of its attempts was taken by a worker (ms since the stage
-    /// opened), in task-index order: retries and rate limits show here.
+    /// For each task, when each of its attempts was released to the workers (ms since the
+    /// stage opened), in task-index order. Release, not start, because that is what the
+    /// engine controls (rate limits and retry delays hold it back); when a worker starts a
+    /// released task depends on how busy the workers are.
     fn task_history(&self, run_id: &str, stage: &str) -> anyhow::Result<Vec<(u64, Vec<u64>)>>;
 
     /// Stop counting the stage: tasks still running become stragglers.

@@ -1,6 +1,6 @@
 //! What crosses Redis, as text: task records, stream entries, recorded results. The
 //! formats are public (docs/redis-protocol.md): workers in other languages read stream
-//! entries and write results with `FCALL troupe_finish`.
+//! entries and write results with `FCALL troupe_v2_finish`.
 
 use crate::api::{EnqueueOptions, Outcome, Task};
 use crate::engine::{Delivery, TaskEnvelope, TaskResult};
@@ -82,7 +82,7 @@ pub fn entry_fields(task: &TaskEnvelope) -> Vec<String> {
     fields
 }
 
-/// `troupe_finish`'s kind and payload for an outcome.
+/// `troupe_v2_finish`'s kind and payload for an outcome.
 pub fn outcome_args(outcome: &Outcome) -> (&'static str, String) {
     match outcome {
         Outcome::Succeeded(value) => ("ok", value.to_string()),

@@ -18,6 +18,17 @@ use std::time::{Duration, Instant};
 /// The function library every process loads (docs/redis-protocol.md).
 pub const LIBRARY: &str = include_str!("troupe.lua");
 
+/// The library's functions. Their names carry the protocol version: processes of two
+/// versions sharing a Redis must not replace each other's functions.
+pub mod function {
+    pub const ENQUEUE: &str = "troupe_v2_enqueue";
+    pub const FINISH: &str = "troupe_v2_finish";
+    pub const REQUEUE: &str = "troupe_v2_requeue";
+    pub const PROMOTE: &str = "troupe_v2_promote";
+    pub const HANDBACK: &str = "troupe_v2_handback";
+    pub const KEEP: &str = "troupe_v2_keep";
+}
+
 pub struct Pool {
     client: Client,
     idle: Mutex<Vec<Connection>>,

@@ -7,7 +7,7 @@
 //! and one blocking read serves every stream, however many workers wait.
 
 use super::codec;
-use super::conn::Pool;
+use super::conn::{function, Pool};
 use super::keys::{Keys, GROUP};
 use crate::engine::TaskEnvelope;
 use redis::streams::{StreamAutoClaimReply, StreamReadReply};
@@ -82,7 +82,7 @@ impl Feed {
         }
         let stream = self.keys.queue(&task.run_id, &task.actor);
         let kept: anyhow::Result<i64> = self.pool.with(|c| {
-            redis::cmd("FCALL").arg("troupe_keep").arg(1).arg(&stream).arg(&d.entry).arg(&self.consumer).query(c)
+            redis::cmd("FCALL").arg(function::KEEP).arg(1).arg(&stream).arg(&d.entry).arg(&self.consumer).query(c)
         });
         match kept {
             Ok(1) => true,
@@ -163,7 +163,7 @@ impl Feed {
             let stream = self.keys.queue(&task.run_id, &task.actor);
             self.pool.with(|c| {
                 redis::cmd("FCALL")
-                    .arg("troupe_handback")
+                    .arg(function::HANDBACK)
                     .arg(1)
                     .arg(&stream)
                     .arg(&delivery.entry)
@@ -311,7 +311,7 @@ impl Feed {
         for run in runs.keys() {
             let reply: anyhow::Result<(i64, i64)> = self.pool.with(|c| {
                 redis::cmd("FCALL")
-                    .arg("troupe_promote")
+                    .arg(function::PROMOTE)
                     .arg(1)
                     .arg(self.keys.delayed(run))
                     .arg(self.keys.base(run))

@@ -27,7 +27,7 @@ pub use keys::Keys;
 use crate::api::{EnqueueOptions, LogLevel, Task};
 use crate::stage_host::{Scope, StageHost};
 use anyhow::Context as _;
-use conn::Pool;
+use conn::{function, Pool};
 use feed::Feed;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -36,7 +36,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// Tasks per `troupe_enqueue` call: big enough to amortise the round trip, small enough
+/// Tasks per `troupe_v2_enqueue` call: big enough to amortise the round trip, small enough
 /// that one call never holds Redis for long.
 const ENQUEUE_CHUNK: usize = 1000;
 
@@ -218,7 +218,7 @@ impl StageHost for RedisEngine {
             .collect();
         let mut pipe = redis::pipe();
         for chunk in args.chunks(ENQUEUE_CHUNK).chain(args.is_empty().then_some(&args[..])) {
-            let call = pipe.cmd("FCALL").arg("troupe_enqueue").arg(1).arg(&stage_key);
+            let call = pipe.cmd("FCALL").arg(function::ENQUEUE).arg(1).arg(&stage_key);
             call.arg(&base).arg(self.keys.prefix()).arg(run).arg(stage).arg(&max_parallel);
             for task in chunk {
                 call.arg(&task[..]);

@@ -4,6 +4,7 @@
 
 use super::acker::Report;
 use super::codec;
+use super::conn::function;
 use super::feed::wall_ms;
 use super::keys::GROUP;
 use super::RedisEngine;
@@ -58,13 +59,10 @@ impl RedisEngine {
         Ok(context)
     }
 
-    /// The `troupe_finish` arguments that record `outcome` for `task`.
+    /// The `troupe_v2_finish` arguments that record `outcome` for `task`.
     fn finish_report(&self, task: &TaskEnvelope, outcome: &Outcome) -> Report {
         let (kind, payload) = codec::outcome_args(outcome);
-        let (entry, taken) = match &task.delivery {
-            Some(d) => (d.entry.clone(), d.taken_ms.to_string()),
-            None => (String::new(), String::new()),
-        };
+        let entry = task.delivery.as_ref().map(|d| d.entry.clone()).unwrap_or_default();
         Report {
             head: [
                 self.keys.stage(&task.run_id, &task.stage),
@@ -74,7 +72,7 @@ impl RedisEngine {
                 task.stage.to_string(),
                 task.actor.clone(),
             ],
-            task: [task.index.to_string(), task.attempt.to_string(), kind.to_string(), payload, entry, taken],
+            task: [task.index.to_string(), task.attempt.to_string(), kind.to_string(), payload, entry],
         }
     }
 
@@ -340,12 +338,22 @@ impl Engine for RedisEngine {
     }
 
     fn task_history(&self, run_id: &str, stage: &str) -> anyhow::Result<Vec<(u64, Vec<u64>)>> {
-        let log: Vec<String> =
-            self.pool.with(|c| redis::cmd("LRANGE").arg(self.keys.history(run_id, stage)).arg(0).arg(-1).query(c))?;
+        let (log, opened): (Vec<String>, Option<u64>) = self.pool.with(|c| {
+            redis::pipe()
+                .cmd("LRANGE")
+                .arg(self.keys.history(run_id, stage))
+                .arg(0)
+                .arg(-1)
+                .cmd("HGET")
+                .arg(self.keys.stage(run_id, stage))
+                .arg("opened_ms")
+                .query(c)
+        })?;
+        let opened = opened.unwrap_or(0);
         let log: Vec<(u64, u64)> = log
             .iter()
             .filter_map(|e| e.split_once(':'))
-            .filter_map(|(i, at)| Some((i.parse().ok()?, at.parse::<f64>().ok()? as u64)))
+            .filter_map(|(i, at)| Some((i.parse().ok()?, at.parse::<u64>().ok()?.saturating_sub(opened))))
             .collect();
         Ok(crate::engine::group_history(log))
     }
@@ -421,7 +429,7 @@ impl Engine for RedisEngine {
             "duplicate" => Ok(Recorded::Duplicate),
             "straggler" => Ok(Recorded::Straggler),
             "unknown" => bail!("run `{}` stage `{}` has no task {}", task.run_id, task.stage, task.index),
-            other => bail!("troupe_finish answered `{other}`"),
+            other => bail!("{} answered `{other}`", function::FINISH),
         }
     }
 
@@ -442,13 +450,10 @@ impl Engine for RedisEngine {
     fn requeue(&self, task: TaskEnvelope, delay_ms: u64, next_attempt: bool) -> anyhow::Result<()> {
         self.feed.ended(&task);
         let attempt = if next_attempt { task.attempt + 1 } else { task.attempt };
-        let (entry, taken) = match &task.delivery {
-            Some(d) => (d.entry.clone(), d.taken_ms.to_string()),
-            None => (String::new(), String::new()),
-        };
+        let entry = task.delivery.as_ref().map(|d| d.entry.clone()).unwrap_or_default();
         self.pool.with(|c| {
             redis::cmd("FCALL")
-                .arg("troupe_requeue")
+                .arg(function::REQUEUE)
                 .arg(1)
                 .arg(self.keys.stage(&task.run_id, &task.stage))
                 .arg(self.keys.base(&task.run_id))
@@ -460,7 +465,6 @@ impl Engine for RedisEngine {
                 .arg(delay_ms)
                 .arg(&task.actor)
                 .arg(&entry)
-                .arg(&taken)
                 .arg(task.input.to_string())
                 .query::<i64>(c)
         })?;

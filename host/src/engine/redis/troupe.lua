@@ -1,7 +1,9 @@
-#!lua name=troupe_v1
--- troupe's Redis functions. Every troupe process loads this library (FUNCTION LOAD
--- REPLACE) when it connects; workers in other languages call the same functions with
--- FCALL. The key layout and every argument are documented in docs/redis-protocol.md.
+#!lua name=troupe_v2
+-- troupe's Redis functions, protocol version 2. Every troupe process loads this library
+-- (FUNCTION LOAD REPLACE) when it connects; workers in other languages call the same
+-- functions with FCALL. The key layout and every argument are documented in
+-- docs/redis-protocol.md. Function names carry the version so that processes of two
+-- versions sharing a Redis each keep their own functions.
 --
 -- Each function touches one run's keys only (they share the run's hash tag), plus the
 -- shared rate-limit buckets `<prefix>:rate:<namespace>:<bucket>`.
@@ -13,20 +15,38 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- Hand a task to its actor's stream. `rec` is the task record: a = actor, i = input
--- (JSON text), k = key (JSON text, optional).
-local function xadd(base, run, stage, index, attempt, rec)
+-- The attempt history: one `index:ms` (wall clock) per release of a task to its stream,
+-- gathered per stage during a call and written with one RPUSH per stage at its end.
+local function note_release(hist, stage, index, now)
+  local list = hist[stage]
+  if not list then
+    list = {}
+    hist[stage] = list
+  end
+  list[#list + 1] = index .. ':' .. now
+end
+
+local function write_history(base, hist)
+  for stage, list in pairs(hist) do
+    redis.call('RPUSH', base .. ':hist:' .. stage, unpack(list))
+  end
+end
+
+-- Hand a task to its actor's stream (a release: noted in `hist`). `rec` is the task
+-- record: a = actor, i = input (JSON text), k = key (JSON text, optional).
+local function xadd(base, run, stage, index, attempt, rec, hist, now)
   local fields = { 'run', run, 'stage', stage, 'index', index, 'attempt', attempt, 'actor', rec.a, 'input', rec.i }
   if rec.k then
     fields[#fields + 1] = 'key'
     fields[#fields + 1] = rec.k
   end
   redis.call('XADD', base .. ':q:' .. rec.a, '*', unpack(fields))
+  note_release(hist, stage, index, now)
 end
 
 -- Release a task: to its stream now, or to the run's delayed set until its delay and its
 -- rate bucket (GCRA, shared by every host) allow. rec.r = { bucket, per second, burst }.
-local function release(base, prefix, run, stage, index, attempt, rec, delay, now)
+local function release(base, prefix, run, stage, index, attempt, rec, delay, now, hist)
   local due = now + delay
   if rec.r then
     local bucket = prefix .. ':rate:' .. rec.r[1]
@@ -38,7 +58,7 @@ local function release(base, prefix, run, stage, index, attempt, rec, delay, now
     redis.call('SET', bucket, string.format('%.3f', next_tat), 'PX', math.ceil(next_tat - now) + 60000)
   end
   if due <= now then
-    xadd(base, run, stage, index, attempt, rec)
+    xadd(base, run, stage, index, attempt, rec, hist, now)
   else
     redis.call('ZADD', base .. ':delayed', string.format('%.3f', due), cjson.encode({ stage, tonumber(index), tonumber(attempt) }))
   end
@@ -77,7 +97,7 @@ local function enqueue(keys, args)
   local maxp = tonumber(redis.call('HGET', sh, 'max_parallel'))
   local inflight = tonumber(redis.call('HGET', sh, 'in_flight')) or 0
   local now = now_ms()
-  local added = 0
+  local added, hist = 0, {}
   for j = 6, #args, 6 do
     local index = args[j]
     if redis.call('HSETNX', tasks, index, args[j + 1]) == 1 then
@@ -95,16 +115,17 @@ local function enqueue(keys, args)
           redis.call('HSET', inputs, index, args[j + 3])
           local rec = cjson.decode(args[j + 1])
           rec.i = args[j + 3]
-          release(base, prefix, run, stage, index, 1, rec, rec.d or 0, now)
+          release(base, prefix, run, stage, index, 1, rec, rec.d or 0, now, hist)
         else
           if key == '' then
             key = nil
           end
-          xadd(base, run, stage, index, 1, { a = args[j + 2], i = args[j + 3], k = key })
+          xadd(base, run, stage, index, 1, { a = args[j + 2], i = args[j + 3], k = key }, hist, now)
         end
       end
     end
   end
+  write_history(base, hist)
   redis.call('HSET', sh, 'in_flight', inflight)
   if keyed then
     redis.call('HSET', sh, 'keyed', 1)
@@ -116,23 +137,21 @@ end
 
 -- Record tasks' outcomes, each exactly once, and acknowledge their deliveries: one call
 -- for any number of tasks of one stage and actor.
--- KEYS: stage hash. ARGV: base, prefix, run, stage, actor, then per task 6 values:
+-- KEYS: stage hash. ARGV: base, prefix, run, stage, actor, then per task 5 values:
 -- index, attempt, kind ('ok' | 'err'), payload (the result as JSON text for 'ok', the
--- message for 'err'), stream entry id ('' if none), taken (wall-clock ms when the worker
--- took it, '' if unknown). Returns, per task, 'counted', 'straggler', 'duplicate' or
--- 'unknown' (no such task).
+-- message for 'err'), stream entry id ('' if none). Returns, per task, 'counted',
+-- 'straggler', 'duplicate' or 'unknown' (no such task).
 local function finish(keys, args)
   local sh = keys[1]
   local base, prefix, run, stage, actor = args[1], args[2], args[3], args[4], args[5]
   local tasks, results = base .. ':tasks:' .. stage, base .. ':res:' .. stage
-  local meta = redis.call('HMGET', sh, 'cut', 'max_parallel', 'opened_ms')
-  local cut, maxp, opened = meta[1] == '1', tonumber(meta[2]), tonumber(meta[3]) or 0
-  local acks, history, late, out = {}, {}, {}, {}
+  local meta = redis.call('HMGET', sh, 'cut', 'max_parallel')
+  local cut, maxp = meta[1] == '1', tonumber(meta[2])
+  local acks, late, out = {}, {}, {}
   local actor_json = cjson.encode(actor)
   local succeeded, failed, ended = 0, 0, 0
-  for j = 6, #args, 6 do
-    local index, attempt, kind, payload, entry, taken =
-      args[j], args[j + 1], args[j + 2], args[j + 3], args[j + 4], args[j + 5]
+  for j = 6, #args, 5 do
+    local index, attempt, kind, payload, entry = args[j], args[j + 1], args[j + 2], args[j + 3], args[j + 4]
     if entry ~= '' then
       acks[#acks + 1] = entry
     end
@@ -148,9 +167,6 @@ local function finish(keys, args)
       out[#out + 1] = 'duplicate'
     else
       ended = ended + 1
-      if taken ~= '' then
-        history[#history + 1] = index .. ':' .. math.max(tonumber(taken) - opened, 0)
-      end
       if cut then
         late[#late + 1] = index
         out[#out + 1] = 'straggler'
@@ -167,9 +183,6 @@ local function finish(keys, args)
   if #acks > 0 then
     redis.call('XACK', base .. ':q:' .. actor, GROUP, unpack(acks))
   end
-  if #history > 0 then
-    redis.call('RPUSH', base .. ':hist:' .. stage, unpack(history))
-  end
   if #late > 0 then
     redis.call('RPUSH', base .. ':strag:' .. stage, unpack(late))
     redis.call('HINCRBY', sh, 'stragglers', #late)
@@ -183,7 +196,7 @@ local function finish(keys, args)
   if ended > 0 then
     local inflight = redis.call('HINCRBY', sh, 'in_flight', -ended)
     if maxp then
-      local now = now_ms()
+      local now, hist = now_ms(), {}
       while inflight < maxp do
         local nxt = redis.call('LPOP', base .. ':held:' .. stage)
         if not nxt then
@@ -192,8 +205,9 @@ local function finish(keys, args)
         inflight = redis.call('HINCRBY', sh, 'in_flight', 1)
         bump_peak(sh, inflight)
         local rec = load(base, stage, nxt)
-        release(base, prefix, run, stage, nxt, 1, rec, rec.d or 0, now)
+        release(base, prefix, run, stage, nxt, 1, rec, rec.d or 0, now, hist)
       end
+      write_history(base, hist)
     end
   end
   return out
@@ -201,23 +215,20 @@ end
 
 -- Run a task again after a delay (a retry or a deferral); it stays in flight.
 -- KEYS: stage hash. ARGV: base, prefix, run, stage, index, attempt (of the next run),
--- delay ms, actor, stream entry id ('' if none), taken ('' if unknown), input (JSON text).
+-- delay ms, actor, stream entry id ('' if none), input (JSON text).
 -- Returns 1, or 0 when the delivery was already acknowledged (a repeated call).
-local function requeue(keys, args)
-  local sh = keys[1]
-  local base, prefix, run, stage, index, attempt, delay, actor, entry, taken, input = unpack(args)
+local function requeue(_keys, args)
+  local base, prefix, run, stage, index, attempt, delay, actor, entry, input = unpack(args)
   if entry ~= '' and redis.call('XACK', base .. ':q:' .. actor, GROUP, entry) == 0 then
     return 0
-  end
-  if taken ~= '' then
-    local opened = tonumber(redis.call('HGET', sh, 'opened_ms')) or 0
-    redis.call('RPUSH', base .. ':hist:' .. stage, index .. ':' .. math.max(tonumber(taken) - opened, 0))
   end
   redis.call('HSET', base .. ':in:' .. stage, index, input)
   local rec = cjson.decode(redis.call('HGET', base .. ':tasks:' .. stage, index))
   rec.i = input
   rec.r = nil
-  release(base, prefix, run, stage, index, attempt, rec, tonumber(delay), now_ms())
+  local now, hist = now_ms(), {}
+  release(base, prefix, run, stage, index, attempt, rec, tonumber(delay), now, hist)
+  write_history(base, hist)
   return 1
 end
 
@@ -228,14 +239,16 @@ local function promote(keys, args)
   local base, run = args[1], args[2]
   local now = now_ms()
   local due = redis.call('ZRANGEBYSCORE', keys[1], '-inf', now, 'LIMIT', 0, 1000)
+  local hist = {}
   for _, member in ipairs(due) do
     local t = cjson.decode(member)
     local rec = load(base, t[1], string.format('%d', t[2]))
     if rec then
-      xadd(base, run, t[1], string.format('%d', t[2]), string.format('%d', t[3]), rec)
+      xadd(base, run, t[1], string.format('%d', t[2]), string.format('%d', t[3]), rec, hist, now)
     end
     redis.call('ZREM', keys[1], member)
   end
+  write_history(base, hist)
   local first = redis.call('ZRANGE', keys[1], 0, 0, 'WITHSCORES')
   if #first == 0 then
     return { #due, -1 }
@@ -269,9 +282,9 @@ local function keep(keys, args)
   return 1
 end
 
-redis.register_function('troupe_enqueue', enqueue)
-redis.register_function('troupe_keep', keep)
-redis.register_function('troupe_finish', finish)
-redis.register_function('troupe_requeue', requeue)
-redis.register_function('troupe_promote', promote)
-redis.register_function('troupe_handback', handback)
+redis.register_function('troupe_v2_enqueue', enqueue)
+redis.register_function('troupe_v2_keep', keep)
+redis.register_function('troupe_v2_finish', finish)
+redis.register_function('troupe_v2_requeue', requeue)
+redis.register_function('troupe_v2_promote', promote)
+redis.register_function('troupe_v2_handback', handback)
