@@ -1,4 +1,4 @@
-//! What a plugin call and a plugin load cost. Run with `cargo xtask bench -- plugin_call`.
+//! What a plugin call and a plugin load cost. Run with `cargo xtask bench -- --bench plugin_call`.
 //!
 //! Prints, before criterion's own report, a summary with the figures the foundation
 //! issue asks for: the median of instantiate + one no-op call (goal: 20 µs or less), the

@@ -32,7 +32,13 @@ fn main() -> anyhow::Result<()> {
         Some("bench") => {
             build(&root)?;
             let mut cmd = cargo(&root);
-            cmd.args(["bench", "-p", "troupe-tests"]).args(&args[1..]);
+            // `cargo xtask bench -- --bench redis` and `cargo xtask bench --bench redis`
+            // both mean cargo's `--bench redis`.
+            let rest = match args.get(1).map(String::as_str) {
+                Some("--") => &args[2..],
+                _ => &args[1..],
+            };
+            cmd.args(["bench", "-p", "troupe-tests"]).args(rest);
             run(&mut cmd)
         }
         _ => bail!("usage: cargo xtask <build | test [cargo test args] | lint | demo | bench>"),

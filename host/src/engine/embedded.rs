@@ -248,8 +248,8 @@ impl StageHost for EmbeddedEngine {
 impl Engine for EmbeddedEngine {
     fn start_run(&self, run_id: &str, pipeline: &Pipeline, trigger: Value) -> anyhow::Result<()> {
         let mut context = Map::new();
-        context.insert("trigger".into(), trigger.clone());
-        let record = RunRecord { pipeline: pipeline.to_value(), trigger, status: RunStatus::Running, stage: 0 };
+        context.insert("trigger".into(), trigger);
+        let record = RunRecord { pipeline: pipeline.to_value(), status: RunStatus::Running, stage: 0 };
         let run = Run { context: Arc::new(Value::Object(context)), stages: HashMap::new(), record, lease: None };
         if self.lock().runs.insert(run_id.to_string(), run).is_some() {
             return Err(anyhow!("run `{run_id}` already exists"));

@@ -52,7 +52,6 @@ pub struct Delivery {
 pub struct RunRecord {
     /// `{"name": ..., "stages": [...]}`, as validated when the run started.
     pub pipeline: Value,
-    pub trigger: Value,
     pub status: RunStatus,
     /// The index of the stage being run (or last run).
     pub stage: usize,

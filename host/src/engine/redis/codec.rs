@@ -6,12 +6,38 @@ use crate::api::{EnqueueOptions, Outcome, Task};
 use crate::engine::{Delivery, TaskEnvelope, TaskResult};
 use anyhow::{anyhow, Context as _};
 use redis::streams::StreamId;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// A task record as the run's task hash keeps it: `a` actor, `k` key (JSON text), `d`
 /// delay ms, `r` rate limit `[bucket, per second, burst]`. The input is not in it: it goes
 /// on the stream, and into the stage's input hash only for tasks that must wait.
+/// A run's context from its hash of top-level keys, in a stable order: `trigger`, then the
+/// stages in pipeline order (`pipeline` is the run's pipeline JSON), then anything else.
+pub fn context(mut fields: HashMap<String, String>, pipeline: Option<&str>) -> anyhow::Result<Value> {
+    let stages: Vec<String> = pipeline
+        .and_then(|p| serde_json::from_str::<Value>(p).ok())
+        .and_then(|p| p.get("stages").and_then(Value::as_array).cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| s.get("name").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    let mut order: Vec<String> = std::iter::once("trigger".to_string()).chain(stages).collect();
+    let known: HashSet<&String> = order.iter().collect();
+    let mut rest: Vec<String> = fields.keys().filter(|k| !known.contains(k)).cloned().collect();
+    rest.sort();
+    order.extend(rest);
+    let mut context = Map::new();
+    for key in order {
+        if let Some(text) = fields.remove(&key) {
+            let value = serde_json::from_str(&text).with_context(|| format!("`{key}`"))?;
+            context.insert(key, value);
+        }
+    }
+    Ok(Value::Object(context))
+}
+
 pub fn task_record(task: &Task, options: &EnqueueOptions, namespace: &str) -> String {
     let mut record = json!({ "a": task.actor });
     if let Some(key) = &task.key {

@@ -50,7 +50,8 @@ impl Keys {
         format!("{}:run", self.base(run))
     }
 
-    /// The run's context as one JSON document.
+    /// The run's context: a hash of its top-level keys (`trigger`, then one per finished
+    /// stage), each value JSON text, so that a stage's output is written alone.
     pub fn context(&self, run: &str) -> String {
         format!("{}:ctx", self.base(run))
     }

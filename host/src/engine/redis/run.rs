@@ -39,19 +39,24 @@ impl RedisEngine {
                 return Ok(context.clone());
             }
         }
-        let (text, version): (Option<String>, Option<u64>) = self.pool.with(|c| {
-            redis::pipe()
-                .atomic()
-                .cmd("GET")
-                .arg(self.keys.context(run_id))
-                .cmd("HGET")
-                .arg(&run_key)
-                .arg("ctx_version")
-                .query(c)
-        })?;
-        let text = text.with_context(|| format!("run `{run_id}` has no context"))?;
-        let context: Arc<Value> =
-            Arc::new(serde_json::from_str(&text).with_context(|| format!("run `{run_id}`: its context is not JSON"))?);
+        let (fields, version, pipeline): (HashMap<String, String>, Option<u64>, Option<String>) =
+            self.pool.with(|c| {
+                redis::pipe()
+                    .atomic()
+                    .cmd("HGETALL")
+                    .arg(self.keys.context(run_id))
+                    .cmd("HGET")
+                    .arg(&run_key)
+                    .arg("ctx_version")
+                    .cmd("HGET")
+                    .arg(&run_key)
+                    .arg("pipeline")
+                    .query(c)
+            })?;
+        let context = Arc::new(
+            codec::context(fields, pipeline.as_deref())
+                .with_context(|| format!("run `{run_id}`: its context in Redis is not JSON"))?,
+        );
         self.contexts
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -140,8 +145,9 @@ impl Engine for RedisEngine {
         }
         let mut actors: Vec<&String> = self.actors.iter().collect();
         actors.sort();
+        let trigger_text = trigger.to_string();
         let mut context = Map::new();
-        context.insert("trigger".into(), trigger.clone());
+        context.insert("trigger".into(), trigger);
         let status = serde_json::to_string(&RunStatus::Running)?;
         let mut pipe = redis::pipe();
         for actor in &actors {
@@ -152,14 +158,13 @@ impl Engine for RedisEngine {
         self.pool.with(|c| {
             redis::pipe()
                 .atomic()
-                .cmd("SET")
+                .cmd("HSET")
                 .arg(self.keys.context(run_id))
-                .arg(Value::Object(context.clone()).to_string())
+                .arg("trigger")
+                .arg(&trigger_text)
                 .ignore()
                 .cmd("HSET")
                 .arg(&run_key)
-                .arg("trigger")
-                .arg(trigger.to_string())
                 .arg("status")
                 .arg(&status)
                 .arg("stage")
@@ -183,6 +188,11 @@ impl Engine for RedisEngine {
                 .ignore()
                 .query::<()>(c)
         })?;
+        // Version 1 is the context just written: no need to read it back.
+        self.contexts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(run_id.to_string(), (1, Arc::new(Value::Object(context))));
         Ok(())
     }
 
@@ -195,7 +205,6 @@ impl Engine for RedisEngine {
         }
         Ok(RunRecord {
             pipeline: serde_json::from_str(get("pipeline")?)?,
-            trigger: serde_json::from_str(get("trigger")?)?,
             status: serde_json::from_str(get("status")?)?,
             stage: get("stage")?.parse()?,
         })
@@ -245,9 +254,9 @@ impl Engine for RedisEngine {
         };
         let mut driving = self.driving.lock().unwrap_or_else(|p| p.into_inner());
         if held && !driving.contains(run_id) {
-            // Read the context afresh once, then keep it current through `set_output`.
+            // Bring the cached context up to date once (`read_context` compares versions),
+            // then keep it current through `set_output`.
             drop(driving);
-            self.contexts.lock().unwrap_or_else(|p| p.into_inner()).remove(run_id);
             self.read_context(run_id)?;
             self.driving.lock().unwrap_or_else(|p| p.into_inner()).insert(run_id.to_string());
         } else if !held {
@@ -363,17 +372,20 @@ impl Engine for RedisEngine {
     }
 
     fn set_output(&self, run_id: &str, stage: &str, output: Value) -> anyhow::Result<()> {
-        let mut context = (*self.read_context(run_id)?).clone();
-        if let Value::Object(map) = &mut context {
+        // Only the new output is written; the cached context is changed in place unless
+        // someone still holds it (then `make_mut` copies it).
+        let text = output.to_string();
+        let mut context = self.read_context(run_id)?;
+        self.contexts.lock().unwrap_or_else(|p| p.into_inner()).remove(run_id);
+        if let Value::Object(map) = Arc::make_mut(&mut context) {
             map.insert(stage.to_string(), output);
         }
-        let text = context.to_string();
-        let context = Arc::new(context);
         let (version,): (u64,) = self.pool.with(|c| {
             redis::pipe()
                 .atomic()
-                .cmd("SET")
+                .cmd("HSET")
                 .arg(self.keys.context(run_id))
+                .arg(stage)
                 .arg(&text)
                 .ignore()
                 .cmd("HINCRBY")
