@@ -2,13 +2,14 @@
 //! demonstrating troupe from a fresh clone.
 //!
 //! - `build`: the host (release) and every guest, as components in `target/plugins/`.
-//! - `test`: `build`, then every test of the host workspace.
+//! - `test`: `build`, then every test of the host workspace (starting Redis if none answers).
 //! - `lint`: rustfmt and clippy over both workspaces (what CI checks).
 //! - `demo`: `build`, then the main job.
 //! - `bench`: `build`, then the benchmarks, which print their figures.
 
 mod guests;
 mod python;
+mod redis;
 mod toolchain;
 
 use anyhow::{bail, Context as _};
@@ -76,6 +77,7 @@ fn build(root: &Path) -> anyhow::Result<()> {
 const BOTH_ENGINES: &[&str] = &["pipelines", "custom_executors", "examples", "wdl_examples"];
 
 fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
+    redis::ensure()?;
     python::ensure_redis_py()?;
     eprintln!("xtask: running every test (release profile, sharing the host's build)");
     run(cargo(root).args(["test", "--release", "--workspace"]).args(extra))?;

@@ -63,6 +63,13 @@ fn ensure_debian_packages() -> anyhow::Result<()> {
         "xtask: rustup has no {TARGET} standard library; installing Debian's {} to build it from source",
         DEBIAN_PACKAGES.join(", ")
     );
+    apt_install(&DEBIAN_PACKAGES).context(
+        "cannot install the wasm toolchain; install rustc-web, cargo-web and rust-web-src, or run `rustup target add wasm32-unknown-unknown`",
+    )
+}
+
+/// `apt-get install` Debian packages (with sudo unless root).
+pub fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
     let root = output(Command::new("id").arg("-u")).map(|u| u == "0").unwrap_or(false);
     let sudo: &[&str] = if root { &[] } else { &["sudo"] };
     let apt = |args: &[&str]| {
@@ -75,8 +82,8 @@ fn ensure_debian_packages() -> anyhow::Result<()> {
     };
     apt(&["update", "-qq"])?;
     let mut install = vec!["install", "-y", "-qq", "--no-install-recommends"];
-    install.extend_from_slice(&DEBIAN_PACKAGES);
-    apt(&install).context("cannot install the wasm toolchain; install rustc-web, cargo-web and rust-web-src, or run `rustup target add wasm32-unknown-unknown`")
+    install.extend_from_slice(packages);
+    apt(&install)
 }
 
 /// A `cargo build` of the guest workspace at `plugins` for the wasm target.

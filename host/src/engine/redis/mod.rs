@@ -203,12 +203,19 @@ impl StageHost for RedisEngine {
         let base = self.keys.base(run);
         let max_parallel = options.max_parallel.map(|m| m.to_string()).unwrap_or_default();
         let timed = options.delay_ms > 0 || options.rate_limit.is_some();
+        // Most tasks' records differ only by actor: build each such record once per batch.
+        let mut records: HashMap<&str, String> = HashMap::new();
         let args: Vec<[String; 6]> = tasks
             .iter()
             .map(|t| {
+                let record = if t.key.is_none() {
+                    records.entry(&t.actor).or_insert_with(|| codec::task_record(t, options, &namespace)).clone()
+                } else {
+                    codec::task_record(t, options, &namespace)
+                };
                 [
                     t.index.to_string(),
-                    codec::task_record(t, options, &namespace),
+                    record,
                     t.actor.clone(),
                     t.input.to_string(),
                     t.key.as_ref().map(Value::to_string).unwrap_or_default(),
