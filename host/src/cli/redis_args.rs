@@ -18,6 +18,10 @@ pub struct RedisArgs {
     /// over (the first is presumed dead). Make it longer than your longest task.
     #[arg(long, default_value_t = 60_000)]
     pub visibility_timeout_ms: u64,
+    /// How long (hours) an ended run's state stays in Redis for `troupe status`; 0 keeps
+    /// it forever.
+    #[arg(long, env = "TROUPE_RETAIN_HOURS", default_value_t = 168)]
+    pub retain_hours: u64,
 }
 
 impl RedisArgs {
@@ -27,6 +31,7 @@ impl RedisArgs {
             visibility_timeout: Duration::from_millis(self.visibility_timeout_ms),
             serve,
             prefetch: prefetch.max(1),
+            retain: (self.retain_hours > 0).then(|| Duration::from_secs(self.retain_hours * 3600)),
             ..RedisOptions::new(url)
         }
     }

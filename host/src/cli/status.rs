@@ -34,7 +34,11 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
         let key = engine.keys().all_runs();
         let runs: Vec<String> = engine.with_connection(|c| redis::cmd("LRANGE").arg(&key).arg(-20).arg(-1).query(c))?;
         for run in runs {
-            let status = engine.run_record(&run).map(|r| status_word(&r.status)).unwrap_or_else(|e| format!("{e:#}"));
+            // A run past its retention has no keys left: say so instead of erroring.
+            let status = match engine.run_exists(&run)? {
+                true => engine.run_record(&run).map(|r| status_word(&r.status)).unwrap_or_else(|e| format!("{e:#}")),
+                false => "expired (ended longer ago than --retain-hours)".to_string(),
+            };
             println!("{run}  {status}");
         }
         return Ok(ExitCode::SUCCESS);

@@ -10,15 +10,9 @@
 use super::conn::{function, Pool};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 /// The most reports sent in one round trip.
 const BATCH: usize = 512;
-/// How long the acker waits for more outcomes before it sends what it has. Why: every
-/// `troupe_v2_finish` call has a fixed cost in Redis (and a wake-up here); a millisecond
-/// turns many calls of a few tasks into a few calls of many, and only delays when a
-/// result is counted, never when a task runs.
-const LINGER: Duration = Duration::from_millis(1);
 
 /// One task's outcome for `troupe_v2_finish`: the call's head (stage key, then base,
 /// prefix, run, stage, actor) and the task's five values.
@@ -82,16 +76,14 @@ fn run(pool: &Pool, rx: Receiver<Message>) {
     let mut calls: Vec<Report> = Vec::with_capacity(BATCH);
     let mut flushes = Vec::new();
     while let Ok(first) = rx.recv() {
-        let linger_until = Instant::now() + LINGER;
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
                 Message::Finish(call) => calls.push(call),
                 Message::Flush(done) => flushes.push(done),
             }
-            if calls.len() < BATCH && flushes.is_empty() {
-                let left = linger_until.saturating_duration_since(Instant::now());
-                next = rx.try_recv().ok().or_else(|| rx.recv_timeout(left).ok());
+            if calls.len() < BATCH {
+                next = rx.try_recv().ok();
             }
         }
         send(pool, &calls);

@@ -30,7 +30,8 @@ impl Keys {
         format!("{}:runs:events", self.prefix)
     }
 
-    /// Every run ever started, newest last (for `troupe status` without a run id).
+    /// The latest runs started (up to 10,000), newest last (for `troupe status` without a
+    /// run id).
     pub fn all_runs(&self) -> String {
         format!("{}:runs:all", self.prefix)
     }
@@ -45,7 +46,7 @@ impl Keys {
         format!("{}:{{{run}}}", self.prefix)
     }
 
-    /// The run's hash: pipeline, trigger, status, current stage, context version.
+    /// The run's hash: pipeline, status, current stage, context version.
     pub fn run(&self, run: &str) -> String {
         format!("{}:run", self.base(run))
     }
@@ -89,6 +90,25 @@ impl Keys {
     /// The stream of `actor`'s tasks in `run`.
     pub fn queue(&self, run: &str, actor: &str) -> String {
         format!("{}:q:{actor}", self.base(run))
+    }
+
+    /// Every key `run` can have, given its stage names and the actors with a stream (what
+    /// retention expires). The functions in `troupe.lua` build the same names.
+    pub fn run_keys<'a>(
+        &self,
+        run: &str,
+        stages: impl IntoIterator<Item = &'a str>,
+        actors: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<String> {
+        let base = self.base(run);
+        let mut keys: Vec<String> = ["run", "ctx", "lease", "delayed"].iter().map(|k| format!("{base}:{k}")).collect();
+        for stage in stages {
+            for kind in ["st", "tasks", "in", "res", "strag", "hist", "held"] {
+                keys.push(format!("{base}:{kind}:{stage}"));
+            }
+        }
+        keys.extend(actors.into_iter().map(|a| self.queue(run, a)));
+        keys
     }
 }
 

@@ -36,6 +36,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::Notify;
 
+/// A week: long enough to look at a run after a weekend, short enough that a busy
+/// deployment does not fill its Redis with finished runs.
+pub const DEFAULT_RETAIN: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// Tasks per `troupe_v2_enqueue` call: big enough to amortise the round trip, small enough
 /// that one call never holds Redis for long.
 const ENQUEUE_CHUNK: usize = 1000;
@@ -56,6 +60,9 @@ pub struct RedisOptions {
     pub prefetch: usize,
     /// How long a call keeps retrying while Redis does not answer.
     pub reconnect_for: Duration,
+    /// How long a run's keys stay in Redis after it ended (for `troupe status`); None
+    /// keeps them forever.
+    pub retain: Option<Duration>,
 }
 
 impl RedisOptions {
@@ -67,6 +74,7 @@ impl RedisOptions {
             serve: None,
             prefetch: 32,
             reconnect_for: Duration::from_secs(60),
+            retain: Some(DEFAULT_RETAIN),
         }
     }
 }
@@ -89,6 +97,7 @@ pub struct RedisEngine {
     /// Runs this process drives (it holds their lease): only it writes their context, so
     /// its cached copy is current and executors read it without a round trip each.
     driving: Mutex<std::collections::HashSet<String>>,
+    retain: Option<Duration>,
 }
 
 impl Drop for RedisEngine {
@@ -141,6 +150,7 @@ impl RedisEngine {
             infos: Mutex::default(),
             contexts: Mutex::default(),
             driving: Mutex::default(),
+            retain: options.retain,
         })
     }
 

@@ -24,7 +24,32 @@ fn num(fields: &HashMap<String, String>, name: &str) -> u64 {
     fields.get(name).and_then(|v| v.parse::<i64>().ok()).map_or(0, |v| v.max(0) as u64)
 }
 
+/// How many run ids `P:runs:all` keeps (the latest).
+const RUNS_LISTED: usize = 10_000;
+
 impl RedisEngine {
+    /// Whether `run_id` still has its keys (it may have passed its retention).
+    pub fn run_exists(&self, run_id: &str) -> anyhow::Result<bool> {
+        self.pool.with(|c| redis::cmd("EXISTS").arg(self.keys.run(run_id)).query(c))
+    }
+
+    /// Let every key of an ended run expire after `retain`.
+    fn expire_run(&self, run_id: &str, retain: Duration) -> anyhow::Result<()> {
+        let (pipeline, actors): (Option<String>, Option<String>) = self
+            .pool
+            .with(|c| redis::cmd("HMGET").arg(self.keys.run(run_id)).arg("pipeline").arg("actors").query(c))?;
+        let pipeline: Value = serde_json::from_str(pipeline.as_deref().unwrap_or("{}"))?;
+        let actors: Vec<String> = serde_json::from_str(actors.as_deref().unwrap_or("[]"))?;
+        let stages = pipeline["stages"].as_array().into_iter().flatten().filter_map(|s| s["name"].as_str());
+        let keys = self.keys.run_keys(run_id, stages, actors.iter().map(String::as_str));
+        let ms = retain.as_millis().max(1) as u64;
+        let mut pipe = redis::pipe();
+        for key in &keys {
+            pipe.cmd("PEXPIRE").arg(key).arg(ms).ignore();
+        }
+        self.pool.with(|c| pipe.query::<()>(c)).with_context(|| format!("cannot set the retention of run `{run_id}`"))
+    }
+
     pub(super) fn read_context(&self, run_id: &str) -> anyhow::Result<Arc<Value>> {
         if self.driving.lock().unwrap_or_else(|p| p.into_inner()).contains(run_id) {
             if let Some((_, context)) = self.contexts.lock().unwrap_or_else(|p| p.into_inner()).get(run_id) {
@@ -184,6 +209,12 @@ impl Engine for RedisEngine {
                 .arg(self.keys.all_runs())
                 .arg(run_id)
                 .ignore()
+                // The list `troupe status` reads: the latest runs, not all of them forever.
+                .cmd("LTRIM")
+                .arg(self.keys.all_runs())
+                .arg(-(RUNS_LISTED as i64))
+                .arg(-1)
+                .ignore()
                 .add_command(self.run_event("started", run_id))
                 .ignore()
                 .query::<()>(c)
@@ -236,7 +267,11 @@ impl Engine for RedisEngine {
                 .add_command(self.run_event("ended", run_id))
                 .ignore()
                 .query::<()>(c)
-        })
+        })?;
+        match self.retain {
+            Some(retain) => self.expire_run(run_id, retain),
+            None => Ok(()),
+        }
     }
 
     fn acquire_lease(&self, run_id: &str, owner: &str, ttl: Duration) -> anyhow::Result<bool> {
