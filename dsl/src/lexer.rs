@@ -66,44 +66,68 @@ impl winnow::stream::Location for Token<'_> {
     }
 }
 
-/// Every token of `source`, ending with [`TokenKind::Eof`], or the first lexical error.
-pub fn lex(source: &str) -> Result<Vec<Token<'_>>, Diagnostic> {
+/// At most this many lexical errors are reported (past it, they are mostly echoes).
+const MAX_ERRORS: usize = 10;
+
+/// Every token of `source`, ending with [`TokenKind::Eof`], or its lexical errors. After
+/// an error the lexer skips the bad character, number or string and goes on, so one run
+/// reports every lexical error (up to [`MAX_ERRORS`]).
+pub fn lex(source: &str) -> Result<Vec<Token<'_>>, Vec<Diagnostic>> {
     let mut input = LocatingSlice::new(source);
     let mut tokens = Vec::with_capacity(source.len() / 5 + 1);
+    let mut errors = Vec::new();
     loop {
+        if errors.len() >= MAX_ERRORS {
+            return Err(errors);
+        }
         // Skipping trivia cannot fail (every part of it accepts zero characters).
         let _: ModalResult<(), ContextError> = trivia.parse_next(&mut input);
         let start = input.current_token_start();
         let Some(c) = input.peek_token() else {
+            if !errors.is_empty() {
+                return Err(errors);
+            }
             tokens.push(Token { kind: TokenKind::Eof, text: "", span: Span::new(source.len(), source.len()) });
             return Ok(tokens);
         };
         let kind = match c {
             '{' | '}' | '(' | ')' | '[' | ']' | ':' | ',' | '.' | '=' | '*' => {
                 input.next_token();
-                punctuation(c)
+                Ok(punctuation(c))
             }
-            '"' | '\'' => {
-                string(&mut input, c)?;
-                TokenKind::Str
-            }
-            '0'..='9' => number(&mut input, start)?,
-            '-' if input.as_bytes().get(1).is_some_and(u8::is_ascii_digit) => number(&mut input, start)?,
+            '"' | '\'' => string(&mut input, c).map(|()| TokenKind::Str),
+            '0'..='9' => number(&mut input, start),
+            '-' if input.as_bytes().get(1).is_some_and(u8::is_ascii_digit) => number(&mut input, start),
             c if c.is_ascii_alphabetic() || c == '_' => {
                 // Cannot fail: its first character was just checked.
                 let _: ModalResult<&str, ContextError> = identifier.parse_next(&mut input);
-                TokenKind::Ident
+                Ok(TokenKind::Ident)
             }
             other => {
+                // Skip the whole run of such characters (`//`, `;;`): one error, not one each.
+                while input.peek_token().is_some_and(|c| !starts_token(c) && !c.is_whitespace() && c != '#') {
+                    input.next_token();
+                }
                 let span = Span::new(start, start + other.len_utf8());
                 let shown = if other.is_control() { format!("{:?}", other) } else { format!("`{other}`") };
-                return Err(Diagnostic::new(span, format!("unexpected character {shown}"), "not part of the language")
-                    .with_help(unexpected_help(other)));
+                Err(Diagnostic::new(span, format!("unexpected character {shown}"), "not part of the language")
+                    .with_help(unexpected_help(other)))
             }
         };
-        let end = input.current_token_start();
-        tokens.push(Token { kind, text: &source[start..end], span: Span::new(start, end) });
+        match kind {
+            Ok(kind) => {
+                let end = input.current_token_start();
+                tokens.push(Token { kind, text: &source[start..end], span: Span::new(start, end) });
+            }
+            Err(error) => errors.push(error),
+        }
     }
+}
+
+/// Whether a token can start with `c` (so lexing can go on there after an error).
+fn starts_token(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(c, '_' | '"' | '\'' | '-' | '{' | '}' | '(' | ')' | '[' | ']' | ':' | ',' | '.' | '=' | '*')
 }
 
 fn unexpected_help(c: char) -> &'static str {
@@ -182,9 +206,12 @@ fn number(input: &mut Input<'_>, start: usize) -> Result<TokenKind, Diagnostic> 
 }
 
 /// A string in `quote`s on one line, with the escapes `\n \t \r \0 \\ \" \'` and `\u{hex}`.
+/// On an error the whole string is still consumed (to its closing quote or the line's
+/// end), so lexing goes on after it.
 fn string(input: &mut Input<'_>, quote: char) -> Result<(), Diagnostic> {
     let start = input.current_token_start();
     input.next_token();
+    let mut bad_escape = None;
     loop {
         let at = input.current_token_start();
         match input.next_token() {
@@ -196,8 +223,17 @@ fn string(input: &mut Input<'_>, quote: char) -> Result<(), Diagnostic> {
                 )
                 .with_help(format!("close it with {quote} on the same line")));
             }
-            Some(c) if c == quote => return Ok(()),
-            Some('\\') => escape(input, at)?,
+            Some(c) if c == quote => return bad_escape.map_or(Ok(()), Err),
+            Some('\\') => {
+                // A `\` at the line's end: the string cannot go on.
+                let ends_line = matches!(input.peek_token(), None | Some('\n') | Some('\r'));
+                if let Err(error) = escape(input, at) {
+                    if ends_line {
+                        return Err(error);
+                    }
+                    bad_escape.get_or_insert(error);
+                }
+            }
             Some(_) => {}
         }
     }

@@ -12,7 +12,7 @@
 //!
 //! # Layout
 //! - `lexer.rs`: source text to tokens (winnow); `#` comments, quoted strings, JSON numbers,
-//!   names with inner hyphens.
+//!   names with inner hyphens; it goes on after an error, to report every lexical error.
 //! - `parser.rs`: tokens to the syntax tree (winnow over a `TokenSlice`); its grammar is in
 //!   its header. `parser/error.rs`: the parser's winnow error and "expected X, found Y".
 //! - `ast.rs`: the syntax tree, every node with its span.
@@ -47,11 +47,11 @@ pub struct Compiled {
 }
 
 /// Compile `source` (named `file_name` in diagnostics). On failure, every problem found:
-/// a lexical error, or the syntax errors (one per broken stage, at most ten), or else
+/// the lexical errors (at most ten), or the syntax errors (one per broken stage, at most ten), or else
 /// every problem of names, stages and values.
 pub fn compile(source: &str, file_name: &str) -> Result<Compiled, Diagnostics> {
     let fail = |items: Vec<Diagnostic>| Diagnostics { file: file_name.to_string(), text: source.to_string(), items };
-    let tokens = lexer::lex(source).map_err(|d| fail(vec![d]))?;
+    let tokens = lexer::lex(source).map_err(fail)?;
     let workflow = parser::parse(source, &tokens).map_err(fail)?;
     let (pipeline, spans) = lower::lower(&workflow, source).map_err(fail)?;
     Ok(Compiled { pipeline, spans })
