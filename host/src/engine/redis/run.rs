@@ -33,21 +33,15 @@ impl RedisEngine {
         self.pool.with(|c| redis::cmd("EXISTS").arg(self.keys.run(run_id)).query(c))
     }
 
-    /// Let every key of an ended run expire after `retain`.
-    fn expire_run(&self, run_id: &str, retain: Duration) -> anyhow::Result<()> {
+    /// Every key `run_id` can have (from its pipeline's stages and its actors).
+    fn all_run_keys(&self, run_id: &str) -> anyhow::Result<Vec<String>> {
         let (pipeline, actors): (Option<String>, Option<String>) = self
             .pool
             .with(|c| redis::cmd("HMGET").arg(self.keys.run(run_id)).arg("pipeline").arg("actors").query(c))?;
         let pipeline: Value = serde_json::from_str(pipeline.as_deref().unwrap_or("{}"))?;
         let actors: Vec<String> = serde_json::from_str(actors.as_deref().unwrap_or("[]"))?;
         let stages = pipeline["stages"].as_array().into_iter().flatten().filter_map(|s| s["name"].as_str());
-        let keys = self.keys.run_keys(run_id, stages, actors.iter().map(String::as_str));
-        let ms = retain.as_millis().max(1) as u64;
-        let mut pipe = redis::pipe();
-        for key in &keys {
-            pipe.cmd("PEXPIRE").arg(key).arg(ms).ignore();
-        }
-        self.pool.with(|c| pipe.query::<()>(c)).with_context(|| format!("cannot set the retention of run `{run_id}`"))
+        Ok(self.keys.run_keys(run_id, stages, actors.iter().map(String::as_str)))
     }
 
     pub(super) fn read_context(&self, run_id: &str) -> anyhow::Result<Arc<Value>> {
@@ -247,31 +241,32 @@ impl Engine for RedisEngine {
 
     fn finish_run(&self, run_id: &str, status: &RunStatus) -> anyhow::Result<()> {
         let status = serde_json::to_string(status)?;
-        self.pool.with(|c| {
-            redis::pipe()
-                .atomic()
-                .cmd("HSET")
-                .arg(self.keys.run(run_id))
-                .arg("status")
-                .arg(&status)
-                .arg("finished_ms")
-                .arg(wall_ms())
-                .ignore()
-                .cmd("SREM")
-                .arg(self.keys.active_runs())
-                .arg(run_id)
-                .ignore()
-                .cmd("DEL")
-                .arg(self.keys.lease(run_id))
-                .ignore()
-                .add_command(self.run_event("ended", run_id))
-                .ignore()
-                .query::<()>(c)
-        })?;
-        match self.retain {
-            Some(retain) => self.expire_run(run_id, retain),
-            None => Ok(()),
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("HSET")
+            .arg(self.keys.run(run_id))
+            .arg("status")
+            .arg(&status)
+            .arg("finished_ms")
+            .arg(wall_ms())
+            .ignore()
+            .cmd("SREM")
+            .arg(self.keys.active_runs())
+            .arg(run_id)
+            .ignore()
+            .cmd("DEL")
+            .arg(self.keys.lease(run_id))
+            .ignore()
+            .add_command(self.run_event("ended", run_id))
+            .ignore();
+        // The end and the retention in one transaction: a run never ends without it.
+        if let Some(retain) = self.retain {
+            let ms = retain.as_millis().max(1) as u64;
+            for key in self.all_run_keys(run_id)? {
+                pipe.cmd("PEXPIRE").arg(key).arg(ms).ignore();
+            }
         }
+        self.pool.with(|c| pipe.query::<()>(c))
     }
 
     fn acquire_lease(&self, run_id: &str, owner: &str, ttl: Duration) -> anyhow::Result<bool> {
