@@ -10,9 +10,6 @@ use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-/// A task record as the run's task hash keeps it: `a` actor, `k` key (JSON text), `d`
-/// delay ms, `r` rate limit `[bucket, per second, burst]`. The input is not in it: it goes
-/// on the stream, and into the stage's input hash only for tasks that must wait.
 /// A run's context from its hash of top-level keys, in a stable order: `trigger`, then the
 /// stages in pipeline order (`pipeline` is the run's pipeline JSON), then anything else.
 pub fn context(mut fields: HashMap<String, String>, pipeline: Option<&str>) -> anyhow::Result<Value> {
@@ -38,6 +35,9 @@ pub fn context(mut fields: HashMap<String, String>, pipeline: Option<&str>) -> a
     Ok(Value::Object(context))
 }
 
+/// A task record as the run's task hash keeps it: `a` actor, `k` key (JSON text), `d`
+/// delay ms, `r` rate limit `[bucket, per second, burst]`. The input is not in it: it goes
+/// on the stream, and into the stage's input hash only for tasks that must wait.
 pub fn task_record(task: &Task, options: &EnqueueOptions, namespace: &str) -> String {
     let mut record = json!({ "a": task.actor });
     if let Some(key) = &task.key {
