@@ -1,6 +1,7 @@
-//! Retention on the Redis engine: once a run ends, every one of its keys expires after
-//! the retention (none is forgotten, whatever the stages used: held tasks, delays,
-//! stragglers); with no retention they stay. Needs the Redis at `TROUPE_TEST_REDIS`.
+//! Retention on the Redis engine: once a run ends, every key it still has expires after
+//! the retention (the run uses held tasks, retries with delays and a gather, and every
+//! key under its prefix is checked); with no retention they stay. Needs the Redis at
+//! `TROUPE_TEST_REDIS`.
 
 use serde_json::{json, Value};
 use std::time::Duration;
