@@ -125,7 +125,8 @@ fn single_reports_a_template_path_that_matches_nothing() {
 #[test]
 fn the_python_chunk_executor_validates_and_enqueues_chunks() {
     let loader = loader();
-    let chunk = executor(&loader, "chunk", &plugin("chunk"), Limits { memory_mib: 256, timeout_ms: 10_000 });
+    let chunk =
+        executor(&loader, "chunk", &plugin("chunk"), Limits { memory_mib: 256, timeout_ms: 10_000, ..Limits::DEFAULT });
     let items: Vec<u32> = (0..5).collect();
     let (recorded, host) = recorder(json!({ "trigger": { "items": items } }));
     let bad = chunk.stage(

@@ -7,7 +7,7 @@ use troupe::plugin::{ExecutorPlugin, Failure, Loader};
 use troupe::{ExecutorError, OutputShape};
 use troupe_tests::{executor, fixture, loader, plugin, recorder};
 
-const TIGHT: Limits = Limits { memory_mib: 32, timeout_ms: 300 };
+const TIGHT: Limits = Limits { memory_mib: 32, timeout_ms: 300, ..Limits::DEFAULT };
 
 fn stage_for(plugin: &ExecutorPlugin, definition: Value) -> troupe::Stage {
     plugin.stage("run-1", &definition)
@@ -92,7 +92,12 @@ fn an_executor_error_is_a_value_not_a_failure() {
 #[test]
 fn a_python_plugin_cannot_open_a_file() {
     let loader = loader();
-    let snoop = executor(&loader, "snoop", &fixture("snoop"), Limits { memory_mib: 256, timeout_ms: 10_000 });
+    let snoop = executor(
+        &loader,
+        "snoop",
+        &fixture("snoop"),
+        Limits { memory_mib: 256, timeout_ms: 10_000, ..Limits::DEFAULT },
+    );
     let (_, host) = recorder(json!({}));
     let secret = std::env::temp_dir().join("troupe-sandbox-secret.txt");
     std::fs::write(&secret, "the host's secret").unwrap();
@@ -114,7 +119,12 @@ fn a_python_plugin_cannot_open_a_file() {
 #[test]
 fn a_python_plugin_sees_no_environment_arguments_or_clock() {
     let loader = loader();
-    let snoop = executor(&loader, "snoop", &fixture("snoop"), Limits { memory_mib: 256, timeout_ms: 10_000 });
+    let snoop = executor(
+        &loader,
+        "snoop",
+        &fixture("snoop"),
+        Limits { memory_mib: 256, timeout_ms: 10_000, ..Limits::DEFAULT },
+    );
     let (_, host) = recorder(json!({}));
     std::env::set_var("TROUPE_TEST_LEAK", "must not reach plugins");
     let stage = stage_for(&snoop, json!({ "name": "snoop", "mode": "snoop", "executorConfig": { "try": "ambient" } }));

@@ -21,6 +21,8 @@
 //! - [`orchestrator`]: runs a pipeline's stages on an engine, keeping the barrier.
 //! - [`worker`]: runs tasks on their actors, with the stages' per-task hooks.
 //! - [`actors`]: native actors (`wait`).
+//! - [`text`]: untrusted text (plugin logs and errors, guest stderr, problems) made safe
+//!   for a terminal: control characters escaped, cut at a byte budget.
 //! - [`harness`]: the plugin harness: one executor, a stage, a context and scripted
 //!   outcomes, simulated deterministically.
 //! - `cli` (binary only): the `troupe` command.
@@ -37,6 +39,7 @@ pub mod pipeline;
 pub mod plugin;
 pub mod recording;
 pub mod stage_host;
+pub mod text;
 pub mod worker;
 
 pub use api::*;

@@ -74,7 +74,7 @@ fn build(root: &Path) -> anyhow::Result<()> {
 }
 
 /// The behavioural suites that run on both engines.
-const BOTH_ENGINES: &[&str] = &["pipelines", "custom_executors", "examples", "wdl_examples"];
+const BOTH_ENGINES: &[&str] = &["pipelines", "custom_executors", "examples", "wdl_examples", "hostile"];
 
 fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     redis::ensure()?;

@@ -8,7 +8,7 @@
 //! component = "scatter.wasm"            # relative to plugins-dir
 //! sha256 = "…"                          # optional pin
 //! config = { batchSize = 100 }          # default executorConfig, under each stage's own
-//! limits = { memory-mib = 64, timeout-ms = 5000 }
+//! limits = { memory-mib = 64, timeout-ms = 5000 }   # see `Limits` for every limit
 //!
 //! [actors.Classifier]
 //! component = "classifier.wasm"
@@ -32,16 +32,44 @@ use std::path::{Path, PathBuf};
 /// The manifest format this troupe reads.
 pub const MANIFEST_VERSION: u32 = 1;
 
-/// Per-call limits of a plugin.
+/// What one plugin may make the host do or hold. Every field has a default, so
+/// `limits = { memory-mib = 64 }` changes only that one.
+///
+/// Why so many: a plugin is untrusted, and everything it hands the host (tasks, bytes,
+/// state, log lines) is host memory, Redis memory or terminal output. Each limit is
+/// checked where the value crosses into the host; exceeding one fails only the stage
+/// that called the plugin, with an error naming the plugin, the limit and the value
+/// (log lines are the exception: past the limit they are dropped and counted, since a
+/// chatty plugin should not fail a pipeline).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct Limits {
     /// Most linear memory one instance may grow to, in MiB.
-    #[serde(default = "Limits::default_memory_mib")]
     pub memory_mib: u32,
-    /// Wall-clock budget of one call, in milliseconds.
-    #[serde(default = "Limits::default_timeout_ms")]
+    /// Wall-clock budget of one call (host calls included), in milliseconds.
     pub timeout_ms: u64,
+    /// Largest component file read from disk, in MiB.
+    pub component_mib: u32,
+    /// Most tasks an executor may enqueue for one stage.
+    pub max_tasks: u64,
+    /// Largest input of one enqueued task, in bytes (JSON text).
+    pub task_input_bytes: u64,
+    /// Largest result of one actor call, or metadata of one executor call, in bytes.
+    pub result_bytes: u64,
+    /// Most bytes of task input one call may enqueue, summed over its enqueue calls.
+    pub enqueue_bytes: u64,
+    /// Most state keys one plugin (its state namespace) may hold.
+    pub state_keys: u64,
+    /// Most bytes (keys plus values) one plugin's state may hold.
+    pub state_bytes: u64,
+    /// Expiry of state written without one, on Redis (hours; state never outlives it).
+    pub state_ttl_hours: u64,
+    /// Most log lines one call may write; later lines are dropped and counted.
+    pub log_lines: u64,
+    /// Most log bytes one call may write; later lines are dropped and counted.
+    pub log_bytes: u64,
+    /// Most bytes of stdout plus stderr kept from one call of a WASI guest.
+    pub output_bytes: u64,
 }
 
 impl Limits {
@@ -49,18 +77,31 @@ impl Limits {
     /// space per instance slot.
     pub const MAX_MEMORY_MIB: u32 = 4096;
 
-    fn default_memory_mib() -> u32 {
-        128
-    }
-
-    fn default_timeout_ms() -> u64 {
-        5_000
-    }
+    /// The defaults, usable in constants (`Limits { memory_mib: 32, ..Limits::DEFAULT }`).
+    pub const DEFAULT: Limits = Limits {
+        memory_mib: 128,
+        timeout_ms: 5_000,
+        // An 18 MB Python component is the largest seen; 256 MiB leaves room and still
+        // refuses `/dev/zero`.
+        component_mib: 256,
+        max_tasks: 1_000_000,
+        task_input_bytes: 16 * MIB,
+        result_bytes: 16 * MIB,
+        enqueue_bytes: 512 * MIB,
+        state_keys: 10_000,
+        state_bytes: 64 * MIB,
+        state_ttl_hours: 168,
+        log_lines: 1_000,
+        log_bytes: MIB,
+        output_bytes: 64 * 1024,
+    };
 }
+
+const MIB: u64 = 1024 * 1024;
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { memory_mib: Self::default_memory_mib(), timeout_ms: Self::default_timeout_ms() }
+        Limits::DEFAULT
     }
 }
 
@@ -253,8 +294,25 @@ fn check_limits(limits: Limits) -> Result<Limits, String> {
             limits.memory_mib
         ));
     }
-    if limits.timeout_ms == 0 {
-        return Err("limits.timeout-ms must be at least 1".to_string());
+    // A zero would make every call fail; a timeout past a day is a typo, not a budget.
+    let positive: [(&str, u64, u64); 12] = [
+        ("timeout-ms", limits.timeout_ms, 86_400_000),
+        ("component-mib", limits.component_mib.into(), 4096),
+        ("max-tasks", limits.max_tasks, 100_000_000),
+        ("task-input-bytes", limits.task_input_bytes, 1 << 32),
+        ("result-bytes", limits.result_bytes, 1 << 32),
+        ("enqueue-bytes", limits.enqueue_bytes, 1 << 36),
+        ("state-keys", limits.state_keys, 100_000_000),
+        ("state-bytes", limits.state_bytes, 1 << 36),
+        ("state-ttl-hours", limits.state_ttl_hours, 24 * 365 * 10),
+        ("log-lines", limits.log_lines, 100_000_000),
+        ("log-bytes", limits.log_bytes, 1 << 32),
+        ("output-bytes", limits.output_bytes, 1 << 30),
+    ];
+    for (name, value, max) in positive {
+        if value == 0 || value > max {
+            return Err(format!("limits.{name} must be between 1 and {max} (found {value})"));
+        }
     }
     Ok(limits)
 }
