@@ -80,6 +80,7 @@ impl Harness {
                     role: crate::Role::Executor,
                     name: mode.into(),
                     failure: crate::Failure::Trap(format!("{e:#}")),
+                    output: None,
                 }
             })?;
         let plugin = loader.load_executor(&PluginSpec::file(mode, file.as_ref()), Value::Object(Default::default()))?;

@@ -21,6 +21,8 @@
 //! - [`orchestrator`]: runs a pipeline's stages on an engine, keeping the barrier.
 //! - [`worker`]: runs tasks on their actors, with the stages' per-task hooks.
 //! - [`actors`]: native actors (`wait`).
+//! - [`files`]: reading files the host is pointed at (components, manifests, pipelines,
+//!   inputs): regular files only, read with a size cap.
 //! - [`text`]: untrusted text (plugin logs and errors, guest stderr, problems) made safe
 //!   for a terminal: control characters escaped, cut at a byte budget.
 //! - [`harness`]: the plugin harness: one executor, a stage, a context and scripted
@@ -30,6 +32,7 @@
 pub mod actors;
 pub mod api;
 pub mod engine;
+pub mod files;
 pub mod harness;
 pub mod jsonpath;
 pub mod manifest;

@@ -19,7 +19,7 @@ pub struct CompileArgs {
 /// Print the definition and exit 0, or the diagnostics on stderr and exit 1.
 pub fn run(args: CompileArgs) -> anyhow::Result<ExitCode> {
     let shown = args.program.display().to_string();
-    let text = std::fs::read_to_string(&args.program).map_err(|e| anyhow::anyhow!("cannot read {shown}: {e}"))?;
+    let text = troupe::files::read_cli_text(&args.program).map_err(|e| anyhow::anyhow!("cannot read {shown}: {e}"))?;
     match troupe_dsl::compile(&text, &shown) {
         Ok(compiled) => {
             println!("{}", serde_json::to_string_pretty(&compiled.pipeline)?);

@@ -26,8 +26,10 @@ pub struct DryRunArgs {
 }
 
 fn json_arg(what: &str, arg: &str) -> anyhow::Result<Value> {
-    let text = if Path::new(arg).is_file() {
-        std::fs::read_to_string(arg).with_context(|| format!("cannot read {what} file {arg}"))?
+    // An argument that names an existing path is a file (and must be a regular one);
+    // anything else is inline JSON.
+    let text = if Path::new(arg).exists() {
+        troupe::files::read_cli_text(Path::new(arg)).with_context(|| format!("cannot read {what} file {arg}"))?
     } else {
         arg.to_string()
     };

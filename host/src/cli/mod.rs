@@ -16,7 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use troupe::plugin::{CompileCache, LoadOptions, Plugins};
+use troupe::plugin::{CacheOutcome, CompileCache, LoadOptions, Plugins};
 use troupe::{LogLevel, Manifest};
 
 #[derive(Parser)]
@@ -76,7 +76,22 @@ impl ManifestArgs {
     pub fn load_plugins(&self) -> anyhow::Result<(Arc<Plugins>, Manifest)> {
         let manifest = Manifest::load(&self.manifest)?;
         let plugins = Plugins::load(&manifest, &self.load_options()).map_err(|e| anyhow!("{e}"))?;
+        cache_notes(&plugins);
         Ok((Arc::new(plugins), manifest))
+    }
+}
+
+/// Say on stderr when a cached artifact was rejected or the cache refused, so a
+/// tampered or unsafe cache never goes unnoticed (the load itself goes on).
+fn cache_notes(plugins: &Plugins) {
+    let components = plugins.executors().map(|(_, p)| p.info()).chain(plugins.actors().filter_map(|(_, a)| match a {
+        troupe::plugin::Actor::Component(p) => Some(p.info()),
+        troupe::plugin::Actor::Builtin(_) => None,
+    }));
+    for info in components {
+        if matches!(info.cache, CacheOutcome::Rejected(_) | CacheOutcome::Refused(_)) {
+            eprintln!("troupe: compile cache of {} {}: {}", info.role, info.name, info.cache);
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use super::ManifestArgs;
 use anyhow::Context as _;
 use clap::Args;
 use std::process::ExitCode;
-use troupe::plugin::{Actor, PluginInfo, Plugins};
+use troupe::plugin::{Actor, CacheOutcome, PluginInfo, Plugins};
 use troupe::Manifest;
 
 #[derive(Args)]
@@ -55,13 +55,16 @@ pub fn run(args: PluginsArgs) -> anyhow::Result<ExitCode> {
             human_size(r.size),
             r.sha256,
             json_word(&r.source),
-            json_word(&r.cache),
+            r.cache.word(),
             r.load_ms,
             r.file.display()
         );
     }
     for (name, b) in &builtins {
         println!("{:<6} {:<16} builtin `{b}`", "actor", name);
+    }
+    for r in rows.iter().filter(|r| matches!(r.cache, CacheOutcome::Rejected(_) | CacheOutcome::Refused(_))) {
+        println!("cache of {} {}: {}", r.role, r.name, r.cache);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -53,7 +53,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let trigger = match &args.input {
         Some(file) => {
-            let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let text = troupe::files::read_cli_text(file).with_context(|| format!("cannot read {}", file.display()))?;
             serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?
         }
         None => serde_json::json!({}),

@@ -179,7 +179,7 @@ pub enum ManifestError {
 impl Manifest {
     /// Read and check a manifest file.
     pub fn load(file: &Path) -> Result<Manifest, ManifestError> {
-        let text = std::fs::read_to_string(file)
+        let text = crate::files::read_cli_text(file)
             .map_err(|source| ManifestError::Read { file: file.display().to_string(), source })?;
         Self::parse(file, &text)
     }

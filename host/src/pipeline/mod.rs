@@ -51,7 +51,7 @@ impl Pipeline {
         }
         let shown = file.display().to_string();
         let text =
-            std::fs::read_to_string(file).map_err(|source| PipelineError::Read { file: shown.clone(), source })?;
+            crate::files::read_cli_text(file).map_err(|source| PipelineError::Read { file: shown.clone(), source })?;
         let yaml = file.extension().is_some_and(|e| e == "yaml" || e == "yml");
         let value: Value = if yaml {
             serde_yaml_ng::from_str(&text)

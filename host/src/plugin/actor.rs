@@ -2,10 +2,11 @@
 
 use super::bindings::actor_world::ActorComponentPre;
 use super::call::PluginCore;
-use super::error::{CallError, Failure};
+use super::error::{printed, CallError, Failure};
 use super::store::HostState;
 use super::PluginInfo;
 use crate::stage_host::{Role, Scope, StageHost};
+use crate::text;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -31,17 +32,20 @@ impl ActorPlugin {
     ) -> Result<Result<Value, String>, CallError> {
         let scope =
             Scope { role: Role::Actor, name: self.core.entry.name.clone(), run_id: run_id.into(), stage: stage.into() };
-        let mut store = self.core.store(host, scope);
-        let instance = self.pre.instantiate(&mut store).map_err(|e| self.core.classify(&store, e))?;
-        let result = instance
-            .troupe_executor_actor()
-            .call_invoke(&mut store, &input.to_string())
-            .map_err(|e| self.core.classify(&store, e))?;
-        match result {
+        let input = input.to_string();
+        let called = self.core.call(host, scope, |store| {
+            let instance = self.pre.instantiate(&mut *store)?;
+            instance.troupe_executor_actor().call_invoke(store, &input)
+        })?;
+        match called.value {
             Ok(text) => serde_json::from_str(&text).map(Ok).map_err(|e| {
                 self.core.error(Failure::Malformed(format!("invoke returned a result that is not JSON: {e}")))
             }),
-            Err(message) => Ok(Err(message)),
+            Err(message) => Ok(Err(format!(
+                "{}{}",
+                text::one_line(&message, text::LINE_BUDGET),
+                printed(&called.output)
+            ))),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! output can be dropped into the plugins directory.
 
 use super::error::LoadProblem;
+use crate::files::{self, FileError};
 use crate::manifest::Sha256Pin;
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -29,13 +30,22 @@ pub(crate) struct Artifact {
     pub source: SourceKind,
 }
 
-pub(crate) fn read(path: &Path, pin: Option<&Sha256Pin>, plugins_dir: &Path) -> Result<Artifact, LoadProblem> {
-    let bytes = match std::fs::read(path) {
+/// Read the component file: a regular file of at most `component_mib` MiB (see
+/// [`crate::files`]), checked against its pin.
+pub(crate) fn read(
+    path: &Path,
+    pin: Option<&Sha256Pin>,
+    plugins_dir: &Path,
+    component_mib: u32,
+) -> Result<Artifact, LoadProblem> {
+    let limit = format!("component-mib = {component_mib}");
+    let bytes = match files::read(path, u64::from(component_mib) * 1024 * 1024, &limit) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        Err(FileError::Missing) => {
             return Err(LoadProblem::Missing { plugins_dir: plugins_dir.display().to_string() })
         }
-        Err(e) => return Err(LoadProblem::Unreadable(e)),
+        Err(FileError::Io(e)) => return Err(LoadProblem::Unreadable(e)),
+        Err(e) => return Err(LoadProblem::File(e)),
     };
     let file_sha256 = hex::encode(Sha256::digest(&bytes));
     if let Some(pin) = pin {

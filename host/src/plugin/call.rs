@@ -1,13 +1,16 @@
-//! One plugin call: a fresh store with the plugin's limits, and the classification of
-//! whatever went wrong into a [`Failure`] that says why in words a user can act on.
+//! One plugin call: a fresh store with the plugin's limits, the thread it runs on, and
+//! the classification of whatever went wrong into a [`Failure`] that says why in words a
+//! user can act on.
 
-use super::engine::{PluginEngine, EPOCH_TICK};
+use super::engine::PluginEngine;
 use super::error::{CallError, EntryRef, Failure};
 use super::store::HostState;
+use crate::api::LogLevel;
 use crate::manifest::Limits;
 use crate::stage_host::{Scope, StageHost};
+use crate::text;
 use std::sync::Arc;
-use wasmtime::{Store, Trap};
+use wasmtime::{CallHook, Store, StoreContextMut, Trap, UpdateDeadline};
 
 /// What every loaded plugin shares: where it came from, its limits, its engine.
 pub(crate) struct PluginCore {
@@ -17,14 +20,89 @@ pub(crate) struct PluginCore {
     pub engine: Arc<PluginEngine>,
 }
 
+/// What a call returned, with what its guest printed (escaped for a terminal).
+pub(crate) struct Called<R> {
+    pub value: R,
+    pub output: Option<String>,
+}
+
 impl PluginCore {
-    /// A store for one call: memory limit and wall-clock deadline armed.
-    pub fn store(&self, host: Arc<dyn StageHost>, scope: Scope) -> Store<HostState> {
+    /// Make a store with the plugin's limits, run `f` (instantiate and call) in it, and
+    /// classify a failure. Every plugin call goes through here.
+    ///
+    /// Where it runs: wasmtime-wasi's synchronous WASI bindings (a Python guest's
+    /// `print`, a traceback) `block_on` the current tokio runtime, which panics on a
+    /// thread that is already inside one ("Cannot start a runtime from within a
+    /// runtime"): a worker thread of `troupe run` or `troupe worker`, any caller in
+    /// async code. So a guest that imports WASI is called on a thread of its own when
+    /// the caller is inside a runtime; there no runtime is entered and the bindings use
+    /// wasmtime-wasi's own. Guests without WASI imports (every Rust guest) never reach
+    /// those bindings and run inline, where a call costs microseconds; a WASI guest's
+    /// call costs milliseconds, against which a thread start is noise.
+    pub fn call<R: Send>(
+        &self,
+        host: Arc<dyn StageHost>,
+        scope: Scope,
+        f: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R> + Send,
+    ) -> Result<Called<R>, CallError> {
+        if self.uses_wasi && tokio::runtime::Handle::try_current().is_ok() {
+            std::thread::scope(|s| {
+                std::thread::Builder::new()
+                    .name("troupe-wasi-call".into())
+                    .spawn_scoped(s, || self.call_here(host, scope, f))
+                    .expect("cannot start a thread for a WASI guest's call")
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+        } else {
+            self.call_here(host, scope, f)
+        }
+    }
+
+    fn call_here<R>(
+        &self,
+        host: Arc<dyn StageHost>,
+        scope: Scope,
+        f: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<Called<R>, CallError> {
+        let mut store = self.store(host, scope);
+        let result = f(&mut store);
+        let state = store.data();
+        if let Some(notice) = state.log.notice() {
+            state.host.log(&state.scope, LogLevel::Warn, &notice);
+        }
+        let output = state.output().map(|o| text::block(&o, usize::MAX));
+        match result {
+            Ok(value) => Ok(Called { value, output }),
+            Err(err) => Err(self.classify(&store, err, output)),
+        }
+    }
+
+    /// A store for one call: memory limit and deadline armed.
+    ///
+    /// The deadline is a clock reading ([`HostState::deadline`]), checked each epoch
+    /// tick and whenever the guest calls into the host. Counting ticks instead drifted
+    /// under load (a 10 s limit fired at 16.4 s: a sleeping ticker thread is late, and
+    /// late ticks add up); a clock is never late by more than one tick.
+    fn store(&self, host: Arc<dyn StageHost>, scope: Scope) -> Store<HostState> {
         let state = HostState::new(host, scope, &self.limits, self.uses_wasi);
         let mut store = Store::new(&self.engine.engine, state);
         store.limiter(|s| &mut s.limiter);
-        let ticks = self.limits.timeout_ms.div_ceil(EPOCH_TICK.as_millis() as u64);
-        store.set_epoch_deadline(ticks);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|ctx: StoreContextMut<'_, HostState>| {
+            if ctx.data().deadline_passed() {
+                return Err(Trap::Interrupt.into());
+            }
+            Ok(UpdateDeadline::Continue(1))
+        });
+        // Time inside host calls counts: a guest that keeps calling the host past its
+        // deadline is stopped at the next call, whatever wasm runs in between.
+        store.call_hook(|ctx, hook| {
+            if hook == CallHook::CallingHost && ctx.data().deadline_passed() {
+                return Err(Trap::Interrupt.into());
+            }
+            Ok(())
+        });
         store
     }
 
@@ -34,11 +112,12 @@ impl PluginCore {
             role: self.entry.role,
             name: self.entry.name.clone(),
             failure,
+            output: None,
         }
     }
 
     /// Turn a wasmtime error from instantiating or calling into a [`CallError`].
-    pub fn classify(&self, store: &Store<HostState>, err: wasmtime::Error) -> CallError {
+    fn classify(&self, store: &Store<HostState>, err: wasmtime::Error, output: Option<String>) -> CallError {
         let state = store.data();
         let failure = if let Some(requested) = state.limiter.exceeded {
             Failure::Memory { limit_mib: state.limiter.limit_mib(), requested_mib: requested.div_ceil(1024 * 1024) }
@@ -46,18 +125,14 @@ impl PluginCore {
             if *trap == Trap::Interrupt {
                 Failure::Deadline { timeout_ms: self.limits.timeout_ms }
             } else {
-                let mut why = match &state.panic_message {
-                    Some(panic) => format!("{} ({trap})", panic.replace('\n', " ")),
+                Failure::Trap(match &state.panic_message {
+                    Some(panic) => format!("{panic} ({trap})"),
                     None => trap.to_string(),
-                };
-                if let Some(stderr) = state.stderr_tail() {
-                    why.push_str(&format!("; stderr: {stderr}"));
-                }
-                Failure::Trap(why)
+                })
             }
         } else {
-            Failure::Malformed(format!("{err:#}"))
+            Failure::Malformed(text::one_line(&format!("{err:#}"), text::LINE_BUDGET))
         };
-        self.error(failure)
+        CallError { output, ..self.error(failure) }
     }
 }

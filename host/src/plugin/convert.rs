@@ -1,9 +1,13 @@
 //! Conversions between `crate::api` types and the generated bindings. The only place a
 //! WIT change ripples into host code.
+//!
+//! Text a plugin hands the host in a message (problems, errors, rejections) is escaped
+//! and cut here, where it crosses (`text::one_line`), so no path can print it raw.
 
 use super::bindings::types as wit;
-use super::error::Failure;
+use super::error::{printed, Failure};
 use crate::api::*;
+use crate::text;
 use serde_json::Value;
 
 pub(crate) fn stage(s: &Stage) -> wit::Stage {
@@ -15,14 +19,19 @@ pub(crate) fn stage(s: &Stage) -> wit::Stage {
     }
 }
 
-pub(crate) fn problem(p: wit::Problem) -> Problem {
-    Problem { field: p.field, message: p.message }
+/// A plugin's message made safe for a terminal, with what the guest printed under it.
+fn message(m: &str, output: &Option<String>) -> String {
+    format!("{}{}", text::one_line(m, text::LINE_BUDGET), printed(output))
 }
 
-pub(crate) fn executor_error(e: wit::ExecutorError) -> ExecutorError {
+pub(crate) fn problem(p: wit::Problem) -> Problem {
+    Problem { field: text::one_line(&p.field, text::LINE_BUDGET), message: message(&p.message, &None) }
+}
+
+pub(crate) fn executor_error(e: wit::ExecutorError, output: Option<String>) -> ExecutorError {
     match e {
-        wit::ExecutorError::Retryable(m) => ExecutorError::Retryable(m),
-        wit::ExecutorError::Fatal(m) => ExecutorError::Fatal(m),
+        wit::ExecutorError::Retryable(m) => ExecutorError::Retryable(message(&m, &output)),
+        wit::ExecutorError::Fatal(m) => ExecutorError::Fatal(message(&m, &output)),
     }
 }
 
@@ -65,10 +74,10 @@ pub(crate) fn outcome(o: &Outcome) -> wit::Outcome {
     }
 }
 
-pub(crate) fn admission(a: wit::Admission) -> Admission {
+pub(crate) fn admission(a: wit::Admission, output: Option<String>) -> Admission {
     match a {
         wit::Admission::Run => Admission::Run,
-        wit::Admission::Reject(m) => Admission::Reject(m),
+        wit::Admission::Reject(m) => Admission::Reject(message(&m, &output)),
         wit::Admission::Defer(ms) => Admission::Defer(ms),
     }
 }

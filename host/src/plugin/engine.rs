@@ -10,7 +10,8 @@ use std::time::Duration;
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-/// One epoch tick. Deadlines are counted in ticks, so this is their granularity.
+/// One epoch tick: how often a running call looks at the clock for its deadline (see
+/// `call.rs`), so how late past it a call can stop.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 /// How many plugin instances may be alive at once (one per in-flight plugin call).

@@ -48,6 +48,8 @@ pub enum LoadProblem {
     Missing { plugins_dir: String },
     #[error("cannot read the file: {0}")]
     Unreadable(std::io::Error),
+    #[error("refused: {0}; `component` must name a .wasm file")]
+    File(crate::files::FileError),
     #[error("sha256 is {actual} but the manifest pins {pinned}; if this file is the one you trust, set sha256 = \"{actual}\"")]
     PinMismatch { pinned: String, actual: String },
     #[error("not a WebAssembly file (it does not start with the `\\0asm` header)")]
@@ -67,12 +69,23 @@ pub enum LoadProblem {
 /// Why a call into a plugin failed (not an error the plugin returned: those are
 /// [`crate::ExecutorError`] values).
 #[derive(Debug, thiserror::Error)]
-#[error("plugin {file} ({} {name}): {failure}", role.as_str())]
+#[error("plugin {file} ({} {name}): {failure}{}", role.as_str(), printed(output))]
 pub struct CallError {
     pub file: String,
     pub role: Role,
     pub name: String,
     pub failure: Failure,
+    /// What the guest wrote to stdout and stderr during the call (a Python traceback),
+    /// bounded by its `output-bytes` limit and escaped for a terminal.
+    pub output: Option<String>,
+}
+
+/// The suffix that shows a call's captured output under its error.
+pub(crate) fn printed(output: &Option<String>) -> String {
+    match output {
+        Some(text) => format!("; it printed:\n  {text}"),
+        None => String::new(),
+    }
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]

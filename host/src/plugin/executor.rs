@@ -3,13 +3,14 @@
 //! leaks between calls, runs or stages.
 
 use super::bindings::executor_world::{Executor, ExecutorPre};
-use super::call::PluginCore;
+use super::call::{Called, PluginCore};
 use super::convert;
 use super::error::CallError;
 use super::store::HostState;
 use super::PluginInfo;
 use crate::api::*;
 use crate::stage_host::{Role, Scope, StageHost};
+use crate::text;
 use serde_json::Value;
 use std::sync::Arc;
 use wasmtime::Store;
@@ -47,41 +48,43 @@ impl ExecutorPlugin {
         }
     }
 
-    fn call<R>(
+    fn call<R: Send>(
         &self,
         host: Arc<dyn StageHost>,
         stage: &Stage,
-        f: impl FnOnce(&Executor, &mut Store<HostState>) -> wasmtime::Result<R>,
-    ) -> Result<R, CallError> {
+        f: impl FnOnce(&Executor, &mut Store<HostState>) -> wasmtime::Result<R> + Send,
+    ) -> Result<Called<R>, CallError> {
         let scope = Scope {
             role: Role::Executor,
             name: self.core.entry.name.clone(),
             run_id: stage.run_id.clone(),
             stage: stage.name.clone(),
         };
-        let mut store = self.core.store(host, scope);
-        let instance = self.pre.instantiate(&mut store).map_err(|e| self.core.classify(&store, e))?;
-        f(&instance, &mut store).map_err(|e| self.core.classify(&store, e))
+        self.core.call(host, scope, |store| {
+            let instance = self.pre.instantiate(&mut *store)?;
+            f(&instance, store)
+        })
     }
 
     /// The name the component reports for itself.
     pub fn reported_name(&self, host: Arc<dyn StageHost>) -> Result<String, CallError> {
         let stage = Stage { run_id: String::new(), name: String::new(), definition: Value::Null, config: Value::Null };
-        self.call(host, &stage, |e, s| e.troupe_executor_stage_executor().call_name(s))
+        let name = self.call(host, &stage, |e, s| e.troupe_executor_stage_executor().call_name(s))?.value;
+        Ok(text::one_line(&name, text::LINE_BUDGET))
     }
 
     /// Every problem the executor finds in the stage definition.
     pub fn validate(&self, host: Arc<dyn StageHost>, stage: &Stage) -> Result<Vec<Problem>, CallError> {
         let wit_stage = convert::stage(stage);
         let problems =
-            self.call(host, stage, |e, s| e.troupe_executor_stage_executor().call_validate(s, &wit_stage))?;
+            self.call(host, stage, |e, s| e.troupe_executor_stage_executor().call_validate(s, &wit_stage))?.value;
         Ok(problems.into_iter().map(convert::problem).collect())
     }
 
     pub fn plan(&self, host: Arc<dyn StageHost>, stage: &Stage) -> Result<Result<StagePlan, ExecutorError>, CallError> {
         let wit_stage = convert::stage(stage);
         let plan = self.call(host, stage, |e, s| e.troupe_executor_stage_executor().call_plan(s, &wit_stage))?;
-        Ok(plan.map(convert::plan).map_err(convert::executor_error))
+        Ok(plan.value.map(convert::plan).map_err(|e| convert::executor_error(e, plan.output)))
     }
 
     /// Start the stage: the plugin enqueues its tasks through `host`.
@@ -92,9 +95,9 @@ impl ExecutorPlugin {
     ) -> Result<Result<Execution, ExecutorError>, CallError> {
         let wit_stage = convert::stage(stage);
         let result = self.call(host, stage, |e, s| e.troupe_executor_stage_executor().call_execute(s, &wit_stage))?;
-        match result {
+        match result.value {
             Ok(execution) => convert::execution(execution).map(Ok).map_err(|f| self.core.error(f)),
-            Err(e) => Ok(Err(convert::executor_error(e))),
+            Err(e) => Ok(Err(convert::executor_error(e, result.output))),
         }
     }
 
@@ -102,7 +105,7 @@ impl ExecutorPlugin {
         let (wit_stage, wit_task) = (convert::stage(stage), convert::task_ref(task));
         let admission = self
             .call(host, stage, |e, s| e.troupe_executor_stage_executor().call_before_task(s, &wit_stage, &wit_task))?;
-        Ok(convert::admission(admission))
+        Ok(convert::admission(admission.value, admission.output))
     }
 
     pub fn after_task(
@@ -117,7 +120,7 @@ impl ExecutorPlugin {
         let verdict = self.call(host, stage, |e, s| {
             e.troupe_executor_stage_executor().call_after_task(s, &wit_stage, &wit_task, &wit_outcome)
         })?;
-        Ok(convert::verdict(verdict))
+        Ok(convert::verdict(verdict.value))
     }
 }
 

@@ -142,7 +142,7 @@ impl Loader {
 
     fn compile(&self, spec: &PluginSpec, world: World) -> Result<Compiled, LoadProblem> {
         let started = Instant::now();
-        let artifact = artifact::read(&spec.file, spec.sha256.as_ref(), &spec.plugins_dir)?;
+        let artifact = artifact::read(&spec.file, spec.sha256.as_ref(), &spec.plugins_dir, spec.limits.component_mib)?;
         let engine = &self.engine.engine;
         let (component, cache) = match &self.cache {
             Some(cache) => cache.load(engine, &artifact.file_sha256, &artifact.component),
@@ -166,7 +166,7 @@ fn info(spec: &PluginSpec, role: Role, c: &Compiled) -> PluginInfo {
         sha256: c.artifact.file_sha256.clone(),
         size: c.artifact.file_size,
         source: c.artifact.source,
-        cache: c.cache,
+        cache: c.cache.clone(),
         load_ms: c.load_ms,
         uses_wasi: c.uses_wasi,
         limits: spec.limits,

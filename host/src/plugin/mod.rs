@@ -1,12 +1,17 @@
 //! Plugins: loading components named in the manifest and calling them in a sandbox.
 //!
 //! - `artifact`: read a file, check its pin, componentize a core module.
-//! - `cache`: the on-disk cache of compiled components.
+//! - `cache`: the on-disk cache of compiled components, each artifact authenticated;
+//!   `cache_key`: its key, kept owner-only outside the cache.
 //! - `engine`: the wasmtime engine (pooling, epochs) and the linker.
 //! - `bindings` (private): generated from `wit/`; `convert` maps it to `crate::api`.
-//! - `store`: one call's store data (host, scope, limiter, locked-down WASI).
+//! - `store`: one call's store data (host, scope, limiter, deadline, log budget,
+//!   locked-down WASI).
+//! - `output`: a WASI guest's stdout and stderr, captured up to `output-bytes`.
+//! - `log_budget`: the `log-lines` and `log-bytes` limits of one call.
 //! - `imports/`: one file per imported WIT interface.
-//! - `call`: store setup and the classification of failures.
+//! - `call`: every call's store (limits, a deadline by the clock), the thread it runs
+//!   on, and the classification of failures.
 //! - `loader`: one plugin from file to `InstancePre`; `executor`, `actor`: calling them.
 //! - `error`: the boundary's error types.
 
@@ -14,6 +19,7 @@ mod actor;
 mod artifact;
 mod bindings;
 mod cache;
+mod cache_key;
 mod call;
 mod convert;
 mod engine;
@@ -21,6 +27,8 @@ mod error;
 mod executor;
 mod imports;
 mod loader;
+mod log_budget;
+mod output;
 mod set;
 mod store;
 

@@ -1,17 +1,15 @@
 //! The data of one plugin call's `Store`: who is calling, what serves its imports, its
 //! memory limiter and, only for guests that import WASI, a locked-down WASI context.
 
+use super::log_budget::LogBudget;
+use super::output::Captured;
 use crate::manifest::Limits;
 use crate::stage_host::{Scope, StageHost};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
 use wasmtime::ResourceLimiter;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
-
-/// How much of a WASI guest's stderr is kept for error messages.
-const STDERR_CAPTURE: usize = 16 * 1024;
 
 pub(crate) struct HostState {
     pub host: Arc<dyn StageHost>,
@@ -19,13 +17,17 @@ pub(crate) struct HostState {
     pub limiter: MemoryLimiter,
     /// The last `panic: ...` message the guest SDK logged before trapping.
     pub panic_message: Option<String>,
+    /// When this call must end: its start plus the plugin's `timeout-ms`.
+    pub deadline: Instant,
+    /// The call's `log-lines` and `log-bytes` allowance.
+    pub log: LogBudget,
     wasi: Option<Wasi>,
 }
 
 struct Wasi {
     ctx: WasiCtx,
     table: ResourceTable,
-    stderr: MemoryOutputPipe,
+    output: Captured,
 }
 
 impl HostState {
@@ -35,26 +37,36 @@ impl HostState {
             scope,
             limiter: MemoryLimiter::new(limits.memory_mib),
             panic_message: None,
-            wasi: uses_wasi.then(Wasi::locked_down),
+            deadline: Instant::now() + Duration::from_millis(limits.timeout_ms),
+            log: LogBudget::new(limits),
+            wasi: uses_wasi.then(|| Wasi::locked_down(limits.output_bytes)),
         }
     }
 
-    /// The tail of what a WASI guest wrote to stderr (a Python traceback, for example).
-    pub fn stderr_tail(&self) -> Option<String> {
-        let bytes = self.wasi.as_ref()?.stderr.contents();
-        let text = String::from_utf8_lossy(&bytes).trim().to_string();
-        (!text.is_empty()).then_some(text)
+    /// Whether this call is past its deadline. Host imports that may run long (a large
+    /// batch of tasks, many Redis round trips) check it as they go and give up once it
+    /// is; the call then ends with the deadline's error at its next check in wasm.
+    pub fn deadline_passed(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// What a WASI guest wrote to stdout and stderr (a Python traceback, for example),
+    /// bounded by `output-bytes`, not yet escaped.
+    pub fn output(&self) -> Option<String> {
+        self.wasi.as_ref()?.output.text()
     }
 }
 
 impl Wasi {
     /// No arguments, environment, preopened directories, network or name lookup; stdin
-    /// is empty, stdout discarded, stderr captured; both clocks are frozen at zero so a
-    /// plugin cannot observe time except through the host's interfaces.
-    fn locked_down() -> Self {
-        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
+    /// is empty; stdout and stderr are captured together (see [`Captured`]); both clocks
+    /// are frozen at zero so a plugin cannot observe time except through the host's
+    /// interfaces.
+    fn locked_down(output_bytes: u64) -> Self {
+        let output = Captured::new(output_bytes);
         let ctx = WasiCtxBuilder::new()
-            .stderr(stderr.clone())
+            .stdout(output.clone())
+            .stderr(output.clone())
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
@@ -62,7 +74,7 @@ impl Wasi {
             .wall_clock(FrozenClock)
             .monotonic_clock(FrozenClock)
             .build();
-        Wasi { ctx, table: ResourceTable::new(), stderr }
+        Wasi { ctx, table: ResourceTable::new(), output }
     }
 }
 

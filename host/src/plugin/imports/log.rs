@@ -1,15 +1,18 @@
 //! `troupe:executor/log`, plus capture of the guest SDK's panic message so a trap's
 //! error can say why the guest panicked.
+//!
+//! Every line is escaped and cut here, where it enters the host (`text::one_line`): a
+//! newline or an ANSI/OSC escape in a plugin's message cannot fake or rewrite a host line
+//! on any engine's output. Lines past the call's `log-lines`/`log-bytes` are dropped and
+//! counted (see `LogBudget`).
 
 use crate::api::LogLevel;
 use crate::plugin::bindings::log::{Host, Level};
 use crate::plugin::store::HostState;
+use crate::text;
 
 /// The prefix troupe-sdk's panic hook puts before a panic message.
 const PANIC_PREFIX: &str = "panic: ";
-
-/// Longest log message kept; a plugin cannot flood the host's log with one call.
-const MAX_MESSAGE: usize = 8 * 1024;
 
 impl Host for HostState {
     fn log(&mut self, level: Level, message: String) {
@@ -20,18 +23,15 @@ impl Host for HostState {
             Level::Warn => LogLevel::Warn,
             Level::Error => LogLevel::Error,
         };
-        let mut message = message;
-        if message.len() > MAX_MESSAGE {
-            let cut = (0..=MAX_MESSAGE).rev().find(|i| message.is_char_boundary(*i)).unwrap_or(0);
-            message.truncate(cut);
-            message.push_str(" [truncated]");
-        }
         if level == LogLevel::Error {
             if let Some(panic) = message.strip_prefix(PANIC_PREFIX) {
-                self.panic_message = Some(panic.to_string());
+                self.panic_message = Some(text::one_line(panic, text::LINE_BUDGET));
             }
         }
-        self.host.log(&self.scope, level, &message);
+        if !self.log.admit(message.len()) {
+            return;
+        }
+        self.host.log(&self.scope, level, &text::one_line(&message, text::LINE_BUDGET));
     }
 }
 
