@@ -98,7 +98,7 @@ impl PluginCore {
         // Time inside host calls counts: a guest that keeps calling the host past its
         // deadline is stopped at the next call, whatever wasm runs in between.
         store.call_hook(|ctx, hook| {
-            if hook == CallHook::CallingHost && ctx.data().deadline_passed() {
+            if matches!(hook, CallHook::CallingHost) && ctx.data().deadline_passed() {
                 return Err(Trap::Interrupt.into());
             }
             Ok(())
