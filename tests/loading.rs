@@ -34,14 +34,17 @@ fn compiled_components_are_cached_on_disk_and_a_corrupt_entry_is_recompiled() {
     let spec = PluginSpec::file("single", plugin("single"));
     let load = || {
         let loader = Loader::new(&options, Some(cache.clone())).unwrap();
-        loader.load_executor(&spec, json!({})).unwrap().info().cache
+        loader.load_executor(&spec, json!({})).unwrap().info().cache.clone()
     };
     assert_eq!(load(), CacheOutcome::Compiled);
     assert_eq!(load(), CacheOutcome::Hit);
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         std::fs::write(entry.unwrap().path(), b"not a compiled component").unwrap();
     }
-    assert_eq!(load(), CacheOutcome::Compiled);
+    match load() {
+        CacheOutcome::Rejected(why) => assert!(why.ends_with("too short to hold an authentication tag"), "{why}"),
+        other => panic!("expected the corrupt entry to be rejected, got {other:?}"),
+    }
     assert_eq!(load(), CacheOutcome::Hit);
 }
 

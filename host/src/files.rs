@@ -22,8 +22,8 @@ pub enum FileError {
     Missing,
     #[error("it is {0}, not a regular file")]
     NotRegular(&'static str),
-    #[error("it is larger than the limit of {limit} ({size} bytes or more)")]
-    TooLarge { size: u64, limit: String },
+    #[error("it is larger than the limit of {limit} ({max_bytes} bytes)")]
+    TooLarge { max_bytes: u64, limit: String },
     #[error("cannot read it: {0}")]
     Io(std::io::Error),
 }
@@ -31,10 +31,11 @@ pub enum FileError {
 impl From<FileError> for std::io::Error {
     /// For callers whose errors carry an `io::Error`; the message says what is wrong.
     fn from(e: FileError) -> Self {
+        // The message as text, not as a source: `{:#}` chains would say it twice.
         match e {
-            FileError::Missing => std::io::Error::new(std::io::ErrorKind::NotFound, e),
+            FileError::Missing => std::io::Error::new(std::io::ErrorKind::NotFound, e.to_string()),
             FileError::Io(io) => io,
-            other => std::io::Error::new(std::io::ErrorKind::InvalidInput, other),
+            other => std::io::Error::new(std::io::ErrorKind::InvalidInput, other.to_string()),
         }
     }
 }
@@ -67,14 +68,14 @@ pub fn read(path: &Path, max_bytes: u64, limit: &str) -> Result<Vec<u8>, FileErr
             "not a regular file"
         }));
     }
-    let too_large = |size| FileError::TooLarge { size, limit: limit.to_string() };
+    let too_large = || FileError::TooLarge { max_bytes, limit: limit.to_string() };
     if meta.len() > max_bytes {
-        return Err(too_large(meta.len()));
+        return Err(too_large());
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     read_up_to(file, max_bytes.saturating_add(1), &mut bytes).map_err(FileError::Io)?;
     if bytes.len() as u64 > max_bytes {
-        return Err(too_large(bytes.len() as u64));
+        return Err(too_large());
     }
     Ok(bytes)
 }
@@ -88,7 +89,7 @@ pub fn read_text(path: &Path, max_bytes: u64, limit: &str) -> Result<String, Fil
 
 /// A file the CLI reads for itself, with [`CLI_FILE_MAX_BYTES`] as its cap.
 pub fn read_cli_text(path: &Path) -> std::io::Result<String> {
-    Ok(read_text(path, CLI_FILE_MAX_BYTES, "256 MiB for the files troupe reads")?)
+    Ok(read_text(path, CLI_FILE_MAX_BYTES, "256 MiB for a file troupe reads")?)
 }
 
 fn read_up_to(file: File, max: u64, into: &mut Vec<u8>) -> std::io::Result<()> {
@@ -108,7 +109,7 @@ mod tests {
         let big = dir.path().join("big");
         std::fs::write(&big, [0u8; 11]).unwrap();
         let err = read(&big, 10, "ten bytes").unwrap_err();
-        assert_eq!(err.to_string(), "it is larger than the limit of ten bytes (11 bytes or more)");
+        assert_eq!(err.to_string(), "it is larger than the limit of ten bytes (10 bytes)");
         assert_eq!(read(&big, 11, "x").unwrap().len(), 11);
         assert!(matches!(read(&dir.path().join("none"), 10, "x"), Err(FileError::Missing)));
     }
