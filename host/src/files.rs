@@ -43,14 +43,13 @@ impl From<FileError> for std::io::Error {
 /// Read the regular file at `path` whole, refusing anything else and anything over
 /// `max_bytes`; `limit` names the limit in the message (`component-mib = 256`).
 pub fn read(path: &Path, max_bytes: u64, limit: &str) -> Result<Vec<u8>, FileError> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => FileError::Missing,
-            _ => FileError::Io(e),
-        })?;
+    let file =
+        std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY).open(path).map_err(
+            |e| match e.kind() {
+                std::io::ErrorKind::NotFound => FileError::Missing,
+                _ => FileError::Io(e),
+            },
+        )?;
     let meta = file.metadata().map_err(FileError::Io)?;
     let kind = meta.file_type();
     if !kind.is_file() {

@@ -36,15 +36,15 @@ impl Cache {
     /// process would have).
     fn load(&self, key: &str, mode: &str, file: &Path) -> ExecutorPlugin {
         let loader = Loader::new(&EngineOptions { max_memory_mib: 128 }, Some(self.cache(key))).unwrap();
-        loader.load_executor(&PluginSpec::file(mode, file), Value::Object(Default::default())).unwrap_or_else(|e| panic!("{e}"))
+        loader
+            .load_executor(&PluginSpec::file(mode, file), Value::Object(Default::default()))
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn artifacts(&self) -> Vec<PathBuf> {
         let Ok(entries) = std::fs::read_dir(self.cache_dir()) else { return Vec::new() };
-        let mut found: Vec<PathBuf> = entries
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
-            .collect();
+        let mut found: Vec<PathBuf> =
+            entries.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "cwasm")).collect();
         found.sort();
         found
     }

@@ -105,7 +105,10 @@ fn the_cli_refuses_dev_zero_and_fifos_as_its_own_files() {
 
     let out = troupe(&["validate", fifo.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(stdout.trim(), format!("{}: cannot read: it is a FIFO (named pipe), not a regular file", fifo.display()));
+    assert_eq!(
+        stdout.trim(),
+        format!("{}: cannot read: it is a FIFO (named pipe), not a regular file", fifo.display())
+    );
 
     let out = troupe(&["run", p, "--manifest", "/dev/zero"]);
     let stderr = String::from_utf8_lossy(&out.stderr);

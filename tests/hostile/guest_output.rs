@@ -111,10 +111,21 @@ async fn a_python_actor_that_raises_shows_its_traceback_in_the_task_error() {
     let err = host.run(pipeline.clone(), trigger).await.expect_err("both tasks fail").to_string();
     println!("{err}");
     assert!(err.contains("stage talk failed: 2 of 2 tasks failed"), "{err}");
-    assert!(err.contains("(actor Chatty): trapped: wasm trap: wasm `unreachable` instruction executed; it printed:"), "{err}");
-    assert!(err.contains("  chatty stdout: working on 1\n  chatty stderr: still fine\n  Traceback (most recent call last):"), "{err}");
+    assert!(
+        err.contains("(actor Chatty): trapped: wasm trap: wasm `unreachable` instruction executed; it printed:"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "  | chatty stdout: working on 1\n  | chatty stderr: still fine\n  | Traceback (most recent call last):"
+        ),
+        "{err}"
+    );
     assert!(err.contains("ValueError: chatty was asked to raise"), "{err}");
-    assert!(err.contains("task 1 (Chatty): chatty refused the task; it printed:\n  chatty stdout: working on 2"), "{err}");
+    assert!(
+        err.contains("task 1 (Chatty): chatty refused the task; it printed:\n  | chatty stdout: working on 2"),
+        "{err}"
+    );
 
     // The same host serves the next run.
     let (_, trigger) = talk(json!([{ "id": 7, "do": "print" }]));
@@ -126,9 +137,7 @@ async fn a_python_actor_that_raises_shows_its_traceback_in_the_task_error() {
 async fn a_python_executor_whose_hooks_print_runs_and_shows_the_output_of_a_rejection() {
     let (plugins, manifest) = plugins_from(&manifest());
     let host = TestHost::start(plugins, &manifest, 2);
-    let stage = |config: Value| {
-        json!({ "stages": [{ "name": "hooked", "mode": "chatty-hooks", "actor": "Chatty", "executorConfig": config }] })
-    };
+    let stage = |config: Value| json!({ "stages": [{ "name": "hooked", "mode": "chatty-hooks", "actor": "Chatty", "executorConfig": config }] });
     let report = host.run(stage(json!({ "items": 3 })), json!({})).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         report.context["hooked"],
@@ -140,7 +149,7 @@ async fn a_python_executor_whose_hooks_print_runs_and_shows_the_output_of_a_reje
     let err = err.to_string();
     assert!(
         err.contains(
-            "task 1 (Chatty): chatty-hooks rejected task 1; it printed:\n  chatty-hooks stdout: before task 1\n  chatty-hooks stderr: before task 1"
+            "task 1 (Chatty): chatty-hooks rejected task 1; it printed:\n  | chatty-hooks stdout: before task 1\n  | chatty-hooks stderr: before task 1"
         ),
         "{err}"
     );
@@ -154,7 +163,8 @@ fn a_troupe_worker_process_on_redis_serves_a_printing_actor() {
     let manifest = dir.path().join("troupe.toml");
     let text = manifest_text_with_absolute_plugins_dir();
     std::fs::write(&manifest, text).unwrap();
-    let (pipeline, trigger) = talk(json!([{ "id": 1, "do": "print" }, { "id": 2, "do": "raise" }, { "id": 3, "do": "print" }]));
+    let (pipeline, trigger) =
+        talk(json!([{ "id": 1, "do": "print" }, { "id": 2, "do": "raise" }, { "id": 3, "do": "print" }]));
     let mut pipeline = pipeline;
     pipeline["stages"][0]["executorConfig"] = json!({ "toleratedFailures": 1 });
     let (p, t) = (dir.path().join("pipeline.json"), dir.path().join("input.json"));
@@ -194,7 +204,10 @@ fn manifest_text_with_absolute_plugins_dir() -> String {
     )
 }
 
-fn wait_with_timeout(mut child: std::process::Child, timeout: Duration) -> Option<(std::process::ExitStatus, String, String)> {
+fn wait_with_timeout(
+    mut child: std::process::Child,
+    timeout: Duration,
+) -> Option<(std::process::ExitStatus, String, String)> {
     let started = std::time::Instant::now();
     loop {
         if child.try_wait().unwrap().is_some() {

@@ -48,7 +48,10 @@ fn a_million_log_lines_become_the_limit_and_one_notice() {
     assert_eq!(logs[999].message, "flood line 999");
     let notice = &logs[1000];
     assert_eq!(notice.level, LogLevel::Warn);
-    assert_eq!(notice.message, "dropped 999000 log lines (16875000 bytes) of this call past its log-lines limit of 1000");
+    assert_eq!(
+        notice.message,
+        "dropped 999000 log lines (16875000 bytes) of this call past its log-lines limit of 1000"
+    );
 
     // log-bytes is the other limit; it counts per call, so the next call starts afresh.
     let plugin = boundary(&loader, Limits { log_bytes: 100, ..Limits::DEFAULT });

@@ -41,11 +41,9 @@ impl ActorPlugin {
             Ok(text) => serde_json::from_str(&text).map(Ok).map_err(|e| {
                 self.core.error(Failure::Malformed(format!("invoke returned a result that is not JSON: {e}")))
             }),
-            Err(message) => Ok(Err(format!(
-                "{}{}",
-                text::one_line(&message, text::LINE_BUDGET),
-                printed(&called.output)
-            ))),
+            Err(message) => {
+                Ok(Err(format!("{}{}", text::one_line(&message, text::LINE_BUDGET), printed(&called.output))))
+            }
         }
     }
 }

@@ -41,9 +41,7 @@ pub(crate) fn read(
     let limit = format!("component-mib = {component_mib}");
     let bytes = match files::read(path, u64::from(component_mib) * 1024 * 1024, &limit) {
         Ok(b) => b,
-        Err(FileError::Missing) => {
-            return Err(LoadProblem::Missing { plugins_dir: plugins_dir.display().to_string() })
-        }
+        Err(FileError::Missing) => return Err(LoadProblem::Missing { plugins_dir: plugins_dir.display().to_string() }),
         Err(FileError::Io(e)) => return Err(LoadProblem::Unreadable(e)),
         Err(e) => return Err(LoadProblem::File(e)),
     };

@@ -148,9 +148,10 @@ impl CompileCache {
     }
 
     fn key(&self) -> Result<[u8; 32], String> {
-        let file = self.key_file.as_deref().ok_or(
-            "no place for the cache key (set TROUPE_CACHE_KEY, XDG_STATE_HOME or HOME, or pass --no-cache)",
-        )?;
+        let file = self
+            .key_file
+            .as_deref()
+            .ok_or("no place for the cache key (set TROUPE_CACHE_KEY, XDG_STATE_HOME or HOME, or pass --no-cache)")?;
         cache_key::load_or_create(file)
     }
 
@@ -172,7 +173,10 @@ impl CompileCache {
         }
         let me = cache_key::effective_uid();
         if meta.uid() != me {
-            return Err(format!("the cache directory {shown} is owned by uid {}, not by this user (uid {me})", meta.uid()));
+            return Err(format!(
+                "the cache directory {shown} is owned by uid {}, not by this user (uid {me})",
+                meta.uid()
+            ));
         }
         if meta.mode() & 0o022 != 0 {
             return Err(format!(

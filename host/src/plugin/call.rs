@@ -20,6 +20,13 @@ pub(crate) struct PluginCore {
     pub engine: Arc<PluginEngine>,
 }
 
+/// A guest's output for a terminal: each line escaped (`text::one_line`) and, from the
+/// second on, marked `  | ` (see [`super::error::printed`]), so no printed line can pass
+/// for one of the host's own, however it is indented. Already bounded by `output-bytes`.
+fn shown(output: &str) -> String {
+    output.lines().map(|line| text::one_line(line, usize::MAX)).collect::<Vec<_>>().join("\n  | ")
+}
+
 /// What a call returned, with what its guest printed (escaped for a terminal).
 pub(crate) struct Called<R> {
     pub value: R,
@@ -71,7 +78,7 @@ impl PluginCore {
         if let Some(notice) = state.log.notice() {
             state.host.log(&state.scope, LogLevel::Warn, &notice);
         }
-        let output = state.output().map(|o| text::block(&o, usize::MAX));
+        let output = state.output().map(|o| shown(&o));
         match result {
             Ok(value) => Ok(Called { value, output }),
             Err(err) => Err(self.classify(&store, err, output)),

@@ -83,7 +83,7 @@ pub struct CallError {
 /// The suffix that shows a call's captured output under its error.
 pub(crate) fn printed(output: &Option<String>) -> String {
     match output {
-        Some(text) => format!("; it printed:\n  {text}"),
+        Some(text) => format!("; it printed:\n  | {text}"),
         None => String::new(),
     }
 }

@@ -80,11 +80,17 @@ mod tests {
         let mut budget = LogBudget::new(&Limits { log_lines: 2, log_bytes: 100, ..Limits::DEFAULT });
         assert!(budget.admit(10) && budget.admit(10));
         assert!(!budget.admit(10) && !budget.admit(5));
-        assert_eq!(budget.notice().unwrap(), "dropped 2 log lines (15 bytes) of this call past its log-lines limit of 2");
+        assert_eq!(
+            budget.notice().unwrap(),
+            "dropped 2 log lines (15 bytes) of this call past its log-lines limit of 2"
+        );
 
         let mut budget = LogBudget::new(&Limits { log_lines: 10, log_bytes: 15, ..Limits::DEFAULT });
         assert!(budget.admit(10) && !budget.admit(10) && !budget.admit(5));
-        assert_eq!(budget.notice().unwrap(), "dropped 2 log lines (15 bytes) of this call past its log-bytes limit of 15");
+        assert_eq!(
+            budget.notice().unwrap(),
+            "dropped 2 log lines (15 bytes) of this call past its log-bytes limit of 15"
+        );
         assert_eq!(LogBudget::new(&Limits::DEFAULT).notice(), None);
     }
 }
