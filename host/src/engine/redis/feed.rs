@@ -288,6 +288,9 @@ impl Feed {
         let active: HashSet<String> =
             self.pool.with(|c| redis::cmd("SMEMBERS").arg(self.keys.active_runs()).query(c))?;
         runs.retain(|run, _| active.contains(run));
+        // Tasks of a run that ended meanwhile (cancelled) are dropped, not run; their
+        // deliveries expire with the run's keys.
+        self.buffer.lock().unwrap_or_else(|p| p.into_inner()).retain(|t| active.contains(&*t.run_id));
         for run in active {
             if runs.contains_key(&run) {
                 continue;
