@@ -119,7 +119,10 @@ fn probe(url: &str, host: &str, port: u16) -> Result<(), ConnectError> {
     let text = String::from_utf8_lossy(answer);
     let shown = match n {
         0 => "nothing: it closed the connection".to_string(),
-        _ if text.starts_with("HTTP/") => format!("`{}` (an HTTP server)", crate::text::one_line(text.trim_end(), 40)),
+        _ if text.starts_with("HTTP/") => {
+            let status_line = text.lines().next().unwrap_or_default();
+            format!("`{}` (an HTTP server)", crate::text::one_line(status_line, 40))
+        }
         _ => format!("`{}`", crate::text::one_line(&text, 40)),
     };
     Err(ConnectError::NotRedis { url: url.to_string(), addr, answer: shown })
