@@ -195,6 +195,17 @@ impl Feed {
                 self.heartbeat();
             }
             if !self.wait_for_room() {
+                // Full (the workers are busy): still learn of runs that ended, so the tasks
+                // of a cancelled run are dropped from the buffer rather than started.
+                if looked.elapsed() >= LOOK_EVERY {
+                    looked = Instant::now();
+                    if self.run_events(&mut last_event, None) {
+                        refreshed = Instant::now();
+                        if let Err(e) = self.refresh(&mut runs) {
+                            eprintln!("troupe worker: {e:#}");
+                        }
+                    }
+                }
                 continue;
             }
             // Idle, wait for a run to start; busy, only look whether one did.
