@@ -233,3 +233,47 @@ fn an_overflowing_retention_is_refused_before_the_run() {
     let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query(&mut redis()).unwrap();
     assert!(keys.is_empty(), "nothing ran, nothing was written: {keys:?}");
 }
+
+/// A listener that speaks just enough of the Redis protocol to pass for a Redis 6: `+OK`
+/// to everything, and an `INFO` that says version 6.2.14.
+fn fake_redis_6() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut request = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut request) {
+                    if n == 0 {
+                        break;
+                    }
+                    let text = String::from_utf8_lossy(&request[..n]).to_string();
+                    // One reply per command: a plain PING, or each `*N` array.
+                    let commands = text.lines().filter(|l| l.starts_with('*')).count().max(1);
+                    for _ in 0..commands {
+                        let reply = if text.to_ascii_uppercase().contains("INFO") {
+                            let info = "# Server\r\nredis_version:6.2.14\r\n";
+                            format!("${}\r\n{info}\r\n", info.len())
+                        } else {
+                            "+OK\r\n".to_string()
+                        };
+                        let _ = stream.write_all(reply.as_bytes());
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_redis_older_than_7_is_named_with_its_version() {
+    let port = fake_redis_6();
+    let stderr = status_error(&format!("redis://127.0.0.1:{port}"), "a Redis 6");
+    assert!(
+        stderr.contains(&format!(
+            "cannot use Redis at redis://127.0.0.1:{port}: it is Redis 6.2.14; troupe needs Redis 7 or later (functions)"
+        )),
+        "{stderr}"
+    );
+}

@@ -136,7 +136,12 @@ fn classify(url: &str, e: RedisError) -> ConnectError {
         || text.contains("NOAUTH")
         || text.contains("invalid password");
     if auth {
-        return ConnectError::AuthFailed { url: url.to_string(), reason: text };
+        let reason = if text.contains("NOAUTH") && !url.contains('@') {
+            "Redis requires a password, and the URL has none (redis://:PASSWORD@host:port)".to_string()
+        } else {
+            text
+        };
+        return ConnectError::AuthFailed { url: url.to_string(), reason };
     }
     if e.is_timeout() {
         let addr = url.to_string();
