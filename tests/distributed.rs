@@ -551,7 +551,10 @@ fn a_run_cancelled_from_another_process_stops_everywhere_and_its_keys_expire() {
     let out = world.troupe_on_redis(&["cancel", run]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let said = String::from_utf8_lossy(&out.stdout);
-    assert!(said.contains(&format!("run {run} cancelled: its orchestrator stops, tasks not yet started will not run")), "{said}");
+    assert!(
+        said.contains(&format!("run {run} cancelled: its orchestrator stops, tasks not yet started will not run")),
+        "{said}"
+    );
     let recorded = world.recorded(run, "waits");
 
     // The orchestrator, in another process, stops at once and says why.
@@ -592,14 +595,21 @@ fn an_orphaned_run_shows_in_status_with_its_resume_command_and_cancel_ends_it() 
     kill(&mut orchestrator);
 
     let died = Instant::now();
-    wait_until("the run to show as orphaned", Duration::from_secs(20), || status_json(&world, run)["state"] == "orphaned");
+    wait_until("the run to show as orphaned", Duration::from_secs(20), || {
+        status_json(&world, run)["state"] == "orphaned"
+    });
     println!("shown as orphaned {} ms after its orchestrator died", died.elapsed().as_millis());
     let status = status_json(&world, run);
     let resume = format!("troupe resume {run} --redis-prefix {}", world.prefix);
     assert_eq!(status["resume"], json!(resume), "{status}");
     let text = world.troupe_on_redis(&["status", run]).output().unwrap();
     let text = String::from_utf8_lossy(&text.stdout);
-    assert!(text.contains(&format!("run {run}: orphaned (no orchestrator holds it: its lease lapsed); carry it on with `{resume}`")), "{text}");
+    assert!(
+        text.contains(&format!(
+            "run {run}: orphaned (no orchestrator holds it: its lease lapsed); carry it on with `{resume}`"
+        )),
+        "{text}"
+    );
     let list = world.troupe_on_redis(&["status"]).output().unwrap();
     assert!(String::from_utf8_lossy(&list.stdout).contains(&format!("{run}  orphaned")), "{list:?}");
 
@@ -636,7 +646,10 @@ fn a_redis_restarted_empty_mid_run_says_the_runs_state_is_gone() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains(&format!("run {run}: its state is gone from Redis (`{}` no longer exists)", world.keys().run(run))),
+        stderr.contains(&format!(
+            "run {run}: its state is gone from Redis (`{}` no longer exists)",
+            world.keys().run(run)
+        )),
         "{stderr}"
     );
     assert!(stderr.contains("most likely Redis was restarted without persistence"), "{stderr}");

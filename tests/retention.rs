@@ -94,8 +94,7 @@ async fn a_cancelled_runs_keys_expire_even_when_its_tasks_report_late() {
     engine.requeue(other, 0, true).unwrap();
 
     let mut redis = redis::Client::open(test_redis_url().as_str()).unwrap().get_connection().unwrap();
-    let keys: Vec<String> =
-        redis::cmd("KEYS").arg(format!("{}:*", engine.keys().base(run))).query(&mut redis).unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}:*", engine.keys().base(run))).query(&mut redis).unwrap();
     let ttls: Vec<(String, i64)> =
         keys.into_iter().map(|k| (k.clone(), redis::cmd("PTTL").arg(&k).query(&mut redis).unwrap())).collect();
     assert!(ttls.iter().any(|(k, _)| k.ends_with(":run")), "{ttls:?}");

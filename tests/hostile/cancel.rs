@@ -33,9 +33,9 @@ async fn cancel_mid_scatter<E: Engine>(engine: Arc<E>, plugins: Arc<Plugins>) {
     let items: Vec<u64> = (0..TASKS).collect();
     let driving = {
         let (orchestrator, run_id) = (orchestrator.clone(), run_id.clone());
-        tokio::spawn(async move {
-            orchestrator.run_as(&run_id, &slow_scatter(), json!({ "items": items }), &Silent).await
-        })
+        tokio::spawn(
+            async move { orchestrator.run_as(&run_id, &slow_scatter(), json!({ "items": items }), &Silent).await },
+        )
     };
     let started = Instant::now();
     loop {
@@ -48,7 +48,8 @@ async fn cancel_mid_scatter<E: Engine>(engine: Arc<E>, plugins: Arc<Plugins>) {
     }
     let asked = Instant::now();
     engine.cancel_run(&run_id).unwrap();
-    let outcome = tokio::time::timeout(Duration::from_secs(30), driving).await.expect("the orchestrator stopped").unwrap();
+    let outcome =
+        tokio::time::timeout(Duration::from_secs(30), driving).await.expect("the orchestrator stopped").unwrap();
     println!("the orchestrator stopped {} ms after the cancel", asked.elapsed().as_millis());
     match outcome {
         Err(RunError::Cancelled { run_id: id }) => assert_eq!(id, run_id),
@@ -62,15 +63,19 @@ async fn cancel_mid_scatter<E: Engine>(engine: Arc<E>, plugins: Arc<Plugins>) {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let later = engine.counts(&run_id, "waits").unwrap();
     let ended = later.succeeded + later.failed;
-    assert!(ended <= at_cancel.succeeded + at_cancel.failed + 2, "tasks ran after the cancel: {at_cancel:?} then {later:?}");
+    assert!(
+        ended <= at_cancel.succeeded + at_cancel.failed + 2,
+        "tasks ran after the cancel: {at_cancel:?} then {later:?}"
+    );
     assert!(ended < TASKS / 2, "most tasks never ran: {later:?}");
     assert!(engine.counts(&run_id, "after").is_err(), "the next stage never opened");
 
     // Cancelling again says it already ended; the engine serves the next run.
     let again = engine.cancel_run(&run_id).unwrap_err().to_string();
     assert!(again.contains(&format!("run `{run_id}` already ended: cancelled")), "{again}");
-    let next = Pipeline::from_value(json!([{ "name": "one", "mode": "single", "actor": "Pass", "input": { "n": 1 } }]), "t")
-        .unwrap();
+    let next =
+        Pipeline::from_value(json!([{ "name": "one", "mode": "single", "actor": "Pass", "input": { "n": 1 } }]), "t")
+            .unwrap();
     let report = orchestrator.run(&next, json!({}), &Silent).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.context["one"], json!({ "n": 1 }));
     tokio::task::spawn_blocking(move || workers.shutdown()).await.unwrap();
@@ -128,7 +133,10 @@ fn ctrl_c_on_troupe_run_cancels_an_embedded_run_and_exits_130() {
     println!("troupe run exited {} ms after SIGINT", interrupted.elapsed().as_millis());
     let stderr = rest;
     assert_eq!(status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains("was cancelled: its orchestrator stopped and tasks not yet started were dropped"), "{stderr}");
+    assert!(
+        stderr.contains("was cancelled: its orchestrator stopped and tasks not yet started were dropped"),
+        "{stderr}"
+    );
 }
 
 #[test]

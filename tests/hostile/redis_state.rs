@@ -90,7 +90,8 @@ fn garbage_in_a_stage_counter_fails_the_run_naming_the_key_and_field() {
     assert!(status["status"]["reason"].as_str().unwrap().contains(&expected), "{status}");
 
     // The same Redis and prefix serve the next run.
-    let one = write(&dir, "one.json", &json!([{ "name": "one", "mode": "single", "actor": "Pass", "input": { "n": 1 } }]));
+    let one =
+        write(&dir, "one.json", &json!([{ "name": "one", "mode": "single", "actor": "Pass", "input": { "n": 1 } }]));
     let mut next = with_manifest(troupe(&["run"]));
     next.arg(&one).args(["--json", "--concurrency", "1", "--redis", &url, "--redis-prefix", &prefix]);
     let out = exit_within(next.spawn().unwrap(), Duration::from_secs(60), "the next run");
@@ -210,7 +211,8 @@ fn a_wrong_password_says_authentication_failed_and_never_shows_the_password() {
     assert!(stderr.contains("authentication failed"), "{stderr}");
     assert!(!stderr.contains("wrong-password-0815"), "the password is shown: {stderr}");
     // The right password works (the same server serves).
-    let out = troupe(&["status", "--redis", &format!("redis://:right-password-4711@127.0.0.1:{port}")]).output().unwrap();
+    let out =
+        troupe(&["status", "--redis", &format!("redis://:right-password-4711@127.0.0.1:{port}")]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 

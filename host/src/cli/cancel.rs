@@ -33,9 +33,6 @@ pub fn run(args: CancelArgs) -> anyhow::Result<ExitCode> {
         0 => "its state stays in Redis (--retain-hours 0)".to_string(),
         h => format!("its state stays in Redis for {h} h (--retain-hours)"),
     };
-    println!(
-        "run {} cancelled: its orchestrator stops, tasks not yet started will not run, and {kept}",
-        args.run_id
-    );
+    println!("run {} cancelled: its orchestrator stops, tasks not yet started will not run, and {kept}", args.run_id);
     Ok(ExitCode::SUCCESS)
 }

@@ -70,7 +70,10 @@ pub enum OnInterrupt {
 pub enum Driven {
     Ran(Result<RunReport, RunError>),
     /// Ctrl-C stopped this process before the run ended (or before it started).
-    Interrupted { run_id: String, left_running: bool },
+    Interrupted {
+        run_id: String,
+        left_running: bool,
+    },
 }
 
 /// Exit status of a run cancelled or interrupted (as a shell reports a Ctrl-C).

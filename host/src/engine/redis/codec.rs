@@ -22,7 +22,9 @@ pub fn stage_counts(
     let count = |name: &str| -> Result<Option<u64>, StateError> {
         fields
             .get(name)
-            .map(|v| v.parse::<u64>().map_err(|_| StateError::garbage(run_id, key, name, v, "a count (an integer >= 0)")))
+            .map(|v| {
+                v.parse::<u64>().map_err(|_| StateError::garbage(run_id, key, name, v, "a count (an integer >= 0)"))
+            })
             .transpose()
     };
     Ok(StageCounts {
@@ -62,7 +64,9 @@ pub fn run_record(run_id: &str, key: &str, fields: &HashMap<String, String>) -> 
     Ok(RunRecord {
         pipeline,
         status: run_status(run_id, key, fields.get("status").map(String::as_str))?,
-        stage: get("stage").parse().map_err(|_| StateError::garbage(run_id, key, "stage", get("stage"), "a stage index"))?,
+        stage: get("stage")
+            .parse()
+            .map_err(|_| StateError::garbage(run_id, key, "stage", get("stage"), "a stage index"))?,
     })
 }
 
@@ -70,6 +74,26 @@ pub fn run_record(run_id: &str, key: &str, fields: &HashMap<String, String>) -> 
 pub fn run_status(run_id: &str, key: &str, status: Option<&str>) -> Result<RunStatus, StateError> {
     let text = status.ok_or_else(|| StateError::Gone { run_id: run_id.to_string(), key: key.to_string() })?;
     json_field(run_id, key, "status", text, "a run status")
+}
+
+/// A hash keyed by task index (`tasks`, `res`), read strictly: a field that is not an
+/// index is garbage, named with its key.
+pub fn by_index(run_id: &str, key: &str, fields: HashMap<String, String>) -> Result<HashMap<u64, String>, StateError> {
+    fields
+        .into_iter()
+        .map(|(field, value)| match field.parse() {
+            Ok(index) => Ok((index, value)),
+            Err(_) => Err(StateError::garbage(run_id, key, &field, &value, "a field named by a task index")),
+        })
+        .collect()
+}
+
+/// A list of task indices (`strag`), read strictly.
+pub fn indices(run_id: &str, key: &str, entries: Vec<String>) -> Result<Vec<u64>, StateError> {
+    entries
+        .into_iter()
+        .map(|e| e.parse().map_err(|_| StateError::garbage(run_id, key, "(entry)", &e, "a task index")))
+        .collect()
 }
 
 /// The attempt log (`key`, entries `index:ms`), as (index, ms since `opened`).
@@ -246,7 +270,10 @@ mod tests {
         let fields: HashMap<String, String> =
             [("expected", "abc"), ("succeeded", "3")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let e = stage_counts("r", "t:{r}:st:s", &fields, 0).unwrap_err().to_string();
-        assert_eq!(e, "run r: Redis holds garbage: field `expected` of `t:{r}:st:s` is `abc`, not a count (an integer >= 0)");
+        assert_eq!(
+            e,
+            "run r: Redis holds garbage: field `expected` of `t:{r}:st:s` is `abc`, not a count (an integer >= 0)"
+        );
         let fields: HashMap<String, String> = [("failed".to_string(), "-1".to_string())].into_iter().collect();
         assert!(stage_counts("r", "k", &fields, 0).unwrap_err().to_string().contains("`failed` of `k` is `-1`"));
         let fields: HashMap<String, String> = [("succeeded".to_string(), "2".to_string())].into_iter().collect();

@@ -36,7 +36,9 @@ pub enum ConnectError {
     NotRedis { url: String, addr: String, answer: String },
     #[error("cannot use Redis at {url}: authentication failed (wrong password, or an ACL user that does not exist or may not log in): {reason}")]
     AuthFailed { url: String, reason: String },
-    #[error("cannot use Redis at {url}: it is Redis {version}; troupe needs Redis {OLDEST_MAJOR} or later (functions)")]
+    #[error(
+        "cannot use Redis at {url}: it is Redis {version}; troupe needs Redis {OLDEST_MAJOR} or later (functions)"
+    )]
     TooOld { url: String, version: String },
     #[error("cannot use Redis at {url}: {reason}")]
     Other { url: String, reason: String },
@@ -91,7 +93,8 @@ pub fn first_connection(url: &str, library: &str) -> Result<(Client, Connection)
 fn probe(url: &str, host: &str, port: u16) -> Result<(), ConnectError> {
     let addr = format!("{host}:{port}");
     let unreachable = |reason: String| ConnectError::Unreachable { url: url.to_string(), addr: addr.clone(), reason };
-    let resolved: Vec<_> = (host, port).to_socket_addrs().map_err(|e| unreachable(format!("cannot resolve: {e}")))?.collect();
+    let resolved: Vec<_> =
+        (host, port).to_socket_addrs().map_err(|e| unreachable(format!("cannot resolve: {e}")))?.collect();
     let first = resolved.first().ok_or_else(|| unreachable("the name resolves to no address".into()))?;
     let mut stream = TcpStream::connect_timeout(first, FIRST_CONTACT).map_err(|e| match e.kind() {
         std::io::ErrorKind::ConnectionRefused => ConnectError::Refused { url: url.to_string(), addr: addr.clone() },

@@ -133,22 +133,25 @@ impl RedisEngine {
 
     /// Every task record of a stage: index -> (actor, key).
     fn task_actors(&self, run_id: &str, stage: &str) -> anyhow::Result<HashMap<u64, (String, Option<Value>)>> {
-        let records: HashMap<u64, String> =
-            self.pool.with(|c| redis::cmd("HGETALL").arg(self.keys.tasks(run_id, stage)).query(c))?;
-        records.into_iter().map(|(i, r)| Ok((i, codec::record_actor_key(&r)?))).collect()
+        let key = self.keys.tasks(run_id, stage);
+        let records: HashMap<String, String> = self.pool.with(|c| redis::cmd("HGETALL").arg(&key).query(c))?;
+        codec::by_index(run_id, &key, records)?
+            .into_iter()
+            .map(|(i, r)| {
+                let parsed = codec::record_actor_key(&r)
+                    .map_err(|_| StateError::garbage(run_id, &key, &i.to_string(), &r, "a task record"))?;
+                Ok((i, parsed))
+            })
+            .collect()
     }
 
     fn results_where(&self, run_id: &str, stage: &str, stragglers: bool) -> anyhow::Result<Vec<TaskResult>> {
-        let (records, late): (HashMap<u64, String>, Vec<u64>) = self.pool.with(|c| {
-            redis::pipe()
-                .cmd("HGETALL")
-                .arg(self.keys.results(run_id, stage))
-                .cmd("LRANGE")
-                .arg(self.keys.stragglers(run_id, stage))
-                .arg(0)
-                .arg(-1)
-                .query(c)
+        let (results_key, stragglers_key) = (self.keys.results(run_id, stage), self.keys.stragglers(run_id, stage));
+        let (records, late): (HashMap<String, String>, Vec<String>) = self.pool.with(|c| {
+            redis::pipe().cmd("HGETALL").arg(&results_key).cmd("LRANGE").arg(&stragglers_key).arg(0).arg(-1).query(c)
         })?;
+        let records = codec::by_index(run_id, &results_key, records)?;
+        let late = codec::indices(run_id, &stragglers_key, late)?;
         // Task records are read only for keys (their actors are in the results).
         let keyed: Option<String> =
             self.pool.with(|c| redis::cmd("HGET").arg(self.keys.stage(run_id, stage)).arg("keyed").query(c))?;
@@ -434,9 +437,9 @@ impl Engine for RedisEngine {
         })?;
         let stage_key = self.keys.stage(run_id, stage);
         let opened = match opened {
-            Some(text) => text
-                .parse()
-                .map_err(|_| StateError::garbage(run_id, &stage_key, "opened_ms", &text, "a time (ms)"))?,
+            Some(text) => {
+                text.parse().map_err(|_| StateError::garbage(run_id, &stage_key, "opened_ms", &text, "a time (ms)"))?
+            }
             None => 0,
         };
         let log = codec::history(run_id, &self.keys.history(run_id, stage), &log, opened)?;
