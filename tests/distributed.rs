@@ -1,6 +1,7 @@
 //! Distributed mode, with real processes against a real redis-server: workers killed with
 //! SIGKILL, an orchestrator killed and resumed, a result delivered twice, three workers
-//! sharing a scatter, and Redis itself restarted mid-run.
+//! sharing a scatter, Redis itself restarted mid-run (with persistence, and empty), a run
+//! cancelled from another process, and an orphaned run shown and ended.
 //!
 //! Each test uses a key prefix of its own on the machine's Redis (`TROUPE_TEST_REDIS`,
 //! default 127.0.0.1:6379), except the restart test, which starts its own redis-server.
@@ -312,17 +313,27 @@ fn three_workers_share_a_ten_thousand_item_scatter() {
     assert!((0..n).all(|id| world.executions(id) == 1));
 }
 
-/// A redis-server of the test's own, on its own port, persisting to an append-only file.
+/// A redis-server of the test's own, on its own port, persisting to an append-only file
+/// (or, `volatile`, persisting nothing: it restarts empty).
 struct OwnRedis {
     dir: tempfile::TempDir,
     port: u16,
     server: Option<Child>,
+    persist: bool,
 }
 
 impl OwnRedis {
     fn start() -> OwnRedis {
+        OwnRedis::with_persistence(true)
+    }
+
+    fn volatile() -> OwnRedis {
+        OwnRedis::with_persistence(false)
+    }
+
+    fn with_persistence(persist: bool) -> OwnRedis {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut redis = OwnRedis { dir: tempfile::tempdir().unwrap(), port, server: None };
+        let mut redis = OwnRedis { dir: tempfile::tempdir().unwrap(), port, server: None, persist };
         redis.boot();
         redis
     }
@@ -333,7 +344,8 @@ impl OwnRedis {
 
     fn boot(&mut self) {
         let server = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--appendonly", "yes", "--save", ""])
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(["--appendonly", if self.persist { "yes" } else { "no" }])
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())
@@ -484,4 +496,169 @@ fn a_task_longer_than_the_visibility_timeout_is_not_taken_over_while_its_worker_
     assert_eq!(context["long"].as_array().map(Vec::len), Some(4));
     let ran: u64 = workers.into_iter().map(|w| tasks_ran(&terminate(w))).sum();
     assert_eq!(ran, 4, "each task ran once: none was taken over from its live worker");
+}
+
+/// Wait for `child` to exit, at most `limit` (then kill it and fail: a hang).
+fn exit_within(mut child: Child, limit: Duration, what: &str) -> Output {
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!("{what} hung for {limit:?}:\n{}", String::from_utf8_lossy(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn waits(ms: u64) -> Value {
+    json!([{ "name": "waits", "mode": "scatter", "actor": "Wait",
+        "scatter": { "input": "$.trigger.items", "as": "item" }, "input": { "ms": ms } }])
+}
+
+/// `troupe status RUN --json`.
+fn status_json(world: &World, run: &str) -> Value {
+    let out = world.troupe_on_redis(&["status", run, "--json"]).output().unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+/// Every key of `run` with its time to live (ms; -1 = none).
+fn run_key_ttls(world: &World, run: &str) -> Vec<(String, i64)> {
+    let mut redis = world.redis();
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}:*", world.keys().base(run))).query(&mut redis).unwrap();
+    keys.into_iter().map(|k| (k.clone(), redis::cmd("PTTL").arg(&k).query(&mut redis).unwrap())).collect()
+}
+
+/// Each key of the run expires within the default retention (a week).
+fn assert_every_key_expires(world: &World, run: &str) {
+    let ttls = run_key_ttls(world, run);
+    assert!(ttls.len() >= 4, "the run's keys: {ttls:?}");
+    let week = 7 * 24 * 3600 * 1000;
+    let forever: Vec<_> = ttls.iter().filter(|(_, ttl)| !(1..=week).contains(ttl)).collect();
+    assert!(forever.is_empty(), "keys that would not expire with the retention: {forever:?}");
+}
+
+#[test]
+fn a_run_cancelled_from_another_process_stops_everywhere_and_its_keys_expire() {
+    let world = World::new("cancel");
+    let (run, n) = ("cancel-me", 40);
+    let orchestrator = world.start_run(run, &waits(300), &items(n));
+    let worker = world.start_worker(2, 60_000);
+    wait_until("a few tasks to finish", Duration::from_secs(60), || world.recorded(run, "waits") >= 4);
+
+    let asked = Instant::now();
+    let out = world.troupe_on_redis(&["cancel", run]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(&format!("run {run} cancelled: its orchestrator stops, tasks not yet started will not run")),
+        "{said}"
+    );
+    let recorded = world.recorded(run, "waits");
+
+    // The orchestrator, in another process, stops at once and says why.
+    let out = exit_within(orchestrator, Duration::from_secs(20), "the cancelled run's orchestrator");
+    println!("the orchestrator exited {} ms after `troupe cancel` was started", asked.elapsed().as_millis());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains(&format!("run {run} was cancelled")), "{stderr}");
+
+    // No result is recorded after the cancel; the worker drops the tasks not yet started.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(world.recorded(run, "waits"), recorded, "results were recorded after the cancel");
+    assert_eq!(status_json(&world, run)["state"], "cancelled");
+    assert_every_key_expires(&world, run);
+
+    // The same worker serves the next run.
+    let next = json!([{ "name": "one", "mode": "single", "actor": "Pass", "input": { "n": 1 } }]);
+    let context = finish(world.start_run("after-cancel", &next, &json!({})));
+    assert_eq!(context["one"], json!({ "n": 1 }));
+    let ran = tasks_ran(&terminate(worker));
+    println!("the worker ran {ran} tasks: {recorded} recorded before the cancel, the next run's one");
+    // At most the 2 running at the cancel, and 2 more a worker may have started in the
+    // moment before it learnt of the cancel (it looks every 50 ms), and the next run's one.
+    assert!(ran <= recorded + 2 + 2 + 1, "tasks not yet started ran after the cancel ({ran} ran, {recorded} recorded)");
+    assert!(ran < n, "most of the {n} tasks never ran ({ran})");
+}
+
+#[test]
+fn an_orphaned_run_shows_in_status_with_its_resume_command_and_cancel_ends_it() {
+    let world = World::new("orphan");
+    let run = "orphaned";
+    // No worker: the run waits on its scatter until its orchestrator dies.
+    let mut orchestrator = world.start_run(run, &waits(10), &items(3));
+    wait_until("the run to hold its lease", Duration::from_secs(60), || {
+        redis::cmd("EXISTS").arg(world.keys().lease(run)).query::<bool>(&mut world.redis()).unwrap()
+    });
+    assert_eq!(status_json(&world, run)["state"], "running");
+    kill(&mut orchestrator);
+
+    let died = Instant::now();
+    wait_until("the run to show as orphaned", Duration::from_secs(20), || {
+        status_json(&world, run)["state"] == "orphaned"
+    });
+    println!("shown as orphaned {} ms after its orchestrator died", died.elapsed().as_millis());
+    let status = status_json(&world, run);
+    let resume = format!("troupe resume {run} --redis-prefix {}", world.prefix);
+    assert_eq!(status["resume"], json!(resume), "{status}");
+    let text = world.troupe_on_redis(&["status", run]).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains(&format!(
+            "run {run}: orphaned (no orchestrator holds it: its lease lapsed); carry it on with `{resume}`"
+        )),
+        "{text}"
+    );
+    let list = world.troupe_on_redis(&["status"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&list.stdout).contains(&format!("{run}  orphaned")), "{list:?}");
+
+    // Nothing drives it, and `troupe cancel` ends it for good.
+    let out = world.troupe_on_redis(&["cancel", run]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(status_json(&world, run)["state"], "cancelled");
+    assert_every_key_expires(&world, run);
+    let out = world.troupe(&["resume", run]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("run {run} already ended: it was cancelled")), "{stderr}");
+    let out = world.troupe_on_redis(&["cancel", run]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("run `{run}` already ended: cancelled")), "{stderr}");
+}
+
+#[test]
+fn a_redis_restarted_empty_mid_run_says_the_runs_state_is_gone() {
+    let mut own = OwnRedis::volatile();
+    let world = World::on("restart-empty", &own.url());
+    let (run, n) = ("emptied", 600);
+    let (p, t) = (world.write("pipeline.json", &tally_scatter(100)), world.write("input.json", &items(n)));
+    let orchestrator =
+        world.spawn(world.troupe(&["run", &p, "--input", &t, "--run-id", run, "--concurrency", "4", "--json"]));
+    wait_until("the run to be under way", Duration::from_secs(60), || world.recorded(run, "count") >= 50);
+    own.shut_down();
+    std::thread::sleep(Duration::from_millis(500));
+    own.boot();
+    let restarted = Instant::now();
+    let out = exit_within(orchestrator, Duration::from_secs(90), "the run whose state is gone");
+    println!("troupe run failed {} ms after Redis came back empty", restarted.elapsed().as_millis());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "run {run}: its state is gone from Redis (`{}` no longer exists)",
+            world.keys().run(run)
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("most likely Redis was restarted without persistence"), "{stderr}");
+    assert!(!stderr.contains("has no open stage"), "{stderr}");
+    // The run was not brought back as fragments, and the same Redis serves the next run.
+    let left = run_key_ttls(&world, run);
+    assert!(left.iter().all(|(_, ttl)| *ttl > 0), "keys of the gone run that never expire: {left:?}");
+    let next = json!([{ "name": "one", "mode": "single", "actor": "Pass", "input": { "n": 1 } }]);
+    let (p, t) = (world.write("next.json", &next), world.write("none.json", &json!({})));
+    let context = finish(world.spawn(world.troupe(&["run", &p, "--input", &t, "--concurrency", "1", "--json"])));
+    assert_eq!(context["one"], json!({ "n": 1 }));
 }

@@ -1,11 +1,13 @@
 //! Retention on the Redis engine: once a run ends, every key it still has expires after
 //! the retention (the run uses held tasks, retries with delays and a gather, and every
-//! key under its prefix is checked); with no retention they stay. Needs the Redis at
-//! `TROUPE_TEST_REDIS`.
+//! key under its prefix is checked); with no retention they stay; a cancelled run's keys
+//! expire too, even when results and retries of its tasks arrive after the cancel. Needs
+//! the Redis at `TROUPE_TEST_REDIS`.
 
 use serde_json::{json, Value};
 use std::time::Duration;
-use troupe::orchestrator::{Orchestrator, Silent};
+use troupe::engine::{Engine, Recorded};
+use troupe::orchestrator::{Orchestrator, RunError, Silent};
 use troupe::pipeline::Pipeline;
 use troupe_tests::{default_plugins, redis_engine, test_redis_url};
 
@@ -60,4 +62,43 @@ async fn every_key_of_an_ended_run_expires_after_the_retention() {
 async fn with_no_retention_an_ended_run_stays() {
     let ttls = run_and_list_ttls(None).await;
     assert!(ttls.iter().all(|(_, ttl)| *ttl == -1), "{ttls:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_runs_keys_expire_even_when_its_tasks_report_late() {
+    let (plugins, manifest) = default_plugins();
+    let engine = redis_engine(&manifest, |o| o.retain = Some(Duration::from_secs(600)));
+    let pipeline = Pipeline::from_value(
+        json!([{ "name": "spread", "mode": "scatter", "actor": "Pass",
+                 "scatter": { "input": "$.trigger.items", "as": "item" }, "input": "$.item" }]),
+        "test",
+    )
+    .unwrap();
+    let orchestrator = Orchestrator::new(engine.clone(), plugins);
+    let run = "cancelled-late";
+    let driving = tokio::spawn(async move {
+        orchestrator.run_as(run, &pipeline, json!({ "items": [1, 2, 3] }), &Silent).await.map(|_| ())
+    });
+    // This test is the only worker: it takes one task and sits on it.
+    let task = tokio::time::timeout(Duration::from_secs(30), engine.next_task()).await.expect("a task arrived");
+    engine.cancel_run(run).unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(10), driving).await.expect("the orchestrator stopped");
+    assert!(matches!(outcome.unwrap(), Err(RunError::Cancelled { .. })));
+
+    // The worker reports after the cancel, and retries another: nothing is written.
+    let late = engine.finish_task(&task, troupe::Outcome::Succeeded(json!("late"))).unwrap();
+    assert_eq!(late, Recorded::Ended);
+    let mut other = task.clone();
+    other.index = (task.index + 1) % 3;
+    other.delivery = None;
+    engine.requeue(other, 0, true).unwrap();
+
+    let mut redis = redis::Client::open(test_redis_url().as_str()).unwrap().get_connection().unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}:*", engine.keys().base(run))).query(&mut redis).unwrap();
+    let ttls: Vec<(String, i64)> =
+        keys.into_iter().map(|k| (k.clone(), redis::cmd("PTTL").arg(&k).query(&mut redis).unwrap())).collect();
+    assert!(ttls.iter().any(|(k, _)| k.ends_with(":run")), "{ttls:?}");
+    assert!(!ttls.iter().any(|(k, _)| k.contains(":res:")), "a late result was recorded: {ttls:?}");
+    let forever: Vec<_> = ttls.iter().filter(|(_, ttl)| !(1..=600_000).contains(ttl)).collect();
+    assert!(forever.is_empty(), "keys that would never expire: {forever:?}");
 }

@@ -8,6 +8,7 @@
 //! test` runs this binary again with `TROUPE_TEST_ENGINE=redis`).
 
 mod cache;
+mod cancel;
 mod definitions;
 mod files;
 mod guest_output;

@@ -42,7 +42,7 @@ def main():
                 )
                 served += 1
             for stage, tasks in by_stage.items():
-                recorded = r.fcall("troupe_v2_finish", 1, f"{base}:st:{stage}", base, prefix, run, stage, actor, *tasks)
+                recorded = r.fcall("troupe_v3_finish", 1, f"{base}:st:{stage}", base, prefix, run, stage, actor, *tasks)
                 assert all(x in ("counted", "duplicate", "straggler") for x in recorded), recorded
     print(f"served {served}")
 

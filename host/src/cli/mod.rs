@@ -1,5 +1,6 @@
 //! Command-line parsing (clap) and dispatch; one file per subcommand.
 
+mod cancel;
 mod compile;
 mod dry_run;
 mod plugins;
@@ -39,6 +40,9 @@ enum Command {
     Status(status::StatusArgs),
     /// Carry a Redis run on after its orchestrator died.
     Resume(resume::ResumeArgs),
+    /// End a Redis run from any process: its orchestrator stops, tasks not yet started
+    /// are not run, its keys expire after the retention.
+    Cancel(cancel::CancelArgs),
     /// Check a pipeline: print every problem and exit 1, or print nothing and exit 0.
     Validate(validate::ValidateArgs),
     /// Compile a WDL-style program (.wdl) and print its JSON pipeline definition.
@@ -116,6 +120,7 @@ pub fn main() -> ExitCode {
         Command::Worker(args) => worker::run(args),
         Command::Status(args) => status::run(args),
         Command::Resume(args) => resume::run(args),
+        Command::Cancel(args) => cancel::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Compile(args) => compile::run(args),
     };

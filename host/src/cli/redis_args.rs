@@ -2,8 +2,12 @@
 
 use clap::Args;
 use std::time::Duration;
-use troupe::engine::{RedisEngine, RedisOptions};
+use troupe::engine::{RedisEngine, RedisOptions, MAX_RETAIN};
 use troupe::Manifest;
+
+/// `--retain-hours` at most: the engine's longest retention, refused when parsed (before
+/// anything runs) rather than when the run ends.
+const MAX_RETAIN_HOURS: u64 = MAX_RETAIN.as_secs() / 3600;
 
 #[derive(Args, Clone)]
 pub struct RedisArgs {
@@ -19,8 +23,9 @@ pub struct RedisArgs {
     #[arg(long, default_value_t = 60_000)]
     pub visibility_timeout_ms: u64,
     /// How long (hours) an ended run's state stays in Redis for `troupe status`; 0 keeps
-    /// it forever.
-    #[arg(long, env = "TROUPE_RETAIN_HOURS", default_value_t = 168)]
+    /// it forever; at most 87600 (ten years).
+    #[arg(long, env = "TROUPE_RETAIN_HOURS", default_value_t = 168,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_RETAIN_HOURS))]
     pub retain_hours: u64,
 }
 

@@ -1,7 +1,7 @@
 //! `troupe resume RUN_ID`: carry a Redis run on after its orchestrator died.
 
 use super::redis_args::RedisArgs;
-use super::run::{drive, report, Job};
+use super::run::{drive, report, Job, OnInterrupt};
 use super::ManifestArgs;
 use clap::Args;
 use std::process::ExitCode;
@@ -27,6 +27,6 @@ pub struct ResumeArgs {
 pub fn run(args: ResumeArgs) -> anyhow::Result<ExitCode> {
     let (plugins, manifest) = args.manifest.load_plugins()?;
     let engine = Arc::new(args.redis.connect(&manifest, None, args.concurrency)?);
-    let outcome = drive(engine, plugins, args.concurrency, Job::Resume { run_id: args.run_id })?;
+    let outcome = drive(engine, plugins, args.concurrency, Job::Resume { run_id: args.run_id }, OnInterrupt::Leave)?;
     report(outcome, args.json)
 }

@@ -1,5 +1,10 @@
 //! `troupe run`: run a pipeline on the embedded engine, or on Redis with `--redis`, with
 //! live progress.
+//!
+//! Ctrl-C (SIGINT): on the embedded engine it cancels the run through the engine (the
+//! orchestrator stops, tasks not started are dropped) and exits 130; on Redis it stops
+//! this process only and leaves the run in Redis for `troupe resume` or `troupe cancel`,
+//! also exiting 130. A run cancelled any other way (`troupe cancel`) exits 130 too.
 
 use super::progress::Progress;
 use super::redis_args::RedisArgs;
@@ -44,6 +49,36 @@ pub enum Job {
     Resume { run_id: String },
 }
 
+impl Job {
+    fn run_id(&self) -> &str {
+        match self {
+            Job::Start { run_id, .. } | Job::Resume { run_id } => run_id,
+        }
+    }
+}
+
+/// What Ctrl-C does to the run being driven.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum OnInterrupt {
+    /// Cancel it (the embedded engine: the run lives in this process only).
+    Cancel,
+    /// Leave it in the engine for another orchestrator (Redis).
+    Leave,
+}
+
+/// How driving a run ended.
+pub enum Driven {
+    Ran(Result<RunReport, RunError>),
+    /// Ctrl-C stopped this process before the run ended (or before it started).
+    Interrupted {
+        run_id: String,
+        left_running: bool,
+    },
+}
+
+/// Exit status of a run cancelled or interrupted (as a shell reports a Ctrl-C).
+const INTERRUPTED: u8 = 130;
+
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let (plugins, manifest) = args.manifest.load_plugins()?;
     // A `.wdl` program's problems are shown at its lines before anything runs.
@@ -61,11 +96,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let job = Job::Start { pipeline, trigger, run_id: args.run_id.clone().unwrap_or_else(new_run_id) };
     let outcome = if args.redis.redis.is_some() {
         let engine = Arc::new(args.redis.connect(&manifest, None, args.concurrency)?);
-        drive(engine, plugins, args.concurrency, job)?
+        drive(engine, plugins, args.concurrency, job, OnInterrupt::Leave)?
     } else {
         let actors = manifest.actors.keys().map(|a| a.to_string());
         let engine = Arc::new(EmbeddedEngine::new(actors, super::log_level()));
-        drive(engine, plugins, args.concurrency.max(1), job)?
+        drive(engine, plugins, args.concurrency.max(1), job, OnInterrupt::Cancel)?
     };
     report(outcome, args.json)
 }
@@ -76,24 +111,54 @@ pub fn drive<E: Engine>(
     plugins: Arc<Plugins>,
     concurrency: usize,
     job: Job,
-) -> anyhow::Result<Result<RunReport, RunError>> {
+    on_interrupt: OnInterrupt,
+) -> anyhow::Result<Driven> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let run_id = job.run_id().to_string();
     let outcome = runtime.block_on(async {
         let _workers = (concurrency > 0).then(|| troupe::worker::spawn(engine.clone(), plugins.clone(), concurrency));
-        let orchestrator = Orchestrator::new(engine, plugins);
-        match job {
-            Job::Start { pipeline, trigger, run_id } => {
-                orchestrator.run_as(&run_id, &pipeline, trigger, &Progress::new()).await
+        let orchestrator = Orchestrator::new(engine.clone(), plugins);
+        let driving = async {
+            match job {
+                Job::Start { pipeline, trigger, run_id } => {
+                    orchestrator.run_as(&run_id, &pipeline, trigger, &Progress::new()).await
+                }
+                Job::Resume { run_id } => orchestrator.resume(&run_id, &Progress::new()).await,
             }
-            Job::Resume { run_id } => orchestrator.resume(&run_id, &Progress::new()).await,
+        };
+        tokio::pin!(driving);
+        tokio::select! {
+            outcome = &mut driving => Driven::Ran(outcome),
+            _ = tokio::signal::ctrl_c() => match on_interrupt {
+                // The orchestrator sees the cancel at its next look and stops.
+                OnInterrupt::Cancel if engine.cancel_run(&run_id).is_ok() => Driven::Ran(driving.await),
+                OnInterrupt::Cancel => Driven::Interrupted { run_id: run_id.clone(), left_running: false },
+                OnInterrupt::Leave => Driven::Interrupted { run_id: run_id.clone(), left_running: true },
+            },
         }
     });
     runtime.shutdown_background();
     Ok(outcome)
 }
 
-/// Print how the run ended; exit 0 (succeeded), 1 (failed) or 2 (invalid).
-pub fn report(outcome: Result<RunReport, RunError>, json: bool) -> anyhow::Result<ExitCode> {
+/// Print how the run ended; exit 0 (succeeded), 1 (failed), 2 (invalid) or 130
+/// (cancelled, or interrupted by Ctrl-C).
+pub fn report(driven: Driven, json: bool) -> anyhow::Result<ExitCode> {
+    let outcome = match driven {
+        Driven::Ran(outcome) => outcome,
+        Driven::Interrupted { run_id, left_running: true } => {
+            eprintln!(
+                "interrupted: this process stopped driving run {run_id}, which stays in Redis with no orchestrator \
+                 (`troupe status` shows it orphaned once its lease lapses): `troupe resume {run_id}` carries it on, \
+                 `troupe cancel {run_id}` ends it"
+            );
+            return Ok(ExitCode::from(INTERRUPTED));
+        }
+        Driven::Interrupted { run_id, left_running: false } => {
+            eprintln!("interrupted before run {run_id} started: nothing ran");
+            return Ok(ExitCode::from(INTERRUPTED));
+        }
+    };
     match outcome {
         Ok(report) => {
             if json {
@@ -125,6 +190,10 @@ pub fn report(outcome: Result<RunReport, RunError>, json: bool) -> anyhow::Resul
         Err(e @ RunError::Invalid(_)) => {
             eprintln!("error: {e}");
             Ok(ExitCode::from(2))
+        }
+        Err(e @ RunError::Cancelled { .. }) => {
+            eprintln!("{e}: its orchestrator stopped and tasks not yet started were dropped");
+            Ok(ExitCode::from(INTERRUPTED))
         }
         Err(e) => {
             eprintln!("error: {e}");

@@ -1,5 +1,6 @@
 //! `troupe status [RUN_ID]`: where a Redis run stands, stage by stage, read from Redis
-//! alone (no orchestrator needs to be alive).
+//! alone (no orchestrator needs to be alive). A running run whose orchestrator's lease
+//! lapsed is shown as `orphaned`, with the command that carries it on.
 
 use super::redis_args::RedisArgs;
 use clap::Args;
@@ -18,12 +19,37 @@ pub struct StatusArgs {
     redis: RedisArgs,
 }
 
-fn status_word(status: &RunStatus) -> String {
-    match status {
-        RunStatus::Running => "running".into(),
-        RunStatus::Succeeded => "succeeded".into(),
-        RunStatus::Failed(reason) => format!("failed: {reason}"),
-    }
+/// Where a run stands for people: its status, except that a running run no orchestrator
+/// holds is `orphaned` (its orchestrator died or was stopped; nothing drives it).
+struct Standing {
+    /// `running`, `orphaned`, `succeeded`, `failed`, `cancelled`.
+    state: &'static str,
+    /// The status in words (a failure's reason included), made safe for a terminal.
+    words: String,
+    /// The command that carries an orphaned run on.
+    resume: Option<String>,
+}
+
+fn standing(engine: &RedisEngine, run_id: &str, status: &RunStatus, prefix: &str) -> anyhow::Result<Standing> {
+    let orphaned = *status == RunStatus::Running && engine.lease_holder(run_id)?.is_none();
+    let state = match status {
+        RunStatus::Running if orphaned => "orphaned",
+        RunStatus::Running => "running",
+        RunStatus::Succeeded => "succeeded",
+        RunStatus::Failed(_) => "failed",
+        RunStatus::Cancelled => "cancelled",
+    };
+    let resume = orphaned.then(|| {
+        let prefix = if prefix == "troupe" { String::new() } else { format!(" --redis-prefix {prefix}") };
+        format!("troupe resume {run_id}{prefix}")
+    });
+    let words = match &resume {
+        Some(command) => format!(
+            "orphaned (no orchestrator holds it: its lease lapsed); carry it on with `{command}`, or end it with `troupe cancel {run_id}`"
+        ),
+        None => troupe::text::block(&status.word(), troupe::text::BLOCK_BUDGET),
+    };
+    Ok(Standing { state, words, resume })
 }
 
 pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
@@ -36,7 +62,10 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
         for run in runs {
             // A run past its retention has no keys left: say so instead of erroring.
             let status = match engine.run_exists(&run)? {
-                true => engine.run_record(&run).map(|r| status_word(&r.status)).unwrap_or_else(|e| format!("{e:#}")),
+                true => match engine.run_status(&run) {
+                    Ok(status) => standing(&engine, &run, &status, &args.redis.redis_prefix)?.words,
+                    Err(e) => format!("{e:#}"),
+                },
                 false => "expired (ended longer ago than --retain-hours)".to_string(),
             };
             println!("{run}  {status}");
@@ -45,6 +74,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
     };
     let record = engine.run_record(&run_id)?;
     let pipeline = record.pipeline()?;
+    let standing = standing(&engine, &run_id, &record.status, &args.redis.redis_prefix)?;
     let mut stages = Vec::new();
     for (i, def) in pipeline.stages.iter().enumerate() {
         let name = def["name"].as_str().unwrap_or_default().to_string();
@@ -55,10 +85,14 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         let stages: Vec<_> =
             stages.iter().map(|(name, mode, counts)| json!({ "name": name, "mode": mode, "counts": counts })).collect();
-        println!("{}", json!({ "run": run_id, "status": record.status, "stage": record.stage, "stages": stages }));
+        let mut out = json!({ "run": run_id, "state": standing.state, "status": record.status, "stage": record.stage, "stages": stages });
+        if let Some(command) = standing.resume {
+            out["resume"] = json!(command);
+        }
+        println!("{out}");
         return Ok(ExitCode::SUCCESS);
     }
-    println!("run {run_id}: {} (pipeline {})", status_word(&record.status), pipeline.name);
+    println!("run {run_id}: {} (pipeline {})", standing.words, pipeline.name);
     println!(
         "  {:<24} {:<16} {:>9} {:>9} {:>7} {:>9} {:>8} {:>10}",
         "stage", "mode", "expected", "succeeded", "failed", "in-flight", "waiting", "stragglers"

@@ -170,6 +170,10 @@ impl StageHost for EmbeddedEngine {
         let run_id: Arc<str> = Arc::from(scope.run_id.as_str());
         let stage_name: Arc<str> = Arc::from(scope.stage.as_str());
         let mut released = Vec::new();
+        if inner.runs.get(&scope.run_id).is_some_and(|r| r.record.status == RunStatus::Cancelled) {
+            // The run was cancelled while its executor ran: nothing more runs.
+            return Ok(());
+        }
         {
             let stage = inner.stage(&scope.run_id, &scope.stage).map_err(|e| e.to_string())?;
             if options.max_parallel.is_some() {
@@ -271,6 +275,30 @@ impl Engine for EmbeddedEngine {
         let run = inner.runs.get_mut(run_id).with_context(|| format!("no run `{run_id}`"))?;
         run.record.status = status.clone();
         run.lease = None;
+        Ok(())
+    }
+
+    fn run_status(&self, run_id: &str) -> anyhow::Result<RunStatus> {
+        Ok(self.lock().runs.get(run_id).with_context(|| format!("no run `{run_id}`"))?.record.status.clone())
+    }
+
+    fn cancel_run(&self, run_id: &str) -> anyhow::Result<()> {
+        {
+            let mut inner = self.lock();
+            let run = inner.runs.get_mut(run_id).with_context(|| format!("no run `{run_id}`"))?;
+            if run.record.status != RunStatus::Running {
+                anyhow::bail!("run `{run_id}` already ended: {}", run.record.status.word());
+            }
+            run.record.status = RunStatus::Cancelled;
+            run.lease = None;
+            // Tasks not yet started are dropped: held, delayed and ready ones alike.
+            for stage in run.stages.values_mut() {
+                stage.held.clear();
+            }
+            inner.ready.retain(|t| &*t.run_id != run_id);
+            inner.delayed.retain(|_, t| &*t.run_id != run_id);
+        }
+        self.changed();
         Ok(())
     }
 
@@ -466,7 +494,12 @@ impl Engine for EmbeddedEngine {
         if next_attempt {
             task.attempt += 1;
         }
-        self.lock().release(task, &EnqueueOptions { delay_ms, ..Default::default() }, "");
+        let mut inner = self.lock();
+        if inner.runs.get(&*task.run_id).is_some_and(|r| r.record.status == RunStatus::Cancelled) {
+            return Ok(()); // cancelled: a retry is not run
+        }
+        inner.release(task, &EnqueueOptions { delay_ms, ..Default::default() }, "");
+        drop(inner);
         // Wake a worker either way: a delayed task may now be the next one due.
         self.task_ready.notify_one();
         self.changed();

@@ -8,9 +8,11 @@
 
 mod embedded;
 mod redis;
+mod state_error;
 
 pub use embedded::EmbeddedEngine;
-pub use redis::{Keys, RedisEngine, RedisOptions};
+pub use redis::{redact_url, ConnectError, Keys, RedisEngine, RedisOptions, MAX_RETAIN};
+pub use state_error::StateError;
 
 use crate::api::{Execution, Outcome, OutputShape, Stage};
 use crate::pipeline::Pipeline;
@@ -63,6 +65,20 @@ pub enum RunStatus {
     Running,
     Succeeded,
     Failed(String),
+    /// Ended by [`Engine::cancel_run`] (`troupe cancel`, Ctrl-C on `troupe run`).
+    Cancelled,
+}
+
+impl RunStatus {
+    /// One word (or, for a failure, the word and its reason) for people.
+    pub fn word(&self) -> String {
+        match self {
+            RunStatus::Running => "running".into(),
+            RunStatus::Succeeded => "succeeded".into(),
+            RunStatus::Failed(reason) => format!("failed: {reason}"),
+            RunStatus::Cancelled => "cancelled".into(),
+        }
+    }
 }
 
 impl RunRecord {
@@ -124,6 +140,8 @@ pub enum Recorded {
     Duplicate,
     /// Its stage was cut by an early start: kept as a straggler, never merged.
     Straggler,
+    /// The run was cancelled (or its state is gone): nothing was recorded.
+    Ended,
 }
 
 /// A queue and a run-state store.
@@ -139,6 +157,16 @@ pub trait Engine: StageHost + 'static {
 
     /// Record how the run ended; workers stop looking for its tasks.
     fn finish_run(&self, run_id: &str, status: &RunStatus) -> anyhow::Result<()>;
+
+    /// How the run stands now (what its orchestrator watches while it drives it).
+    fn run_status(&self, run_id: &str) -> anyhow::Result<RunStatus> {
+        Ok(self.run_record(run_id)?.status)
+    }
+
+    /// End a running run as [`RunStatus::Cancelled`], from any process: its tasks not yet
+    /// started are dropped (never run), results still arriving are not recorded, and its
+    /// orchestrator stops when it sees the status. An error if it already ended.
+    fn cancel_run(&self, run_id: &str) -> anyhow::Result<()>;
 
     /// Hold the run for `owner` for `ttl` (take it, or extend it if `owner` holds it);
     /// false while another orchestrator holds it.

@@ -26,6 +26,10 @@ pub enum RunError {
     /// `troupe resume` of a run that already ended.
     #[error("run {run_id} already ended: {status}")]
     Ended { run_id: String, status: String },
+    /// The run was cancelled ([`crate::engine::Engine::cancel_run`]) while this
+    /// orchestrator drove it: it stopped at once.
+    #[error("run {run_id} was cancelled")]
+    Cancelled { run_id: String },
 }
 
 fn invalid(problems: &[StageProblem]) -> String {

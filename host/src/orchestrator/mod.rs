@@ -13,7 +13,7 @@ pub use error::{RunError, StageFailure};
 pub use observer::{Observer, Silent};
 
 use crate::api::{ExecutorError, Outcome, Stage, StagePlan};
-use crate::engine::{assemble_output, Engine, RunStatus, StageCounts, StageInfo, TaskResult};
+use crate::engine::{assemble_output, Engine, RunStatus, StageCounts, StageInfo, StateError, TaskResult};
 use crate::pipeline::{self, Pipeline, StageProblem};
 use crate::plugin::Plugins;
 use crate::stage_host::StageHost;
@@ -31,6 +31,9 @@ const EXECUTOR_RETRIES: u32 = 3;
 /// at most this long.
 const LEASE: Duration = Duration::from_secs(5);
 const RENEW_EVERY: Duration = Duration::from_secs(1);
+/// How often a driving orchestrator looks at its run's status (one small read), so a
+/// cancel from any process stops it within this long, whatever it is waiting for.
+const WATCH_EVERY: Duration = Duration::from_millis(200);
 
 /// What a finished run produced.
 #[derive(Debug, Clone, Serialize)]
@@ -130,6 +133,9 @@ impl<E: Engine> Orchestrator<E> {
             RunStatus::Failed(reason) => {
                 return Err(RunError::Ended { run_id: run_id.to_string(), status: format!("it failed: {reason}") })
             }
+            RunStatus::Cancelled => {
+                return Err(RunError::Ended { run_id: run_id.to_string(), status: "it was cancelled".into() })
+            }
         }
         let pipeline = record.pipeline().map_err(RunError::Engine)?;
         let problems = self.validate(&pipeline);
@@ -177,16 +183,45 @@ impl<E: Engine> Orchestrator<E> {
         observer: &dyn Observer,
     ) -> Result<RunReport, RunError> {
         self.take_lease(run_id).await?;
-        let outcome = self.drive_stages(run_id, pipeline, from, observer).await;
+        // The stages race the watch: a cancel (or a lost lease, or a state gone from the
+        // store) ends the run at whatever await point the stages are (an executor call
+        // still running on its blocking thread ends at its deadline, unheard).
+        let outcome = tokio::select! {
+            outcome = self.drive_stages(run_id, pipeline, from, observer) => outcome,
+            stop = self.watch(run_id) => Err(stop),
+        };
         let status = match &outcome {
             Ok(_) => Some(RunStatus::Succeeded),
             Err(e @ RunError::StageFailed { .. }) => Some(RunStatus::Failed(e.to_string())),
+            // Garbage in the run's state fails the run, recorded where `troupe status`
+            // shows it (best effort: the store may refuse that too).
+            Err(RunError::Engine(e)) if matches!(e.downcast_ref(), Some(StateError::Garbage { .. })) => {
+                let _ = self.engine.finish_run(run_id, &RunStatus::Failed(format!("{e:#}")));
+                None
+            }
             Err(_) => None,
         };
         if let Some(status) = status {
             self.engine.finish_run(run_id, &status).map_err(RunError::Engine)?;
         }
         outcome
+    }
+
+    /// Renew the lease and watch the run's status while it is driven; returns why the run
+    /// must stop (never returns while all is well).
+    async fn watch(&self, run_id: &str) -> RunError {
+        loop {
+            tokio::time::sleep(WATCH_EVERY).await;
+            if let Err(e) = self.renew_lease(run_id) {
+                return e;
+            }
+            match self.engine.run_status(run_id) {
+                Ok(RunStatus::Running) => {}
+                Ok(RunStatus::Cancelled) => return RunError::Cancelled { run_id: run_id.to_string() },
+                Ok(ended) => return RunError::Ended { run_id: run_id.to_string(), status: ended.word() },
+                Err(e) => return RunError::Engine(e),
+            }
+        }
     }
 
     async fn drive_stages(

@@ -1,14 +1,111 @@
 //! What crosses Redis, as text: task records, stream entries, recorded results. The
 //! formats are public (docs/redis-protocol.md): workers in other languages read stream
-//! entries and write results with `FCALL troupe_v2_finish`.
+//! entries and write results with `FCALL troupe_v3_finish`.
 
 use crate::api::{EnqueueOptions, Outcome, Task};
-use crate::engine::{Delivery, TaskEnvelope, TaskResult};
+use crate::engine::{Delivery, RunRecord, RunStatus, StageCounts, StateError, TaskEnvelope, TaskResult};
 use anyhow::{anyhow, Context as _};
 use redis::streams::StreamId;
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+
+/// A stage hash's counters (`key` is the hash, `waiting` the length of its held list),
+/// read strictly: an absent counter is 0, anything but a non-negative integer is
+/// garbage, named with its key and field. The one place these counters are parsed.
+pub fn stage_counts(
+    run_id: &str,
+    key: &str,
+    fields: &HashMap<String, String>,
+    waiting: u64,
+) -> Result<StageCounts, StateError> {
+    let count = |name: &str| -> Result<Option<u64>, StateError> {
+        fields
+            .get(name)
+            .map(|v| {
+                v.parse::<u64>().map_err(|_| StateError::garbage(run_id, key, name, v, "a count (an integer >= 0)"))
+            })
+            .transpose()
+    };
+    Ok(StageCounts {
+        expected: count("expected")?,
+        enqueued: count("enqueued")?.unwrap_or(0),
+        succeeded: count("succeeded")?.unwrap_or(0),
+        failed: count("failed")?.unwrap_or(0),
+        in_flight: count("in_flight")?.unwrap_or(0),
+        waiting,
+        max_in_flight: count("max_in_flight")?.unwrap_or(0),
+        stragglers: count("stragglers")?.unwrap_or(0),
+    })
+}
+
+/// A JSON field of a record troupe wrote (`info`, `execution`, `pipeline`, `status`), read
+/// strictly: what does not parse as `T` is garbage, named with its key and field.
+pub fn json_field<T: serde::de::DeserializeOwned>(
+    run_id: &str,
+    key: &str,
+    field: &str,
+    text: &str,
+    expected: &'static str,
+) -> Result<T, StateError> {
+    serde_json::from_str(text).map_err(|_| StateError::garbage(run_id, key, field, text, expected))
+}
+
+/// The run hash (`key`) as a [`RunRecord`]; an empty hash means the run's state is gone.
+pub fn run_record(run_id: &str, key: &str, fields: &HashMap<String, String>) -> Result<RunRecord, StateError> {
+    if fields.is_empty() {
+        return Err(StateError::Gone { run_id: run_id.to_string(), key: key.to_string() });
+    }
+    let get = |name: &str| fields.get(name).map(String::as_str).unwrap_or("(absent)");
+    let pipeline: Value = json_field(run_id, key, "pipeline", get("pipeline"), "a pipeline definition (JSON)")?;
+    if !pipeline.get("stages").is_some_and(Value::is_array) {
+        return Err(StateError::garbage(run_id, key, "pipeline", get("pipeline"), "a pipeline with stages"));
+    }
+    Ok(RunRecord {
+        pipeline,
+        status: run_status(run_id, key, fields.get("status").map(String::as_str))?,
+        stage: get("stage")
+            .parse()
+            .map_err(|_| StateError::garbage(run_id, key, "stage", get("stage"), "a stage index"))?,
+    })
+}
+
+/// The run hash's `status` field; absent means the run's state is gone.
+pub fn run_status(run_id: &str, key: &str, status: Option<&str>) -> Result<RunStatus, StateError> {
+    let text = status.ok_or_else(|| StateError::Gone { run_id: run_id.to_string(), key: key.to_string() })?;
+    json_field(run_id, key, "status", text, "a run status")
+}
+
+/// A hash keyed by task index (`tasks`, `res`), read strictly: a field that is not an
+/// index is garbage, named with its key.
+pub fn by_index(run_id: &str, key: &str, fields: HashMap<String, String>) -> Result<HashMap<u64, String>, StateError> {
+    fields
+        .into_iter()
+        .map(|(field, value)| match field.parse() {
+            Ok(index) => Ok((index, value)),
+            Err(_) => Err(StateError::garbage(run_id, key, &field, &value, "a field named by a task index")),
+        })
+        .collect()
+}
+
+/// A list of task indices (`strag`), read strictly.
+pub fn indices(run_id: &str, key: &str, entries: Vec<String>) -> Result<Vec<u64>, StateError> {
+    entries
+        .into_iter()
+        .map(|e| e.parse().map_err(|_| StateError::garbage(run_id, key, "(entry)", &e, "a task index")))
+        .collect()
+}
+
+/// The attempt log (`key`, entries `index:ms`), as (index, ms since `opened`).
+pub fn history(run_id: &str, key: &str, log: &[String], opened: u64) -> Result<Vec<(u64, u64)>, StateError> {
+    log.iter()
+        .map(|e| {
+            let parsed = e.split_once(':').and_then(|(i, at)| Some((i.parse().ok()?, at.parse::<u64>().ok()?)));
+            let (index, at) = parsed.ok_or_else(|| StateError::garbage(run_id, key, "(entry)", e, "`index:ms`"))?;
+            Ok((index, at.saturating_sub(opened)))
+        })
+        .collect()
+}
 
 /// A run's context from its hash of top-level keys, in a stable order: `trigger`, then the
 /// stages in pipeline order (`pipeline` is the run's pipeline JSON), then anything else.
@@ -108,7 +205,7 @@ pub fn entry_fields(task: &TaskEnvelope) -> Vec<String> {
     fields
 }
 
-/// `troupe_v2_finish`'s kind and payload for an outcome.
+/// `troupe_v3_finish`'s kind and payload for an outcome.
 pub fn outcome_args(outcome: &Outcome) -> (&'static str, String) {
     match outcome {
         Outcome::Succeeded(value) => ("ok", value.to_string()),
@@ -117,7 +214,8 @@ pub fn outcome_args(outcome: &Outcome) -> (&'static str, String) {
 }
 
 /// A recorded result (`{"attempts":n,"actor":"A","ok":<json>}` or `{..,"err":"..."}`);
-/// `actor` names it when the record does not.
+/// `actor` names it when the record does not. A record troupe cannot read fails that task
+/// (a worker in another language wrote it), with the record shown safely.
 pub fn result(index: u64, record: &str, actor: String, key: Option<Value>) -> TaskResult {
     let parsed: Result<Value, _> = serde_json::from_str(record);
     let (outcome, attempts, actor) = match parsed {
@@ -127,11 +225,21 @@ pub fn result(index: u64, record: &str, actor: String, key: Option<Value>) -> Ta
             let outcome = match (v.get_mut("ok").map(Value::take), v.get("err")) {
                 (Some(value), _) => Outcome::Succeeded(value),
                 (None, Some(Value::String(message))) => Outcome::Failed(message.clone()),
-                _ => Outcome::Failed(format!("a worker recorded a result troupe cannot read: {record}")),
+                _ => Outcome::Failed(format!(
+                    "a worker recorded a result troupe cannot read: {}",
+                    crate::text::one_line(record, crate::text::LINE_BUDGET)
+                )),
             };
             (outcome, attempts, actor)
         }
-        Err(_) => (Outcome::Failed(format!("a worker recorded a result that is not JSON: {record}")), 1, actor),
+        Err(_) => (
+            Outcome::Failed(format!(
+                "a worker recorded a result that is not JSON: {}",
+                crate::text::one_line(record, crate::text::LINE_BUDGET)
+            )),
+            1,
+            actor,
+        ),
     };
     TaskResult { index, actor, key, outcome, attempts }
 }
@@ -155,5 +263,20 @@ mod tests {
         assert_eq!((r.outcome, r.attempts), (Outcome::Succeeded(json!({"n": 1.5})), 2));
         let r = result(3, r#"{"attempts":1,"err":"boom"}"#, "Pass".into(), None);
         assert_eq!(r.outcome, Outcome::Failed("boom".into()));
+    }
+
+    #[test]
+    fn garbage_counters_name_their_key_and_field() {
+        let fields: HashMap<String, String> =
+            [("expected", "abc"), ("succeeded", "3")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let e = stage_counts("r", "t:{r}:st:s", &fields, 0).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "run r: Redis holds garbage: field `expected` of `t:{r}:st:s` is `abc`, not a count (an integer >= 0)"
+        );
+        let fields: HashMap<String, String> = [("failed".to_string(), "-1".to_string())].into_iter().collect();
+        assert!(stage_counts("r", "k", &fields, 0).unwrap_err().to_string().contains("`failed` of `k` is `-1`"));
+        let fields: HashMap<String, String> = [("succeeded".to_string(), "2".to_string())].into_iter().collect();
+        assert_eq!(stage_counts("r", "k", &fields, 1).unwrap().succeeded, 2);
     }
 }

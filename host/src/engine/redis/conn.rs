@@ -10,6 +10,7 @@
 //! `HSETNX`, acknowledgements by entry id), so a call whose reply was lost is simply made
 //! again on a new connection, for up to `reconnect_for`.
 
+use super::first_contact::{first_connection, redact_url, ConnectError};
 use anyhow::{anyhow, Context as _};
 use redis::{Client, Connection, RedisError, RedisResult};
 use std::sync::Mutex;
@@ -21,12 +22,12 @@ pub const LIBRARY: &str = include_str!("troupe.lua");
 /// The library's functions. Their names carry the protocol version: processes of two
 /// versions sharing a Redis must not replace each other's functions.
 pub mod function {
-    pub const ENQUEUE: &str = "troupe_v2_enqueue";
-    pub const FINISH: &str = "troupe_v2_finish";
-    pub const REQUEUE: &str = "troupe_v2_requeue";
-    pub const PROMOTE: &str = "troupe_v2_promote";
-    pub const HANDBACK: &str = "troupe_v2_handback";
-    pub const KEEP: &str = "troupe_v2_keep";
+    pub const ENQUEUE: &str = "troupe_v3_enqueue";
+    pub const FINISH: &str = "troupe_v3_finish";
+    pub const REQUEUE: &str = "troupe_v3_requeue";
+    pub const PROMOTE: &str = "troupe_v3_promote";
+    pub const HANDBACK: &str = "troupe_v3_handback";
+    pub const KEEP: &str = "troupe_v3_keep";
 }
 
 pub struct Pool {
@@ -52,7 +53,10 @@ fn is_missing_library(e: &RedisError) -> bool {
 /// A connection whose reads give up after `READ_TIMEOUT`: a read that never ends (a lost
 /// reply, a half-open socket) then becomes an error the caller retries on a new one.
 fn connect(client: &Client) -> RedisResult<Connection> {
-    let conn = client.get_connection_with_timeout(Duration::from_secs(2))?;
+    ready(client.get_connection_with_timeout(Duration::from_secs(2))?)
+}
+
+fn ready(conn: Connection) -> RedisResult<Connection> {
     conn.set_read_timeout(Some(READ_TIMEOUT))?;
     conn.set_write_timeout(Some(READ_TIMEOUT))?;
     Ok(conn)
@@ -62,11 +66,12 @@ fn connect(client: &Client) -> RedisResult<Connection> {
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Pool {
-    pub fn new(url: &str, reconnect_for: Duration) -> anyhow::Result<Pool> {
-        let client = Client::open(url).with_context(|| format!("`{url}` is not a Redis URL"))?;
-        let pool = Pool { client, idle: Mutex::new(Vec::new()), reconnect_for };
-        pool.load_library()?;
-        Ok(pool)
+    /// Connect for the first time, failing within seconds with what is wrong (no retries:
+    /// see `first_contact`); later calls retry for `reconnect_for`.
+    pub fn new(url: &str, reconnect_for: Duration) -> Result<Pool, ConnectError> {
+        let (client, conn) = first_connection(url, LIBRARY)?;
+        let conn = ready(conn).map_err(|e| ConnectError::Other { url: redact_url(url), reason: e.to_string() })?;
+        Ok(Pool { client, idle: Mutex::new(vec![conn]), reconnect_for })
     }
 
     /// (Re)load the function library; harmless when it is already there.

@@ -195,6 +195,17 @@ impl Feed {
                 self.heartbeat();
             }
             if !self.wait_for_room() {
+                // Full (the workers are busy): still learn of runs that ended, so the tasks
+                // of a cancelled run are dropped from the buffer rather than started.
+                if looked.elapsed() >= LOOK_EVERY {
+                    looked = Instant::now();
+                    if self.run_events(&mut last_event, None) {
+                        refreshed = Instant::now();
+                        if let Err(e) = self.refresh(&mut runs) {
+                            eprintln!("troupe worker: {e:#}");
+                        }
+                    }
+                }
                 continue;
             }
             // Idle, wait for a run to start; busy, only look whether one did.
@@ -288,6 +299,9 @@ impl Feed {
         let active: HashSet<String> =
             self.pool.with(|c| redis::cmd("SMEMBERS").arg(self.keys.active_runs()).query(c))?;
         runs.retain(|run, _| active.contains(run));
+        // Tasks of a run that ended meanwhile (cancelled) are dropped, not run; their
+        // deliveries expire with the run's keys.
+        self.buffer.lock().unwrap_or_else(|p| p.into_inner()).retain(|t| active.contains(&*t.run_id));
         for run in active {
             if runs.contains_key(&run) {
                 continue;

@@ -7,6 +7,7 @@
 //! - `acker.rs`: the per-process thread that sends finished tasks' results in batches.
 //! - `enqueuer.rs`: the per-process thread that sends executors' enqueued batches.
 //! - `conn.rs`: the connection pool that retries across Redis restarts.
+//! - `first_contact.rs`: the first connection, failing fast with what is wrong.
 //! - `codec.rs`: task records, stream entries and results as text.
 //! - `keys.rs`: the key layout.
 //! - `troupe.lua`: the functions that make enqueue, finish and requeue atomic.
@@ -19,14 +20,15 @@ mod codec;
 mod conn;
 mod enqueuer;
 mod feed;
+mod first_contact;
 mod keys;
 mod run;
 
+pub use first_contact::{redact_url, ConnectError};
 pub use keys::Keys;
 
 use crate::api::{EnqueueOptions, LogLevel, Task};
 use crate::stage_host::{Scope, StageHost};
-use anyhow::Context as _;
 use conn::{function, Pool};
 use feed::Feed;
 use serde_json::{Map, Value};
@@ -40,7 +42,11 @@ use tokio::sync::Notify;
 /// deployment does not fill its Redis with finished runs.
 pub const DEFAULT_RETAIN: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// Tasks per `troupe_v2_enqueue` call: big enough to amortise the round trip, small enough
+/// The longest retention: ten years. Longer is surely a mistake (and u64::MAX hours
+/// overflows every clock Redis has).
+pub const MAX_RETAIN: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// Tasks per `troupe_v3_enqueue` call: big enough to amortise the round trip, small enough
 /// that one call never holds Redis for long.
 const ENQUEUE_CHUNK: usize = 1000;
 
@@ -119,10 +125,16 @@ impl RedisEngine {
         actors: impl IntoIterator<Item = String>,
         log_level: LogLevel,
     ) -> anyhow::Result<RedisEngine> {
-        let pool = Arc::new(
-            Pool::new(&options.url, options.reconnect_for)
-                .with_context(|| format!("cannot use Redis at {}", options.url))?,
-        );
+        if let Some(retain) = options.retain {
+            anyhow::ensure!(
+                retain <= MAX_RETAIN,
+                "a retention of {} h is too long: at most {} h ({} years)",
+                retain.as_secs() / 3600,
+                MAX_RETAIN.as_secs() / 3600,
+                MAX_RETAIN.as_secs() / (365 * 24 * 3600)
+            );
+        }
+        let pool = Arc::new(Pool::new(&options.url, options.reconnect_for)?);
         let keys = Keys::new(&options.prefix);
         let feed = Arc::new(Feed {
             pool: pool.clone(),

@@ -9,9 +9,11 @@ use super::feed::wall_ms;
 use super::keys::GROUP;
 use super::RedisEngine;
 use crate::api::{Execution, Outcome};
-use crate::engine::{Engine, Recorded, RunRecord, RunStatus, StageCounts, StageInfo, TaskEnvelope, TaskResult};
+use crate::engine::{
+    Engine, Recorded, RunRecord, RunStatus, StageCounts, StageInfo, StateError, TaskEnvelope, TaskResult,
+};
 use crate::pipeline::Pipeline;
-use anyhow::{anyhow, bail, Context as _};
+use anyhow::{anyhow, bail};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,10 +22,6 @@ use std::time::Duration;
 /// How often the orchestrator looks at a stage's counters while it waits.
 const POLL: Duration = Duration::from_millis(20);
 
-fn num(fields: &HashMap<String, String>, name: &str) -> u64 {
-    fields.get(name).and_then(|v| v.parse::<i64>().ok()).map_or(0, |v| v.max(0) as u64)
-}
-
 /// How many run ids `P:runs:all` keeps (the latest).
 const RUNS_LISTED: usize = 10_000;
 
@@ -31,6 +29,22 @@ impl RedisEngine {
     /// Whether `run_id` still has its keys (it may have passed its retention).
     pub fn run_exists(&self, run_id: &str) -> anyhow::Result<bool> {
         self.pool.with(|c| redis::cmd("EXISTS").arg(self.keys.run(run_id)).query(c))
+    }
+
+    /// Who holds the run's orchestrator lease (None: no orchestrator drives it; a run
+    /// still running is then orphaned).
+    pub fn lease_holder(&self, run_id: &str) -> anyhow::Result<Option<String>> {
+        self.pool.with(|c| redis::cmd("GET").arg(self.keys.lease(run_id)).query(c))
+    }
+
+    /// The error for a stage hash found empty: the run's whole state is gone, or only
+    /// this stage was never opened.
+    fn missing_stage(&self, run_id: &str, stage: &str) -> anyhow::Error {
+        match self.run_exists(run_id) {
+            Ok(false) => StateError::Gone { run_id: run_id.to_string(), key: self.keys.run(run_id) }.into(),
+            Ok(true) => anyhow!("run `{run_id}` has no open stage `{stage}`"),
+            Err(e) => e,
+        }
     }
 
     /// Every key `run_id` can have (from its pipeline's stages and its actors).
@@ -51,14 +65,18 @@ impl RedisEngine {
             }
         }
         let run_key = self.keys.run(run_id);
-        let version: Option<u64> = self.pool.with(|c| redis::cmd("HGET").arg(&run_key).arg("ctx_version").query(c))?;
-        let version = version.with_context(|| format!("no run `{run_id}`"))?;
+        let version: Option<String> =
+            self.pool.with(|c| redis::cmd("HGET").arg(&run_key).arg("ctx_version").query(c))?;
+        let version = version.ok_or_else(|| StateError::Gone { run_id: run_id.to_string(), key: run_key.clone() })?;
+        let version: u64 = version
+            .parse()
+            .map_err(|_| StateError::garbage(run_id, &run_key, "ctx_version", &version, "a version (an integer)"))?;
         if let Some((v, context)) = self.contexts.lock().unwrap_or_else(|p| p.into_inner()).get(run_id) {
             if *v == version {
                 return Ok(context.clone());
             }
         }
-        let (fields, version, pipeline): (HashMap<String, String>, Option<u64>, Option<String>) =
+        let (fields, version, pipeline): (HashMap<String, String>, Option<String>, Option<String>) =
             self.pool.with(|c| {
                 redis::pipe()
                     .atomic()
@@ -72,18 +90,15 @@ impl RedisEngine {
                     .arg("pipeline")
                     .query(c)
             })?;
-        let context = Arc::new(
-            codec::context(fields, pipeline.as_deref())
-                .with_context(|| format!("run `{run_id}`: its context in Redis is not JSON"))?,
-        );
-        self.contexts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(run_id.to_string(), (version.unwrap_or(0), context.clone()));
+        let context = Arc::new(codec::context(fields, pipeline.as_deref()).map_err(|e| {
+            StateError::garbage(run_id, &self.keys.context(run_id), &format!("{e}"), "(not JSON)", "JSON text")
+        })?);
+        let version = version.and_then(|v| v.parse().ok()).unwrap_or(0);
+        self.contexts.lock().unwrap_or_else(|p| p.into_inner()).insert(run_id.to_string(), (version, context.clone()));
         Ok(context)
     }
 
-    /// The `troupe_v2_finish` arguments that record `outcome` for `task`.
+    /// The `troupe_v3_finish` arguments that record `outcome` for `task`.
     fn finish_report(&self, task: &TaskEnvelope, outcome: &Outcome) -> Report {
         let (kind, payload) = codec::outcome_args(outcome);
         let entry = task.delivery.as_ref().map(|d| d.entry.clone()).unwrap_or_default();
@@ -111,29 +126,32 @@ impl RedisEngine {
         let fields: HashMap<String, String> =
             self.pool.with(|c| redis::cmd("HGETALL").arg(self.keys.stage(run_id, stage)).query(c))?;
         if fields.is_empty() {
-            bail!("run `{run_id}` has no open stage `{stage}`");
+            return Err(self.missing_stage(run_id, stage));
         }
         Ok(fields)
     }
 
     /// Every task record of a stage: index -> (actor, key).
     fn task_actors(&self, run_id: &str, stage: &str) -> anyhow::Result<HashMap<u64, (String, Option<Value>)>> {
-        let records: HashMap<u64, String> =
-            self.pool.with(|c| redis::cmd("HGETALL").arg(self.keys.tasks(run_id, stage)).query(c))?;
-        records.into_iter().map(|(i, r)| Ok((i, codec::record_actor_key(&r)?))).collect()
+        let key = self.keys.tasks(run_id, stage);
+        let records: HashMap<String, String> = self.pool.with(|c| redis::cmd("HGETALL").arg(&key).query(c))?;
+        codec::by_index(run_id, &key, records)?
+            .into_iter()
+            .map(|(i, r)| {
+                let parsed = codec::record_actor_key(&r)
+                    .map_err(|_| StateError::garbage(run_id, &key, &i.to_string(), &r, "a task record"))?;
+                Ok((i, parsed))
+            })
+            .collect()
     }
 
     fn results_where(&self, run_id: &str, stage: &str, stragglers: bool) -> anyhow::Result<Vec<TaskResult>> {
-        let (records, late): (HashMap<u64, String>, Vec<u64>) = self.pool.with(|c| {
-            redis::pipe()
-                .cmd("HGETALL")
-                .arg(self.keys.results(run_id, stage))
-                .cmd("LRANGE")
-                .arg(self.keys.stragglers(run_id, stage))
-                .arg(0)
-                .arg(-1)
-                .query(c)
+        let (results_key, stragglers_key) = (self.keys.results(run_id, stage), self.keys.stragglers(run_id, stage));
+        let (records, late): (HashMap<String, String>, Vec<String>) = self.pool.with(|c| {
+            redis::pipe().cmd("HGETALL").arg(&results_key).cmd("LRANGE").arg(&stragglers_key).arg(0).arg(-1).query(c)
         })?;
+        let records = codec::by_index(run_id, &results_key, records)?;
+        let late = codec::indices(run_id, &stragglers_key, late)?;
         // Task records are read only for keys (their actors are in the results).
         let keyed: Option<String> =
             self.pool.with(|c| redis::cmd("HGET").arg(self.keys.stage(run_id, stage)).arg("keyed").query(c))?;
@@ -222,17 +240,12 @@ impl Engine for RedisEngine {
     }
 
     fn run_record(&self, run_id: &str) -> anyhow::Result<RunRecord> {
-        let fields: HashMap<String, String> =
-            self.pool.with(|c| redis::cmd("HGETALL").arg(self.keys.run(run_id)).query(c))?;
-        let get = |name: &str| fields.get(name).with_context(|| format!("run `{run_id}` has no `{name}` in Redis"));
+        let key = self.keys.run(run_id);
+        let fields: HashMap<String, String> = self.pool.with(|c| redis::cmd("HGETALL").arg(&key).query(c))?;
         if fields.is_empty() {
             bail!("no run `{run_id}` in Redis (under the key prefix `{}`)", self.keys.prefix());
         }
-        Ok(RunRecord {
-            pipeline: serde_json::from_str(get("pipeline")?)?,
-            status: serde_json::from_str(get("status")?)?,
-            stage: get("stage")?.parse()?,
-        })
+        Ok(codec::run_record(run_id, &key, &fields)?)
     }
 
     fn set_run_stage(&self, run_id: &str, stage: usize) -> anyhow::Result<()> {
@@ -269,6 +282,47 @@ impl Engine for RedisEngine {
         self.pool.with(|c| pipe.query::<()>(c))
     }
 
+    fn run_status(&self, run_id: &str) -> anyhow::Result<RunStatus> {
+        let key = self.keys.run(run_id);
+        let status: Option<String> = self.pool.with(|c| redis::cmd("HGET").arg(&key).arg("status").query(c))?;
+        Ok(codec::run_status(run_id, &key, status.as_deref())?)
+    }
+
+    fn cancel_run(&self, run_id: &str) -> anyhow::Result<()> {
+        let key = self.keys.run(run_id);
+        let run_keys = self.all_run_keys(run_id)?;
+        let cancelled = serde_json::to_string(&RunStatus::Cancelled)?;
+        // WATCH the run hash: the run ending (or being cancelled) meanwhile aborts the
+        // transaction, and the status is read again.
+        let outcome: Result<(), String> = self.pool.with(|c| {
+            redis::transaction(c, &[&key], |c, pipe| {
+                let status: Option<String> = redis::cmd("HGET").arg(&key).arg("status").query(c)?;
+                match status.as_deref().map(|s| codec::run_status(run_id, &key, Some(s))) {
+                    None => {
+                        let prefix = self.keys.prefix();
+                        return Ok(Some(Err(format!("no run `{run_id}` in Redis (under the key prefix `{prefix}`)"))));
+                    }
+                    Some(Ok(RunStatus::Running)) => {}
+                    Some(Ok(ended)) => return Ok(Some(Err(format!("run `{run_id}` already ended: {}", ended.word())))),
+                    // Garbage in the status: cancelling is how to end such a run.
+                    Some(Err(_)) => {}
+                }
+                pipe.cmd("HSET").arg(&key).arg("status").arg(&cancelled).arg("finished_ms").arg(wall_ms()).ignore();
+                pipe.cmd("SREM").arg(self.keys.active_runs()).arg(run_id).ignore();
+                pipe.cmd("DEL").arg(self.keys.lease(run_id)).arg(self.keys.delayed(run_id)).ignore();
+                pipe.add_command(self.run_event("ended", run_id)).ignore();
+                if let Some(retain) = self.retain {
+                    let ms = retain.as_millis().max(1) as u64;
+                    for k in &run_keys {
+                        pipe.cmd("PEXPIRE").arg(k).arg(ms).ignore();
+                    }
+                }
+                pipe.query::<Option<()>>(c).map(|done| done.map(Ok))
+            })
+        })?;
+        outcome.map_err(|e| anyhow!(e))
+    }
+
     fn acquire_lease(&self, run_id: &str, owner: &str, ttl: Duration) -> anyhow::Result<bool> {
         let key = self.keys.lease(run_id);
         let ms = ttl.as_millis().max(1) as u64;
@@ -298,7 +352,8 @@ impl Engine for RedisEngine {
     fn sealed(&self, run_id: &str, stage: &str) -> anyhow::Result<Option<Execution>> {
         let text: Option<String> =
             self.pool.with(|c| redis::cmd("HGET").arg(self.keys.stage(run_id, stage)).arg("execution").query(c))?;
-        text.map(|t| serde_json::from_str(&t).context("a stored execution is not JSON")).transpose()
+        let key = self.keys.stage(run_id, stage);
+        Ok(text.map(|t| codec::json_field(run_id, &key, "execution", &t, "an execution record")).transpose()?)
     }
 
     fn open_stage(&self, run_id: &str, info: StageInfo) -> anyhow::Result<()> {
@@ -326,7 +381,7 @@ impl Engine for RedisEngine {
             bail!("Redis refused tasks of stage `{stage}`: {error}");
         }
         let key = self.keys.stage(run_id, stage);
-        let (enqueued,): (Option<u64>,) = self.pool.with(|c| {
+        let (enqueued,): (Option<String>,) = self.pool.with(|c| {
             redis::pipe()
                 .atomic()
                 .cmd("HSET")
@@ -341,7 +396,8 @@ impl Engine for RedisEngine {
                 .arg("enqueued")
                 .query(c)
         })?;
-        Ok(enqueued.unwrap_or(0))
+        let enqueued = enqueued.unwrap_or_else(|| "0".into());
+        Ok(enqueued.parse().map_err(|_| StateError::garbage(run_id, &key, "enqueued", &enqueued, "a count"))?)
     }
 
     fn counts(&self, run_id: &str, stage: &str) -> anyhow::Result<StageCounts> {
@@ -354,18 +410,9 @@ impl Engine for RedisEngine {
                 .query(c)
         })?;
         if fields.is_empty() {
-            bail!("run `{run_id}` has no open stage `{stage}`");
+            return Err(self.missing_stage(run_id, stage));
         }
-        Ok(StageCounts {
-            expected: fields.get("expected").and_then(|v| v.parse().ok()),
-            enqueued: num(&fields, "enqueued"),
-            succeeded: num(&fields, "succeeded"),
-            failed: num(&fields, "failed"),
-            in_flight: num(&fields, "in_flight"),
-            waiting,
-            max_in_flight: num(&fields, "max_in_flight"),
-            stragglers: num(&fields, "stragglers"),
-        })
+        Ok(codec::stage_counts(run_id, &self.keys.stage(run_id, stage), &fields, waiting)?)
     }
 
     fn results(&self, run_id: &str, stage: &str) -> anyhow::Result<Vec<TaskResult>> {
@@ -377,7 +424,7 @@ impl Engine for RedisEngine {
     }
 
     fn task_history(&self, run_id: &str, stage: &str) -> anyhow::Result<Vec<(u64, Vec<u64>)>> {
-        let (log, opened): (Vec<String>, Option<u64>) = self.pool.with(|c| {
+        let (log, opened): (Vec<String>, Option<String>) = self.pool.with(|c| {
             redis::pipe()
                 .cmd("LRANGE")
                 .arg(self.keys.history(run_id, stage))
@@ -388,12 +435,14 @@ impl Engine for RedisEngine {
                 .arg("opened_ms")
                 .query(c)
         })?;
-        let opened = opened.unwrap_or(0);
-        let log: Vec<(u64, u64)> = log
-            .iter()
-            .filter_map(|e| e.split_once(':'))
-            .filter_map(|(i, at)| Some((i.parse().ok()?, at.parse::<u64>().ok()?.saturating_sub(opened))))
-            .collect();
+        let stage_key = self.keys.stage(run_id, stage);
+        let opened = match opened {
+            Some(text) => {
+                text.parse().map_err(|_| StateError::garbage(run_id, &stage_key, "opened_ms", &text, "a time (ms)"))?
+            }
+            None => 0,
+        };
+        let log = codec::history(run_id, &self.keys.history(run_id, stage), &log, opened)?;
         Ok(crate::engine::group_history(log))
     }
 
@@ -443,7 +492,8 @@ impl Engine for RedisEngine {
         }
         let fields = self.stage_fields(run_id, stage)?;
         let text = fields.get("info").ok_or_else(|| anyhow!("stage `{stage}` of run `{run_id}` has no info"))?;
-        let info: StageInfo = serde_json::from_str(text).context("a stored stage info is not JSON")?;
+        let info: StageInfo =
+            codec::json_field(run_id, &self.keys.stage(run_id, stage), "info", text, "a stage info record")?;
         self.infos.lock().unwrap_or_else(|p| p.into_inner()).insert(id, info.clone());
         Ok(info)
     }
@@ -470,6 +520,7 @@ impl Engine for RedisEngine {
             "counted" => Ok(Recorded::Counted),
             "duplicate" => Ok(Recorded::Duplicate),
             "straggler" => Ok(Recorded::Straggler),
+            "ended" => Ok(Recorded::Ended),
             "unknown" => bail!("run `{}` stage `{}` has no task {}", task.run_id, task.stage, task.index),
             other => bail!("{} answered `{other}`", function::FINISH),
         }

@@ -1,5 +1,5 @@
-#!lua name=troupe_v2
--- troupe's Redis functions, protocol version 2. Every troupe process loads this library
+#!lua name=troupe_v3
+-- troupe's Redis functions, protocol version 3. Every troupe process loads this library
 -- (FUNCTION LOAD REPLACE) when it connects; workers in other languages call the same
 -- functions with FCALL. The key layout and every argument are documented in
 -- docs/redis-protocol.md. Function names carry the version so that processes of two
@@ -9,6 +9,49 @@
 -- shared rate-limit buckets `<prefix>:rate:<namespace>:<bucket>`.
 
 local GROUP = 'workers'
+
+-- A counter of the stage hash: absent is 0; anything but an integer is garbage, and the
+-- call fails naming the key and field rather than reading it as 0 (or as "no limit").
+local function count(sh, field)
+  local raw = redis.call('HGET', sh, field)
+  if not raw then
+    return nil
+  end
+  local n = tonumber(raw)
+  if not n or n ~= math.floor(n) or n < 0 then
+    return redis.error_reply('troupe: field `' .. field .. '` of `' .. sh .. '` holds `' .. string.sub(raw, 1, 80) .. '`, not a count')
+  end
+  return n
+end
+
+-- Whether the run takes tasks and results: 'running' (running, or ended with detached
+-- tasks still finishing), 'cancelled', or 'gone' (its hash no longer exists: expired,
+-- flushed, or a Redis restarted empty). Calls for a cancelled or gone run write nothing,
+-- so a cancelled run's keys all expire with its retention and a gone run is not brought
+-- back as fragments.
+local function run_state(base)
+  local status = redis.call('HGET', base .. ':run', 'status')
+  if not status then
+    return 'gone'
+  end
+  if status == '{"state":"cancelled"}' then
+    return 'cancelled'
+  end
+  return 'running'
+end
+
+-- A stage hash's counters, or the error reply that names the one holding garbage.
+local function counts(sh, fields)
+  local out = {}
+  for i, field in ipairs(fields) do
+    local n = count(sh, field)
+    if type(n) == 'table' then
+      return nil, n
+    end
+    out[i] = n
+  end
+  return out
+end
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -85,17 +128,28 @@ end
 -- KEYS: stage hash. ARGV: base, prefix, run, stage, max-parallel ('' = unchanged), then
 -- per task 6 values: index, task record JSON, actor, input (JSON text), key (JSON text,
 -- '' for none), timed ('1' when the record has a delay or a rate limit). Idempotent by
--- index: a task already enqueued is skipped. Returns how many tasks were new.
+-- index: a task already enqueued is skipped. Returns how many tasks were new; 0 when the
+-- run was cancelled (nothing is written); an error when its state is gone.
 local function enqueue(keys, args)
   local sh = keys[1]
   local base, prefix, run, stage = args[1], args[2], args[3], args[4]
+  local state = run_state(base)
+  if state == 'gone' then
+    return redis.error_reply('troupe: run `' .. run .. '` has no `' .. base .. ':run` in Redis: its state is gone')
+  elseif state ~= 'running' then
+    return 0
+  end
   local tasks, held, inputs = base .. ':tasks:' .. stage, base .. ':held:' .. stage, base .. ':in:' .. stage
   local keyed = false
   if args[5] ~= '' then
     redis.call('HSET', sh, 'max_parallel', args[5])
   end
-  local maxp = tonumber(redis.call('HGET', sh, 'max_parallel'))
-  local inflight = tonumber(redis.call('HGET', sh, 'in_flight')) or 0
+  local c, bad = counts(sh, { 'max_parallel', 'in_flight' })
+  if bad then
+    return bad
+  end
+  local maxp = c[1]
+  local inflight = c[2] or 0
   local now = now_ms()
   local added, hist = 0, {}
   for j = 6, #args, 6 do
@@ -140,14 +194,30 @@ end
 -- KEYS: stage hash. ARGV: base, prefix, run, stage, actor, then per task 5 values:
 -- index, attempt, kind ('ok' | 'err'), payload (the result as JSON text for 'ok', the
 -- message for 'err'), stream entry id ('' if none). Returns, per task, 'counted',
--- 'straggler', 'duplicate' or 'unknown' (no such task).
+-- 'straggler', 'duplicate', 'unknown' (no such task) or 'ended' (the run was cancelled,
+-- or its state is gone: nothing recorded, the delivery acknowledged).
 local function finish(keys, args)
   local sh = keys[1]
   local base, prefix, run, stage, actor = args[1], args[2], args[3], args[4], args[5]
   local tasks, results = base .. ':tasks:' .. stage, base .. ':res:' .. stage
-  local meta = redis.call('HMGET', sh, 'cut', 'max_parallel')
-  local cut, maxp = meta[1] == '1', tonumber(meta[2])
   local acks, late, out = {}, {}, {}
+  if run_state(base) ~= 'running' then
+    for j = 6, #args, 5 do
+      if args[j + 4] ~= '' then
+        acks[#acks + 1] = args[j + 4]
+      end
+      out[#out + 1] = 'ended'
+    end
+    if #acks > 0 and redis.call('EXISTS', base .. ':q:' .. actor) == 1 then
+      redis.call('XACK', base .. ':q:' .. actor, GROUP, unpack(acks))
+    end
+    return out
+  end
+  local c, bad = counts(sh, { 'max_parallel' })
+  if bad then
+    return bad
+  end
+  local cut, maxp = redis.call('HGET', sh, 'cut') == '1', c[1]
   local actor_json = cjson.encode(actor)
   local succeeded, failed, ended = 0, 0, 0
   for j = 6, #args, 5 do
@@ -216,9 +286,13 @@ end
 -- Run a task again after a delay (a retry or a deferral); it stays in flight.
 -- KEYS: stage hash. ARGV: base, prefix, run, stage, index, attempt (of the next run),
 -- delay ms, actor, stream entry id ('' if none), input (JSON text).
--- Returns 1, or 0 when the delivery was already acknowledged (a repeated call).
+-- Returns 1, or 0 when the delivery was already acknowledged (a repeated call) or the run
+-- was cancelled or is gone (nothing is written).
 local function requeue(_keys, args)
   local base, prefix, run, stage, index, attempt, delay, actor, entry, input = unpack(args)
+  if run_state(base) ~= 'running' then
+    return 0
+  end
   if entry ~= '' and redis.call('XACK', base .. ':q:' .. actor, GROUP, entry) == 0 then
     return 0
   end
@@ -237,6 +311,9 @@ end
 -- next delayed task is due (-1: none) }.
 local function promote(keys, args)
   local base, run = args[1], args[2]
+  if run_state(base) ~= 'running' then
+    return { 0, -1 }
+  end
   local now = now_ms()
   local due = redis.call('ZRANGEBYSCORE', keys[1], '-inf', now, 'LIMIT', 0, 1000)
   local hist = {}
@@ -282,9 +359,9 @@ local function keep(keys, args)
   return 1
 end
 
-redis.register_function('troupe_v2_enqueue', enqueue)
-redis.register_function('troupe_v2_keep', keep)
-redis.register_function('troupe_v2_finish', finish)
-redis.register_function('troupe_v2_requeue', requeue)
-redis.register_function('troupe_v2_promote', promote)
-redis.register_function('troupe_v2_handback', handback)
+redis.register_function('troupe_v3_enqueue', enqueue)
+redis.register_function('troupe_v3_keep', keep)
+redis.register_function('troupe_v3_finish', finish)
+redis.register_function('troupe_v3_requeue', requeue)
+redis.register_function('troupe_v3_promote', promote)
+redis.register_function('troupe_v3_handback', handback)
