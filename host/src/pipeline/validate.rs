@@ -48,7 +48,9 @@ pub fn validate(pipeline: &Pipeline, plugins: &Plugins, host: Arc<dyn StageHost>
     let mut first_seen: HashMap<&str, usize> = HashMap::new();
     for (i, stage) in pipeline.stages.iter().enumerate() {
         let mut label = pipeline.stage_label(i);
-        if pipeline.stages[..i].iter().any(|s| s.get("name").and_then(Value::as_str) == Some(label.as_str())) {
+        // `first_seen` holds the names of the stages before this one: a lookup, not a
+        // scan of them (a scan made validating 10,000 stages take seconds).
+        if first_seen.contains_key(label.as_str()) {
             label = format!("{label} (#{})", i + 1);
         }
         let reported_from = problems.len();
