@@ -124,7 +124,7 @@ pub fn report(outcome: Result<RunReport, RunError>, json: bool) -> anyhow::Resul
         }
         Err(e @ RunError::Invalid(_)) => {
             eprintln!("error: {e}");
-            Ok(ExitCode::from(2))
+            Ok(super::invalid())
         }
         Err(e) => {
             eprintln!("error: {e}");
