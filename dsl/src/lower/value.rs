@@ -33,11 +33,6 @@ impl<'s> Lower<'_, 's> {
                 for (key, value) in fields {
                     let field = child(field, &key.text);
                     spans.record(&field, key.span.to(value.span));
-                    if out.contains_key(&key.text) {
-                        self.report(duplicate_key(key.span, &key.text));
-                        ok = false;
-                        continue;
-                    }
                     match self.template(value, scope, &field, spans) {
                         Some(v) => {
                             out.insert(key.text.clone(), v);
@@ -78,11 +73,6 @@ impl<'s> Lower<'_, 's> {
                 for (key, value) in fields {
                     let field = child(field, &key.text);
                     spans.record(&field, key.span.to(value.span));
-                    if out.contains_key(&key.text) {
-                        self.report(duplicate_key(key.span, &key.text));
-                        ok = false;
-                        continue;
-                    }
                     match self.literal(value, &field, spans) {
                         Some(v) => {
                             out.insert(key.text.clone(), v);
@@ -102,12 +92,6 @@ impl<'s> Lower<'_, 's> {
             _ => Some(scalar(e)),
         }
     }
-}
-
-/// A key written twice in one object: JSON would keep only the last value, silently.
-fn duplicate_key(span: crate::span::Span, key: &str) -> Diagnostic {
-    Diagnostic::new(span, format!("duplicate key `{key}`"), "again")
-        .with_help("each key appears once in an object; remove one of them")
 }
 
 fn scalar(e: &Expr<'_>) -> Value {

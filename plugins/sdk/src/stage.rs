@@ -79,10 +79,13 @@ impl Stage {
                         return (None, problems);
                     }
                     problems.push(problem);
-                    let Some(key) = key else { return (None, problems) };
-                    match &mut config {
-                        Value::Object(map) if map.remove(&key).is_some() => removed.push(key),
-                        _ => return (None, problems),
+                    let taken = match (&mut config, key) {
+                        (Value::Object(map), Some(key)) => map.remove(&key).map(|_| key),
+                        _ => None,
+                    };
+                    match taken {
+                        Some(key) => removed.push(key),
+                        None => return (None, problems),
                     }
                 }
             }
