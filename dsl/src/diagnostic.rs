@@ -85,7 +85,7 @@ pub fn render(file: &str, source: &str, diagnostics: &[Diagnostic], color: bool)
         let (message, label) = (one_line(&d.message, TEXT_BUDGET), one_line(&d.label, TEXT_BUDGET));
         let help = d.help.as_deref().map(|h| one_line(h, TEXT_BUDGET));
         if touches_long_line(span, source) {
-            out.extend_from_slice(window(&file, source, span, &message, &label, help.as_deref()).as_bytes());
+            out.extend_from_slice(window(&file, source, span, &message, &label, help.as_deref(), color).as_bytes());
             continue;
         }
         let mut report = Report::build(ReportKind::Error, (file.clone(), span.range()))
@@ -118,7 +118,17 @@ fn touches_long_line(span: Span, source: &str) -> bool {
 
 /// A diagnostic on a long line, drawn like ariadne's but showing only the span's
 /// surroundings on its first line, with how much was left out on each side.
-fn window(file: &str, source: &str, span: Span, message: &str, label: &str, help: Option<&str>) -> String {
+fn window(
+    file: &str,
+    source: &str,
+    span: Span,
+    message: &str,
+    label: &str,
+    help: Option<&str>,
+    color: bool,
+) -> String {
+    // ariadne's colours for the headline and the underline.
+    let paint = |text: &str, code: &str| if color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() };
     let floor = |mut i: usize| {
         while !source.is_char_boundary(i) {
             i -= 1;
@@ -137,9 +147,9 @@ fn window(file: &str, source: &str, span: Span, message: &str, label: &str, help
     let pad = " ".repeat(gutter);
     let indent = before.chars().count() + source[from..span.start].chars().count();
     let marks = source[span.start..marked_end].chars().count().max(1);
-    let mut out = format!("Error: {message}\n{pad} ╭─[ {file}:{line}:{column} ]\n{pad} │\n {line} │ ");
+    let mut out = format!("{} {message}\n{pad} ╭─[ {file}:{line}:{column} ]\n{pad} │\n {line} │ ", paint("Error:", "31"));
     out.push_str(&format!("{before}{}{after}\n", &source[from..to]));
-    out.push_str(&format!("{pad} │ {}{} {label}\n", " ".repeat(indent), "─".repeat(marks)));
+    out.push_str(&format!("{pad} │ {}{} {label}\n", " ".repeat(indent), paint(&"─".repeat(marks), "31")));
     if let Some(help) = help {
         out.push_str(&format!("{pad} │\n{pad} │ Help: {help}\n"));
     }
