@@ -44,6 +44,7 @@ fn scatter_reports_every_problem_with_its_field() {
             "scatter.input: must be a JSONPath string starting with `$`, found a string",
             "scatter.as: `index` is bound to each item's position; choose another name",
             "executorConfig.bogus: unknown field `bogus`, expected `maxParallel` or `batchSize`",
+            "executorConfig.maxParallel: must be at least 1",
         ]
     );
 }
@@ -64,16 +65,23 @@ fn scatter_over_something_that_is_not_an_array_says_so() {
 fn gather_groups_successful_results_and_skips_failed_ones() {
     let stage = json!({ "name": "g", "mode": "gather", "actor": "A", "gather": { "stage": "pages", "groupBy": "$.kind" },
                         "input": { "key": "$.group.key", "count": "$.group.items" } });
-    let ctx = json!({ "pages": [{ "kind": "a", "n": 1 }, null, { "kind": "b", "n": 2 }, { "kind": "a", "n": 3 }, { "n": 4 }] });
+    let ctx = json!({ "pages": [{ "kind": "a", "n": 1 }, null, { "kind": "b", "n": 2 }, { "kind": "a", "n": 3 }] });
     let run = harness("gather").run(&stage, &ctx, echo).unwrap();
     assert_eq!(run.execution.output, OutputShape::KeyedList);
     assert_eq!(
         run.output,
         json!([
             { "key": "a", "result": { "key": "a", "count": [{ "kind": "a", "n": 1 }, { "kind": "a", "n": 3 }] } },
-            { "key": "b", "result": { "key": "b", "count": [{ "kind": "b", "n": 2 }] } },
-            { "key": null, "result": { "key": null, "count": [{ "n": 4 }] } }
+            { "key": "b", "result": { "key": "b", "count": [{ "kind": "b", "n": 2 }] } }
         ])
+    );
+    // A result without the key is an error naming it, not a `null` group.
+    let ctx = json!({ "pages": [{ "kind": "a", "n": 1 }, null, { "n": 4 }] });
+    let err = harness("gather").run(&stage, &ctx, echo).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "execute returned an error: gather.groupBy: `$.kind` matched nothing on result 2 of stage `pages`; \
+         every result needs a key (have the actor always return it)"
     );
 }
 

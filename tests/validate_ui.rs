@@ -1,6 +1,6 @@
 //! Golden files for bad pipeline definitions: each `ui/pipeline/<case>.json|.yaml` sits
 //! next to `<case>.err`, the exact output of `troupe validate` for it. Every case must
-//! fail validation; the example pipeline must pass.
+//! fail validation (exit status 2, syntax errors included); the example pipeline must pass.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -14,6 +14,9 @@ fn troupe_validate(pipeline: &str) -> (bool, String) {
         .output()
         .unwrap();
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    // 2 is the invalid-pipeline status, for syntax errors as for problems.
+    let code = out.status.code();
+    assert!(code == Some(0) || code == Some(2), "{pipeline}: exit status {code:?}");
     (out.status.success(), String::from_utf8(out.stdout).unwrap())
 }
 

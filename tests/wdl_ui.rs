@@ -64,7 +64,7 @@ fn troupe_compile_prints_the_same_diagnostics_and_fails() {
             .args(["compile", &format!("ui/wdl/{case}.wdl")])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(1), "{case}");
+        assert_eq!(out.status.code(), Some(2), "{case}: the invalid-pipeline status");
         assert!(out.stdout.is_empty(), "{case}: {}", String::from_utf8_lossy(&out.stdout));
         let expected = std::fs::read_to_string(Path::new(&root()).join(format!("tests/ui/wdl/{case}.stderr"))).unwrap();
         assert_eq!(String::from_utf8(out.stderr).unwrap(), expected, "{case}");

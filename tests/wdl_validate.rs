@@ -15,6 +15,9 @@ fn troupe_validate(program: &str) -> (bool, String) {
         .output()
         .unwrap();
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    // 2 is the invalid-pipeline status, for syntax errors as for problems.
+    let code = out.status.code();
+    assert!(code == Some(0) || code == Some(2), "{program}: exit status {code:?}");
     (out.status.success(), String::from_utf8(out.stdout).unwrap())
 }
 

@@ -202,6 +202,17 @@ fn number(input: &mut Input<'_>, start: usize) -> Result<TokenKind, Diagnostic> 
         return Err(Diagnostic::new(Span::new(start, end), "invalid number", "not a JSON number")
             .with_help("numbers are written as in JSON (`30000`, `0.5`, `-1`, `1e3`), without leading zeros; names start with a letter"));
     }
+    // A whole number past 64 bits would silently become the nearest float (`1e+38`),
+    // a different value from the one written.
+    let whole = !text.contains(['.', 'e', 'E']);
+    if whole && text.parse::<i64>().is_err() && text.parse::<u64>().is_err() {
+        return Err(Diagnostic::new(Span::new(start, end), "integer out of range", "does not fit in 64 bits")
+            .with_help(format!(
+                "whole numbers run from {} to {}; write a larger one as a string",
+                i64::MIN,
+                u64::MAX
+            )));
+    }
     Ok(TokenKind::Num)
 }
 

@@ -103,7 +103,7 @@ pub fn resolve_input(
 
 /// The member name a path starts with (`$.file.path` -> `file`, `$['a-b'][0]` -> `a-b`),
 /// or `None` when it starts with anything else (`$..x`, `$.*`, `$[0]`).
-fn first_segment(path: &str) -> Option<&str> {
+pub fn first_segment(path: &str) -> Option<&str> {
     let rest = path.strip_prefix('$')?;
     if let Some(dotted) = rest.strip_prefix('.') {
         if dotted.starts_with('.') || dotted.starts_with('*') {

@@ -16,7 +16,8 @@ pub struct CompileArgs {
     program: PathBuf,
 }
 
-/// Print the definition and exit 0, or the diagnostics on stderr and exit 1.
+/// Print the definition and exit 0, or the diagnostics on stderr and exit 2 (the
+/// invalid-pipeline status); a file that cannot be read is exit 1.
 pub fn run(args: CompileArgs) -> anyhow::Result<ExitCode> {
     let shown = args.program.display().to_string();
     let text = troupe::files::read_cli_text(&args.program).map_err(|e| anyhow::anyhow!("cannot read {shown}: {e}"))?;
@@ -27,13 +28,14 @@ pub fn run(args: CompileArgs) -> anyhow::Result<ExitCode> {
         }
         Err(diagnostics) => {
             eprint!("{}", diagnostics.render(std::io::stderr().is_terminal()));
-            Ok(ExitCode::FAILURE)
+            Ok(super::invalid())
         }
     }
 }
 
 /// For `troupe run`: the pipeline in `file`; a `.wdl` program is also validated here, so
-/// its problems are drawn at its lines on stderr (then `Err(2)`, the invalid-pipeline exit).
+/// its problems are drawn at its lines on stderr. A file that is not a pipeline (bad
+/// syntax, a program that does not compile) is `Err(2)`, the invalid-pipeline exit.
 pub fn load_for_run(
     file: &Path,
     plugins: &Arc<Plugins>,
@@ -42,9 +44,9 @@ pub fn load_for_run(
     let color = std::io::stderr().is_terminal();
     let (pipeline, source) = match pipeline::load_with_source(file) {
         Ok(loaded) => loaded,
-        Err(e @ pipeline::PipelineError::Dsl(_)) => {
+        Err(e) if e.is_invalid() => {
             eprint!("{}", e.render(color));
-            return Ok(Err(ExitCode::from(2)));
+            return Ok(Err(super::invalid()));
         }
         Err(e) => return Err(e.into()),
     };
@@ -52,7 +54,7 @@ pub fn load_for_run(
         let problems = problems(&pipeline, plugins, manifest);
         if !problems.is_empty() {
             eprint!("{}", source.render_problems(&problems, color));
-            return Ok(Err(ExitCode::from(2)));
+            return Ok(Err(super::invalid()));
         }
     }
     Ok(Ok(pipeline))

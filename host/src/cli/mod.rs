@@ -52,6 +52,12 @@ enum Command {
     DryRun(dry_run::DryRunArgs),
 }
 
+/// The exit status of every command given an invalid pipeline or program (syntax,
+/// compile errors, validation problems): 0 is success, 1 any other failure.
+pub fn invalid() -> ExitCode {
+    ExitCode::from(2)
+}
+
 /// Options every command that loads plugins takes.
 #[derive(Args, Clone)]
 pub struct ManifestArgs {

@@ -1,5 +1,10 @@
 //! Live progress per stage on the terminal (indicatif), or one line per finished stage
 //! when stderr is not a terminal (CI logs, pipes).
+//!
+//! Only running stages have a bar: a finished stage's bar is taken out and replaced by its
+//! line. indicatif redraws every bar it holds on each tick, so keeping finished bars made
+//! a run of N stages cost O(N^2) on a terminal (3,000 stages: 3.0 s of CPU instead of 0.5).
+//! Stage names come from the pipeline file, so they are shown escaped (`troupe::text`).
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
@@ -27,6 +32,11 @@ impl Progress {
     }
 }
 
+/// A stage's or mode's name, safe for the terminal and at most a line.
+fn shown(name: &str) -> String {
+    troupe::text::one_line(name, 200)
+}
+
 fn message(counts: &StageCounts) -> String {
     let mut parts = Vec::new();
     if counts.failed > 0 {
@@ -48,7 +58,8 @@ impl Observer for Progress {
 
     fn stage_started(&self, _index: usize, stage: &str, mode: &str) {
         if let Some(bars) = &self.bars {
-            let bar = bars.add(ProgressBar::new(0).with_style(Self::style()).with_prefix(format!("{stage} ({mode})")));
+            let prefix = format!("{} ({})", shown(stage), shown(mode));
+            let bar = bars.add(ProgressBar::new(0).with_style(Self::style()).with_prefix(prefix));
             self.stages.lock().unwrap().insert(stage.to_string(), bar);
         }
     }
@@ -64,21 +75,22 @@ impl Observer for Progress {
     fn stage_finished(&self, stage: &str, counts: &StageCounts, succeeded: bool) {
         let done = counts.succeeded + counts.failed;
         let expected = counts.expected.unwrap_or(0);
-        match self.stages.lock().unwrap().get(stage) {
-            Some(bar) => {
-                bar.set_length(expected);
-                bar.set_position(done);
-                bar.finish_with_message(if succeeded {
-                    message(counts)
-                } else {
-                    format!("{} FAILED", message(counts))
-                });
+        let line = format!(
+            "stage {}: {done}/{expected} tasks done, {} failed{}",
+            shown(stage),
+            counts.failed,
+            if succeeded { "" } else { " (stage failed)" }
+        );
+        let bar = self.stages.lock().unwrap().remove(stage);
+        match (&self.bars, bar) {
+            (Some(bars), Some(bar)) => {
+                bar.finish_and_clear();
+                bars.remove(&bar);
+                if bars.println(&line).is_err() {
+                    eprintln!("{line}");
+                }
             }
-            None => eprintln!(
-                "stage {stage}: {done}/{expected} tasks done, {} failed{}",
-                counts.failed,
-                if succeeded { "" } else { " (stage failed)" }
-            ),
+            _ => eprintln!("{line}"),
         }
     }
 }

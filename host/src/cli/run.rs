@@ -189,7 +189,7 @@ pub fn report(driven: Driven, json: bool) -> anyhow::Result<ExitCode> {
         }
         Err(e @ RunError::Invalid(_)) => {
             eprintln!("error: {e}");
-            Ok(ExitCode::from(2))
+            Ok(super::invalid())
         }
         Err(e @ RunError::Cancelled { .. }) => {
             eprintln!("{e}: its orchestrator stopped and tasks not yet started were dropped");

@@ -1,4 +1,5 @@
-//! `troupe validate`: every problem in a pipeline, or nothing.
+//! `troupe validate`: every problem in a pipeline, or nothing. Exit 0 (valid), 2 (invalid:
+//! a syntax error or any problem), 1 (the file or the manifest cannot be read).
 
 use super::ManifestArgs;
 use clap::Args;
@@ -20,10 +21,11 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     let color = std::io::stdout().is_terminal();
     let (pipeline, source) = match pipeline::load_with_source(&args.pipeline) {
         Ok(loaded) => loaded,
-        Err(e) => {
+        Err(e) if e.is_invalid() => {
             print!("{}", e.render(color));
-            return Ok(ExitCode::FAILURE);
+            return Ok(super::invalid());
         }
+        Err(e) => return Err(e.into()),
     };
     let problems = super::compile::problems(&pipeline, &plugins, &manifest);
     match &source {
@@ -35,5 +37,5 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if problems.is_empty() { ExitCode::SUCCESS } else { super::invalid() })
 }

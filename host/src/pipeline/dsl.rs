@@ -70,7 +70,8 @@ impl PipelineError {
     pub fn render(&self, color: bool) -> String {
         match self {
             PipelineError::Dsl(diagnostics) => diagnostics.render(color),
-            other => format!("{other}\n"),
+            // A syntax error quotes the file; keep it on one line and bounded.
+            other => format!("{}\n", crate::text::one_line(&other.to_string(), crate::text::LINE_BUDGET)),
         }
     }
 }

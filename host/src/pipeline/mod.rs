@@ -13,6 +13,8 @@
 //! programs in the WDL-style language (`docs/wdl.md`), compiled to the same JSON (`dsl`).
 
 mod dsl;
+mod reads;
+mod strict;
 mod validate;
 
 pub use dsl::{is_dsl, load_with_source, DslSource};
@@ -43,6 +45,14 @@ pub enum PipelineError {
     Dsl(Box<troupe_dsl::Diagnostics>),
 }
 
+impl PipelineError {
+    /// Whether the file was read and its content is not a pipeline (exit status 2, the
+    /// invalid-pipeline one), rather than not readable at all.
+    pub fn is_invalid(&self) -> bool {
+        !matches!(self, PipelineError::Read { .. })
+    }
+}
+
 impl Pipeline {
     /// Read a `.json`, `.yaml` or `.yml` file, or compile a `.wdl` one.
     pub fn load(file: &Path) -> Result<Pipeline, PipelineError> {
@@ -53,13 +63,8 @@ impl Pipeline {
         let text =
             crate::files::read_cli_text(file).map_err(|source| PipelineError::Read { file: shown.clone(), source })?;
         let yaml = file.extension().is_some_and(|e| e == "yaml" || e == "yml");
-        let value: Value = if yaml {
-            serde_yaml_ng::from_str(&text)
-                .map_err(|e| PipelineError::Syntax { file: shown.clone(), message: e.to_string() })?
-        } else {
-            serde_json::from_str(&text)
-                .map_err(|e| PipelineError::Syntax { file: shown.clone(), message: e.to_string() })?
-        };
+        let parsed = if yaml { strict::yaml(&text) } else { strict::json(&text) };
+        let value = parsed.map_err(|message| PipelineError::Syntax { file: shown.clone(), message })?;
         let default_name = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
         Self::from_value(value, &default_name).map_err(|message| PipelineError::Syntax { file: shown, message })
     }

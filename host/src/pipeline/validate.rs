@@ -3,8 +3,9 @@
 //! JSONPath syntax, gather references, failure tolerance); each stage's executor checks
 //! the rest through its `validate` export.
 
-use super::{Pipeline, STAGE_FIELDS};
+use super::{reads, Pipeline, STAGE_FIELDS};
 use crate::jsonpath;
+use crate::text;
 use crate::plugin::Plugins;
 use crate::stage_host::StageHost;
 use serde_json::Value;
@@ -21,18 +22,29 @@ pub struct StageProblem {
     pub message: String,
 }
 
+/// On one line, control characters escaped and each part cut to a budget: a problem
+/// carries text from the pipeline file and from executor plugins, and reaches terminals.
 impl fmt::Display for StageProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let message = text::one_line(&self.message, text::LINE_BUDGET);
+        let stage = text::one_line(&self.stage, NAME_BUDGET);
+        let field = text::one_line(&self.field, NAME_BUDGET);
         match (self.stage.is_empty(), self.field.is_empty()) {
-            (true, _) => write!(f, "pipeline: {}", self.message),
-            (false, true) => write!(f, "stage {}: {}", self.stage, self.message),
-            (false, false) => write!(f, "stage {}: {}: {}", self.stage, self.field, self.message),
+            (true, _) => write!(f, "pipeline: {message}"),
+            (false, true) => write!(f, "stage {stage}: {message}"),
+            (false, false) => write!(f, "stage {stage}: {field}: {message}"),
         }
     }
 }
 
+/// How much of a stage's or field's name a problem shows.
+const NAME_BUDGET: usize = 256;
+
 /// The seed writes `actor: 'unused'` for stages whose actors are in `executorConfig`.
 const PLACEHOLDER_ACTOR: &str = "unused";
+
+/// The context's name for the run's input.
+const TRIGGER: &str = "trigger";
 
 /// Every problem in `pipeline`, in stage order. `host` serves the executors' `validate`
 /// calls (it answers `has-actor` from the manifest).
@@ -46,9 +58,12 @@ pub fn validate(pipeline: &Pipeline, plugins: &Plugins, host: Arc<dyn StageHost>
         });
     }
     let mut first_seen: HashMap<&str, usize> = HashMap::new();
+    let positions = reads::positions(pipeline);
     for (i, stage) in pipeline.stages.iter().enumerate() {
         let mut label = pipeline.stage_label(i);
-        if pipeline.stages[..i].iter().any(|s| s.get("name").and_then(Value::as_str) == Some(label.as_str())) {
+        // `first_seen` holds the names of the stages before this one: a lookup, not a
+        // scan of them (a scan made validating 10,000 stages take seconds).
+        if first_seen.contains_key(label.as_str()) {
             label = format!("{label} (#{})", i + 1);
         }
         let reported_from = problems.len();
@@ -70,6 +85,11 @@ pub fn validate(pipeline: &Pipeline, plugins: &Plugins, host: Arc<dyn StageHost>
         }
         match stage.get("name") {
             Some(Value::String(name)) if name.is_empty() => push("name", "must not be empty".into()),
+            // `$.trigger` is the run's input; a stage's output stored there would replace it.
+            Some(Value::String(name)) if name == TRIGGER => push(
+                "name",
+                "`trigger` is reserved: `$.trigger` is the run's input; name the stage otherwise".into(),
+            ),
             Some(Value::String(name)) => {
                 if let Some(first) = first_seen.get(name.as_str()) {
                     push("name", format!("duplicate stage name; stage #{} is already named `{name}`", first + 1));
@@ -112,6 +132,7 @@ pub fn validate(pipeline: &Pipeline, plugins: &Plugins, host: Arc<dyn StageHost>
                 push("scatter.input", e);
             }
         }
+        reads::check(stage, i, &positions, &mut push);
         if let Some(gather) = stage.get("gather") {
             check_gather(gather, i, &first_seen, pipeline, &mut push);
         }

@@ -58,19 +58,68 @@ impl Stage {
     /// The keys the host itself reads (`toleratedFailures`, `toleratedFailurePercent`)
     /// are removed first, so a config struct may deny unknown fields.
     pub fn config<T: DeserializeOwned>(&self) -> Result<T, Problem> {
+        Self::deserialize_config(&self.own_config()).map_err(|(problem, _)| problem)
+    }
+
+    /// For `validate`: every field of the configuration that does not deserialize as
+    /// `T`, one problem each, and `T` read from the rest (the bad fields at their
+    /// defaults) for checks of values, or `None` when that is impossible (a required
+    /// field is bad). serde stops at the first error; a user fixing a config should see
+    /// every bad field at once, not one per attempt.
+    pub fn config_checked<T: DeserializeOwned>(&self) -> (Option<T>, Vec<Problem>) {
+        let mut config = self.own_config();
+        let mut problems = Vec::new();
+        let mut removed: Vec<String> = Vec::new();
+        loop {
+            match Self::deserialize_config::<T>(&config) {
+                Ok(c) => return (Some(c), problems),
+                Err((problem, key)) => {
+                    // A bad field taken out and then missing is the same problem again.
+                    if removed.iter().any(|r| problem.message.contains(&format!("missing field `{r}`"))) {
+                        return (None, problems);
+                    }
+                    problems.push(problem);
+                    let taken = match (&mut config, key) {
+                        (Value::Object(map), Some(key)) => map.remove(&key).map(|_| key),
+                        _ => None,
+                    };
+                    match taken {
+                        Some(key) => removed.push(key),
+                        None => return (None, problems),
+                    }
+                }
+            }
+        }
+    }
+
+    /// The configuration without the keys the host reads itself.
+    fn own_config(&self) -> Value {
         let mut config = self.config.clone();
         if let Value::Object(map) = &mut config {
             for key in HOST_CONFIG_KEYS {
                 map.remove(*key);
             }
         }
-        serde_path_to_error::deserialize(&config).map_err(|e| {
+        config
+    }
+
+    /// `config` as `T`, or the first problem and the top-level key it lies under (when
+    /// there is one: taking that key out lets the rest be checked).
+    fn deserialize_config<T: DeserializeOwned>(config: &Value) -> Result<T, (Problem, Option<String>)> {
+        serde_path_to_error::deserialize(config).map_err(|e| {
             let path = e.path().to_string();
+            let top = match e.path().iter().next() {
+                Some(serde_path_to_error::Segment::Map { key }) => Some(key.clone()),
+                _ => None,
+            };
             let message = e.into_inner().to_string();
             if path == "." {
-                config_problem(&message)
+                // "unknown field `maxParalel`": the key to take out is the one named.
+                let problem = config_problem(&message);
+                let unknown = message.strip_prefix("unknown field `").and_then(|r| r.split('`').next());
+                (problem, unknown.map(str::to_string))
             } else {
-                Problem::new(format!("executorConfig.{path}"), message)
+                (Problem::new(format!("executorConfig.{path}"), message), top)
             }
         })
     }

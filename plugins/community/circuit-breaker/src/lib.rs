@@ -56,19 +56,18 @@ impl Executor for CircuitBreaker {
 
     fn validate(stage: &Stage) -> Vec<Problem> {
         let mut problems = stage.check_one_or_scatter();
-        match stage.config::<Config>() {
-            Ok(c) => {
-                if c.threshold < 1 {
-                    problems.push(Problem::new("executorConfig.threshold", "must be at least 1"));
-                }
-                if c.timeout == 0 {
-                    problems.push(Problem::new("executorConfig.timeout", "must be at least 1 (milliseconds)"));
-                }
-                if c.max_parallel == 0 {
-                    problems.push(Problem::new("executorConfig.maxParallel", "must be at least 1"));
-                }
+        let (config, found) = stage.config_checked::<Config>();
+        problems.extend(found);
+        if let Some(c) = config {
+            if c.threshold < 1 {
+                problems.push(Problem::new("executorConfig.threshold", "must be at least 1"));
             }
-            Err(p) => problems.push(p),
+            if c.timeout == 0 {
+                problems.push(Problem::new("executorConfig.timeout", "must be at least 1 (milliseconds)"));
+            }
+            if c.max_parallel == 0 {
+                problems.push(Problem::new("executorConfig.maxParallel", "must be at least 1"));
+            }
         }
         problems
     }

@@ -25,23 +25,24 @@ impl Executor for RateLimited {
 
     fn validate(stage: &Stage) -> Vec<Problem> {
         let mut problems = stage.check_scatter();
-        match stage.config::<Config>() {
-            Ok(c) => {
-                match c.rate_limit {
-                    None => problems
-                        .push(Problem::new("executorConfig.rateLimit", "is required: tasks per second, such as 10")),
-                    Some(r) if !(r.is_finite() && r > 0.0) => problems
-                        .push(Problem::new("executorConfig.rateLimit", format!("must be more than 0, found {r}"))),
-                    Some(_) => {}
-                }
-                if c.burst == Some(0) {
-                    problems.push(Problem::new("executorConfig.burst", "must be at least 1"));
-                }
-                if c.max_parallel == Some(0) {
-                    problems.push(Problem::new("executorConfig.maxParallel", "must be at least 1"));
-                }
+        let (config, found) = stage.config_checked::<Config>();
+        problems.extend(found);
+        if let Some(c) = config {
+            let bad_rate = problems.iter().any(|p| p.field == "executorConfig.rateLimit");
+            match c.rate_limit {
+                None if bad_rate => {}
+                None => problems
+                    .push(Problem::new("executorConfig.rateLimit", "is required: tasks per second, such as 10")),
+                Some(r) if !(r.is_finite() && r > 0.0) => problems
+                    .push(Problem::new("executorConfig.rateLimit", format!("must be more than 0, found {r}"))),
+                Some(_) => {}
             }
-            Err(p) => problems.push(p),
+            if c.burst == Some(0) {
+                problems.push(Problem::new("executorConfig.burst", "must be at least 1"));
+            }
+            if c.max_parallel == Some(0) {
+                problems.push(Problem::new("executorConfig.maxParallel", "must be at least 1"));
+            }
         }
         problems
     }

@@ -69,19 +69,18 @@ impl Executor for Retry {
 
     fn validate(stage: &Stage) -> Vec<Problem> {
         let mut problems = stage.check_one_or_scatter();
-        match stage.config::<Config>() {
-            Ok(c) => {
-                if !(0.0..=1.0).contains(&c.jitter) {
-                    problems.push(Problem::new(
-                        "executorConfig.jitter",
-                        format!("must be from 0 to 1, found {}", c.jitter),
-                    ));
-                }
-                if c.max_delay_ms < c.base_delay_ms {
-                    problems.push(Problem::new("executorConfig.maxDelayMs", "must not be less than baseDelayMs"));
-                }
+        let (config, found) = stage.config_checked::<Config>();
+        problems.extend(found);
+        if let Some(c) = config {
+            if !(0.0..=1.0).contains(&c.jitter) {
+                problems.push(Problem::new(
+                    "executorConfig.jitter",
+                    format!("must be from 0 to 1, found {}", c.jitter),
+                ));
             }
-            Err(p) => problems.push(p),
+            if c.max_delay_ms < c.base_delay_ms {
+                problems.push(Problem::new("executorConfig.maxDelayMs", "must not be less than baseDelayMs"));
+            }
         }
         problems
     }

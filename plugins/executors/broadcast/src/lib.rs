@@ -24,11 +24,8 @@ impl Executor for Broadcast {
     const NAME: &'static str = "broadcast";
 
     fn validate(stage: &Stage) -> Vec<Problem> {
-        let config = match stage.config::<Config>() {
-            Ok(c) => c,
-            Err(p) => return vec![p],
-        };
-        let mut problems = Vec::new();
+        let (config, mut problems) = stage.config_checked::<Config>();
+        let Some(config) = config else { return problems };
         if config.actors.is_empty() {
             problems.push(Problem::new("executorConfig.actors", "is required: the actor types to broadcast to"));
         }

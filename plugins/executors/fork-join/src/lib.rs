@@ -27,11 +27,8 @@ impl Executor for ForkJoin {
     const NAME: &'static str = "fork-join";
 
     fn validate(stage: &Stage) -> Vec<Problem> {
-        let config = match stage.config::<Config>() {
-            Ok(c) => c,
-            Err(p) => return vec![p],
-        };
-        let mut problems = Vec::new();
+        let (config, mut problems) = stage.config_checked::<Config>();
+        let Some(config) = config else { return problems };
         if config.branches.is_empty() {
             problems.push(Problem::new("executorConfig.branches", "is required: [{ name, actor, input? }, ...]"));
         }

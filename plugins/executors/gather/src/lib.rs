@@ -2,7 +2,8 @@
 //! With `gather.groupBy` (a JSONPath evaluated on each result) it runs one task per
 //! distinct key, in first-seen order, with `$.group` = `{ key, items }`; its output is
 //! `[{ key, result }, ...]`. Without it, one task gets every result (`key: null`) and its
-//! result is the output. A result where `groupBy` matches nothing is grouped under `null`.
+//! result is the output. A result where `groupBy` matches nothing fails the stage, naming
+//! the path and the result's index: a silent `null` key would merge unrelated results.
 //!
 //! Config: `timeout` (ms from the start of the gathered stage) and `minResults`: when the
 //! gathered stage, being the stage just before this one, has not finished by then, this
@@ -26,12 +27,18 @@ fn fatal(p: Problem) -> ExecutorError {
     ExecutorError::fatal(format!("{}: {}", p.field, p.message))
 }
 
-fn group_key(result: &Value, path: &str) -> Result<Value, ExecutorError> {
+/// The key of result `index` (its position in the gathered stage's output) of `stage`.
+fn group_key(result: &Value, path: &str, stage: &str, index: usize) -> Result<Value, ExecutorError> {
     let found = match select_simple(result, path) {
         Some(found) => found,
         None => context::select(result, path)?,
     };
-    Ok(found.into_iter().next().unwrap_or(Value::Null))
+    found.into_iter().next().ok_or_else(|| {
+        ExecutorError::fatal(format!(
+            "gather.groupBy: `{path}` matched nothing on result {index} of stage `{stage}`; \
+             every result needs a key (have the actor always return it)"
+        ))
+    })
 }
 
 impl Executor for Gather {
@@ -49,19 +56,19 @@ impl Executor for Gather {
         if stage.field("gather.groupBy").is_some() {
             problems.extend(stage.check_path("gather.groupBy"));
         }
-        match stage.config::<Config>() {
-            Ok(c) => {
-                if c.timeout == Some(0) {
-                    problems.push(Problem::new("executorConfig.timeout", "must be at least 1 (milliseconds)"));
-                }
-                if c.min_results.is_some() && c.timeout.is_none() {
-                    problems.push(Problem::new(
-                        "executorConfig.minResults",
-                        "only applies with `timeout`; add `timeout` (ms) or remove it",
-                    ));
-                }
+        let (config, found) = stage.config_checked::<Config>();
+        problems.extend(found);
+        if let Some(c) = config {
+            if c.timeout == Some(0) {
+                problems.push(Problem::new("executorConfig.timeout", "must be at least 1 (milliseconds)"));
             }
-            Err(p) => problems.push(p),
+            let bad_timeout = problems.iter().any(|p| p.field == "executorConfig.timeout");
+            if c.min_results.is_some() && c.timeout.is_none() && !bad_timeout {
+                problems.push(Problem::new(
+                    "executorConfig.minResults",
+                    "only applies with `timeout`; add `timeout` (ms) or remove it",
+                ));
+            }
         }
         problems
     }
@@ -85,23 +92,24 @@ impl Executor for Gather {
         })?;
         // A scatter's output lists its results with `null` for failed (tolerated) or
         // not-arrived tasks; anything else is one result.
-        let results: Vec<Value> = match output {
-            Value::Array(items) => items.into_iter().filter(|v| !v.is_null()).collect(),
-            other => vec![other],
+        let results: Vec<(usize, Value)> = match output {
+            Value::Array(items) => items.into_iter().enumerate().filter(|(_, v)| !v.is_null()).collect(),
+            other => vec![(0, other)],
         };
         let template = stage.template(&["group", "index"])?;
         let mut bindings = Map::new();
 
         let Some(group_by) = stage.field("gather.groupBy").and_then(Value::as_str) else {
-            bindings.insert("group".into(), json!({ "key": null, "items": results }));
+            let items: Vec<Value> = results.into_iter().map(|(_, v)| v).collect();
+            bindings.insert("group".into(), json!({ "key": null, "items": items }));
             bindings.insert("index".into(), json!(0));
             queue::enqueue(stage.task(0, &actor, template.render(&bindings)?), &EnqueueOptions::default())?;
             return Ok(Execution::new(1, OutputShape::Single));
         };
 
         let mut groups: Vec<(Value, Vec<Value>)> = Vec::new();
-        for result in results {
-            let key = group_key(&result, group_by)?;
+        for (index, result) in results {
+            let key = group_key(&result, group_by, gathered, index)?;
             match groups.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, items)) => items.push(result),
                 None => groups.push((key, vec![result])),

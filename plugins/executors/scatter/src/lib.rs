@@ -22,16 +22,15 @@ impl Executor for Scatter {
 
     fn validate(stage: &Stage) -> Vec<Problem> {
         let mut problems = stage.check_scatter();
-        match stage.config::<Config>() {
-            Ok(c) => {
-                if c.max_parallel == Some(0) {
-                    problems.push(Problem::new("executorConfig.maxParallel", "must be at least 1"));
-                }
-                if c.batch_size == Some(0) {
-                    problems.push(Problem::new("executorConfig.batchSize", "must be at least 1"));
-                }
+        let (config, found) = stage.config_checked::<Config>();
+        problems.extend(found);
+        if let Some(c) = config {
+            if c.max_parallel == Some(0) {
+                problems.push(Problem::new("executorConfig.maxParallel", "must be at least 1"));
             }
-            Err(p) => problems.push(p),
+            if c.batch_size == Some(0) {
+                problems.push(Problem::new("executorConfig.batchSize", "must be at least 1"));
+            }
         }
         problems
     }
