@@ -118,15 +118,7 @@ fn touches_long_line(span: Span, source: &str) -> bool {
 
 /// A diagnostic on a long line, drawn like ariadne's but showing only the span's
 /// surroundings on its first line, with how much was left out on each side.
-fn window(
-    file: &str,
-    source: &str,
-    span: Span,
-    message: &str,
-    label: &str,
-    help: Option<&str>,
-    color: bool,
-) -> String {
+fn window(file: &str, source: &str, span: Span, message: &str, label: &str, help: Option<&str>, color: bool) -> String {
     // ariadne's colours for the headline and the underline.
     let paint = |text: &str, code: &str| if color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() };
     let floor = |mut i: usize| {
@@ -147,7 +139,8 @@ fn window(
     let pad = " ".repeat(gutter);
     let indent = before.chars().count() + source[from..span.start].chars().count();
     let marks = source[span.start..marked_end].chars().count().max(1);
-    let mut out = format!("{} {message}\n{pad} ╭─[ {file}:{line}:{column} ]\n{pad} │\n {line} │ ", paint("Error:", "31"));
+    let mut out =
+        format!("{} {message}\n{pad} ╭─[ {file}:{line}:{column} ]\n{pad} │\n {line} │ ", paint("Error:", "31"));
     out.push_str(&format!("{before}{}{after}\n", &source[from..to]));
     out.push_str(&format!("{pad} │ {}{} {label}\n", " ".repeat(indent), paint(&"─".repeat(marks), "31")));
     if let Some(help) = help {

@@ -41,8 +41,7 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     for n in sizes {
         let pipeline = pipeline(n);
-        let engine =
-            Arc::new(EmbeddedEngine::new(manifest.actors.keys().map(|a| a.to_string()), LogLevel::Warn));
+        let engine = Arc::new(EmbeddedEngine::new(manifest.actors.keys().map(|a| a.to_string()), LogLevel::Warn));
         let orchestrator = Orchestrator::new(engine.clone(), plugins.clone());
 
         let started = Instant::now();

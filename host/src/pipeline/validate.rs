@@ -5,9 +5,9 @@
 
 use super::{reads, Pipeline, STAGE_FIELDS};
 use crate::jsonpath;
-use crate::text;
 use crate::plugin::Plugins;
 use crate::stage_host::StageHost;
+use crate::text;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;
@@ -86,10 +86,9 @@ pub fn validate(pipeline: &Pipeline, plugins: &Plugins, host: Arc<dyn StageHost>
         match stage.get("name") {
             Some(Value::String(name)) if name.is_empty() => push("name", "must not be empty".into()),
             // `$.trigger` is the run's input; a stage's output stored there would replace it.
-            Some(Value::String(name)) if name == TRIGGER => push(
-                "name",
-                "`trigger` is reserved: `$.trigger` is the run's input; name the stage otherwise".into(),
-            ),
+            Some(Value::String(name)) if name == TRIGGER => {
+                push("name", "`trigger` is reserved: `$.trigger` is the run's input; name the stage otherwise".into())
+            }
             Some(Value::String(name)) => {
                 if let Some(first) = first_seen.get(name.as_str()) {
                     push("name", format!("duplicate stage name; stage #{} is already named `{name}`", first + 1));
