@@ -37,6 +37,15 @@ impl PluginCore {
         }
     }
 
+    /// The call's refusal, if the host refused something the plugin handed it: the call
+    /// fails with it whatever the plugin returned.
+    pub fn check_refused(&self, store: &mut Store<HostState>) -> Result<(), CallError> {
+        match store.data_mut().refused.take() {
+            Some(why) => Err(self.error(Failure::Refused(why))),
+            None => Ok(()),
+        }
+    }
+
     /// Turn a wasmtime error from instantiating or calling into a [`CallError`].
     pub fn classify(&self, store: &Store<HostState>, err: wasmtime::Error) -> CallError {
         let state = store.data();

@@ -5,7 +5,7 @@
 use super::bindings::executor_world::{Executor, ExecutorPre};
 use super::call::PluginCore;
 use super::convert;
-use super::error::CallError;
+use super::error::{CallError, Failure};
 use super::store::HostState;
 use super::PluginInfo;
 use crate::api::*;
@@ -53,6 +53,17 @@ impl ExecutorPlugin {
         stage: &Stage,
         f: impl FnOnce(&Executor, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
+        self.call_then(host, stage, f, |_, r| Ok(r))
+    }
+
+    /// [`Self::call`], then `then` over what the call's store recorded (its enqueues).
+    fn call_then<R, T>(
+        &self,
+        host: Arc<dyn StageHost>,
+        stage: &Stage,
+        f: impl FnOnce(&Executor, &mut Store<HostState>) -> wasmtime::Result<R>,
+        then: impl FnOnce(&HostState, R) -> Result<T, Failure>,
+    ) -> Result<T, CallError> {
         let scope = Scope {
             role: Role::Executor,
             name: self.core.entry.name.clone(),
@@ -61,7 +72,9 @@ impl ExecutorPlugin {
         };
         let mut store = self.core.store(host, scope);
         let instance = self.pre.instantiate(&mut store).map_err(|e| self.core.classify(&store, e))?;
-        f(&instance, &mut store).map_err(|e| self.core.classify(&store, e))
+        let result = f(&instance, &mut store).map_err(|e| self.core.classify(&store, e))?;
+        self.core.check_refused(&mut store)?;
+        then(store.data(), result).map_err(|f| self.core.error(f))
     }
 
     /// The name the component reports for itself.
@@ -91,11 +104,27 @@ impl ExecutorPlugin {
         stage: &Stage,
     ) -> Result<Result<Execution, ExecutorError>, CallError> {
         let wit_stage = convert::stage(stage);
-        let result = self.call(host, stage, |e, s| e.troupe_executor_stage_executor().call_execute(s, &wit_stage))?;
-        match result {
-            Ok(execution) => convert::execution(execution).map(Ok).map_err(|f| self.core.error(f)),
-            Err(e) => Ok(Err(convert::executor_error(e))),
-        }
+        let limits = self.core.limits;
+        self.call_then(
+            host,
+            stage,
+            |e, s| e.troupe_executor_stage_executor().call_execute(s, &wit_stage),
+            |state, result| match result {
+                Ok(execution) => {
+                    if let Some(metadata) = execution.metadata.as_ref().filter(|m| m.len() as u64 > limits.result_bytes) {
+                        return Err(Failure::Refused(format!(
+                            "returned metadata of {} bytes, over its limit result-bytes = {}",
+                            metadata.len(),
+                            limits.result_bytes
+                        )));
+                    }
+                    let execution = convert::execution(execution)?;
+                    state.ledger.settle(&execution, &limits).map_err(Failure::Refused)?;
+                    Ok(Ok(execution))
+                }
+                Err(e) => Ok(Err(convert::executor_error(e))),
+            },
+        )
     }
 
     pub fn before_task(&self, host: Arc<dyn StageHost>, stage: &Stage, task: &TaskRef) -> Result<Admission, CallError> {

@@ -1,6 +1,7 @@
 //! The data of one plugin call's `Store`: who is calling, what serves its imports, its
 //! memory limiter and, only for guests that import WASI, a locked-down WASI context.
 
+use super::imports::Ledger;
 use crate::manifest::Limits;
 use crate::stage_host::{Scope, StageHost};
 use std::sync::Arc;
@@ -19,6 +20,13 @@ pub(crate) struct HostState {
     pub limiter: MemoryLimiter,
     /// The last `panic: ...` message the guest SDK logged before trapping.
     pub panic_message: Option<String>,
+    /// The plugin's limits, for the checks its imports make.
+    pub limits: Limits,
+    /// What this call has enqueued (see `imports::ledger`).
+    pub ledger: Ledger,
+    /// The first thing this call handed the host that the host refused (a limit, a bad
+    /// index): the call fails with it even if the plugin ignored the error it was given.
+    pub refused: Option<String>,
     wasi: Option<Wasi>,
 }
 
@@ -35,8 +43,17 @@ impl HostState {
             scope,
             limiter: MemoryLimiter::new(limits.memory_mib),
             panic_message: None,
+            limits: *limits,
+            ledger: Ledger::new(),
+            refused: None,
             wasi: uses_wasi.then(Wasi::locked_down),
         }
+    }
+
+    /// Note `why` as this call's refusal (the first one is kept) and return it.
+    pub fn refuse(&mut self, why: String) -> String {
+        self.refused.get_or_insert_with(|| why.clone());
+        why
     }
 
     /// The tail of what a WASI guest wrote to stderr (a Python traceback, for example).

@@ -24,6 +24,10 @@ fn num(fields: &HashMap<String, String>, name: &str) -> u64 {
     fields.get(name).and_then(|v| v.parse::<i64>().ok()).map_or(0, |v| v.max(0) as u64)
 }
 
+/// How long a stage's deferral counts outlive the last deferral (a day: more than any
+/// task waits, as `max-delay-ms` is a day at most by default).
+const DEFERRALS_KEPT_MS: u64 = 86_400_000;
+
 /// How many run ids `P:runs:all` keeps (the latest).
 const RUNS_LISTED: usize = 10_000;
 
@@ -487,6 +491,26 @@ impl Engine for RedisEngine {
 
     fn abandon(&self, task: &TaskEnvelope) {
         self.feed.ended(task);
+    }
+
+    fn count_deferral(&self, task: &TaskEnvelope) -> anyhow::Result<u64> {
+        // A hash of the run's own (one field per deferred task), expiring a day after its
+        // last deferral at the latest, so it never outlives a finished run for long.
+        let key = format!("{}:deferrals:{}", self.keys.base(&task.run_id), task.stage);
+        let (count,): (u64,) = self.pool.with(|c| {
+            redis::pipe()
+                .atomic()
+                .cmd("HINCRBY")
+                .arg(&key)
+                .arg(task.index)
+                .arg(1)
+                .cmd("PEXPIRE")
+                .arg(&key)
+                .arg(DEFERRALS_KEPT_MS)
+                .ignore()
+                .query(c)
+        })?;
+        Ok(count)
     }
 
     fn requeue(&self, task: TaskEnvelope, delay_ms: u64, next_attempt: bool) -> anyhow::Result<()> {
