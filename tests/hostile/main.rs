@@ -11,6 +11,7 @@ mod cache;
 mod definitions;
 mod files;
 mod guest_output;
+mod held_data;
 mod host_limits;
 mod numbers;
 mod redis_state;

@@ -15,6 +15,10 @@ const MAX_KEY_BYTES: usize = 4096;
 impl HostState {
     /// Check a write's key and value and give the namespace's quota, or refuse.
     fn check_write(&mut self, key: &str, value_len: usize) -> Result<StateQuota, String> {
+        if let Some(refused) = &self.refused {
+            // A plugin that ignores a refusal and writes on costs the host nothing more.
+            return Err(format!("an earlier state write of this call was refused: {refused}"));
+        }
         if key.len() > MAX_KEY_BYTES {
             return Err(self.refuse(format!(
                 "wrote a state key of {} bytes, over the longest state key of {MAX_KEY_BYTES} bytes",
