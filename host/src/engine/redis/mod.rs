@@ -138,6 +138,7 @@ impl RedisEngine {
             room: std::sync::Condvar::new(),
             running: Mutex::default(),
             stop: AtomicBool::new(false),
+            requeued_due: std::sync::atomic::AtomicU64::new(u64::MAX),
         });
         Ok(RedisEngine {
             pool: pool.clone(),

@@ -14,6 +14,7 @@ use crate::pipeline::Pipeline;
 use anyhow::{anyhow, bail, Context as _};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -534,6 +535,9 @@ impl Engine for RedisEngine {
                 .arg(task.input.to_string())
                 .query::<i64>(c)
         })?;
+        if delay_ms > 0 {
+            self.feed.requeued_due.fetch_min(wall_ms().saturating_add(delay_ms), Ordering::Relaxed);
+        }
         Ok(())
     }
 }
