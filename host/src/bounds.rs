@@ -62,6 +62,33 @@ pub fn requeue_delay(what: &str, delay_ms: u64, limits: &Limits) -> Result<u64, 
     Ok(delay_ms.max(MIN_REQUEUE_DELAY_MS))
 }
 
+/// The delay of `before-task`'s `defer(ms)` as applied, or why the task fails instead:
+/// the delay is over `max-delay-ms`, or this deferral (`count`, this one included) is
+/// past `task-deferrals`.
+pub fn deferral(index: u64, delay_ms: u64, count: u64, limits: &Limits) -> Result<u64, String> {
+    let delay = requeue_delay("defer", delay_ms, limits)?;
+    if count > limits.task_deferrals {
+        return Err(format!(
+            "it deferred task {index} {count} times, its limit task-deferrals = {}",
+            limits.task_deferrals
+        ));
+    }
+    Ok(delay)
+}
+
+/// The delay of `after-task`'s `retry(ms)` for a task after try `attempt`, or why the
+/// task ends instead: the delay is over `max-delay-ms`, or it had `task-attempts` tries.
+pub fn retry(index: u64, delay_ms: u64, attempt: u32, limits: &Limits) -> Result<u64, String> {
+    let delay = requeue_delay("retry", delay_ms, limits)?;
+    if u64::from(attempt) >= limits.task_attempts {
+        return Err(format!(
+            "it asked for another try of task {index} after {attempt} attempts, its limit task-attempts = {}",
+            limits.task_attempts
+        ));
+    }
+    Ok(delay)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +120,14 @@ mod tests {
         assert_eq!(requeue_delay("retry", 500, &limits), Ok(500));
         let err = requeue_delay("defer", u64::MAX, &limits).unwrap_err();
         assert!(err.starts_with("defer(18446744073709551615)"), "{err}");
+    }
+
+    #[test]
+    fn hooks_that_always_say_again_meet_the_attempt_caps() {
+        let limits = Limits { task_attempts: 3, task_deferrals: 2, ..Limits::DEFAULT };
+        assert_eq!(retry(0, 0, 2, &limits), Ok(MIN_REQUEUE_DELAY_MS));
+        assert!(retry(0, 0, 3, &limits).unwrap_err().contains("after 3 attempts, its limit task-attempts = 3"));
+        assert_eq!(deferral(4, 50, 2, &limits), Ok(50));
+        assert!(deferral(4, 50, 3, &limits).unwrap_err().contains("deferred task 4 3 times"));
     }
 }

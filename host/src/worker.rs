@@ -178,49 +178,29 @@ pub async fn run_task<E: Engine>(engine: &Arc<E>, plugins: &Arc<Plugins>, task: 
 }
 
 /// The delay of a `defer(ms)` the executor's limits allow, or why the task fails
-/// instead: the delay is over `max-delay-ms`, or the task was deferred `task-deferrals`
-/// times already (a hook that defers for ever must not hold its run for ever).
+/// instead ([`crate::bounds::deferral`]): a hook that defers for ever must not hold its
+/// run for ever.
 fn deferral<E: Engine>(
     engine: &Arc<E>,
     executor: &ExecutorPlugin,
     task: &TaskEnvelope,
     ms: u64,
 ) -> anyhow::Result<Result<u64, String>> {
-    let limits = &executor.info().limits;
-    let refused = |why: String| Ok(Err(format!("before-task of mode {} refused: {why}", executor.mode())));
-    let delay = match crate::bounds::requeue_delay("defer", ms, limits) {
-        Ok(delay) => delay,
-        Err(why) => return refused(why),
-    };
     let count = engine.count_deferral(task)?;
-    if count > limits.task_deferrals {
-        return refused(format!(
-            "it deferred task {} {} times, its limit task-deferrals = {}",
-            task.index,
-            count,
-            limits.task_deferrals
-        ));
-    }
-    Ok(Ok(delay))
+    Ok(crate::bounds::deferral(task.index, ms, count, &executor.info().limits)
+        .map_err(|why| format!("before-task of mode {} refused: {why}", executor.mode())))
 }
 
-/// The delay of a `retry(ms)` the executor's limits allow, or the task's final error:
-/// the delay is over `max-delay-ms`, or the task had `task-attempts` tries already.
+/// The delay of a `retry(ms)` the executor's limits allow, or the task's final error
+/// ([`crate::bounds::retry`]), with what its last try gave.
 fn retry(executor: &ExecutorPlugin, task: &TaskEnvelope, ms: u64, outcome: &Outcome) -> Result<u64, String> {
-    let limits = &executor.info().limits;
-    let last = match outcome {
-        Outcome::Failed(e) => format!("; its last try failed: {e}"),
-        Outcome::Succeeded(_) => "; its last try succeeded".to_string(),
-    };
-    let refused = |why: String| format!("after-task of mode {} refused: {why}{last}", executor.mode());
-    let delay = crate::bounds::requeue_delay("retry", ms, limits).map_err(refused)?;
-    if u64::from(task.attempt) >= limits.task_attempts {
-        return Err(refused(format!(
-            "it asked for another try of task {} after {} attempts, its limit task-attempts = {}",
-            task.index, task.attempt, limits.task_attempts
-        )));
-    }
-    Ok(delay)
+    crate::bounds::retry(task.index, ms, task.attempt, &executor.info().limits).map_err(|why| {
+        let last = match outcome {
+            Outcome::Failed(e) => format!("; its last try failed: {e}"),
+            Outcome::Succeeded(_) => "; its last try succeeded".to_string(),
+        };
+        format!("after-task of mode {} refused: {why}{last}", executor.mode())
+    })
 }
 
 async fn invoke<E: Engine>(engine: &Arc<E>, plugins: &Arc<Plugins>, task: &TaskEnvelope) -> Outcome {
