@@ -11,7 +11,7 @@
 //! raised to it: "again, now" is an honest request, and the attempt caps
 //! (`task-attempts`, `task-deferrals`) end it.
 
-use crate::api::EnqueueOptions;
+use crate::api::{Admission, EnqueueOptions, Verdict};
 use crate::manifest::Limits;
 
 /// The slowest rate limit accepted: one task per 1,000 s (about 17 minutes).
@@ -54,10 +54,12 @@ pub fn enqueue_options(options: &EnqueueOptions, limits: &Limits) -> Result<(), 
 }
 
 /// A hook's `retry(ms)` or `defer(ms)` delay as the host applies it: raised to
-/// [`MIN_REQUEUE_DELAY_MS`], an error past `max-delay-ms`. `what` names the verdict.
-pub fn requeue_delay(what: &str, delay_ms: u64, limits: &Limits) -> Result<u64, String> {
+/// [`MIN_REQUEUE_DELAY_MS`], an error past `max-delay-ms`. `verdict` is the hook's
+/// answer as the error shows it.
+fn requeue_delay(verdict: impl std::fmt::Debug, delay_ms: u64, limits: &Limits) -> Result<u64, String> {
     if delay_ms > limits.max_delay_ms {
-        return Err(format!("{what}({delay_ms}) asks for a delay over its limit max-delay-ms = {}", limits.max_delay_ms));
+        let asked = format!("{verdict:?}").to_lowercase();
+        return Err(format!("{asked} asks for a delay over its limit max-delay-ms = {}", limits.max_delay_ms));
     }
     Ok(delay_ms.max(MIN_REQUEUE_DELAY_MS))
 }
@@ -66,7 +68,7 @@ pub fn requeue_delay(what: &str, delay_ms: u64, limits: &Limits) -> Result<u64, 
 /// the delay is over `max-delay-ms`, or this deferral (`count`, this one included) is
 /// past `task-deferrals`.
 pub fn deferral(index: u64, delay_ms: u64, count: u64, limits: &Limits) -> Result<u64, String> {
-    let delay = requeue_delay("defer", delay_ms, limits)?;
+    let delay = requeue_delay(Admission::Defer(delay_ms), delay_ms, limits)?;
     if count > limits.task_deferrals {
         return Err(format!(
             "it deferred task {index} {count} times, its limit task-deferrals = {}",
@@ -79,7 +81,7 @@ pub fn deferral(index: u64, delay_ms: u64, count: u64, limits: &Limits) -> Resul
 /// The delay of `after-task`'s `retry(ms)` for a task after try `attempt`, or why the
 /// task ends instead: the delay is over `max-delay-ms`, or it had `task-attempts` tries.
 pub fn retry(index: u64, delay_ms: u64, attempt: u32, limits: &Limits) -> Result<u64, String> {
-    let delay = requeue_delay("retry", delay_ms, limits)?;
+    let delay = requeue_delay(Verdict::Retry(delay_ms), delay_ms, limits)?;
     if u64::from(attempt) >= limits.task_attempts {
         return Err(format!(
             "it asked for another try of task {index} after {attempt} attempts, its limit task-attempts = {}",
@@ -116,10 +118,10 @@ mod tests {
     #[test]
     fn requeue_delays_have_a_floor_and_a_ceiling() {
         let limits = Limits::DEFAULT;
-        assert_eq!(requeue_delay("retry", 0, &limits), Ok(MIN_REQUEUE_DELAY_MS));
-        assert_eq!(requeue_delay("retry", 500, &limits), Ok(500));
-        let err = requeue_delay("defer", u64::MAX, &limits).unwrap_err();
-        assert!(err.starts_with("defer(18446744073709551615)"), "{err}");
+        assert_eq!(retry(0, 0, 1, &limits), Ok(MIN_REQUEUE_DELAY_MS));
+        assert_eq!(retry(0, 500, 1, &limits), Ok(500));
+        let err = deferral(0, u64::MAX, 1, &limits).unwrap_err();
+        assert!(err.starts_with("defer(18446744073709551615) asks for a delay over"), "{err}");
     }
 
     #[test]

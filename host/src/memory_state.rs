@@ -176,7 +176,7 @@ impl MemoryState {
 #[cfg(test)]
 mod tests {
     use super::MemoryState;
-    use crate::stage_host::{StateQuota, QUOTA_ERROR};
+    use crate::stage_host::StateQuota;
 
     const QUOTA: StateQuota = StateQuota { keys: 100, bytes: 1000, max_ttl_ms: 3_600_000 };
 
