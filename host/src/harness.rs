@@ -200,7 +200,13 @@ impl Harness {
                 },
                 _ => ended,
             };
-            results.push(TaskResult { index: task.index, actor: task.actor, key: task.key, outcome: ended, attempts: attempt });
+            results.push(TaskResult {
+                index: task.index,
+                actor: task.actor,
+                key: task.key,
+                outcome: ended,
+                attempts: attempt,
+            });
         }
         results.sort_by_key(|r| r.index);
         let output = if execution.detached || execution.expected_tasks == 0 {

@@ -91,8 +91,14 @@ pub trait StageHost: Send + Sync {
     fn state_get(&self, namespace: &str, key: &str) -> Result<Option<String>, String>;
     /// Writes are held to the namespace's [`StateQuota`]: past it they fail with an error
     /// that names the limit (and write nothing).
-    fn state_set(&self, namespace: &str, key: &str, value: &str, ttl_ms: Option<u64>, quota: &StateQuota)
-        -> Result<(), String>;
+    fn state_set(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &str,
+        ttl_ms: Option<u64>,
+        quota: &StateQuota,
+    ) -> Result<(), String>;
     fn state_set_if_absent(
         &self,
         namespace: &str,

@@ -17,7 +17,10 @@ fn assert_names(err: &str, parts: &[&str]) {
 /// This process's peak resident memory in MiB (Linux), to print.
 fn peak_rss_mib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok());
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok());
     kib.unwrap_or(0) / 1024
 }
 
@@ -46,11 +49,18 @@ async fn task_inputs_and_the_bytes_of_one_call_are_bounded() {
     let err = host.fails(stage).await;
     assert_names(
         &err,
-        &["stage wide failed", "(mode small-inputs)", "task 10 with an input of 8 bytes, over its limit task-input-bytes = 7"],
+        &[
+            "stage wide failed",
+            "(mode small-inputs)",
+            "task 10 with an input of 8 bytes, over its limit task-input-bytes = 7",
+        ],
     );
     let stage = json!([{ "name": "heavy", "mode": "small-calls", "executorConfig": { "count": 50 } }]);
     let err = host.fails(stage).await;
-    assert_names(&err, &["stage heavy failed", "(mode small-calls)", "in one call (at task 13), over its limit enqueue-bytes = 100"]);
+    assert_names(
+        &err,
+        &["stage heavy failed", "(mode small-calls)", "in one call (at task 13), over its limit enqueue-bytes = 100"],
+    );
     host.still_serves().await;
 }
 
@@ -60,13 +70,21 @@ async fn a_10_mb_state_key_and_a_100_mb_state_value_are_refused() {
     let err = host.fails(handover(json!({ "state": { "key": "k", "keyRepeat": 10_000_000 }, "count": 1 }))).await;
     assert_names(
         &err,
-        &["stage records failed", "(mode handover)", "state key of 10000000 bytes, over the longest state key of 4096 bytes"],
+        &[
+            "stage records failed",
+            "(mode handover)",
+            "state key of 10000000 bytes, over the longest state key of 4096 bytes",
+        ],
     );
-    let err =
-        host.fails(handover(json!({ "state": { "key": "big", "value": "v", "valueRepeat": 100_000_000 }, "count": 1 }))).await;
+    let err = host
+        .fails(handover(json!({ "state": { "key": "big", "value": "v", "valueRepeat": 100_000_000 }, "count": 1 })))
+        .await;
     assert_names(
         &err,
-        &["stage records failed", "state value of 100000000 bytes under key `big`, over its limit result-bytes = 16777216"],
+        &[
+            "stage records failed",
+            "state value of 100000000 bytes under key `big`, over its limit result-bytes = 16777216",
+        ],
     );
     host.still_serves().await;
 }
@@ -79,13 +97,16 @@ async fn half_a_million_state_keys_stop_at_state_keys_and_every_key_expires() {
     println!("500,000 state writes against state-keys = 10000: refused after {:?}", started.elapsed());
     assert_names(
         &err,
-        &["stage records failed", "(mode handover)", "state quota exceeded: it holds 10000 keys, its limit state-keys = 10000"],
+        &[
+            "stage records failed",
+            "(mode handover)",
+            "state quota exceeded: it holds 10000 keys, its limit state-keys = 10000",
+        ],
     );
     if let Some(redis) = host.redis() {
         let pattern = format!("{}:state:mode:handover:*", redis.keys().prefix());
-        let keys: Vec<String> = redis
-            .with_connection(|c| redis::cmd("KEYS").arg(&pattern).query(c))
-            .expect("the state keys are listed");
+        let keys: Vec<String> =
+            redis.with_connection(|c| redis::cmd("KEYS").arg(&pattern).query(c)).expect("the state keys are listed");
         assert_eq!(keys.len(), 10_000, "exactly state-keys keys were written");
         let mut pipe = redis::pipe();
         for k in &keys {
@@ -105,7 +126,12 @@ async fn an_oversized_actor_result_fails_its_task() {
     let err = host.fails(stage).await;
     assert_names(
         &err,
-        &["stage bulk failed", "1 of 1 tasks failed", "(actor Bulky)", "result of 20000002 bytes, over its limit result-bytes = 16777216"],
+        &[
+            "stage bulk failed",
+            "1 of 1 tasks failed",
+            "(actor Bulky)",
+            "result of 20000002 bytes, over its limit result-bytes = 16777216",
+        ],
     );
     let ok = json!([{ "name": "small", "mode": "single", "actor": "Bulky", "input": { "resultBytes": 3 } }]);
     let report = host.run(ok).await.expect("a small result passes");

@@ -22,7 +22,12 @@ async fn rate_limit_1e_300_fails_the_stage_instead_of_panicking() {
     let err = host.fails(stage).await;
     assert_names(
         &err,
-        &["stage slow failed", "(mode handover)", "rate-limit.per-second = 1e-300 is out of bounds", "0.001 to 1000000"],
+        &[
+            "stage slow failed",
+            "(mode handover)",
+            "rate-limit.per-second = 1e-300 is out of bounds",
+            "0.001 to 1000000",
+        ],
     );
     host.still_serves().await;
 }
@@ -36,7 +41,10 @@ async fn the_rate_limited_plugin_with_rate_1e_300_fails_its_stage() {
           "scatter": { "input": "$.items.items", "as": "item" }, "executorConfig": { "rateLimit": 1e-300 } }
     ]);
     let err = host.fails(stages).await;
-    assert_names(&err, &["stage slow failed", "(mode rate-limited)", "rate-limit.per-second = 1e-300 is out of bounds"]);
+    assert_names(
+        &err,
+        &["stage slow failed", "(mode rate-limited)", "rate-limit.per-second = 1e-300 is out of bounds"],
+    );
     host.still_serves().await;
 }
 
@@ -46,7 +54,11 @@ async fn an_enqueue_delay_of_u64_max_fails_the_stage() {
     let err = host.fails(handover(json!({ "delayMs": u64::MAX, "tasks": [{ "index": 0 }] }))).await;
     assert_names(
         &err,
-        &["stage records failed", "(mode handover)", "delay-ms = 18446744073709551615 is over its limit max-delay-ms = 86400000"],
+        &[
+            "stage records failed",
+            "(mode handover)",
+            "delay-ms = 18446744073709551615 is over its limit max-delay-ms = 86400000",
+        ],
     );
     host.still_serves().await;
 }
@@ -61,7 +73,11 @@ async fn max_retries_1e9_with_delay_0_ends_at_the_attempt_cap() {
     println!("maxRetries 1e9, delay 0: ended after {:?} (100 tries, 10 ms floor between them)", started.elapsed());
     assert_names(
         &err,
-        &["stage again failed", "after-task of mode retry refused", "after 100 attempts, its limit task-attempts = 100"],
+        &[
+            "stage again failed",
+            "after-task of mode retry refused",
+            "after 100 attempts, its limit task-attempts = 100",
+        ],
     );
     host.still_serves().await;
 }
@@ -74,7 +90,11 @@ async fn a_retry_delay_of_u64_max_fails_the_task() {
     let err = host.fails(stage).await;
     assert_names(
         &err,
-        &["stage later failed", "after-task of mode retry refused: retry(18446744073709551615)", "max-delay-ms = 86400000"],
+        &[
+            "stage later failed",
+            "after-task of mode retry refused: retry(18446744073709551615)",
+            "max-delay-ms = 86400000",
+        ],
     );
     host.still_serves().await;
 }
@@ -87,14 +107,22 @@ async fn hooks_answering_defer_0_or_retry_0_for_ever_end_with_an_error() {
     println!("defer(0) for ever: ended after {:?} (20 deferrals)", started.elapsed());
     assert_names(
         &err,
-        &["stage records failed", "before-task of mode handover refused", "deferred task 0 21 times, its limit task-deferrals = 20"],
+        &[
+            "stage records failed",
+            "before-task of mode handover refused",
+            "deferred task 0 21 times, its limit task-deferrals = 20",
+        ],
     );
     let started = Instant::now();
     let err = host.fails(handover(json!({ "retry": 0, "tasks": [{ "index": 0 }] }))).await;
     println!("retry(0) for ever: ended after {:?} (20 attempts)", started.elapsed());
     assert_names(
         &err,
-        &["stage records failed", "after-task of mode handover refused", "after 20 attempts, its limit task-attempts = 20"],
+        &[
+            "stage records failed",
+            "after-task of mode handover refused",
+            "after 20 attempts, its limit task-attempts = 20",
+        ],
     );
     host.still_serves().await;
 }
@@ -105,7 +133,11 @@ async fn defer_u64_max_fails_the_task_instead_of_parking_it() {
     let err = host.fails(handover(json!({ "defer": u64::MAX, "tasks": [{ "index": 0 }] }))).await;
     assert_names(
         &err,
-        &["stage records failed", "before-task of mode handover refused: defer(18446744073709551615)", "max-delay-ms = 86400000"],
+        &[
+            "stage records failed",
+            "before-task of mode handover refused: defer(18446744073709551615)",
+            "max-delay-ms = 86400000",
+        ],
     );
     host.still_serves().await;
 }

@@ -90,7 +90,8 @@ impl Host {
 
     /// Run a pipeline of `stages` with trigger `{}`.
     pub async fn run(&self, stages: Value) -> Result<RunReport, RunError> {
-        let pipeline = Pipeline::from_value(json!({ "name": "hostile", "stages": stages }), "test").expect("a pipeline");
+        let pipeline =
+            Pipeline::from_value(json!({ "name": "hostile", "stages": stages }), "test").expect("a pipeline");
         match &self.driver {
             Driver::Embedded(o) => o.run(&pipeline, json!({}), &Silent).await,
             Driver::Redis(o) => o.run(&pipeline, json!({}), &Silent).await,
@@ -140,7 +141,11 @@ async fn index_2_pow_63_is_refused_as_it_is_enqueued() {
     let err = host.fails(handover(json!({ "tasks": [{ "index": 1u64 << 63 }], "expected": 1 }))).await;
     assert_names(
         &err,
-        &["stage records failed", "(mode handover)", "task index 9223372036854775808, past its limit max-tasks = 1000000"],
+        &[
+            "stage records failed",
+            "(mode handover)",
+            "task index 9223372036854775808, past its limit max-tasks = 1000000",
+        ],
     );
     host.still_serves().await;
 }
@@ -148,8 +153,7 @@ async fn index_2_pow_63_is_refused_as_it_is_enqueued() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_single_stage_whose_task_has_index_3_fails() {
     let host = Host::new();
-    let err =
-        host.fails(handover(json!({ "tasks": [{ "index": 3 }], "expected": 1, "output": "single" }))).await;
+    let err = host.fails(handover(json!({ "tasks": [{ "index": 3 }], "expected": 1, "output": "single" }))).await;
     assert_names(&err, &["stage records failed", "(mode handover)", "enqueued task 3, outside 0..1"]);
     let err = host
         .fails(handover(json!({ "tasks": [{ "index": 0 }, { "index": 1 }], "expected": 2, "output": "single" })))

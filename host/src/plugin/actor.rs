@@ -39,9 +39,13 @@ impl ActorPlugin {
             .map_err(|e| self.core.classify(&store, e))?;
         self.core.check_refused(&mut store)?;
         match result {
-            Ok(text) if text.len() as u64 > self.core.limits.result_bytes => Err(self.core.error(Failure::Refused(
-                format!("returned a result of {} bytes, over its limit result-bytes = {}", text.len(), self.core.limits.result_bytes),
-            ))),
+            Ok(text) if text.len() as u64 > self.core.limits.result_bytes => {
+                Err(self.core.error(Failure::Refused(format!(
+                    "returned a result of {} bytes, over its limit result-bytes = {}",
+                    text.len(),
+                    self.core.limits.result_bytes
+                ))))
+            }
             Ok(text) => serde_json::from_str(&text).map(Ok).map_err(|e| {
                 self.core.error(Failure::Malformed(format!("invoke returned a result that is not JSON: {e}")))
             }),

@@ -111,7 +111,8 @@ impl ExecutorPlugin {
             |e, s| e.troupe_executor_stage_executor().call_execute(s, &wit_stage),
             |state, result| match result {
                 Ok(execution) => {
-                    if let Some(metadata) = execution.metadata.as_ref().filter(|m| m.len() as u64 > limits.result_bytes) {
+                    if let Some(metadata) = execution.metadata.as_ref().filter(|m| m.len() as u64 > limits.result_bytes)
+                    {
                         return Err(Failure::Refused(format!(
                             "returned metadata of {} bytes, over its limit result-bytes = {}",
                             metadata.len(),

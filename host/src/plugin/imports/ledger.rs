@@ -39,7 +39,15 @@ pub(crate) struct Ledger {
 
 impl Ledger {
     pub fn new() -> Self {
-        Ledger { tasks: 0, bytes: 0, seen: Vec::new(), highest: None, keys: HashMap::new(), same_key: None, unkeyed: None }
+        Ledger {
+            tasks: 0,
+            bytes: 0,
+            seen: Vec::new(),
+            highest: None,
+            keys: HashMap::new(),
+            same_key: None,
+            unkeyed: None,
+        }
     }
 
     /// Admit one task of this call, or say which limit or rule it breaks. `input_len`
@@ -98,13 +106,15 @@ impl Ledger {
         let expected = execution.expected_tasks;
         let shape = shape_name(execution.output);
         if expected > limits.max_tasks {
-            return Err(format!("returned expectedTasks = {expected}, over its limit max-tasks = {}", limits.max_tasks));
+            return Err(format!(
+                "returned expectedTasks = {expected}, over its limit max-tasks = {}",
+                limits.max_tasks
+            ));
         }
         if let Some(highest) = self.highest.filter(|h| *h >= expected) {
             return Err(format!(
                 "enqueued task {highest}, outside 0..{expected}: execute returned expectedTasks = {expected}, so \
-                 its tasks must be numbered 0 to {}",
-                expected.saturating_sub(1).max(0)
+                 every task index must be below {expected}"
             ));
         }
         if execution.output == OutputShape::Single && expected > 1 {
@@ -166,7 +176,9 @@ mod tests {
         let l = ledger(&[task(0, None), task(5, None)]);
         let err = l.settle(&execution(2, OutputShape::List), &Limits::DEFAULT).unwrap_err();
         assert!(err.starts_with("enqueued task 5, outside 0..2"), "{err}");
-        assert!(ledger(&[task(1, None), task(0, None)]).settle(&execution(2, OutputShape::List), &Limits::DEFAULT).is_ok());
+        assert!(ledger(&[task(1, None), task(0, None)])
+            .settle(&execution(2, OutputShape::List), &Limits::DEFAULT)
+            .is_ok());
         let err = ledger(&[task(3, None)]).settle(&execution(1, OutputShape::Single), &Limits::DEFAULT).unwrap_err();
         assert!(err.contains("task 3, outside 0..1"), "{err}");
     }

@@ -22,7 +22,8 @@ fn task(t: wit::Task) -> Result<(Task, usize, usize), String> {
 }
 
 fn options(o: wit::EnqueueOptions) -> EnqueueOptions {
-    let rate_limit = o.rate_limit.map(|r| RateLimit { bucket: r.bucket, per_second: r.per_second, burst: r.burst.max(1) });
+    let rate_limit =
+        o.rate_limit.map(|r| RateLimit { bucket: r.bucket, per_second: r.per_second, burst: r.burst.max(1) });
     EnqueueOptions { delay_ms: o.delay_ms, max_parallel: o.max_parallel, rate_limit }
 }
 
