@@ -139,6 +139,10 @@ impl Harness {
         let mut attempts = Vec::new();
         let mut results = Vec::new();
         let mut turns = 0u64;
+        // The worker's rules for hook verdicts (`crate::bounds`), so a plugin tested
+        // here meets the same caps it will meet in a run.
+        let (limits, mode) = (&self.plugin.info().limits, self.plugin.mode());
+        let mut deferrals: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
         while let Some(pos) = (0..queue.len()).min_by_key(|&i| queue[i].0) {
             let (now, task, attempt) = queue.remove(pos).expect("in range");
             turns += 1;
@@ -153,16 +157,23 @@ impl Harness {
             };
             let ended = match &admission {
                 Admission::Defer(ms) => {
-                    attempts.push(Attempt {
-                        index: task.index,
-                        attempt,
-                        at_ms: now,
-                        outcome: None,
-                        admission: admission.clone(),
-                        verdict: None,
-                    });
-                    queue.push_back((now + ms, task, attempt));
-                    continue;
+                    let count = deferrals.entry(task.index).or_insert(0);
+                    *count += 1;
+                    match crate::bounds::deferral(task.index, *ms, *count, limits) {
+                        Ok(delay) => {
+                            attempts.push(Attempt {
+                                index: task.index,
+                                attempt,
+                                at_ms: now,
+                                outcome: None,
+                                admission: admission.clone(),
+                                verdict: None,
+                            });
+                            queue.push_back((now.saturating_add(delay), task, attempt));
+                            continue;
+                        }
+                        Err(why) => Outcome::Failed(format!("before-task of mode {mode} refused: {why}")),
+                    }
                 }
                 Admission::Reject(message) => Outcome::Failed(message.clone()),
                 Admission::Run => outcome(&task, attempt),
@@ -180,16 +191,23 @@ impl Harness {
                 admission,
                 verdict,
             });
-            match verdict {
-                Some(Verdict::Retry(ms)) => queue.push_back((now + ms, task, attempt + 1)),
-                _ => results.push(TaskResult {
-                    index: task.index,
-                    actor: task.actor,
-                    key: task.key,
-                    outcome: ended,
-                    attempts: attempt,
-                }),
-            }
+            let ended = match verdict {
+                Some(Verdict::Retry(ms)) => match crate::bounds::retry(task.index, ms, attempt, limits) {
+                    Ok(delay) => {
+                        queue.push_back((now.saturating_add(delay), task, attempt + 1));
+                        continue;
+                    }
+                    Err(why) => Outcome::Failed(format!("after-task of mode {mode} refused: {why}")),
+                },
+                _ => ended,
+            };
+            results.push(TaskResult {
+                index: task.index,
+                actor: task.actor,
+                key: task.key,
+                outcome: ended,
+                attempts: attempt,
+            });
         }
         results.sort_by_key(|r| r.index);
         let output = if execution.detached || execution.expected_tasks == 0 {

@@ -4,6 +4,7 @@
 //!
 //! # Layout
 //! - [`manifest`]: `troupe.toml`, parsed strictly into checked entries.
+//! - [`bounds`]: bounds on the numbers a plugin hands the host (rates, delays).
 //! - [`plugin`]: loading components (pins, componentizing core modules, the compile
 //!   cache, WIT version and world checks) and calling them in the sandbox (memory limit,
 //!   deadline, no ambient authority). The generated bindings stay private to it.
@@ -31,6 +32,7 @@
 
 pub mod actors;
 pub mod api;
+pub mod bounds;
 pub mod engine;
 pub mod files;
 pub mod harness;
@@ -49,4 +51,4 @@ pub use api::*;
 pub use manifest::Manifest;
 pub use plugin::{CallError, ExecutorPlugin, Failure, LoadError, Plugins};
 pub use recording::RecordingHost;
-pub use stage_host::{Role, Scope, StageHost};
+pub use stage_host::{Role, Scope, StageHost, StateQuota};

@@ -3,7 +3,7 @@
 
 use crate::api::{EnqueueOptions, LogLevel, Task};
 use crate::memory_state::MemoryState;
-use crate::stage_host::{Scope, StageHost};
+use crate::stage_host::{Scope, StageHost, StateQuota};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -108,8 +108,15 @@ impl StageHost for RecordingHost {
         self.state.get(namespace, key)
     }
 
-    fn state_set(&self, namespace: &str, key: &str, value: &str, ttl_ms: Option<u64>) -> Result<(), String> {
-        self.state.set(namespace, key, value, ttl_ms)
+    fn state_set(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &str,
+        ttl_ms: Option<u64>,
+        quota: &StateQuota,
+    ) -> Result<(), String> {
+        self.state.set(namespace, key, value, ttl_ms, quota)
     }
 
     fn state_set_if_absent(
@@ -118,12 +125,20 @@ impl StageHost for RecordingHost {
         key: &str,
         value: &str,
         ttl_ms: Option<u64>,
+        quota: &StateQuota,
     ) -> Result<bool, String> {
-        self.state.set_if_absent(namespace, key, value, ttl_ms)
+        self.state.set_if_absent(namespace, key, value, ttl_ms, quota)
     }
 
-    fn state_increment(&self, namespace: &str, key: &str, delta: i64, ttl_ms: Option<u64>) -> Result<i64, String> {
-        self.state.increment(namespace, key, delta, ttl_ms)
+    fn state_increment(
+        &self,
+        namespace: &str,
+        key: &str,
+        delta: i64,
+        ttl_ms: Option<u64>,
+        quota: &StateQuota,
+    ) -> Result<i64, String> {
+        self.state.increment(namespace, key, delta, ttl_ms, quota)
     }
 
     fn state_delete(&self, namespace: &str, key: &str) -> Result<(), String> {

@@ -45,6 +45,37 @@ impl Scope {
     }
 }
 
+/// How much state one plugin (its namespace) may hold, from its manifest `limits`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateQuota {
+    /// `state-keys`: most live keys.
+    pub keys: u64,
+    /// `state-bytes`: most bytes of keys plus values.
+    pub bytes: u64,
+    /// `state-ttl-hours` in ms: the expiry of a key written without one, and the
+    /// longest expiry any key gets, so no state outlives it.
+    pub max_ttl_ms: u64,
+}
+
+/// How an engine's quota refusal starts, so the state import can tell it from other
+/// errors (a lost Redis) and fail the plugin's call with it.
+pub const QUOTA_ERROR: &str = "state quota exceeded: ";
+
+impl StateQuota {
+    pub fn from_limits(limits: &crate::manifest::Limits) -> Self {
+        StateQuota {
+            keys: limits.state_keys,
+            bytes: limits.state_bytes,
+            max_ttl_ms: limits.state_ttl_hours.saturating_mul(3_600_000),
+        }
+    }
+
+    /// The expiry a write gets: the plugin's, at most the quota's; the quota's without one.
+    pub fn ttl_ms(&self, asked: Option<u64>) -> u64 {
+        asked.unwrap_or(self.max_ttl_ms).clamp(1, self.max_ttl_ms)
+    }
+}
+
 /// Serves a plugin's imports. Errors are messages the plugin receives as WIT `result`
 /// errors; they are not traps.
 pub trait StageHost: Send + Sync {
@@ -58,10 +89,32 @@ pub trait StageHost: Send + Sync {
     fn has_actor(&self, name: &str) -> bool;
 
     fn state_get(&self, namespace: &str, key: &str) -> Result<Option<String>, String>;
-    fn state_set(&self, namespace: &str, key: &str, value: &str, ttl_ms: Option<u64>) -> Result<(), String>;
-    fn state_set_if_absent(&self, namespace: &str, key: &str, value: &str, ttl_ms: Option<u64>)
-        -> Result<bool, String>;
-    fn state_increment(&self, namespace: &str, key: &str, delta: i64, ttl_ms: Option<u64>) -> Result<i64, String>;
+    /// Writes are held to the namespace's [`StateQuota`]: past it they fail with an error
+    /// that names the limit (and write nothing).
+    fn state_set(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &str,
+        ttl_ms: Option<u64>,
+        quota: &StateQuota,
+    ) -> Result<(), String>;
+    fn state_set_if_absent(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &str,
+        ttl_ms: Option<u64>,
+        quota: &StateQuota,
+    ) -> Result<bool, String>;
+    fn state_increment(
+        &self,
+        namespace: &str,
+        key: &str,
+        delta: i64,
+        ttl_ms: Option<u64>,
+        quota: &StateQuota,
+    ) -> Result<i64, String>;
     fn state_delete(&self, namespace: &str, key: &str) -> Result<(), String>;
 
     fn log(&self, scope: &Scope, level: LogLevel, message: &str);

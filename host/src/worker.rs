@@ -11,7 +11,7 @@
 use crate::actors;
 use crate::api::{Admission, Outcome, TaskRef, Verdict};
 use crate::engine::{Engine, TaskEnvelope};
-use crate::plugin::{Actor, Plugins};
+use crate::plugin::{Actor, ExecutorPlugin, Plugins};
 use crate::stage_host::StageHost;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -148,7 +148,10 @@ pub async fn run_task<E: Engine>(engine: &Arc<E>, plugins: &Arc<Plugins>, task: 
     };
 
     let outcome = match admission {
-        Admission::Defer(ms) => return engine.requeue(task, ms, false),
+        Admission::Defer(ms) => match deferral(engine, executor(), &task, ms)? {
+            Ok(delay) => return engine.requeue(task, delay, false),
+            Err(refused) => Outcome::Failed(refused),
+        },
         Admission::Reject(message) => Outcome::Failed(message),
         Admission::Run => invoke(engine, plugins, &task).await,
     };
@@ -156,7 +159,13 @@ pub async fn run_task<E: Engine>(engine: &Arc<E>, plugins: &Arc<Plugins>, task: 
     if info.after_task_hook {
         let verdict = executor().after_task(host, &info.stage, &task_ref, &outcome);
         match verdict {
-            Ok(Verdict::Retry(ms)) => return engine.requeue(task, ms, true),
+            Ok(Verdict::Retry(ms)) => match retry(executor(), &task, ms, &outcome) {
+                Ok(delay) => return engine.requeue(task, delay, true),
+                Err(refused) => {
+                    engine.report(&task, Outcome::Failed(refused))?;
+                    return Ok(());
+                }
+            },
             Ok(Verdict::Accept) => {}
             Err(e) => {
                 engine.report(&task, Outcome::Failed(format!("after-task hook failed: {e}")))?;
@@ -166,6 +175,32 @@ pub async fn run_task<E: Engine>(engine: &Arc<E>, plugins: &Arc<Plugins>, task: 
     }
     engine.report(&task, outcome)?;
     Ok(())
+}
+
+/// The delay of a `defer(ms)` the executor's limits allow, or why the task fails
+/// instead ([`crate::bounds::deferral`]): a hook that defers for ever must not hold its
+/// run for ever.
+fn deferral<E: Engine>(
+    engine: &Arc<E>,
+    executor: &ExecutorPlugin,
+    task: &TaskEnvelope,
+    ms: u64,
+) -> anyhow::Result<Result<u64, String>> {
+    let count = engine.count_deferral(task)?;
+    Ok(crate::bounds::deferral(task.index, ms, count, &executor.info().limits)
+        .map_err(|why| format!("before-task of mode {} refused: {why}", executor.mode())))
+}
+
+/// The delay of a `retry(ms)` the executor's limits allow, or the task's final error
+/// ([`crate::bounds::retry`]), with what its last try gave.
+fn retry(executor: &ExecutorPlugin, task: &TaskEnvelope, ms: u64, outcome: &Outcome) -> Result<u64, String> {
+    crate::bounds::retry(task.index, ms, task.attempt, &executor.info().limits).map_err(|why| {
+        let last = match outcome {
+            Outcome::Failed(e) => format!("; its last try failed: {e}"),
+            Outcome::Succeeded(_) => "; its last try succeeded".to_string(),
+        };
+        format!("after-task of mode {} refused: {why}{last}", executor.mode())
+    })
 }
 
 async fn invoke<E: Engine>(engine: &Arc<E>, plugins: &Arc<Plugins>, task: &TaskEnvelope) -> Outcome {

@@ -12,6 +12,7 @@ mod cancel;
 mod definitions;
 mod files;
 mod guest_output;
+mod held_data;
 mod host_limits;
 mod numbers;
 mod redis_state;

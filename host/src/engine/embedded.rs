@@ -10,7 +10,7 @@ use super::{Engine, Recorded, RunRecord, RunStatus, StageCounts, StageInfo, Task
 use crate::api::{EnqueueOptions, Execution, LogLevel, Outcome, Task};
 use crate::memory_state::MemoryState;
 use crate::pipeline::Pipeline;
-use crate::stage_host::{Role, Scope, StageHost};
+use crate::stage_host::{Role, Scope, StageHost, StateQuota};
 use anyhow::{anyhow, Context as _};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -68,6 +68,8 @@ struct StageState {
     /// (task index, ms since the stage opened) each time a task was released to the
     /// workers: an append-only log, one push per attempt (no allocation per task).
     history: Vec<(u64, u64)>,
+    /// How many times each deferred task was deferred.
+    deferrals: HashMap<u64, u64>,
 }
 
 impl EmbeddedEngine {
@@ -107,12 +109,14 @@ impl Inner {
     /// limit says so. Returns whether it is ready now.
     fn release(&mut self, task: TaskEnvelope, options: &EnqueueOptions, namespace: &str) -> bool {
         let now = Instant::now();
-        let mut due = now + Duration::from_millis(options.delay_ms);
+        // Delays and rates are bounded where a plugin hands them over (`crate::bounds`);
+        // the checked arithmetic keeps a bug there from becoming a panic here.
+        let mut due = now.checked_add(Duration::from_millis(options.delay_ms)).unwrap_or(now);
         if let Some(rate) = &options.rate_limit {
-            let interval = Duration::from_secs_f64(1.0 / rate.per_second);
+            let interval = Duration::try_from_secs_f64(1.0 / rate.per_second).unwrap_or(Duration::from_secs(1000));
             let tat = self.buckets.entry((namespace.to_string(), rate.bucket.clone())).or_insert(now);
             let start = (*tat).max(due);
-            let burst = interval * rate.burst.saturating_sub(1);
+            let burst = interval.saturating_mul(rate.burst.saturating_sub(1));
             due = due.max(start.checked_sub(burst).unwrap_or(start));
             *tat = start + interval;
         }
@@ -222,8 +226,15 @@ impl StageHost for EmbeddedEngine {
         self.state.get(namespace, key)
     }
 
-    fn state_set(&self, namespace: &str, key: &str, value: &str, ttl_ms: Option<u64>) -> Result<(), String> {
-        self.state.set(namespace, key, value, ttl_ms)
+    fn state_set(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &str,
+        ttl_ms: Option<u64>,
+        quota: &StateQuota,
+    ) -> Result<(), String> {
+        self.state.set(namespace, key, value, ttl_ms, quota)
     }
 
     fn state_set_if_absent(
@@ -232,12 +243,20 @@ impl StageHost for EmbeddedEngine {
         key: &str,
         value: &str,
         ttl_ms: Option<u64>,
+        quota: &StateQuota,
     ) -> Result<bool, String> {
-        self.state.set_if_absent(namespace, key, value, ttl_ms)
+        self.state.set_if_absent(namespace, key, value, ttl_ms, quota)
     }
 
-    fn state_increment(&self, namespace: &str, key: &str, delta: i64, ttl_ms: Option<u64>) -> Result<i64, String> {
-        self.state.increment(namespace, key, delta, ttl_ms)
+    fn state_increment(
+        &self,
+        namespace: &str,
+        key: &str,
+        delta: i64,
+        ttl_ms: Option<u64>,
+        quota: &StateQuota,
+    ) -> Result<i64, String> {
+        self.state.increment(namespace, key, delta, ttl_ms, quota)
     }
 
     fn state_delete(&self, namespace: &str, key: &str) -> Result<(), String> {
@@ -340,6 +359,7 @@ impl Engine for EmbeddedEngine {
             stragglers: Vec::new(),
             opened: Instant::now(),
             history: Vec::new(),
+            deferrals: HashMap::new(),
         });
         Ok(())
     }
@@ -488,6 +508,13 @@ impl Engine for EmbeddedEngine {
             self.changed();
         }
         Ok(recorded)
+    }
+
+    fn count_deferral(&self, task: &TaskEnvelope) -> anyhow::Result<u64> {
+        let mut inner = self.lock();
+        let count = inner.stage(&task.run_id, &task.stage)?.deferrals.entry(task.index).or_insert(0);
+        *count += 1;
+        Ok(*count)
     }
 
     fn requeue(&self, mut task: TaskEnvelope, delay_ms: u64, next_attempt: bool) -> anyhow::Result<()> {

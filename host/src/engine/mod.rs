@@ -233,6 +233,11 @@ pub trait Engine: StageHost + 'static {
 
     /// Run the task again after `delay_ms`; `next_attempt` counts it as a retry.
     fn requeue(&self, task: TaskEnvelope, delay_ms: u64, next_attempt: bool) -> anyhow::Result<()>;
+
+    /// Count one more deferral of `task` (its `before-task` said defer) and return how
+    /// many it has had, this one included: what holds a hook that defers for ever to the
+    /// executor's `task-deferrals`. Retries need no counter: the attempt number is one.
+    fn count_deferral(&self, task: &TaskEnvelope) -> anyhow::Result<u64>;
 }
 
 /// The error an executor receives when a task names an actor the manifest lacks.

@@ -70,6 +70,13 @@ pub struct Limits {
     pub log_bytes: u64,
     /// Most bytes of stdout plus stderr kept from one call of a WASI guest.
     pub output_bytes: u64,
+    /// Most times one task may be tried (the first try plus the retries an executor's
+    /// `after-task` asks for); then it fails with what its last try gave.
+    pub task_attempts: u64,
+    /// Most times an executor's `before-task` may defer one task; then it fails.
+    pub task_deferrals: u64,
+    /// Longest delay an executor may ask for (enqueue delay, defer, retry), in ms.
+    pub max_delay_ms: u64,
 }
 
 impl Limits {
@@ -94,6 +101,13 @@ impl Limits {
         log_lines: 1_000,
         log_bytes: MIB,
         output_bytes: 64 * 1024,
+        // With the host's 10 ms floor on re-try and defer delays, a hook that always says
+        // "again" ends its task within seconds rather than never.
+        task_attempts: 100,
+        task_deferrals: 1_000,
+        // A day: longer than any backoff or rate wait seen in practice, short enough that
+        // a plugin's u64::MAX cannot park a task (and its run) for ever.
+        max_delay_ms: 86_400_000,
     };
 }
 
@@ -295,7 +309,7 @@ fn check_limits(limits: Limits) -> Result<Limits, String> {
         ));
     }
     // A zero would make every call fail; a timeout past a day is a typo, not a budget.
-    let positive: [(&str, u64, u64); 12] = [
+    let positive: [(&str, u64, u64); 15] = [
         ("timeout-ms", limits.timeout_ms, 86_400_000),
         ("component-mib", limits.component_mib.into(), 4096),
         ("max-tasks", limits.max_tasks, 100_000_000),
@@ -308,6 +322,9 @@ fn check_limits(limits: Limits) -> Result<Limits, String> {
         ("log-lines", limits.log_lines, 100_000_000),
         ("log-bytes", limits.log_bytes, 1 << 32),
         ("output-bytes", limits.output_bytes, 1 << 30),
+        ("task-attempts", limits.task_attempts, 1_000_000),
+        ("task-deferrals", limits.task_deferrals, 1_000_000),
+        ("max-delay-ms", limits.max_delay_ms, 30 * 86_400_000),
     ];
     for (name, value, max) in positive {
         if value == 0 || value > max {

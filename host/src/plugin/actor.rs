@@ -38,6 +38,14 @@ impl ActorPlugin {
             instance.troupe_executor_actor().call_invoke(store, &input)
         })?;
         match called.value {
+            Ok(text) if text.len() as u64 > self.core.limits.result_bytes => Err(CallError {
+                output: called.output.clone(),
+                ..self.core.error(Failure::Refused(format!(
+                    "returned a result of {} bytes, over its limit result-bytes = {}",
+                    text.len(),
+                    self.core.limits.result_bytes
+                )))
+            }),
             Ok(text) => serde_json::from_str(&text).map(Ok).map_err(|e| {
                 self.core.error(Failure::Malformed(format!("invoke returned a result that is not JSON: {e}")))
             }),

@@ -79,6 +79,11 @@ impl PluginCore {
             state.host.log(&state.scope, LogLevel::Warn, &notice);
         }
         let output = state.output().map(|o| shown(&o));
+        // A refusal (a limit, a bad index) fails the call whatever the plugin did next:
+        // returned normally having ignored the error it was given, or trapped.
+        if let Some(why) = store.data_mut().refused.take() {
+            return Err(CallError { output, ..self.error(Failure::Refused(why)) });
+        }
         match result {
             Ok(value) => Ok(Called { value, output }),
             Err(err) => Err(self.classify(&store, err, output)),

@@ -98,4 +98,8 @@ pub enum Failure {
     Trap(String),
     #[error("returned malformed output: {0}")]
     Malformed(String),
+    /// It handed the host something past one of its limits or against the interface's
+    /// rules (a task index outside the stage, an oversized result, too much state).
+    #[error("{0}")]
+    Refused(String),
 }

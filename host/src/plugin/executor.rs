@@ -5,7 +5,7 @@
 use super::bindings::executor_world::{Executor, ExecutorPre};
 use super::call::{Called, PluginCore};
 use super::convert;
-use super::error::CallError;
+use super::error::{CallError, Failure};
 use super::store::HostState;
 use super::PluginInfo;
 use crate::api::*;
@@ -94,9 +94,26 @@ impl ExecutorPlugin {
         stage: &Stage,
     ) -> Result<Result<Execution, ExecutorError>, CallError> {
         let wit_stage = convert::stage(stage);
-        let result = self.call(host, stage, |e, s| e.troupe_executor_stage_executor().call_execute(s, &wit_stage))?;
+        let limits = self.core.limits;
+        let result = self.call(host, stage, |e, s| {
+            let returned = e.troupe_executor_stage_executor().call_execute(&mut *s, &wit_stage)?;
+            // Checked here, while the call's store (what it enqueued) is at hand.
+            Ok(returned.map(|execution| -> Result<Execution, Failure> {
+                if let Some(metadata) = execution.metadata.as_ref().filter(|m| m.len() as u64 > limits.result_bytes) {
+                    return Err(Failure::Refused(format!(
+                        "returned metadata of {} bytes, over its limit result-bytes = {}",
+                        metadata.len(),
+                        limits.result_bytes
+                    )));
+                }
+                let execution = convert::execution(execution)?;
+                s.data().ledger.settle(&execution, &limits).map_err(Failure::Refused)?;
+                Ok(execution)
+            }))
+        })?;
         match result.value {
-            Ok(execution) => convert::execution(execution).map(Ok).map_err(|f| self.core.error(f)),
+            Ok(Ok(execution)) => Ok(Ok(execution)),
+            Ok(Err(failure)) => Err(CallError { output: result.output, ..self.core.error(failure) }),
             Err(e) => Ok(Err(convert::executor_error(e, result.output))),
         }
     }

@@ -3,6 +3,7 @@
 
 use super::log_budget::LogBudget;
 use super::output::Captured;
+use super::imports::Ledger;
 use crate::manifest::Limits;
 use crate::stage_host::{Scope, StageHost};
 use std::sync::Arc;
@@ -21,6 +22,13 @@ pub(crate) struct HostState {
     pub deadline: Instant,
     /// The call's `log-lines` and `log-bytes` allowance.
     pub log: LogBudget,
+    /// The plugin's limits, for the checks its imports make.
+    pub limits: Limits,
+    /// What this call has enqueued (see `imports::ledger`).
+    pub ledger: Ledger,
+    /// The first thing this call handed the host that the host refused (a limit, a bad
+    /// index): the call fails with it even if the plugin ignored the error it was given.
+    pub refused: Option<String>,
     wasi: Option<Wasi>,
 }
 
@@ -39,8 +47,17 @@ impl HostState {
             panic_message: None,
             deadline: Instant::now() + Duration::from_millis(limits.timeout_ms),
             log: LogBudget::new(limits),
+            limits: *limits,
+            ledger: Ledger::new(),
+            refused: None,
             wasi: uses_wasi.then(|| Wasi::locked_down(limits.output_bytes)),
         }
+    }
+
+    /// Note `why` as this call's refusal (the first one is kept) and return it.
+    pub fn refuse(&mut self, why: String) -> String {
+        self.refused.get_or_insert_with(|| why.clone());
+        why
     }
 
     /// Whether this call is past its deadline. Host imports that may run long (a large

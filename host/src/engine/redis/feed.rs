@@ -13,7 +13,7 @@ use crate::engine::TaskEnvelope;
 use redis::streams::{StreamAutoClaimReply, StreamReadReply};
 use redis::Connection;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::Notify;
@@ -49,6 +49,10 @@ pub struct Feed {
     /// not taken over while its worker is alive.
     pub running: Mutex<HashMap<String, HashSet<String>>>,
     pub stop: AtomicBool,
+    /// When the earliest task this process requeued with a delay is due (wall ms;
+    /// `u64::MAX`: none), so the feed promotes it then rather than at its next refresh
+    /// (up to 2 s late: a hook's 10 ms retry took 2 s a try).
+    pub requeued_due: AtomicU64,
 }
 
 impl Feed {
@@ -221,6 +225,11 @@ impl Feed {
                     eprintln!("troupe worker: {e:#}");
                 }
                 next_due = Some(Instant::now());
+            }
+            let requeued = self.requeued_due.swap(u64::MAX, Ordering::Relaxed);
+            if requeued != u64::MAX {
+                let due = Instant::now() + Duration::from_millis(requeued.saturating_sub(wall_ms()));
+                next_due = Some(next_due.map_or(due, |n| n.min(due)));
             }
             if next_due.is_some_and(|due| due <= Instant::now()) {
                 next_due = self.promote(&runs);

@@ -8,6 +8,7 @@
 //! - `enqueuer.rs`: the per-process thread that sends executors' enqueued batches.
 //! - `conn.rs`: the connection pool that retries across Redis restarts.
 //! - `first_contact.rs`: the first connection, failing fast with what is wrong.
+//! - `state.rs`: plugins' state, held to each plugin's quota, every key expiring.
 //! - `codec.rs`: task records, stream entries and results as text.
 //! - `keys.rs`: the key layout.
 //! - `troupe.lua`: the functions that make enqueue, finish and requeue atomic.
@@ -23,12 +24,14 @@ mod feed;
 mod first_contact;
 mod keys;
 mod run;
+mod state;
 
 pub use first_contact::{redact_url, ConnectError};
 pub use keys::Keys;
 
 use crate::api::{EnqueueOptions, LogLevel, Task};
-use crate::stage_host::{Scope, StageHost};
+use crate::stage_host::{Scope, StageHost, StateQuota};
+use anyhow::Context as _;
 use conn::{function, Pool};
 use feed::Feed;
 use serde_json::{Map, Value};
@@ -148,6 +151,7 @@ impl RedisEngine {
             room: std::sync::Condvar::new(),
             running: Mutex::default(),
             stop: AtomicBool::new(false),
+            requeued_due: std::sync::atomic::AtomicU64::new(u64::MAX),
         });
         Ok(RedisEngine {
             pool: pool.clone(),
@@ -267,14 +271,15 @@ impl StageHost for RedisEngine {
         self.pool.with(|c| redis::cmd("GET").arg(&k).query(c)).map_err(to_string)
     }
 
-    fn state_set(&self, namespace: &str, key: &str, value: &str, ttl_ms: Option<u64>) -> Result<(), String> {
-        let k = self.keys.state(namespace, key);
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(&k).arg(value);
-        if let Some(ms) = ttl_ms {
-            cmd.arg("PX").arg(ms.max(1));
-        }
-        self.pool.with(|c| cmd.query::<()>(c)).map_err(to_string)
+    fn state_set(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &str,
+        ttl_ms: Option<u64>,
+        quota: &StateQuota,
+    ) -> Result<(), String> {
+        self.state_write("set", namespace, key, value, ttl_ms, quota).map(|_| ())
     }
 
     fn state_set_if_absent(
@@ -283,38 +288,29 @@ impl StageHost for RedisEngine {
         key: &str,
         value: &str,
         ttl_ms: Option<u64>,
+        quota: &StateQuota,
     ) -> Result<bool, String> {
-        let k = self.keys.state(namespace, key);
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(&k).arg(value).arg("NX");
-        if let Some(ms) = ttl_ms {
-            cmd.arg("PX").arg(ms.max(1));
-        }
-        let set: Option<String> = self.pool.with(|c| cmd.query(c)).map_err(to_string)?;
-        Ok(set.is_some())
+        let written = self.state_write("nx", namespace, key, value, ttl_ms, quota)?;
+        Ok(matches!(written, state::Written::Value(_)))
     }
 
-    fn state_increment(&self, namespace: &str, key: &str, delta: i64, ttl_ms: Option<u64>) -> Result<i64, String> {
-        let k = self.keys.state(namespace, key);
-        let mut pipe = redis::pipe();
-        pipe.atomic().cmd("INCRBY").arg(&k).arg(delta);
-        if let Some(ms) = ttl_ms {
-            pipe.cmd("PEXPIRE").arg(&k).arg(ms.max(1)).ignore();
+    fn state_increment(
+        &self,
+        namespace: &str,
+        key: &str,
+        delta: i64,
+        ttl_ms: Option<u64>,
+        quota: &StateQuota,
+    ) -> Result<i64, String> {
+        match self.state_write("incr", namespace, key, &delta.to_string(), ttl_ms, quota)? {
+            state::Written::Value(v) => v.parse().map_err(|_| format!("state key `{key}` holds `{v}`, not an integer")),
+            state::Written::Absent => Err(format!("state key `{key}` was not incremented")),
         }
-        let (value,): (i64,) = self.pool.with(|c| pipe.query(c)).map_err(|e| {
-            let message = to_string(e);
-            if message.contains("not an integer") {
-                format!("state key `{key}` does not hold an integer")
-            } else {
-                message
-            }
-        })?;
-        Ok(value)
     }
 
     fn state_delete(&self, namespace: &str, key: &str) -> Result<(), String> {
-        let k = self.keys.state(namespace, key);
-        self.pool.with(|c| redis::cmd("DEL").arg(&k).query::<()>(c)).map_err(to_string)
+        let quota = StateQuota { keys: u64::MAX, bytes: u64::MAX, max_ttl_ms: 1 };
+        self.state_write("del", namespace, key, "", None, &quota).map(|_| ())
     }
 
     fn log(&self, scope: &Scope, level: LogLevel, message: &str) {

@@ -16,11 +16,16 @@ use crate::pipeline::Pipeline;
 use anyhow::{anyhow, bail};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// How often the orchestrator looks at a stage's counters while it waits.
 const POLL: Duration = Duration::from_millis(20);
+
+/// How long a stage's deferral counts outlive the last deferral (a day: more than any
+/// task waits, as `max-delay-ms` is a day at most by default).
+const DEFERRALS_KEPT_MS: u64 = 86_400_000;
 
 /// How many run ids `P:runs:all` keeps (the latest).
 const RUNS_LISTED: usize = 10_000;
@@ -540,6 +545,26 @@ impl Engine for RedisEngine {
         self.feed.ended(task);
     }
 
+    fn count_deferral(&self, task: &TaskEnvelope) -> anyhow::Result<u64> {
+        // A hash of the run's own (one field per deferred task), expiring a day after its
+        // last deferral at the latest, so it never outlives a finished run for long.
+        let key = format!("{}:deferrals:{}", self.keys.base(&task.run_id), task.stage);
+        let (count,): (u64,) = self.pool.with(|c| {
+            redis::pipe()
+                .atomic()
+                .cmd("HINCRBY")
+                .arg(&key)
+                .arg(task.index)
+                .arg(1)
+                .cmd("PEXPIRE")
+                .arg(&key)
+                .arg(DEFERRALS_KEPT_MS)
+                .ignore()
+                .query(c)
+        })?;
+        Ok(count)
+    }
+
     fn requeue(&self, task: TaskEnvelope, delay_ms: u64, next_attempt: bool) -> anyhow::Result<()> {
         self.feed.ended(&task);
         let attempt = if next_attempt { task.attempt + 1 } else { task.attempt };
@@ -561,6 +586,9 @@ impl Engine for RedisEngine {
                 .arg(task.input.to_string())
                 .query::<i64>(c)
         })?;
+        if delay_ms > 0 {
+            self.feed.requeued_due.fetch_min(wall_ms().saturating_add(delay_ms), Ordering::Relaxed);
+        }
         Ok(())
     }
 }

@@ -2,6 +2,9 @@
 //! for [`HostState`](super::store::HostState).
 
 mod context;
+mod ledger;
 mod log;
 mod queue;
 mod state;
+
+pub(crate) use ledger::Ledger;
