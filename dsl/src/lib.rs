@@ -20,7 +20,8 @@
 //!   builds each kind of stage; `scope.rs` resolves names to JSONPath; `value.rs` builds
 //!   input templates and literal config values.
 //! - `source_map.rs`: (stage, field) to span.
-//! - `diagnostic.rs`: [`Diagnostic`], the [`Diagnostics`] error, [`render`] (ariadne).
+//! - `diagnostic.rs`: [`Diagnostic`], the [`Diagnostics`] error, [`render`] (ariadne; text
+//!   escaped and cut, long source lines drawn as a window around the span).
 //! - `span.rs`: byte spans and their line and column.
 
 mod ast;

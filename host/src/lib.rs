@@ -15,8 +15,8 @@
 //!   harness and `troupe dry-run`.
 //! - [`memory_state`]: plugins' key-value state in memory (embedded engine, recording).
 //! - [`jsonpath`]: queries, bindings and input templates over the run's context.
-//! - [`pipeline`]: pipeline definitions (JSON, YAML, and `.wdl` programs compiled by
-//!   `troupe-dsl`) and their validation.
+//! - [`pipeline`]: pipeline definitions (JSON and YAML read strictly, `.wdl` programs
+//!   compiled by `troupe-dsl`) and their validation (`reads.rs`: no stage reads a later one).
 //! - [`engine`]: the [`engine::Engine`] trait (queue + run state), the embedded engine and
 //!   the Redis engine (`engine/redis/`: streams, Lua functions, the feed and acker threads).
 //! - [`orchestrator`]: runs a pipeline's stages on an engine, keeping the barrier.

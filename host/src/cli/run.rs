@@ -129,7 +129,8 @@ pub fn drive<E: Engine>(
         tokio::pin!(driving);
         tokio::select! {
             outcome = &mut driving => Driven::Ran(outcome),
-            _ = tokio::signal::ctrl_c() => match on_interrupt {
+            // A runtime that cannot listen for signals disables this branch (never a cancel).
+            Ok(()) = tokio::signal::ctrl_c() => match on_interrupt {
                 // The orchestrator sees the cancel at its next look and stops.
                 OnInterrupt::Cancel if engine.cancel_run(&run_id).is_ok() => Driven::Ran(driving.await),
                 OnInterrupt::Cancel => Driven::Interrupted { run_id: run_id.clone(), left_running: false },

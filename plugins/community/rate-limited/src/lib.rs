@@ -31,10 +31,12 @@ impl Executor for RateLimited {
             let bad_rate = problems.iter().any(|p| p.field == "executorConfig.rateLimit");
             match c.rate_limit {
                 None if bad_rate => {}
-                None => problems
-                    .push(Problem::new("executorConfig.rateLimit", "is required: tasks per second, such as 10")),
-                Some(r) if !(r.is_finite() && r > 0.0) => problems
-                    .push(Problem::new("executorConfig.rateLimit", format!("must be more than 0, found {r}"))),
+                None => {
+                    problems.push(Problem::new("executorConfig.rateLimit", "is required: tasks per second, such as 10"))
+                }
+                Some(r) if !(r.is_finite() && r > 0.0) => {
+                    problems.push(Problem::new("executorConfig.rateLimit", format!("must be more than 0, found {r}")))
+                }
                 Some(_) => {}
             }
             if c.burst == Some(0) {

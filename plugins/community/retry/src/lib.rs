@@ -73,10 +73,8 @@ impl Executor for Retry {
         problems.extend(found);
         if let Some(c) = config {
             if !(0.0..=1.0).contains(&c.jitter) {
-                problems.push(Problem::new(
-                    "executorConfig.jitter",
-                    format!("must be from 0 to 1, found {}", c.jitter),
-                ));
+                problems
+                    .push(Problem::new("executorConfig.jitter", format!("must be from 0 to 1, found {}", c.jitter)));
             }
             if c.max_delay_ms < c.base_delay_ms {
                 problems.push(Problem::new("executorConfig.maxDelayMs", "must not be less than baseDelayMs"));
