@@ -31,7 +31,6 @@ pub use keys::Keys;
 
 use crate::api::{EnqueueOptions, LogLevel, Task};
 use crate::stage_host::{Scope, StageHost, StateQuota};
-use anyhow::Context as _;
 use conn::{function, Pool};
 use feed::Feed;
 use serde_json::{Map, Value};
