@@ -103,11 +103,13 @@ fn the_cli_refuses_dev_zero_and_fifos_as_its_own_files() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("it is a FIFO (named pipe), not a regular file"), "{stderr}");
 
+    // A file that cannot be read is a failure (exit 1), not an invalid pipeline (2).
     let out = troupe(&["validate", fifo.to_str().unwrap()]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(
-        stdout.trim(),
-        format!("{}: cannot read: it is a FIFO (named pipe), not a regular file", fifo.display())
+        stderr.trim(),
+        format!("error: {}: cannot read: it is a FIFO (named pipe), not a regular file", fifo.display())
     );
 
     let out = troupe(&["run", p, "--manifest", "/dev/zero"]);

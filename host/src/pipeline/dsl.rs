@@ -24,7 +24,7 @@ impl DslSource {
     pub fn load(file: &Path) -> Result<(Pipeline, DslSource), PipelineError> {
         let shown = file.display().to_string();
         let text =
-            crate::files::read_cli_text(file).map_err(|source| PipelineError::Read { file: shown.clone(), source })?;
+            crate::files::read_cli_text(file).map_err(|cause| PipelineError::Read { file: shown.clone(), cause })?;
         Self::compile(&text, &shown)
     }
 

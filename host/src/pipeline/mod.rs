@@ -36,8 +36,10 @@ pub struct Pipeline {
 /// Why a pipeline file could not be read (its stages are checked by [`validate`]).
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
-    #[error("{file}: cannot read: {source}")]
-    Read { file: String, source: std::io::Error },
+    /// `cause`, not `source`: the message already says it, and a source would make
+    /// `{:#}` say it twice.
+    #[error("{file}: cannot read: {cause}")]
+    Read { file: String, cause: std::io::Error },
     #[error("{file}: {message}")]
     Syntax { file: String, message: String },
     /// A `.wdl` program that does not compile; [`PipelineError::render`] draws it.
@@ -61,7 +63,7 @@ impl Pipeline {
         }
         let shown = file.display().to_string();
         let text =
-            crate::files::read_cli_text(file).map_err(|source| PipelineError::Read { file: shown.clone(), source })?;
+            crate::files::read_cli_text(file).map_err(|cause| PipelineError::Read { file: shown.clone(), cause })?;
         let yaml = file.extension().is_some_and(|e| e == "yaml" || e == "yml");
         let parsed = if yaml { strict::yaml(&text) } else { strict::json(&text) };
         let value = parsed.map_err(|message| PipelineError::Syntax { file: shown.clone(), message })?;

@@ -1,9 +1,9 @@
 //! The data of one plugin call's `Store`: who is calling, what serves its imports, its
 //! memory limiter and, only for guests that import WASI, a locked-down WASI context.
 
+use super::imports::Ledger;
 use super::log_budget::LogBudget;
 use super::output::Captured;
-use super::imports::Ledger;
 use crate::manifest::Limits;
 use crate::stage_host::{Scope, StageHost};
 use std::sync::Arc;
