@@ -159,7 +159,7 @@ impl Harness {
                 Admission::Defer(ms) => {
                     let count = deferrals.entry(task.index).or_insert(0);
                     *count += 1;
-                    match crate::bounds::deferral(task.index, *ms, *count, limits) {
+                    match crate::rules::bounds::deferral(task.index, *ms, *count, limits) {
                         Ok(delay) => {
                             attempts.push(Attempt {
                                 index: task.index,
@@ -192,7 +192,7 @@ impl Harness {
                 verdict,
             });
             let ended = match verdict {
-                Some(Verdict::Retry(ms)) => match crate::bounds::retry(task.index, ms, attempt, limits) {
+                Some(Verdict::Retry(ms)) => match crate::rules::bounds::retry(task.index, ms, attempt, limits) {
                     Ok(delay) => {
                         queue.push_back((now.saturating_add(delay), task, attempt + 1));
                         continue;

@@ -4,7 +4,8 @@
 //!
 //! # Layout
 //! - [`manifest`]: `troupe.toml`, parsed strictly into checked entries.
-//! - [`bounds`]: bounds on the numbers a plugin hands the host (rates, delays).
+//! - [`rules`]: the stage rules every engine, the hook host and the harness share: bounds
+//!   on what plugins hand the host, the hook protocol.
 //! - [`plugin`]: loading components (pins, componentizing core modules, the compile
 //!   cache, WIT version and world checks) and calling them in the sandbox (memory limit,
 //!   deadline, no ambient authority). The generated bindings stay private to it.
@@ -32,7 +33,6 @@
 
 pub mod actors;
 pub mod api;
-pub mod bounds;
 pub mod engine;
 pub mod files;
 pub mod harness;
@@ -43,6 +43,7 @@ pub mod orchestrator;
 pub mod pipeline;
 pub mod plugin;
 pub mod recording;
+pub mod rules;
 pub mod stage_host;
 pub mod text;
 pub mod worker;

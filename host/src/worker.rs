@@ -178,7 +178,7 @@ pub async fn run_task<E: Engine>(engine: &Arc<E>, plugins: &Arc<Plugins>, task: 
 }
 
 /// The delay of a `defer(ms)` the executor's limits allow, or why the task fails
-/// instead ([`crate::bounds::deferral`]): a hook that defers for ever must not hold its
+/// instead ([`crate::rules::bounds::deferral`]): a hook that defers for ever must not hold its
 /// run for ever.
 fn deferral<E: Engine>(
     engine: &Arc<E>,
@@ -187,14 +187,14 @@ fn deferral<E: Engine>(
     ms: u64,
 ) -> anyhow::Result<Result<u64, String>> {
     let count = engine.count_deferral(task)?;
-    Ok(crate::bounds::deferral(task.index, ms, count, &executor.info().limits)
+    Ok(crate::rules::bounds::deferral(task.index, ms, count, &executor.info().limits)
         .map_err(|why| format!("before-task of mode {} refused: {why}", executor.mode())))
 }
 
 /// The delay of a `retry(ms)` the executor's limits allow, or the task's final error
-/// ([`crate::bounds::retry`]), with what its last try gave.
+/// ([`crate::rules::bounds::retry`]), with what its last try gave.
 fn retry(executor: &ExecutorPlugin, task: &TaskEnvelope, ms: u64, outcome: &Outcome) -> Result<u64, String> {
-    crate::bounds::retry(task.index, ms, task.attempt, &executor.info().limits).map_err(|why| {
+    crate::rules::bounds::retry(task.index, ms, task.attempt, &executor.info().limits).map_err(|why| {
         let last = match outcome {
             Outcome::Failed(e) => format!("; its last try failed: {e}"),
             Outcome::Succeeded(_) => "; its last try succeeded".to_string(),

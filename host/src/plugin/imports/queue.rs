@@ -34,7 +34,7 @@ impl HostState {
             return Err(format!("an earlier enqueue of this call was refused: {refused}"));
         }
         let options = options(o);
-        crate::bounds::enqueue_options(&options, &self.limits).map_err(|e| self.refuse(e))?;
+        crate::rules::bounds::enqueue_options(&options, &self.limits).map_err(|e| self.refuse(e))?;
         let mut checked = Vec::with_capacity(tasks.len());
         for t in tasks {
             let (task, input_len, key_len) = task(t)?;
