@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 use std::time::Duration;
-use troupe::engine::Engine;
+use troupe::engine::RunStore;
 use troupe::harness::Harness;
 use troupe::{Outcome, Verdict};
 use troupe_tests::{plugin, root, run_pipeline};

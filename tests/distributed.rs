@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use troupe::engine::{Engine, Keys, Recorded};
+use troupe::engine::{HookQueue, Keys, Recorded, RunStore, TaskQueue};
 use troupe_tests::{redis_engine, root, test_redis_url, unique_prefix};
 
 /// A manifest for these tests, with absolute paths so processes can run anywhere.
@@ -37,9 +37,21 @@ component = "pass.wasm"
 [actors.Wait]
 builtin = "wait"
 
-# Served by tests/python/worker.py; the component is only for `has-actor` and loading.
+[executors.retry]
+component = "retry.wasm"
+
+[executors.circuit-breaker]
+component = "circuit-breaker.wasm"
+
+# Served by tests/python/worker.py; the components are only for `has-actor` and loading.
 [actors.Shout]
 component = "pass.wasm"
+
+[actors.Fail]
+component = "fail.wasm"
+
+[actors.Flaky]
+component = "flaky.wasm"
 "#,
         root().join("target/plugins").display()
     );
@@ -278,7 +290,7 @@ fn a_result_delivered_twice_is_counted_once() {
     terminate(fast);
 
     // Now the stalled worker reports too: a second delivery of the same task.
-    let second = slow.finish_task(&task, troupe::Outcome::Succeeded(json!({ "n": "late" }))).unwrap();
+    let second = slow.record(&task, troupe::Outcome::Succeeded(json!({ "n": "late" }))).unwrap();
     assert_eq!(second, Recorded::Duplicate);
     let counts = slow.counts(run, "one").unwrap();
     assert_eq!((counts.succeeded, counts.failed, counts.in_flight), (1, 0, 0));
@@ -661,4 +673,105 @@ fn a_redis_restarted_empty_mid_run_says_the_runs_state_is_gone() {
     let (p, t) = (world.write("next.json", &next), world.write("none.json", &json!({})));
     let context = finish(world.spawn(world.troupe(&["run", &p, "--input", &t, "--concurrency", "1", "--json"])));
     assert_eq!(context["one"], json!({ "n": 1 }));
+}
+
+/// Start `tests/python/worker.py` serving `actors` (comma-separated) of `run`.
+fn start_python(world: &World, run: &str, actors: &str) -> Child {
+    wait_until("the run to start", Duration::from_secs(30), || {
+        redis::cmd("EXISTS").arg(world.keys().run(run)).query::<bool>(&mut world.redis()).unwrap()
+    });
+    let mut python = Command::new("python3");
+    python
+        .arg(root().join("tests/python/worker.py"))
+        .args([&world.url, &world.prefix, run, actors])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    world.spawn(python)
+}
+
+/// How many tasks the Python worker ran, once the run ended (it stops by itself).
+fn python_served(python: Child) -> u64 {
+    let out = python.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the Python worker failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    stdout.trim().strip_prefix("served ").and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{stdout}"))
+}
+
+/// A Redis engine on the world's keys, to read what a run recorded.
+fn reader(world: &World) -> std::sync::Arc<troupe::engine::RedisEngine> {
+    let manifest = troupe::Manifest::load(&world.manifest).unwrap();
+    redis_engine(&manifest, |o| {
+        o.url = world.url.clone();
+        o.prefix = world.prefix.clone();
+    })
+}
+
+// The retry and circuit-breaker suites again, with their actors served only by the Python
+// worker and the orchestrator (`--concurrency 0`) as the only troupe process: the hooks
+// hold because they run in the orchestrator's hook host, never in the worker.
+
+#[test]
+fn retry_holds_when_a_python_worker_serves_a_failing_actor() {
+    let world = World::new("py-retry-fail");
+    let run = "py-retry-fail";
+    let pipeline = json!({ "stages": [
+        { "name": "fetch-data", "mode": "retry", "actor": "Fail", "input": { "message": "upstream 503" },
+          "executorConfig": { "maxRetries": 3, "backoff": "exponential", "baseDelayMs": 50 } } ] });
+    let orchestrator = world.start_run(run, &pipeline, &json!({}));
+    let python = start_python(&world, run, "Fail,Flaky");
+    let out = orchestrator.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the stage must fail: {stderr}");
+    assert!(stderr.contains("1 of 1 tasks failed (tolerated: 0)"), "{stderr}");
+    assert!(stderr.contains("task 0 (Fail, 4 attempts): upstream 503"), "{stderr}");
+    assert_eq!(python_served(python), 4, "maxRetries + 1 attempts reached the Python worker");
+    let history = reader(&world).task_history(run, "fetch-data").unwrap();
+    let gaps: Vec<u64> = history[0].1.windows(2).map(|w| w[1] - w[0]).collect();
+    assert_eq!(gaps.len(), 3, "{history:?}");
+    for (gap, at_least) in gaps.iter().zip([50, 100, 200]) {
+        assert!(*gap + 5 >= at_least, "delays must grow 50, 100, 200 ms: {gaps:?}");
+    }
+}
+
+#[test]
+fn retry_holds_when_a_python_worker_serves_a_flaky_actor() {
+    let world = World::new("py-retry-flaky");
+    let run = "py-retry-flaky";
+    let pipeline = json!({ "stages": [
+        { "name": "fetch-data", "mode": "retry", "actor": "Flaky", "input": { "key": "fetch", "failures": 2 },
+          "executorConfig": { "maxRetries": 3, "backoff": "fixed", "baseDelayMs": 10 } } ] });
+    let orchestrator = world.start_run(run, &pipeline, &json!({}));
+    let python = start_python(&world, run, "Fail,Flaky");
+    let context = finish(orchestrator);
+    assert_eq!(context["fetch-data"], json!({ "key": "fetch", "failures": 2 }));
+    assert_eq!(python_served(python), 3);
+    let results = reader(&world).results(run, "fetch-data").unwrap();
+    assert_eq!(results[0].attempts, 3, "{results:?}");
+}
+
+#[test]
+fn circuit_breaker_holds_when_a_python_worker_serves_the_actor() {
+    let world = World::new("py-breaker");
+    let run = "py-breaker";
+    let items: Vec<Value> = (0..10).map(|i| json!({ "key": "svc", "failures": 3, "n": i })).collect();
+    let pipeline = json!({ "stages": [
+        { "name": "process", "mode": "circuit-breaker", "actor": "Flaky",
+          "scatter": { "input": "$.trigger.items", "as": "item" }, "input": "$.item",
+          "executorConfig": { "threshold": 3, "timeout": 60000, "toleratedFailurePercent": 100 } } ] });
+    let orchestrator = world.start_run(run, &pipeline, &json!({ "items": items }));
+    let python = start_python(&world, run, "Flaky");
+    finish(orchestrator);
+    // Three calls fail and open the circuit; the other seven are rejected by the hook
+    // host before any worker sees them.
+    assert_eq!(python_served(python), 3, "only the three calls before the circuit opened reached the worker");
+    let results = reader(&world).results(run, "process").unwrap();
+    let errors: Vec<String> = results
+        .iter()
+        .map(|r| match &r.outcome {
+            troupe::Outcome::Failed(e) => e.clone(),
+            troupe::Outcome::Succeeded(_) => "ok".into(),
+        })
+        .collect();
+    assert_eq!(errors.iter().filter(|e| e.starts_with("flaky: call")).count(), 3, "{errors:?}");
+    assert_eq!(errors.iter().filter(|e| *e == "circuit open").count(), 7, "{errors:?}");
 }

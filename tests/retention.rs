@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 use std::time::Duration;
-use troupe::engine::{Engine, Recorded};
+use troupe::engine::{HookQueue, Receipt, Recorded, RunStore, TaskQueue};
 use troupe::orchestrator::{Orchestrator, RunError, Silent};
 use troupe::pipeline::Pipeline;
 use troupe_tests::{default_plugins, redis_engine, test_redis_url};
@@ -86,11 +86,11 @@ async fn a_cancelled_runs_keys_expire_even_when_its_tasks_report_late() {
     assert!(matches!(outcome.unwrap(), Err(RunError::Cancelled { .. })));
 
     // The worker reports after the cancel, and retries another: nothing is written.
-    let late = engine.finish_task(&task, troupe::Outcome::Succeeded(json!("late"))).unwrap();
+    let late = engine.record(&task, troupe::Outcome::Succeeded(json!("late"))).unwrap();
     assert_eq!(late, Recorded::Ended);
     let mut other = task.clone();
     other.index = (task.index + 1) % 3;
-    other.delivery = None;
+    other.receipt = Receipt::none();
     engine.requeue(other, 0, true).unwrap();
 
     let mut redis = redis::Client::open(test_redis_url().as_str()).unwrap().get_connection().unwrap();

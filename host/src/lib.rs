@@ -18,10 +18,13 @@
 //! - [`jsonpath`]: queries, bindings and input templates over the run's context.
 //! - [`pipeline`]: pipeline definitions (JSON and YAML read strictly, `.wdl` programs
 //!   compiled by `troupe-dsl`) and their validation (`reads.rs`: no stage reads a later one).
-//! - [`engine`]: the [`engine::Engine`] trait (queue + run state), the embedded engine and
-//!   the Redis engine (`engine/redis/`: streams, Lua functions, the feed and acker threads).
+//! - [`engine`]: the engine traits by role ([`engine::RunStore`] for the orchestrator,
+//!   [`engine::TaskQueue`] for workers, [`engine::HookQueue`] for the hook host), the
+//!   embedded engine and the Redis engine (`engine/redis/`: streams, Lua functions, the feed and acker threads).
 //! - [`orchestrator`]: runs a pipeline's stages on an engine, keeping the barrier.
-//! - [`worker`]: runs tasks on their actors, with the stages' per-task hooks.
+//! - [`worker`]: runs tasks on their actors (only actors).
+//! - [`gatekeeper`]: the hook host: the stages' `before-task` and `after-task` hooks, run
+//!   where tasks are released and outcomes recorded, never in an actor's worker.
 //! - [`actors`]: native actors (`wait`).
 //! - [`files`]: reading files the host is pointed at (components, manifests, pipelines,
 //!   inputs): regular files only, read with a size cap.
@@ -35,6 +38,7 @@ pub mod actors;
 pub mod api;
 pub mod engine;
 pub mod files;
+pub mod gatekeeper;
 pub mod harness;
 pub mod jsonpath;
 pub mod manifest;

@@ -1,5 +1,6 @@
-//! Workers: take tasks from an engine and run them on their actors, calling the stage's
-//! per-task hooks when it asked for them.
+//! Workers: take tasks from an engine and run them on their actors. Only actors: the
+//! stages' hooks run in the hook host ([`crate::gatekeeper`]), so a troupe worker and a
+//! worker in another language following the protocol behave the same.
 //!
 //! Why threads of their own: a wasm call is short CPU work (about 15 µs for `Pass`), and
 //! handing each one to tokio's blocking pool cost more than the call itself (futex
@@ -9,9 +10,9 @@
 //! at most `concurrency` tasks (wasm or native) in progress across all worker threads.
 
 use crate::actors;
-use crate::api::{Admission, Outcome, TaskRef, Verdict};
+use crate::api::Outcome;
 use crate::engine::{Engine, TaskEnvelope};
-use crate::plugin::{Actor, ExecutorPlugin, Plugins};
+use crate::plugin::{Actor, Plugins};
 use crate::stage_host::StageHost;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -22,7 +23,7 @@ pub struct Workers {
     stop: watch::Sender<bool>,
     threads: Vec<std::thread::JoinHandle<()>>,
     ran: Arc<AtomicU64>,
-    /// The engine's [`Engine::flush`], called once the workers have stopped.
+    /// The engine's [`crate::engine::TaskQueue::flush`], called once the workers have stopped.
     flush: Option<Box<dyn FnOnce() + Send>>,
 }
 
@@ -108,99 +109,12 @@ pub fn spawn<E: Engine>(engine: Arc<E>, plugins: Arc<Plugins>, concurrency: usiz
     Workers { stop, threads, ran, flush }
 }
 
-/// Run one task to its recorded outcome (or its requeue).
+/// Run one task on its actor and report the outcome. The stage's hooks are not this
+/// worker's business: the engine hands the outcome to the hook host when the stage has
+/// `after-task`, and only admitted tasks reach a worker when it has `before-task`.
 pub async fn run_task<E: Engine>(engine: &Arc<E>, plugins: &Arc<Plugins>, task: TaskEnvelope) -> anyhow::Result<()> {
-    // A task this worker cannot run (its stage unknown, its mode not in this worker's
-    // manifest) is left for another worker: abandoned, not failed.
-    let info = match engine.stage_info(&task.run_id, &task.stage) {
-        Ok(info) => info,
-        Err(e) => {
-            engine.abandon(&task);
-            return Err(e);
-        }
-    };
-    let executor = if info.before_task_hook || info.after_task_hook {
-        match plugins.executor(&info.mode) {
-            Some(executor) => Some(executor),
-            None => {
-                engine.abandon(&task);
-                anyhow::bail!(
-                    "mode `{}` is not loaded here; task {} of stage {} left for another worker",
-                    info.mode,
-                    task.index,
-                    task.stage
-                );
-            }
-        }
-    } else {
-        None
-    };
-    let executor = || executor.expect("loaded when the stage has hooks");
-    let host: Arc<dyn StageHost> = engine.clone();
-    let task_ref = TaskRef { index: task.index, actor: task.actor.clone(), attempt: task.attempt };
-
-    let admission = if info.before_task_hook {
-        executor()
-            .before_task(host.clone(), &info.stage, &task_ref)
-            .unwrap_or_else(|e| Admission::Reject(e.to_string()))
-    } else {
-        Admission::Run
-    };
-
-    let outcome = match admission {
-        Admission::Defer(ms) => match deferral(engine, executor(), &task, ms)? {
-            Ok(delay) => return engine.requeue(task, delay, false),
-            Err(refused) => Outcome::Failed(refused),
-        },
-        Admission::Reject(message) => Outcome::Failed(message),
-        Admission::Run => invoke(engine, plugins, &task).await,
-    };
-
-    if info.after_task_hook {
-        let verdict = executor().after_task(host, &info.stage, &task_ref, &outcome);
-        match verdict {
-            Ok(Verdict::Retry(ms)) => match retry(executor(), &task, ms, &outcome) {
-                Ok(delay) => return engine.requeue(task, delay, true),
-                Err(refused) => {
-                    engine.report(&task, Outcome::Failed(refused))?;
-                    return Ok(());
-                }
-            },
-            Ok(Verdict::Accept) => {}
-            Err(e) => {
-                engine.report(&task, Outcome::Failed(format!("after-task hook failed: {e}")))?;
-                return Ok(());
-            }
-        }
-    }
-    engine.report(&task, outcome)?;
-    Ok(())
-}
-
-/// The delay of a `defer(ms)` the executor's limits allow, or why the task fails
-/// instead ([`crate::rules::bounds::deferral`]): a hook that defers for ever must not hold its
-/// run for ever.
-fn deferral<E: Engine>(
-    engine: &Arc<E>,
-    executor: &ExecutorPlugin,
-    task: &TaskEnvelope,
-    ms: u64,
-) -> anyhow::Result<Result<u64, String>> {
-    let count = engine.count_deferral(task)?;
-    Ok(crate::rules::bounds::deferral(task.index, ms, count, &executor.info().limits)
-        .map_err(|why| format!("before-task of mode {} refused: {why}", executor.mode())))
-}
-
-/// The delay of a `retry(ms)` the executor's limits allow, or the task's final error
-/// ([`crate::rules::bounds::retry`]), with what its last try gave.
-fn retry(executor: &ExecutorPlugin, task: &TaskEnvelope, ms: u64, outcome: &Outcome) -> Result<u64, String> {
-    crate::rules::bounds::retry(task.index, ms, task.attempt, &executor.info().limits).map_err(|why| {
-        let last = match outcome {
-            Outcome::Failed(e) => format!("; its last try failed: {e}"),
-            Outcome::Succeeded(_) => "; its last try succeeded".to_string(),
-        };
-        format!("after-task of mode {} refused: {why}{last}", executor.mode())
-    })
+    let outcome = invoke(engine, plugins, &task).await;
+    engine.report(&task, outcome)
 }
 
 async fn invoke<E: Engine>(engine: &Arc<E>, plugins: &Arc<Plugins>, task: &TaskEnvelope) -> Outcome {

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use troupe::api::{EnqueueOptions, Execution, OutputShape, Task};
-use troupe::engine::{EmbeddedEngine, Engine, StageInfo};
+use troupe::engine::{EmbeddedEngine, RunStore, StageInfo};
 use troupe::orchestrator::{Orchestrator, Silent};
 use troupe::pipeline::Pipeline;
 use troupe::plugin::Actor;

@@ -21,7 +21,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use troupe::engine::{EmbeddedEngine, Engine, RedisEngine, RedisOptions, StageCounts, TaskResult};
+use troupe::engine::{EmbeddedEngine, RedisEngine, RedisOptions, RunStore};
 use troupe::manifest::Limits;
 use troupe::orchestrator::{Orchestrator, RunError, RunReport, Silent};
 use troupe::pipeline::Pipeline;
@@ -115,11 +115,9 @@ pub fn plugins_from(manifest: &str) -> (Arc<Plugins>, Manifest) {
 
 /// Which engine the behavioural suites run on: the embedded one, or Redis when
 /// `TROUPE_TEST_ENGINE=redis` (at `TROUPE_TEST_REDIS`, default `redis://127.0.0.1:6379`,
-/// under a key prefix of the test's own). `cargo xtask test` runs them on both.
-pub enum TestEngine {
-    Embedded(Arc<EmbeddedEngine>),
-    Redis(Arc<RedisEngine>),
-}
+/// under a key prefix of the test's own). `cargo xtask test` runs them on both. Tests read
+/// what a run recorded through the engine's [`RunStore`] role, whichever engine it is.
+pub type TestEngine = Arc<dyn RunStore>;
 
 /// The Redis the tests use.
 pub fn test_redis_url() -> String {
@@ -142,36 +140,6 @@ pub fn redis_engine(manifest: &Manifest, options: impl FnOnce(&mut RedisOptions)
     Arc::new(RedisEngine::connect(&o, actors, LogLevel::Warn).unwrap_or_else(|e| panic!("{e:#}")))
 }
 
-impl TestEngine {
-    pub fn counts(&self, run: &str, stage: &str) -> anyhow::Result<StageCounts> {
-        match self {
-            TestEngine::Embedded(e) => e.counts(run, stage),
-            TestEngine::Redis(e) => e.counts(run, stage),
-        }
-    }
-
-    pub fn results(&self, run: &str, stage: &str) -> anyhow::Result<Vec<TaskResult>> {
-        match self {
-            TestEngine::Embedded(e) => e.results(run, stage),
-            TestEngine::Redis(e) => e.results(run, stage),
-        }
-    }
-
-    pub fn stragglers(&self, run: &str, stage: &str) -> anyhow::Result<Vec<TaskResult>> {
-        match self {
-            TestEngine::Embedded(e) => e.stragglers(run, stage),
-            TestEngine::Redis(e) => e.stragglers(run, stage),
-        }
-    }
-
-    pub fn task_history(&self, run: &str, stage: &str) -> anyhow::Result<Vec<(u64, Vec<u64>)>> {
-        match self {
-            TestEngine::Embedded(e) => e.task_history(run, stage),
-            TestEngine::Redis(e) => e.task_history(run, stage),
-        }
-    }
-}
-
 /// Run `pipeline` (its JSON) with `trigger` on a fresh engine (see [`TestEngine`]) with
 /// `concurrency` workers; returns the outcome, the engine (for its counters) and the
 /// workers, which keep running tasks (stragglers, detached tasks) until dropped.
@@ -186,12 +154,12 @@ pub async fn run_pipeline(
         let engine = redis_engine(&manifest, |o| o.prefetch = concurrency);
         let workers = troupe::worker::spawn(engine.clone(), plugins.clone(), concurrency);
         let orchestrator = Orchestrator::new(engine.clone(), plugins);
-        return (orchestrator.run(&pipeline, trigger, &Silent).await, TestEngine::Redis(engine), workers);
+        return (orchestrator.run(&pipeline, trigger, &Silent).await, engine, workers);
     }
     let engine = Arc::new(EmbeddedEngine::new(manifest.actors.keys().map(|a| a.to_string()), LogLevel::Warn));
     let workers = troupe::worker::spawn(engine.clone(), plugins.clone(), concurrency);
     let orchestrator = Orchestrator::new(engine.clone(), plugins);
-    (orchestrator.run(&pipeline, trigger, &Silent).await, TestEngine::Embedded(engine), workers)
+    (orchestrator.run(&pipeline, trigger, &Silent).await, engine, workers)
 }
 
 /// The benchmarks' pipeline: a scatter over `$.trigger.items` (`{id, kind}`) then a gather

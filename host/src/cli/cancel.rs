@@ -8,7 +8,7 @@
 use super::redis_args::RedisArgs;
 use clap::Args;
 use std::process::ExitCode;
-use troupe::engine::{Engine, RedisEngine};
+use troupe::engine::{RedisEngine, RunStore};
 
 #[derive(Args)]
 pub struct CancelArgs {

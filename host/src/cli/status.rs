@@ -6,7 +6,7 @@ use super::redis_args::RedisArgs;
 use clap::Args;
 use serde_json::json;
 use std::process::ExitCode;
-use troupe::engine::{Engine, RedisEngine, RunStatus};
+use troupe::engine::{RedisEngine, RunStatus, RunStore};
 
 #[derive(Args)]
 pub struct StatusArgs {
@@ -30,7 +30,7 @@ struct Standing {
     resume: Option<String>,
 }
 
-fn standing(engine: &RedisEngine, run_id: &str, status: &RunStatus, prefix: &str) -> anyhow::Result<Standing> {
+fn standing(engine: &dyn RunStore, run_id: &str, status: &RunStatus, prefix: &str) -> anyhow::Result<Standing> {
     let orphaned = *status == RunStatus::Running && engine.lease_holder(run_id)?.is_none();
     let state = match status {
         RunStatus::Running if orphaned => "orphaned",
@@ -57,9 +57,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
         args.redis.redis.as_deref().ok_or_else(|| anyhow::anyhow!("status needs --redis URL (or TROUPE_REDIS)"))?;
     let engine = RedisEngine::connect(&args.redis.options(url, None, 1), Vec::new(), super::log_level())?;
     let Some(run_id) = args.run_id else {
-        let key = engine.keys().all_runs();
-        let runs: Vec<String> = engine.with_connection(|c| redis::cmd("LRANGE").arg(&key).arg(-20).arg(-1).query(c))?;
-        for run in runs {
+        for run in engine.recent_runs(20)? {
             // A run past its retention has no keys left: say so instead of erroring.
             let status = match engine.run_exists(&run)? {
                 true => match engine.run_status(&run) {

@@ -36,9 +36,12 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     }
     let engine = Arc::new(args.redis.connect(&manifest, args.actors.clone(), args.concurrency)?);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let workers = troupe::worker::spawn(engine.clone(), plugins, args.concurrency);
+    let workers = troupe::worker::spawn(engine.clone(), plugins.clone(), args.concurrency);
+    // A troupe worker is also a hook host: it holds the manifest's executors, so the
+    // stages' hooks run here too (never inside the actor workers).
+    let hooks = troupe::gatekeeper::spawn(engine.clone(), plugins);
     eprintln!(
-        "troupe worker {}: serving {} with {} at once",
+        "troupe worker {}: serving {} with {} at once, and the stages' hooks",
         engine.consumer(),
         args.actors.as_ref().map_or("every actor".to_string(), |a| a.join(", ")),
         args.concurrency
@@ -53,6 +56,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     })?;
     let handed_back = engine.stop_taking()?;
     let ran = workers.shutdown();
+    hooks.shutdown();
     eprintln!("troupe worker {}: stopped; ran {ran} tasks; gave back {handed_back} not started", engine.consumer());
     Ok(ExitCode::SUCCESS)
 }

@@ -6,7 +6,10 @@
 //! or holds it back while the stage has `maxParallel` tasks in flight. A finished task
 //! releases the next held one. Workers take ready tasks from one FIFO queue.
 
-use super::{Engine, Recorded, RunRecord, RunStatus, StageCounts, StageInfo, TaskEnvelope, TaskResult};
+use super::{
+    BoxFuture, HookKind, HookQueue, HookWork, Receipt, Recorded, RunRecord, RunStatus, RunStore, StageCounts,
+    StageInfo, TaskEnvelope, TaskQueue, TaskResult,
+};
 use crate::api::{EnqueueOptions, Execution, LogLevel, Outcome, Task};
 use crate::memory_state::MemoryState;
 use crate::pipeline::Pipeline;
@@ -23,6 +26,8 @@ pub struct EmbeddedEngine {
     inner: Mutex<Inner>,
     /// Wakes workers when a task becomes ready (or a delayed one may be due sooner).
     task_ready: Notify,
+    /// Wakes the hook host when hook work arrives.
+    hook_ready: Notify,
     /// Bumped on every change a run's orchestrator may wait for.
     progress: watch::Sender<u64>,
     actors: HashSet<String>,
@@ -34,6 +39,10 @@ pub struct EmbeddedEngine {
 struct Inner {
     runs: HashMap<String, Run>,
     ready: VecDeque<TaskEnvelope>,
+    /// Work for the stages' hooks: released tasks to admit, outcomes to review.
+    hooks: VecDeque<HookWork>,
+    /// Run ids in the order they started.
+    order: Vec<String>,
     /// Delayed tasks by (due time, sequence).
     delayed: BTreeMap<(Instant, u64), TaskEnvelope>,
     seq: u64,
@@ -79,6 +88,7 @@ impl EmbeddedEngine {
         EmbeddedEngine {
             inner: Mutex::default(),
             task_ready: Notify::new(),
+            hook_ready: Notify::new(),
             progress: watch::Sender::new(0),
             actors: actors.into_iter().collect(),
             log_level,
@@ -143,13 +153,20 @@ impl Inner {
         None
     }
 
-    /// Hand a task to the workers, noting the release in its stage's attempt history.
+    /// Hand a released task on, noting the release in its stage's attempt history: to
+    /// the hook host when its stage has `before-task`, else to the workers.
     fn make_ready(&mut self, task: TaskEnvelope) {
+        let mut gated = false;
         if let Ok(stage) = self.stage(&task.run_id, &task.stage) {
             let at = stage.opened.elapsed().as_millis() as u64;
             stage.history.push((task.index, at));
+            gated = stage.info.before_task_hook;
         }
-        self.ready.push_back(task);
+        if gated {
+            self.hooks.push_back(HookWork { task, kind: HookKind::Admit });
+        } else {
+            self.ready.push_back(task);
+        }
     }
 }
 
@@ -196,7 +213,7 @@ impl StageHost for EmbeddedEngine {
                     input: task.input,
                     key: task.key,
                     attempt: 1,
-                    delivery: None,
+                    receipt: Receipt::none(),
                 };
                 if stage.max_parallel.is_some_and(|max| stage.in_flight >= u64::from(max)) {
                     stage.held.push_back((envelope, options.clone()));
@@ -215,6 +232,7 @@ impl StageHost for EmbeddedEngine {
         for _ in 0..ready.max(1) {
             self.task_ready.notify_one();
         }
+        self.hook_ready.notify_one();
         Ok(())
     }
 
@@ -268,16 +286,34 @@ impl StageHost for EmbeddedEngine {
     }
 }
 
-impl Engine for EmbeddedEngine {
+impl RunStore for EmbeddedEngine {
     fn start_run(&self, run_id: &str, pipeline: &Pipeline, trigger: Value) -> anyhow::Result<()> {
         let mut context = Map::new();
         context.insert("trigger".into(), trigger);
         let record = RunRecord { pipeline: pipeline.to_value(), status: RunStatus::Running, stage: 0 };
         let run = Run { context: Arc::new(Value::Object(context)), stages: HashMap::new(), record, lease: None };
-        if self.lock().runs.insert(run_id.to_string(), run).is_some() {
+        let mut inner = self.lock();
+        if inner.runs.contains_key(run_id) {
             return Err(anyhow!("run `{run_id}` already exists"));
         }
+        inner.runs.insert(run_id.to_string(), run);
+        inner.order.push(run_id.to_string());
         Ok(())
+    }
+
+    fn run_exists(&self, run_id: &str) -> anyhow::Result<bool> {
+        Ok(self.lock().runs.contains_key(run_id))
+    }
+
+    fn recent_runs(&self, limit: usize) -> anyhow::Result<Vec<String>> {
+        let inner = self.lock();
+        Ok(inner.order[inner.order.len().saturating_sub(limit)..].to_vec())
+    }
+
+    fn lease_holder(&self, run_id: &str) -> anyhow::Result<Option<String>> {
+        let inner = self.lock();
+        let run = inner.runs.get(run_id).with_context(|| format!("no run `{run_id}`"))?;
+        Ok(run.lease.as_ref().filter(|(_, until)| *until > Instant::now()).map(|(holder, _)| holder.clone()))
     }
 
     fn run_record(&self, run_id: &str) -> anyhow::Result<RunRecord> {
@@ -315,6 +351,7 @@ impl Engine for EmbeddedEngine {
                 stage.held.clear();
             }
             inner.ready.retain(|t| &*t.run_id != run_id);
+            inner.hooks.retain(|w| &*w.task.run_id != run_id);
             inner.delayed.retain(|_, t| &*t.run_id != run_id);
         }
         self.changed();
@@ -428,44 +465,115 @@ impl Engine for EmbeddedEngine {
         Ok(self.lock().runs.get(run_id).with_context(|| format!("no run `{run_id}`"))?.context.clone())
     }
 
-    async fn wait_for_change(&self, _run_id: &str, timeout: Duration) {
-        let mut rx = self.progress.subscribe();
-        let _ = tokio::time::timeout(timeout, rx.changed()).await;
+    fn wait_for_change<'a>(&'a self, _run_id: &'a str, timeout: Duration) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let mut rx = self.progress.subscribe();
+            let _ = tokio::time::timeout(timeout, rx.changed()).await;
+        })
+    }
+}
+
+impl TaskQueue for EmbeddedEngine {
+    fn next_task(&self) -> BoxFuture<'_, TaskEnvelope> {
+        Box::pin(async move {
+            loop {
+                let notified = self.task_ready.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                let next_due = {
+                    let mut inner = self.lock();
+                    let next_due = inner.promote_due();
+                    if !inner.hooks.is_empty() {
+                        self.hook_ready.notify_one();
+                    }
+                    if let Some(task) = inner.ready.pop_front() {
+                        if !inner.ready.is_empty() {
+                            self.task_ready.notify_one();
+                        }
+                        return task;
+                    }
+                    next_due
+                };
+                match next_due {
+                    Some(due) => {
+                        tokio::select! {
+                            _ = &mut notified => {}
+                            _ = tokio::time::sleep_until(due.into()) => {}
+                        }
+                    }
+                    None => notified.await,
+                }
+            }
+        })
+    }
+
+    fn report(&self, task: &TaskEnvelope, outcome: Outcome) -> anyhow::Result<()> {
+        let review = self.lock().stage(&task.run_id, &task.stage)?.info.after_task_hook;
+        if review {
+            self.lock().hooks.push_back(HookWork { task: task.clone(), kind: HookKind::Review(outcome) });
+            self.hook_ready.notify_one();
+            return Ok(());
+        }
+        self.record(task, outcome).map(|_| ())
+    }
+
+    fn flush(&self) {}
+}
+
+impl HookQueue for EmbeddedEngine {
+    fn next_hook_work(&self) -> BoxFuture<'_, HookWork> {
+        Box::pin(async move {
+            loop {
+                let notified = self.hook_ready.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                let next_due = {
+                    let mut inner = self.lock();
+                    // Gated tasks become hook work when their delay is due.
+                    let next_due = inner.promote_due();
+                    if let Some(work) = inner.hooks.pop_front() {
+                        if !inner.hooks.is_empty() {
+                            self.hook_ready.notify_one();
+                        }
+                        if !inner.ready.is_empty() {
+                            self.task_ready.notify_one();
+                        }
+                        return work;
+                    }
+                    if !inner.ready.is_empty() {
+                        self.task_ready.notify_one();
+                    }
+                    next_due
+                };
+                match next_due {
+                    Some(due) => {
+                        tokio::select! {
+                            _ = &mut notified => {}
+                            _ = tokio::time::sleep_until(due.into()) => {}
+                        }
+                    }
+                    None => notified.await,
+                }
+            }
+        })
     }
 
     fn stage_info(&self, run_id: &str, stage: &str) -> anyhow::Result<StageInfo> {
         Ok(self.lock().stage(run_id, stage)?.info.clone())
     }
 
-    async fn next_task(&self) -> TaskEnvelope {
-        loop {
-            let notified = self.task_ready.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let next_due = {
-                let mut inner = self.lock();
-                let next_due = inner.promote_due();
-                if let Some(task) = inner.ready.pop_front() {
-                    if !inner.ready.is_empty() {
-                        self.task_ready.notify_one();
-                    }
-                    return task;
-                }
-                next_due
-            };
-            match next_due {
-                Some(due) => {
-                    tokio::select! {
-                        _ = &mut notified => {}
-                        _ = tokio::time::sleep_until(due.into()) => {}
-                    }
-                }
-                None => notified.await,
-            }
+    fn admit(&self, task: TaskEnvelope) -> anyhow::Result<()> {
+        let mut inner = self.lock();
+        if inner.runs.get(&*task.run_id).is_some_and(|r| r.record.status == RunStatus::Cancelled) {
+            return Ok(()); // cancelled: an admitted task is not run
         }
+        inner.ready.push_back(task);
+        drop(inner);
+        self.task_ready.notify_one();
+        Ok(())
     }
 
-    fn finish_task(&self, task: &TaskEnvelope, outcome: Outcome) -> anyhow::Result<Recorded> {
+    fn record(&self, task: &TaskEnvelope, outcome: Outcome) -> anyhow::Result<Recorded> {
         let mut inner = self.lock();
         let s = inner.stage(&task.run_id, &task.stage)?;
         if s.results.contains_key(&task.index) || s.stragglers.iter().any(|r| r.index == task.index) {
@@ -503,18 +611,12 @@ impl Engine for EmbeddedEngine {
         if ready {
             self.task_ready.notify_one();
         }
+        self.hook_ready.notify_one();
         // The orchestrator polls progress; wake it only when the barrier trips.
         if tripped {
             self.changed();
         }
         Ok(recorded)
-    }
-
-    fn count_deferral(&self, task: &TaskEnvelope) -> anyhow::Result<u64> {
-        let mut inner = self.lock();
-        let count = inner.stage(&task.run_id, &task.stage)?.deferrals.entry(task.index).or_insert(0);
-        *count += 1;
-        Ok(*count)
     }
 
     fn requeue(&self, mut task: TaskEnvelope, delay_ms: u64, next_attempt: bool) -> anyhow::Result<()> {
@@ -527,9 +629,25 @@ impl Engine for EmbeddedEngine {
         }
         inner.release(task, &EnqueueOptions { delay_ms, ..Default::default() }, "");
         drop(inner);
-        // Wake a worker either way: a delayed task may now be the next one due.
+        // Wake a worker and the hook host either way: a delayed task may now be the
+        // next one due.
         self.task_ready.notify_one();
+        self.hook_ready.notify_one();
         self.changed();
         Ok(())
+    }
+
+    fn count_deferral(&self, task: &TaskEnvelope) -> anyhow::Result<u64> {
+        let mut inner = self.lock();
+        let count = inner.stage(&task.run_id, &task.stage)?.deferrals.entry(task.index).or_insert(0);
+        *count += 1;
+        Ok(*count)
+    }
+
+    fn abandon_hook_work(&self, work: &HookWork) {
+        // One process holds every plugin of an embedded run, so no other host could take
+        // the work over: fail the task rather than leave its run waiting for ever.
+        let message = format!("stage `{}` has hooks but no hook host here loads its mode", work.task.stage);
+        let _ = self.record(&work.task, Outcome::Failed(message));
     }
 }

@@ -1,10 +1,9 @@
-//! Engines: where a run's tasks queue and its state lives. The orchestrator and the
-//! workers talk to an [`Engine`] only, so the embedded engine (in-process, the default)
-//! and the Redis engine are interchangeable behind it and one behavioural test suite
-//! runs against both.
-//!
-//! An engine is also the [`StageHost`] that serves plugin imports: what an executor
-//! enqueues goes straight into the engine's queue for its stage.
+//! Engines: where a run's tasks queue and its state lives, seen through small traits by
+//! who calls them: [`RunStore`] (the orchestrator, `status`, `resume`, `cancel`),
+//! [`TaskQueue`] (actor workers), [`HookQueue`] (hook hosts) and [`StageHost`] (plugin
+//! imports). The embedded engine (in-process, the default) and the Redis engine are
+//! interchangeable behind them; the engine conformance suite and the behavioural suites
+//! run against both.
 
 mod embedded;
 mod redis;
@@ -21,10 +20,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// One task on its way to an actor.
+/// One task on its way to an actor (or to its stage's hooks).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskEnvelope {
     pub run_id: Arc<str>,
@@ -35,17 +35,47 @@ pub struct TaskEnvelope {
     pub key: Option<Value>,
     /// 1 for the first try.
     pub attempt: u32,
-    /// Which queue delivery this is, when the engine's queue acknowledges deliveries.
-    pub delivery: Option<Delivery>,
+    /// How the engine acknowledges this delivery: opaque outside the engine that made it.
+    pub receipt: Receipt,
 }
 
-/// A delivery from a queue that must be acknowledged (a Redis stream entry).
+/// An engine's acknowledgement token for one delivery (a Redis stream entry and the
+/// stream it came from; nothing for the embedded engine). Opaque, so no caller depends
+/// on how an engine acknowledges.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Receipt(pub(crate) Option<StreamReceipt>);
+
 #[derive(Debug, Clone, PartialEq)]
-pub struct Delivery {
-    /// The stream entry id.
+pub(crate) struct StreamReceipt {
+    /// The stream key.
+    pub stream: String,
+    /// The entry id.
     pub entry: String,
-    /// When the worker took it (ms since the Unix epoch).
+    /// When this process took it (ms since the Unix epoch).
     pub taken_ms: u64,
+}
+
+impl Receipt {
+    /// No acknowledgement needed (a task made in process, or by a test).
+    pub fn none() -> Receipt {
+        Receipt(None)
+    }
+}
+
+/// Work for a stage's hooks, done by a hook host ([`crate::gatekeeper`]) holding the
+/// executor plugin, never by an actor worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HookWork {
+    pub task: TaskEnvelope,
+    pub kind: HookKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum HookKind {
+    /// The task was released: ask `before-task` whether it runs.
+    Admit,
+    /// An attempt ended so: ask `after-task` whether it is the task's outcome.
+    Review(Outcome),
 }
 
 /// Where a run stands, as the engine keeps it: what `troupe resume` and `troupe status`
@@ -144,13 +174,26 @@ pub enum Recorded {
     Ended,
 }
 
-/// A queue and a run-state store.
-pub trait Engine: StageHost + 'static {
+/// A boxed future, so the role traits can be used as `dyn` objects.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Runs and their stages: what the orchestrator drives a run through, and what
+/// `troupe status`, `resume` and `cancel` read. Every rule that must hold across
+/// processes (the lease, first result wins, maxParallel slots) is the engine's to keep
+/// atomic; the conformance suite in `tests/` pins each one on every engine.
+pub trait RunStore: StageHost {
     /// Create a run of `pipeline` whose context is `{"trigger": trigger}`.
     fn start_run(&self, run_id: &str, pipeline: &Pipeline, trigger: Value) -> anyhow::Result<()>;
 
     /// The run's definition, trigger and progress.
     fn run_record(&self, run_id: &str) -> anyhow::Result<RunRecord>;
+
+    /// Whether the engine still has the run (a finished run may have passed its
+    /// retention).
+    fn run_exists(&self, run_id: &str) -> anyhow::Result<bool>;
+
+    /// The latest runs started, oldest first, at most `limit`.
+    fn recent_runs(&self, limit: usize) -> anyhow::Result<Vec<String>>;
 
     /// Note that the run has reached stage `stage` (an index into its stages).
     fn set_run_stage(&self, run_id: &str, stage: usize) -> anyhow::Result<()>;
@@ -172,6 +215,10 @@ pub trait Engine: StageHost + 'static {
     /// false while another orchestrator holds it.
     fn acquire_lease(&self, run_id: &str, owner: &str, ttl: Duration) -> anyhow::Result<bool>;
 
+    /// Who holds the run's lease now (None: no orchestrator drives it; a run still
+    /// running is then orphaned).
+    fn lease_holder(&self, run_id: &str) -> anyhow::Result<Option<String>>;
+
     /// What the stage's `execute` returned, once it was sealed.
     fn sealed(&self, run_id: &str, stage: &str) -> anyhow::Result<Option<Execution>>;
 
@@ -190,10 +237,10 @@ pub trait Engine: StageHost + 'static {
     /// Late results of a cut stage, in arrival order.
     fn stragglers(&self, run_id: &str, stage: &str) -> anyhow::Result<Vec<TaskResult>>;
 
-    /// For each task, when each of its attempts was released to the workers (ms since the
-    /// stage opened), in task-index order. Release, not start, because that is what the
-    /// engine controls (rate limits and retry delays hold it back); when a worker starts a
-    /// released task depends on how busy the workers are.
+    /// For each task, when each of its attempts was released (ms since the stage opened),
+    /// in task-index order. Release, not start, because that is what the engine controls
+    /// (rate limits and retry delays hold it back); when a worker starts a released task
+    /// depends on how busy the workers are.
     fn task_history(&self, run_id: &str, stage: &str) -> anyhow::Result<Vec<(u64, Vec<u64>)>>;
 
     /// Stop counting the stage: tasks still running become stragglers.
@@ -206,39 +253,60 @@ pub trait Engine: StageHost + 'static {
     fn run_context(&self, run_id: &str) -> anyhow::Result<Arc<Value>>;
 
     /// Wait until something in the run changed, or `timeout` passed.
-    fn wait_for_change(&self, run_id: &str, timeout: Duration) -> impl Future<Output = ()> + Send;
+    fn wait_for_change<'a>(&'a self, run_id: &'a str, timeout: Duration) -> BoxFuture<'a, ()>;
+}
+
+/// The actor side: what workers take and report. A worker only runs actors; the hooks
+/// of a task's stage are a hook host's ([`HookQueue`]), so a worker in any language that
+/// follows the protocol gets the same semantics.
+pub trait TaskQueue: Send + Sync {
+    /// The next task due for an actor, waiting as long as it takes.
+    fn next_task(&self) -> BoxFuture<'_, TaskEnvelope>;
+
+    /// Report an attempt's outcome without waiting to learn how it was recorded (an
+    /// engine may batch these; [`TaskQueue::flush`] waits for them). When the task's stage
+    /// has an `after-task` hook, the outcome goes to review instead of being recorded.
+    fn report(&self, task: &TaskEnvelope, outcome: Outcome) -> anyhow::Result<()>;
+
+    /// Wait until every report made so far reached the engine.
+    fn flush(&self);
+}
+
+/// The hook side: what a hook host ([`crate::gatekeeper`]) takes and decides. Tasks of a
+/// stage with `before-task` come here when released, before any actor sees them;
+/// outcomes of a stage with `after-task` come here before they are recorded.
+pub trait HookQueue: Send + Sync {
+    /// The next piece of hook work, waiting as long as it takes.
+    fn next_hook_work(&self) -> BoxFuture<'_, HookWork>;
 
     /// The stage a task belongs to.
     fn stage_info(&self, run_id: &str, stage: &str) -> anyhow::Result<StageInfo>;
 
-    /// The next task due, waiting as long as it takes.
-    fn next_task(&self) -> impl Future<Output = TaskEnvelope> + Send;
+    /// `before-task` said run: hand the task to its actor.
+    fn admit(&self, task: TaskEnvelope) -> anyhow::Result<()>;
 
-    /// Record a task's outcome (exactly once per task).
-    fn finish_task(&self, task: &TaskEnvelope, outcome: Outcome) -> anyhow::Result<Recorded>;
+    /// Record a task's outcome (exactly once per task), bypassing review.
+    fn record(&self, task: &TaskEnvelope, outcome: Outcome) -> anyhow::Result<Recorded>;
 
-    /// Record a task's outcome without waiting to learn how it was recorded (what workers
-    /// call: an engine may batch these). [`Engine::flush`] waits for them.
-    fn report(&self, task: &TaskEnvelope, outcome: Outcome) -> anyhow::Result<()> {
-        self.finish_task(task, outcome).map(|_| ())
-    }
-
-    /// Wait until every [`Engine::report`] made so far is recorded.
-    fn flush(&self) {}
-
-    /// Give up a task this worker cannot run, recording nothing: on Redis its delivery is
-    /// no longer kept claimed, so another worker takes it over after the visibility
-    /// timeout.
-    fn abandon(&self, _task: &TaskEnvelope) {}
-
-    /// Run the task again after `delay_ms`; `next_attempt` counts it as a retry.
+    /// Release the task again after `delay_ms` (a deferral, or with `next_attempt` a
+    /// retry); before-task is asked again when it is released.
     fn requeue(&self, task: TaskEnvelope, delay_ms: u64, next_attempt: bool) -> anyhow::Result<()>;
 
-    /// Count one more deferral of `task` (its `before-task` said defer) and return how
-    /// many it has had, this one included: what holds a hook that defers for ever to the
-    /// executor's `task-deferrals`. Retries need no counter: the attempt number is one.
+    /// Count one more deferral of `task` and return how many it has had, this one
+    /// included: what holds a hook that defers for ever to the executor's
+    /// `task-deferrals`. Retries need no counter: the attempt number is one.
     fn count_deferral(&self, task: &TaskEnvelope) -> anyhow::Result<u64>;
+
+    /// Give up hook work this host cannot do (its mode is not loaded here), recording
+    /// nothing: another host takes it over.
+    fn abandon_hook_work(&self, work: &HookWork);
 }
+
+/// An engine in all its roles. The orchestrator, workers and hook hosts each take only
+/// the role they use; this is for whoever wires them together.
+pub trait Engine: RunStore + TaskQueue + HookQueue + 'static {}
+
+impl<T: RunStore + TaskQueue + HookQueue + 'static> Engine for T {}
 
 /// The error an executor receives when a task names an actor the manifest lacks.
 pub(crate) fn check_actors(tasks: &[crate::api::Task], actors: &HashSet<String>) -> Result<(), String> {

@@ -14,8 +14,8 @@ pub use observer::{Observer, Silent};
 
 use crate::api::{ExecutorError, Outcome, Stage, StagePlan};
 use crate::engine::{assemble_output, Engine, RunStatus, StageCounts, StageInfo, StateError, TaskResult};
-use crate::pipeline::{self, Pipeline, StageProblem};
-use crate::plugin::Plugins;
+use crate::pipeline::{self, Pipeline, StageProblem, ValidPipeline};
+use crate::plugin::{ExecutorPlugin, Plugins};
 use crate::stage_host::StageHost;
 use serde::Serialize;
 use serde_json::Value;
@@ -72,12 +72,21 @@ pub struct Orchestrator<E: Engine> {
     /// This orchestrator's name in run leases.
     owner: String,
     renewed: std::sync::Mutex<Instant>,
+    /// The hook host serving the stages' hooks, started with the first run driven and
+    /// kept while this orchestrator lives (detached tasks may still need it).
+    hooks: std::sync::OnceLock<crate::gatekeeper::HookHost>,
 }
 
 impl<E: Engine> Orchestrator<E> {
     pub fn new(engine: Arc<E>, plugins: Arc<Plugins>) -> Self {
         let owner = format!("orchestrator-{}-{}", std::process::id(), new_run_id());
-        Orchestrator { engine, plugins, owner, renewed: std::sync::Mutex::new(Instant::now()) }
+        Orchestrator {
+            engine,
+            plugins,
+            owner,
+            renewed: std::sync::Mutex::new(Instant::now()),
+            hooks: std::sync::OnceLock::new(),
+        }
     }
 
     pub fn engine(&self) -> &Arc<E> {
@@ -91,6 +100,17 @@ impl<E: Engine> Orchestrator<E> {
     /// Every problem in the pipeline (see [`pipeline::validate`]).
     pub fn validate(&self, pipeline: &Pipeline) -> Vec<StageProblem> {
         pipeline::validate(pipeline, &self.plugins, self.host())
+    }
+
+    /// The pipeline, validated, as the run loop takes it.
+    fn check(&self, pipeline: &Pipeline) -> Result<ValidPipeline, RunError> {
+        pipeline::check(pipeline, &self.plugins, self.host()).map_err(RunError::Invalid)
+    }
+
+    /// The executor of a validated stage's mode (a manifest is loaded once, so a mode that
+    /// validated is there; an error rather than a panic all the same).
+    fn executor(&self, mode: &str) -> Result<&ExecutorPlugin, RunError> {
+        self.plugins.executor(mode).ok_or_else(|| RunError::Engine(anyhow::anyhow!("mode `{mode}` is not loaded")))
     }
 
     /// Run `pipeline` with `trigger` as `$.trigger` to its end.
@@ -111,13 +131,10 @@ impl<E: Engine> Orchestrator<E> {
         trigger: Value,
         observer: &dyn Observer,
     ) -> Result<RunReport, RunError> {
-        let problems = self.validate(pipeline);
-        if !problems.is_empty() {
-            return Err(RunError::Invalid(problems));
-        }
+        let valid = self.check(pipeline)?;
         self.engine.start_run(run_id, pipeline, trigger).map_err(RunError::Engine)?;
         observer.run_started(run_id);
-        self.drive(run_id, pipeline, 0, observer).await
+        self.drive(run_id, &valid, 0, observer).await
     }
 
     /// Carry a run on from where the engine says it stands: its orchestrator died, or was
@@ -138,12 +155,9 @@ impl<E: Engine> Orchestrator<E> {
             }
         }
         let pipeline = record.pipeline().map_err(RunError::Engine)?;
-        let problems = self.validate(&pipeline);
-        if !problems.is_empty() {
-            return Err(RunError::Invalid(problems));
-        }
+        let valid = self.check(&pipeline)?;
         observer.run_started(run_id);
-        self.drive(run_id, &pipeline, record.stage, observer).await
+        self.drive(run_id, &valid, record.stage, observer).await
     }
 
     /// Take the run's lease, waiting out a holder that stopped renewing it.
@@ -178,11 +192,12 @@ impl<E: Engine> Orchestrator<E> {
     async fn drive(
         &self,
         run_id: &str,
-        pipeline: &Pipeline,
+        pipeline: &ValidPipeline,
         from: usize,
         observer: &dyn Observer,
     ) -> Result<RunReport, RunError> {
         self.take_lease(run_id).await?;
+        self.hooks.get_or_init(|| crate::gatekeeper::spawn(self.engine.clone(), self.plugins.clone()));
         // The stages race the watch: a cancel (or a lost lease, or a state gone from the
         // store) ends the run at whatever await point the stages are (an executor call
         // still running on its blocking thread ends at its deadline, unheard).
@@ -227,19 +242,15 @@ impl<E: Engine> Orchestrator<E> {
     async fn drive_stages(
         &self,
         run_id: &str,
-        pipeline: &Pipeline,
+        pipeline: &ValidPipeline,
         from: usize,
         observer: &dyn Observer,
     ) -> Result<RunReport, RunError> {
-        let stages: Vec<(String, Stage)> = pipeline
-            .stages
-            .iter()
-            .map(|def| {
-                let mode = def["mode"].as_str().expect("validated").to_string();
-                let stage = self.plugins.executor(&mode).expect("validated").stage(run_id, def);
-                (mode, stage)
-            })
-            .collect();
+        let mut stages: Vec<(String, Stage)> = Vec::with_capacity(pipeline.stages.len());
+        for valid in &pipeline.stages {
+            let stage = self.executor(&valid.mode)?.stage(run_id, &valid.definition);
+            stages.push((valid.mode.clone(), stage));
+        }
         let mut plans = Vec::with_capacity(stages.len());
         for (mode, stage) in &stages {
             plans.push(self.plan(mode, stage).await?);
@@ -263,7 +274,11 @@ impl<E: Engine> Orchestrator<E> {
                 continue;
             }
             self.engine.set_run_stage(run_id, i).map_err(RunError::Engine)?;
-            let early = plans.get(i + 1).and_then(|p| p.early_start).map(|e| (e, pipeline.stage_label(i + 1)));
+            let early = plans
+                .get(i + 1)
+                .and_then(|p| p.early_start)
+                .zip(pipeline.stages.get(i + 1))
+                .map(|(e, next)| (e, next.name.clone()));
             let step = Step { index: i, mode, stage, plan: &plans[i], early };
             let report = self.run_stage(run_id, step, observer).await?;
             reports.push(report);
@@ -276,11 +291,13 @@ impl<E: Engine> Orchestrator<E> {
         let fail = |reason| RunError::StageFailed { run_id: stage.run_id.clone(), stage: stage.name.clone(), reason };
         let (plugins, host, mode_owned, stage_owned) =
             (self.plugins.clone(), self.host(), mode.to_string(), stage.clone());
-        let result = tokio::task::spawn_blocking(move || {
-            plugins.executor(&mode_owned).expect("validated").plan(host, &stage_owned)
-        })
-        .await
-        .map_err(|e| RunError::Engine(e.into()))?;
+        let result =
+            tokio::task::spawn_blocking(move || plugins.executor(&mode_owned).map(|e| e.plan(host, &stage_owned)))
+                .await
+                .map_err(|e| RunError::Engine(e.into()))?;
+        let Some(result) = result else {
+            return Err(RunError::Engine(anyhow::anyhow!("mode `{mode}` is not loaded")));
+        };
         match result {
             Ok(Ok(plan)) => Ok(plan),
             Ok(Err(e)) => Err(fail(StageFailure::Executor { mode: mode.to_string(), error: e })),
@@ -389,13 +406,12 @@ impl<E: Engine> Orchestrator<E> {
             let (plugins, host, mode_owned, stage_owned) =
                 (self.plugins.clone(), self.host(), mode.to_string(), stage.clone());
             let result = tokio::task::spawn_blocking(move || {
-                plugins.executor(&mode_owned).expect("validated").execute(host, &stage_owned)
+                plugins.executor(&mode_owned).map(|e| e.execute(host, &stage_owned))
             })
             .await
-            .map_err(|e| StageFailure::Executor {
-                mode: mode.to_string(),
-                error: ExecutorError::Fatal(e.to_string()),
-            })?;
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.ok_or_else(|| format!("mode `{mode}` is not loaded")))
+            .map_err(|e| StageFailure::Executor { mode: mode.to_string(), error: ExecutorError::Fatal(e) })?;
             match result {
                 Ok(Ok(execution)) => return Ok(execution),
                 Ok(Err(ExecutorError::Retryable(_))) if attempt < EXECUTOR_RETRIES => {

@@ -18,7 +18,7 @@ mod strict;
 mod validate;
 
 pub use dsl::{is_dsl, load_with_source, DslSource};
-pub use validate::{validate, StageProblem};
+pub use validate::{check, validate, StageProblem};
 
 use serde_json::Value;
 use std::path::Path;
@@ -31,6 +31,22 @@ pub const STAGE_FIELDS: &[&str] = &["name", "mode", "actor", "input", "scatter",
 pub struct Pipeline {
     pub name: String,
     pub stages: Vec<Value>,
+}
+
+/// A pipeline that passed [`validate`]: every stage is an object with a unique name and
+/// a mode the manifest loads. What the orchestrator runs, so it never re-checks a stage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidPipeline {
+    pub name: String,
+    pub stages: Vec<ValidStage>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidStage {
+    pub name: String,
+    pub mode: String,
+    /// The stage as written: executors read what they need from it.
+    pub definition: Value,
 }
 
 /// Why a pipeline file could not be read (its stages are checked by [`validate`]).

@@ -46,6 +46,28 @@ const PLACEHOLDER_ACTOR: &str = "unused";
 /// The context's name for the run's input.
 const TRIGGER: &str = "trigger";
 
+/// The pipeline as a [`super::ValidPipeline`], or every problem in it (see [`validate`]).
+pub fn check(
+    pipeline: &Pipeline,
+    plugins: &Plugins,
+    host: Arc<dyn StageHost>,
+) -> Result<super::ValidPipeline, Vec<StageProblem>> {
+    let problems = validate(pipeline, plugins, host);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let stages = pipeline
+        .stages
+        .iter()
+        .map(|def| super::ValidStage {
+            name: def["name"].as_str().unwrap_or_default().to_string(),
+            mode: def["mode"].as_str().unwrap_or_default().to_string(),
+            definition: def.clone(),
+        })
+        .collect();
+    Ok(super::ValidPipeline { name: pipeline.name.clone(), stages })
+}
+
 /// Every problem in `pipeline`, in stage order. `host` serves the executors' `validate`
 /// calls (it answers `has-actor` from the manifest).
 pub fn validate(pipeline: &Pipeline, plugins: &Plugins, host: Arc<dyn StageHost>) -> Vec<StageProblem> {

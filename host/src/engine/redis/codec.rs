@@ -1,9 +1,11 @@
 //! What crosses Redis, as text: task records, stream entries, recorded results. The
 //! formats are public (docs/redis-protocol.md): workers in other languages read stream
-//! entries and write results with `FCALL troupe_v3_finish`.
+//! entries and write results with `FCALL troupe_v4_finish`.
 
 use crate::api::{EnqueueOptions, Outcome, Task};
-use crate::engine::{Delivery, RunRecord, RunStatus, StageCounts, StateError, TaskEnvelope, TaskResult};
+use crate::engine::{
+    HookKind, HookWork, Receipt, RunRecord, RunStatus, StageCounts, StateError, StreamReceipt, TaskEnvelope, TaskResult,
+};
 use anyhow::{anyhow, Context as _};
 use redis::streams::StreamId;
 use serde_json::{json, Map, Value};
@@ -164,8 +166,8 @@ fn field(entry: &StreamId, name: &str) -> anyhow::Result<String> {
     entry.get::<String>(name).ok_or_else(|| anyhow!("stream entry {} has no `{name}`", entry.id))
 }
 
-/// A stream entry as a task a worker runs.
-pub fn envelope(entry: &StreamId, taken_ms: u64) -> anyhow::Result<TaskEnvelope> {
+/// A stream entry of `stream` as a task a worker runs.
+pub fn envelope(entry: &StreamId, stream: &str, taken_ms: u64) -> anyhow::Result<TaskEnvelope> {
     let input = field(entry, "input")?;
     let key = match entry.get::<String>("key") {
         Some(text) => Some(serde_json::from_str(&text).context("`key` is not JSON")?),
@@ -179,8 +181,40 @@ pub fn envelope(entry: &StreamId, taken_ms: u64) -> anyhow::Result<TaskEnvelope>
         input: serde_json::from_str(&input).context("`input` is not JSON")?,
         key,
         attempt: field(entry, "attempt")?.parse().context("`attempt` is not a number")?,
-        delivery: Some(Delivery { entry: entry.id.clone(), taken_ms }),
+        receipt: Receipt(Some(StreamReceipt { stream: stream.to_string(), entry: entry.id.clone(), taken_ms })),
     })
+}
+
+/// An entry of a run's hooks stream as hook work: the task's fields, and `hook` =
+/// `admit`, or `review` with the attempt's `kind` and `payload` as a worker reported them.
+pub fn hook_work(entry: &StreamId, stream: &str, taken_ms: u64) -> anyhow::Result<HookWork> {
+    let task = envelope(entry, stream, taken_ms)?;
+    let kind = match field(entry, "hook")?.as_str() {
+        "admit" => HookKind::Admit,
+        "review" => {
+            let payload = field(entry, "payload")?;
+            HookKind::Review(match field(entry, "kind")?.as_str() {
+                "ok" => Outcome::Succeeded(serde_json::from_str(&payload).context("`payload` is not JSON")?),
+                "err" => Outcome::Failed(payload),
+                other => return Err(anyhow!("`kind` is `{}`, not ok or err", crate::text::one_line(other, 40))),
+            })
+        }
+        other => return Err(anyhow!("`hook` is `{}`, not admit or review", crate::text::one_line(other, 40))),
+    };
+    Ok(HookWork { task, kind })
+}
+
+/// Hook work's entry fields, in order, to add it again (a hand-back).
+pub fn hook_fields(work: &HookWork) -> Vec<String> {
+    let mut fields = entry_fields(&work.task);
+    match &work.kind {
+        HookKind::Admit => fields.extend(["hook".into(), "admit".into()]),
+        HookKind::Review(outcome) => {
+            let (kind, payload) = outcome_args(outcome);
+            fields.extend(["hook".into(), "review".into(), "kind".into(), kind.into(), "payload".into(), payload]);
+        }
+    }
+    fields
 }
 
 /// The entry's fields, in order, to add it again (a hand-back).
@@ -205,7 +239,7 @@ pub fn entry_fields(task: &TaskEnvelope) -> Vec<String> {
     fields
 }
 
-/// `troupe_v3_finish`'s kind and payload for an outcome.
+/// `troupe_v4_finish`'s kind and payload for an outcome.
 pub fn outcome_args(outcome: &Outcome) -> (&'static str, String) {
     match outcome {
         Outcome::Succeeded(value) => ("ok", value.to_string()),

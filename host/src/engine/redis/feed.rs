@@ -1,5 +1,7 @@
 //! The feed: one thread per process that keeps a small buffer of tasks for the local
-//! workers. It reads the actor streams of every active run with one `XREADGROUP`,
+//! workers, and of hook work for the local hook host. It reads the actor streams (when
+//! this process has workers) and the hooks streams (when it hosts hooks) of every active
+//! run with one `XREADGROUP`,
 //! reclaims deliveries a dead worker left pending (`XAUTOCLAIM` after the visibility
 //! timeout), and moves due delayed tasks to their streams.
 //!
@@ -9,7 +11,7 @@
 use super::codec;
 use super::conn::{function, Pool};
 use super::keys::{Keys, GROUP};
-use crate::engine::TaskEnvelope;
+use crate::engine::{HookWork, Receipt, TaskEnvelope};
 use redis::streams::{StreamAutoClaimReply, StreamReadReply};
 use redis::Connection;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -42,6 +44,14 @@ pub struct Feed {
     pub buffer: Mutex<VecDeque<TaskEnvelope>>,
     /// Wakes workers: tasks arrived.
     pub ready: Notify,
+    /// Hook work taken for the local hook host.
+    pub hook_buffer: Mutex<VecDeque<HookWork>>,
+    /// Wakes the hook host: hook work arrived.
+    pub hook_ready: Notify,
+    /// Whether this process has actor workers (they asked for a task) and a hook host:
+    /// which streams the feed reads.
+    pub serve_actors: AtomicBool,
+    pub serve_hooks: AtomicBool,
     /// Wakes the feed: the buffer has room again.
     pub room: Condvar,
     /// Deliveries taken by a worker and not yet reported, by stream: the feed keeps them
@@ -65,28 +75,49 @@ impl Feed {
             }
             drop(buffer);
             match task {
-                Some(t) if !self.still_ours(&t) => continue,
+                Some(t) if !self.still_ours(&t.receipt) => continue,
                 other => break other,
             }
         };
-        if let Some((t, d)) = task.as_ref().and_then(|t| t.delivery.as_ref().map(|d| (t, d))) {
-            let stream = self.keys.queue(&t.run_id, &t.actor);
-            self.running.lock().unwrap_or_else(|p| p.into_inner()).entry(stream).or_default().insert(d.entry.clone());
+        if let Some(task) = &task {
+            self.started(&task.receipt);
         }
         task
     }
 
-    /// Whether a task that waited in the buffer is still this process's to run: after the
-    /// visibility timeout another worker may have taken it over (it was not started, so
-    /// nothing kept it claimed), and then it must not run here too.
-    fn still_ours(&self, task: &TaskEnvelope) -> bool {
-        let Some(d) = &task.delivery else { return true };
-        if wall_ms().saturating_sub(d.taken_ms) < self.visibility.as_millis() as u64 / 2 {
+    pub fn take_hook_work(&self) -> Option<HookWork> {
+        let work = loop {
+            let work = self.hook_buffer.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+            self.room.notify_one();
+            match work {
+                Some(w) if !self.still_ours(&w.task.receipt) => continue,
+                other => break other,
+            }
+        };
+        if let Some(work) = &work {
+            self.started(&work.task.receipt);
+        }
+        work
+    }
+
+    /// Keep a delivery claimed while it is worked on (see `running`).
+    fn started(&self, receipt: &Receipt) {
+        if let Some(r) = &receipt.0 {
+            let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+            running.entry(r.stream.clone()).or_default().insert(r.entry.clone());
+        }
+    }
+
+    /// Whether a delivery that waited in a buffer is still this process's to work on:
+    /// after the visibility timeout another process may have taken it over (it was not
+    /// started, so nothing kept it claimed), and then it must not run here too.
+    fn still_ours(&self, receipt: &Receipt) -> bool {
+        let Some(r) = &receipt.0 else { return true };
+        if wall_ms().saturating_sub(r.taken_ms) < self.visibility.as_millis() as u64 / 2 {
             return true;
         }
-        let stream = self.keys.queue(&task.run_id, &task.actor);
         let kept: anyhow::Result<i64> = self.pool.with(|c| {
-            redis::cmd("FCALL").arg(function::KEEP).arg(1).arg(&stream).arg(&d.entry).arg(&self.consumer).query(c)
+            redis::cmd("FCALL").arg(function::KEEP).arg(1).arg(&r.stream).arg(&r.entry).arg(&self.consumer).query(c)
         });
         match kept {
             Ok(1) => true,
@@ -96,15 +127,14 @@ impl Feed {
         }
     }
 
-    /// The task's delivery ended (reported or requeued): stop keeping it claimed.
-    pub fn ended(&self, task: &TaskEnvelope) {
-        if let Some(d) = &task.delivery {
-            let stream = self.keys.queue(&task.run_id, &task.actor);
+    /// The delivery ended (reported, recorded or requeued): stop keeping it claimed.
+    pub fn ended(&self, receipt: &Receipt) {
+        if let Some(r) = &receipt.0 {
             let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(entries) = running.get_mut(&stream) {
-                entries.remove(&d.entry);
+            if let Some(entries) = running.get_mut(&r.stream) {
+                entries.remove(&r.entry);
                 if entries.is_empty() {
-                    running.remove(&stream);
+                    running.remove(&r.stream);
                 }
             }
         }
@@ -136,46 +166,57 @@ impl Feed {
         }
     }
 
-    /// Wait (a little at most) until the buffer has room for more tasks.
+    /// Wait (a little at most) until the buffers have room for more.
     fn wait_for_room(&self) -> bool {
-        let buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
-        if buffer.len() < self.prefetch {
+        if self.buffered() < self.prefetch {
             return true;
         }
-        let (buffer, _) = self.room.wait_timeout(buffer, Duration::from_millis(10)).unwrap_or_else(|p| p.into_inner());
-        buffer.len() < self.prefetch
+        let buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = self.room.wait_timeout(buffer, Duration::from_millis(10)).unwrap_or_else(|p| p.into_inner());
+        self.buffered() < self.prefetch
     }
 
-    fn push(&self, tasks: Vec<TaskEnvelope>) {
-        if tasks.is_empty() {
-            return;
+    fn push(&self, taken: Taken) {
+        if !taken.tasks.is_empty() {
+            self.buffer.lock().unwrap_or_else(|p| p.into_inner()).extend(taken.tasks);
+            self.ready.notify_waiters();
+            self.ready.notify_one();
         }
-        self.buffer.lock().unwrap_or_else(|p| p.into_inner()).extend(tasks);
-        self.ready.notify_waiters();
-        self.ready.notify_one();
+        if !taken.hooks.is_empty() {
+            self.hook_buffer.lock().unwrap_or_else(|p| p.into_inner()).extend(taken.hooks);
+            self.hook_ready.notify_waiters();
+            self.hook_ready.notify_one();
+        }
     }
 
     fn buffered(&self) -> usize {
         self.buffer.lock().unwrap_or_else(|p| p.into_inner()).len()
+            + self.hook_buffer.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
-    /// Give every buffered task back to its stream at once, for another worker.
+    /// Give everything buffered back to its stream at once, for another process.
     pub fn hand_back(&self) -> anyhow::Result<usize> {
         let tasks: Vec<TaskEnvelope> = self.buffer.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
-        for task in &tasks {
-            let Some(delivery) = &task.delivery else { continue };
-            let stream = self.keys.queue(&task.run_id, &task.actor);
+        let hooks: Vec<HookWork> = self.hook_buffer.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
+        let entries = tasks
+            .iter()
+            .map(|t| (&t.receipt, codec::entry_fields(t)))
+            .chain(hooks.iter().map(|w| (&w.task.receipt, codec::hook_fields(w))));
+        let mut given = 0;
+        for (receipt, fields) in entries {
+            let Some(r) = &receipt.0 else { continue };
             self.pool.with(|c| {
                 redis::cmd("FCALL")
                     .arg(function::HANDBACK)
                     .arg(1)
-                    .arg(&stream)
-                    .arg(&delivery.entry)
-                    .arg(codec::entry_fields(task))
+                    .arg(&r.stream)
+                    .arg(&r.entry)
+                    .arg(&fields)
                     .query::<i64>(c)
             })?;
+            given += 1;
         }
-        Ok(tasks.len())
+        Ok(given)
     }
 
     /// The feed's loop; returns when `stop` is set.
@@ -191,7 +232,15 @@ impl Feed {
         let claim_every = (self.visibility / 2).max(Duration::from_millis(100));
         let beat_every = (self.visibility / 3).max(Duration::from_millis(50));
         let mut beat = Instant::now();
+        let mut served = (false, false);
         while !self.stop.load(Ordering::Relaxed) {
+            // Which streams to read changes when workers or a hook host start.
+            let now_served = (self.serve_actors.load(Ordering::Relaxed), self.serve_hooks.load(Ordering::Relaxed));
+            if now_served != served {
+                served = now_served;
+                runs.clear();
+                refreshed = Instant::now() - REFRESH_RUNS;
+            }
             // The heartbeat goes on while the buffer is full (its tasks wait for workers
             // busy with long tasks: exactly when it matters).
             if beat.elapsed() >= beat_every {
@@ -311,6 +360,9 @@ impl Feed {
         // Tasks of a run that ended meanwhile (cancelled) are dropped, not run; their
         // deliveries expire with the run's keys.
         self.buffer.lock().unwrap_or_else(|p| p.into_inner()).retain(|t| active.contains(&*t.run_id));
+        self.hook_buffer.lock().unwrap_or_else(|p| p.into_inner()).retain(|w| active.contains(&*w.task.run_id));
+        let (actors_too, hooks_too) =
+            (self.serve_actors.load(Ordering::Relaxed), self.serve_hooks.load(Ordering::Relaxed));
         for run in active {
             if runs.contains_key(&run) {
                 continue;
@@ -318,11 +370,14 @@ impl Feed {
             let actors: Option<String> =
                 self.pool.with(|c| redis::cmd("HGET").arg(self.keys.run(&run)).arg("actors").query(c))?;
             let actors: Vec<String> = actors.and_then(|a| serde_json::from_str(&a).ok()).unwrap_or_default();
-            let streams = actors
+            let mut streams: Vec<String> = actors
                 .iter()
-                .filter(|a| self.serve.as_ref().is_none_or(|s| s.contains(*a)))
+                .filter(|a| actors_too && self.serve.as_ref().is_none_or(|s| s.contains(*a)))
                 .map(|a| self.keys.queue(&run, a))
                 .collect();
+            if hooks_too {
+                streams.push(self.keys.hooks(&run));
+            }
             runs.insert(run, streams);
         }
         Ok(())
@@ -370,21 +425,18 @@ impl Feed {
             });
             match reply {
                 Ok(reply) => {
-                    let now = wall_ms();
-                    let tasks = reply.claimed.iter().filter_map(|e| self.decode(e, now)).collect();
-                    self.push(tasks);
+                    let mut taken = Taken::default();
+                    for entry in &reply.claimed {
+                        self.decode(entry, stream, wall_ms(), &mut taken);
+                    }
+                    self.push(taken);
                 }
                 Err(e) => eprintln!("troupe worker: cannot reclaim from {stream}: {e:#}"),
             }
         }
     }
 
-    fn read(
-        &self,
-        reader: &mut Option<Connection>,
-        streams: &[&String],
-        block: Duration,
-    ) -> redis::RedisResult<Vec<TaskEnvelope>> {
+    fn read(&self, reader: &mut Option<Connection>, streams: &[&String], block: Duration) -> redis::RedisResult<Taken> {
         if reader.is_none() {
             *reader = Some(self.pool.dedicated()?);
         }
@@ -403,18 +455,32 @@ impl Feed {
         }
         let reply: Option<StreamReadReply> = cmd.query(conn)?;
         let now = wall_ms();
-        Ok(reply
-            .map(|r| r.keys.iter().flat_map(|k| k.ids.iter()).filter_map(|e| self.decode(e, now)).collect())
-            .unwrap_or_default())
-    }
-
-    fn decode(&self, entry: &redis::streams::StreamId, now: u64) -> Option<TaskEnvelope> {
-        match codec::envelope(entry, now) {
-            Ok(task) => Some(task),
-            Err(e) => {
-                eprintln!("troupe worker: skipping a malformed stream entry: {e:#}");
-                None
+        let mut taken = Taken::default();
+        for stream in reply.iter().flat_map(|r| r.keys.iter()) {
+            for entry in &stream.ids {
+                self.decode(entry, &stream.key, now, &mut taken);
             }
         }
+        Ok(taken)
     }
+
+    /// An entry of `stream`: a task for the workers, or hook work when `stream` is a
+    /// run's hooks stream.
+    fn decode(&self, entry: &redis::streams::StreamId, stream: &str, now: u64, taken: &mut Taken) {
+        let decoded = if stream.ends_with(":hooks") {
+            codec::hook_work(entry, stream, now).map(|w| taken.hooks.push(w))
+        } else {
+            codec::envelope(entry, stream, now).map(|t| taken.tasks.push(t))
+        };
+        if let Err(e) = decoded {
+            eprintln!("troupe: skipping a malformed entry of {stream}: {e:#}");
+        }
+    }
+}
+
+/// What one read took, by who works on it.
+#[derive(Default)]
+struct Taken {
+    tasks: Vec<TaskEnvelope>,
+    hooks: Vec<HookWork>,
 }

@@ -92,6 +92,22 @@ impl Keys {
         format!("{}:q:{actor}", self.base(run))
     }
 
+    /// The run's hooks stream: released tasks of stages with `before-task` to admit, and
+    /// outcomes of stages with `after-task` to review, for hook hosts (never workers).
+    pub fn hooks(&self, run: &str) -> String {
+        format!("{}:hooks", self.base(run))
+    }
+
+    /// The tasks a stage holds back while `maxParallel` are in flight (a list of indices).
+    pub fn held(&self, run: &str, stage: &str) -> String {
+        format!("{}:held:{stage}", self.base(run))
+    }
+
+    /// How many times each task of a stage was deferred (a hash by index).
+    pub fn deferrals(&self, run: &str, stage: &str) -> String {
+        format!("{}:deferrals:{stage}", self.base(run))
+    }
+
     /// Every key `run` can have, given its stage names and the actors with a stream (what
     /// retention expires). The functions in `troupe.lua` build the same names.
     pub fn run_keys<'a>(
@@ -101,9 +117,10 @@ impl Keys {
         actors: impl IntoIterator<Item = &'a str>,
     ) -> Vec<String> {
         let base = self.base(run);
-        let mut keys: Vec<String> = ["run", "ctx", "lease", "delayed"].iter().map(|k| format!("{base}:{k}")).collect();
+        let mut keys: Vec<String> =
+            ["run", "ctx", "lease", "delayed", "hooks"].iter().map(|k| format!("{base}:{k}")).collect();
         for stage in stages {
-            for kind in ["st", "tasks", "in", "res", "strag", "hist", "held"] {
+            for kind in ["st", "tasks", "in", "res", "strag", "hist", "held", "deferrals"] {
                 keys.push(format!("{base}:{kind}:{stage}"));
             }
         }

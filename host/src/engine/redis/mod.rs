@@ -2,8 +2,9 @@
 //! any process and spread over many machines.
 //!
 //! - `mod.rs`: the engine, its options, and the plugin imports it serves.
-//! - `run.rs`: the [`Engine`] methods (runs, stages, the barrier, results).
-//! - `feed.rs`: the per-process thread that takes tasks from the streams.
+//! - `run.rs`: the [`crate::engine::RunStore`] methods (runs, stages, the barrier, results).
+//! - `queues.rs`: the [`crate::engine::TaskQueue`] and [`crate::engine::HookQueue`] methods.
+//! - `feed.rs`: the per-process thread that takes tasks and hook work from the streams.
 //! - `acker.rs`: the per-process thread that sends finished tasks' results in batches.
 //! - `enqueuer.rs`: the per-process thread that sends executors' enqueued batches.
 //! - `conn.rs`: the connection pool that retries across Redis restarts.
@@ -23,6 +24,7 @@ mod enqueuer;
 mod feed;
 mod first_contact;
 mod keys;
+mod queues;
 mod run;
 mod state;
 
@@ -48,7 +50,7 @@ pub const DEFAULT_RETAIN: Duration = Duration::from_secs(7 * 24 * 3600);
 /// overflows every clock Redis has).
 pub const MAX_RETAIN: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
-/// Tasks per `troupe_v3_enqueue` call: big enough to amortise the round trip, small enough
+/// Tasks per `troupe_v4_enqueue` call: big enough to amortise the round trip, small enough
 /// that one call never holds Redis for long.
 const ENQUEUE_CHUNK: usize = 1000;
 
@@ -147,6 +149,10 @@ impl RedisEngine {
             visibility: options.visibility_timeout,
             buffer: Mutex::new(VecDeque::new()),
             ready: Notify::new(),
+            hook_buffer: Mutex::new(VecDeque::new()),
+            hook_ready: Notify::new(),
+            serve_actors: AtomicBool::new(false),
+            serve_hooks: AtomicBool::new(false),
             room: std::sync::Condvar::new(),
             running: Mutex::default(),
             stop: AtomicBool::new(false),

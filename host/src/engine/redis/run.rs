@@ -1,47 +1,27 @@
-//! The [`Engine`] methods of [`RedisEngine`]: runs, stages, the barrier and results. The
+//! The [`RunStore`] methods of [`RedisEngine`]: runs, stages, the barrier and results. The
 //! orchestrator writes through these and keeps nothing only in memory, so another
 //! process can carry a run on from what is here.
 
-use super::acker::Report;
 use super::codec;
-use super::conn::function;
 use super::feed::wall_ms;
 use super::keys::GROUP;
 use super::RedisEngine;
-use crate::api::{Execution, Outcome};
-use crate::engine::{
-    Engine, Recorded, RunRecord, RunStatus, StageCounts, StageInfo, StateError, TaskEnvelope, TaskResult,
-};
+use crate::api::Execution;
+use crate::engine::{BoxFuture, RunRecord, RunStatus, RunStore, StageCounts, StageInfo, StateError, TaskResult};
 use crate::pipeline::Pipeline;
 use anyhow::{anyhow, bail};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// How often the orchestrator looks at a stage's counters while it waits.
 const POLL: Duration = Duration::from_millis(20);
 
-/// How long a stage's deferral counts outlive the last deferral (a day: more than any
-/// task waits, as `max-delay-ms` is a day at most by default).
-const DEFERRALS_KEPT_MS: u64 = 86_400_000;
-
 /// How many run ids `P:runs:all` keeps (the latest).
 const RUNS_LISTED: usize = 10_000;
 
 impl RedisEngine {
-    /// Whether `run_id` still has its keys (it may have passed its retention).
-    pub fn run_exists(&self, run_id: &str) -> anyhow::Result<bool> {
-        self.pool.with(|c| redis::cmd("EXISTS").arg(self.keys.run(run_id)).query(c))
-    }
-
-    /// Who holds the run's orchestrator lease (None: no orchestrator drives it; a run
-    /// still running is then orphaned).
-    pub fn lease_holder(&self, run_id: &str) -> anyhow::Result<Option<String>> {
-        self.pool.with(|c| redis::cmd("GET").arg(self.keys.lease(run_id)).query(c))
-    }
-
     /// The error for a stage hash found empty: the run's whole state is gone, or only
     /// this stage was never opened.
     fn missing_stage(&self, run_id: &str, stage: &str) -> anyhow::Error {
@@ -103,23 +83,6 @@ impl RedisEngine {
         Ok(context)
     }
 
-    /// The `troupe_v3_finish` arguments that record `outcome` for `task`.
-    fn finish_report(&self, task: &TaskEnvelope, outcome: &Outcome) -> Report {
-        let (kind, payload) = codec::outcome_args(outcome);
-        let entry = task.delivery.as_ref().map(|d| d.entry.clone()).unwrap_or_default();
-        Report {
-            head: [
-                self.keys.stage(&task.run_id, &task.stage),
-                self.keys.base(&task.run_id),
-                self.keys.prefix().to_string(),
-                task.run_id.to_string(),
-                task.stage.to_string(),
-                task.actor.clone(),
-            ],
-            task: [task.index.to_string(), task.attempt.to_string(), kind.to_string(), payload, entry],
-        }
-    }
-
     /// The entry on the run events stream that wakes idle workers (kept to ~1,000).
     fn run_event(&self, event: &str, run_id: &str) -> redis::Cmd {
         let mut cmd = redis::cmd("XADD");
@@ -127,7 +90,7 @@ impl RedisEngine {
         cmd
     }
 
-    fn stage_fields(&self, run_id: &str, stage: &str) -> anyhow::Result<HashMap<String, String>> {
+    pub(super) fn stage_fields(&self, run_id: &str, stage: &str) -> anyhow::Result<HashMap<String, String>> {
         let fields: HashMap<String, String> =
             self.pool.with(|c| redis::cmd("HGETALL").arg(self.keys.stage(run_id, stage)).query(c))?;
         if fields.is_empty() {
@@ -176,7 +139,21 @@ impl RedisEngine {
     }
 }
 
-impl Engine for RedisEngine {
+impl RunStore for RedisEngine {
+    fn run_exists(&self, run_id: &str) -> anyhow::Result<bool> {
+        self.pool.with(|c| redis::cmd("EXISTS").arg(self.keys.run(run_id)).query(c))
+    }
+
+    fn recent_runs(&self, limit: usize) -> anyhow::Result<Vec<String>> {
+        let key = self.keys.all_runs();
+        let from = -(limit.max(1) as i64);
+        self.pool.with(|c| redis::cmd("LRANGE").arg(&key).arg(from).arg(-1).query(c))
+    }
+
+    fn lease_holder(&self, run_id: &str) -> anyhow::Result<Option<String>> {
+        self.pool.with(|c| redis::cmd("GET").arg(self.keys.lease(run_id)).query(c))
+    }
+
     fn start_run(&self, run_id: &str, pipeline: &Pipeline, trigger: Value) -> anyhow::Result<()> {
         let run_key = self.keys.run(run_id);
         let created: bool = self.pool.with(|c| {
@@ -192,9 +169,10 @@ impl Engine for RedisEngine {
         context.insert("trigger".into(), trigger);
         let status = serde_json::to_string(&RunStatus::Running)?;
         let mut pipe = redis::pipe();
-        for actor in &actors {
+        let streams = actors.iter().map(|a| self.keys.queue(run_id, a)).chain([self.keys.hooks(run_id)]);
+        for stream in streams {
             // Ignore BUSYGROUP: the group may exist from an earlier attempt to start.
-            pipe.cmd("XGROUP").arg("CREATE").arg(self.keys.queue(run_id, actor)).arg(GROUP).arg(0).arg("MKSTREAM");
+            pipe.cmd("XGROUP").arg("CREATE").arg(stream).arg(GROUP).arg(0).arg("MKSTREAM");
         }
         let _ = self.pool.with(|c| pipe.query::<redis::Value>(c));
         self.pool.with(|c| {
@@ -364,9 +342,18 @@ impl Engine for RedisEngine {
     fn open_stage(&self, run_id: &str, info: StageInfo) -> anyhow::Result<()> {
         let key = self.keys.stage(run_id, &info.stage.name);
         let text = serde_json::to_string(&info)?;
+        // What the functions read to send the stage's tasks and outcomes to its hooks.
+        let hooks: Vec<&str> = [("before_task", info.before_task_hook), ("after_task", info.after_task_hook)]
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(field, _)| *field)
+            .collect();
         self.pool.with(|c| {
-            redis::pipe()
-                .atomic()
+            let mut pipe = redis::pipe();
+            for field in &hooks {
+                pipe.cmd("HSETNX").arg(&key).arg(*field).arg(1).ignore();
+            }
+            pipe.atomic()
                 .cmd("HSETNX")
                 .arg(&key)
                 .arg("info")
@@ -411,7 +398,7 @@ impl Engine for RedisEngine {
                 .cmd("HGETALL")
                 .arg(self.keys.stage(run_id, stage))
                 .cmd("LLEN")
-                .arg(format!("{}:held:{stage}", self.keys.base(run_id)))
+                .arg(self.keys.held(run_id, stage))
                 .query(c)
         })?;
         if fields.is_empty() {
@@ -486,109 +473,7 @@ impl Engine for RedisEngine {
         self.read_context(run_id)
     }
 
-    async fn wait_for_change(&self, _run_id: &str, timeout: Duration) {
-        tokio::time::sleep(timeout.min(POLL)).await;
-    }
-
-    fn stage_info(&self, run_id: &str, stage: &str) -> anyhow::Result<StageInfo> {
-        let id = (run_id.to_string(), stage.to_string());
-        if let Some(info) = self.infos.lock().unwrap_or_else(|p| p.into_inner()).get(&id) {
-            return Ok(info.clone());
-        }
-        let fields = self.stage_fields(run_id, stage)?;
-        let text = fields.get("info").ok_or_else(|| anyhow!("stage `{stage}` of run `{run_id}` has no info"))?;
-        let info: StageInfo =
-            codec::json_field(run_id, &self.keys.stage(run_id, stage), "info", text, "a stage info record")?;
-        self.infos.lock().unwrap_or_else(|p| p.into_inner()).insert(id, info.clone());
-        Ok(info)
-    }
-
-    async fn next_task(&self) -> TaskEnvelope {
-        self.start_feed();
-        loop {
-            let notified = self.feed.ready.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if let Some(task) = self.feed.take() {
-                return task;
-            }
-            notified.await;
-        }
-    }
-
-    fn finish_task(&self, task: &TaskEnvelope, outcome: Outcome) -> anyhow::Result<Recorded> {
-        self.feed.ended(task);
-        let report = self.finish_report(task, &outcome);
-        let call = Report::call(&report.head, [&report.task]);
-        let recorded: Vec<String> = self.pool.with(|c| call.query(c))?;
-        match recorded.first().map(String::as_str).unwrap_or_default() {
-            "counted" => Ok(Recorded::Counted),
-            "duplicate" => Ok(Recorded::Duplicate),
-            "straggler" => Ok(Recorded::Straggler),
-            "ended" => Ok(Recorded::Ended),
-            "unknown" => bail!("run `{}` stage `{}` has no task {}", task.run_id, task.stage, task.index),
-            other => bail!("{} answered `{other}`", function::FINISH),
-        }
-    }
-
-    fn report(&self, task: &TaskEnvelope, outcome: Outcome) -> anyhow::Result<()> {
-        self.feed.ended(task);
-        self.acker.finish(self.finish_report(task, &outcome));
-        Ok(())
-    }
-
-    fn flush(&self) {
-        self.acker.flush();
-    }
-
-    fn abandon(&self, task: &TaskEnvelope) {
-        self.feed.ended(task);
-    }
-
-    fn count_deferral(&self, task: &TaskEnvelope) -> anyhow::Result<u64> {
-        // A hash of the run's own (one field per deferred task), expiring a day after its
-        // last deferral at the latest, so it never outlives a finished run for long.
-        let key = format!("{}:deferrals:{}", self.keys.base(&task.run_id), task.stage);
-        let (count,): (u64,) = self.pool.with(|c| {
-            redis::pipe()
-                .atomic()
-                .cmd("HINCRBY")
-                .arg(&key)
-                .arg(task.index)
-                .arg(1)
-                .cmd("PEXPIRE")
-                .arg(&key)
-                .arg(DEFERRALS_KEPT_MS)
-                .ignore()
-                .query(c)
-        })?;
-        Ok(count)
-    }
-
-    fn requeue(&self, task: TaskEnvelope, delay_ms: u64, next_attempt: bool) -> anyhow::Result<()> {
-        self.feed.ended(&task);
-        let attempt = if next_attempt { task.attempt + 1 } else { task.attempt };
-        let entry = task.delivery.as_ref().map(|d| d.entry.clone()).unwrap_or_default();
-        self.pool.with(|c| {
-            redis::cmd("FCALL")
-                .arg(function::REQUEUE)
-                .arg(1)
-                .arg(self.keys.stage(&task.run_id, &task.stage))
-                .arg(self.keys.base(&task.run_id))
-                .arg(self.keys.prefix())
-                .arg(&*task.run_id)
-                .arg(&*task.stage)
-                .arg(task.index)
-                .arg(attempt)
-                .arg(delay_ms)
-                .arg(&task.actor)
-                .arg(&entry)
-                .arg(task.input.to_string())
-                .query::<i64>(c)
-        })?;
-        if delay_ms > 0 {
-            self.feed.requeued_due.fetch_min(wall_ms().saturating_add(delay_ms), Ordering::Relaxed);
-        }
-        Ok(())
+    fn wait_for_change<'a>(&'a self, _run_id: &'a str, timeout: Duration) -> BoxFuture<'a, ()> {
+        Box::pin(tokio::time::sleep(timeout.min(POLL)))
     }
 }

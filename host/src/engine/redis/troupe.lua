@@ -1,5 +1,5 @@
-#!lua name=troupe_v3
--- troupe's Redis functions, protocol version 3. Every troupe process loads this library
+#!lua name=troupe_v4
+-- troupe's Redis functions, protocol version 4. Every troupe process loads this library
 -- (FUNCTION LOAD REPLACE) when it connects; workers in other languages call the same
 -- functions with FCALL. The key layout and every argument are documented in
 -- docs/redis-protocol.md. Function names carry the version so that processes of two
@@ -7,6 +7,12 @@
 --
 -- Each function touches one run's keys only (they share the run's hash tag), plus the
 -- shared rate-limit buckets `<prefix>:rate:<namespace>:<bucket>`.
+--
+-- Version 4 moved the stages' hooks to hook hosts: a stage with `before-task` releases
+-- its tasks to the run's hooks stream (`<base>:hooks`) and a hook host admits them to
+-- their actor's stream (`admit`); a stage with `after-task` has workers' outcomes put on
+-- the hooks stream (`finish` answers 'review') and a hook host records them (`record`) or
+-- runs the task again (`requeue`). Workers never run hooks.
 
 local GROUP = 'workers'
 
@@ -75,21 +81,40 @@ local function write_history(base, hist)
   end
 end
 
--- Hand a task to its actor's stream (a release: noted in `hist`). `rec` is the task
--- record: a = actor, i = input (JSON text), k = key (JSON text, optional).
-local function xadd(base, run, stage, index, attempt, rec, hist, now)
+-- Whether a stage asked for `before-task` / `after-task` (set when it was opened): its
+-- released tasks, and its workers' outcomes, go to the run's hooks stream first.
+local function hooks_of(sh)
+  local h = redis.call('HMGET', sh, 'before_task', 'after_task')
+  return h[1] == '1', h[2] == '1'
+end
+
+local function task_fields(run, stage, index, attempt, rec)
   local fields = { 'run', run, 'stage', stage, 'index', index, 'attempt', attempt, 'actor', rec.a, 'input', rec.i }
   if rec.k then
     fields[#fields + 1] = 'key'
     fields[#fields + 1] = rec.k
   end
-  redis.call('XADD', base .. ':q:' .. rec.a, '*', unpack(fields))
+  return fields
+end
+
+-- Release a task now (noted in `hist`): to the run's hooks stream for admission when its
+-- stage has `before-task` (`gate`), else to its actor's stream. `rec` is the task record:
+-- a = actor, i = input (JSON text), k = key (JSON text, optional).
+local function xadd(base, run, stage, index, attempt, rec, hist, now, gate)
+  local fields = task_fields(run, stage, index, attempt, rec)
+  if gate then
+    fields[#fields + 1] = 'hook'
+    fields[#fields + 1] = 'admit'
+    redis.call('XADD', base .. ':hooks', '*', unpack(fields))
+  else
+    redis.call('XADD', base .. ':q:' .. rec.a, '*', unpack(fields))
+  end
   note_release(hist, stage, index, now)
 end
 
 -- Release a task: to its stream now, or to the run's delayed set until its delay and its
 -- rate bucket (GCRA, shared by every host) allow. rec.r = { bucket, per second, burst }.
-local function release(base, prefix, run, stage, index, attempt, rec, delay, now, hist)
+local function release(base, prefix, run, stage, index, attempt, rec, delay, now, hist, gate)
   local due = now + delay
   if rec.r then
     local bucket = prefix .. ':rate:' .. rec.r[1]
@@ -101,7 +126,7 @@ local function release(base, prefix, run, stage, index, attempt, rec, delay, now
     redis.call('SET', bucket, string.format('%.3f', next_tat), 'PX', math.ceil(next_tat - now) + 60000)
   end
   if due <= now then
-    xadd(base, run, stage, index, attempt, rec, hist, now)
+    xadd(base, run, stage, index, attempt, rec, hist, now, gate)
   else
     redis.call('ZADD', base .. ':delayed', string.format('%.3f', due), cjson.encode({ stage, tonumber(index), tonumber(attempt) }))
   end
@@ -150,6 +175,7 @@ local function enqueue(keys, args)
   end
   local maxp = c[1]
   local inflight = c[2] or 0
+  local before, after = hooks_of(sh)
   local now = now_ms()
   local added, hist = 0, {}
   for j = 6, #args, 6 do
@@ -165,16 +191,19 @@ local function enqueue(keys, args)
         redis.call('RPUSH', held, index)
       else
         inflight = inflight + 1
-        if args[j + 5] == '1' then
+        -- A hooked stage keeps every input: its hook host may run the task again.
+        if args[j + 5] == '1' or before or after then
           redis.call('HSET', inputs, index, args[j + 3])
+        end
+        if args[j + 5] == '1' then
           local rec = cjson.decode(args[j + 1])
           rec.i = args[j + 3]
-          release(base, prefix, run, stage, index, 1, rec, rec.d or 0, now, hist)
+          release(base, prefix, run, stage, index, 1, rec, rec.d or 0, now, hist, before)
         else
           if key == '' then
             key = nil
           end
-          xadd(base, run, stage, index, 1, { a = args[j + 2], i = args[j + 3], k = key }, hist, now)
+          xadd(base, run, stage, index, 1, { a = args[j + 2], i = args[j + 3], k = key }, hist, now, before)
         end
       end
     end
@@ -189,27 +218,24 @@ local function enqueue(keys, args)
   return added
 end
 
--- Record tasks' outcomes, each exactly once, and acknowledge their deliveries: one call
--- for any number of tasks of one stage and actor.
--- KEYS: stage hash. ARGV: base, prefix, run, stage, actor, then per task 5 values:
--- index, attempt, kind ('ok' | 'err'), payload (the result as JSON text for 'ok', the
--- message for 'err'), stream entry id ('' if none). Returns, per task, 'counted',
--- 'straggler', 'duplicate', 'unknown' (no such task) or 'ended' (the run was cancelled,
--- or its state is gone: nothing recorded, the delivery acknowledged).
-local function finish(keys, args)
-  local sh = keys[1]
-  local base, prefix, run, stage, actor = args[1], args[2], args[3], args[4], args[5]
+-- Record outcomes, each exactly once, and acknowledge their deliveries on `stream`.
+-- `items` are { index, attempt, kind, payload, entry, actor }. Returns, per item,
+-- 'counted', 'straggler', 'duplicate', 'unknown' (no such task) or 'ended' (the run was
+-- cancelled, or its state is gone: nothing recorded, the delivery acknowledged).
+local function record_items(sh, base, prefix, run, stage, stream, items)
   local tasks, results = base .. ':tasks:' .. stage, base .. ':res:' .. stage
   local acks, late, out = {}, {}, {}
+  for _, it in ipairs(items) do
+    if it.entry ~= '' then
+      acks[#acks + 1] = it.entry
+    end
+  end
   if run_state(base) ~= 'running' then
-    for j = 6, #args, 5 do
-      if args[j + 4] ~= '' then
-        acks[#acks + 1] = args[j + 4]
-      end
+    for _ in ipairs(items) do
       out[#out + 1] = 'ended'
     end
-    if #acks > 0 and redis.call('EXISTS', base .. ':q:' .. actor) == 1 then
-      redis.call('XACK', base .. ':q:' .. actor, GROUP, unpack(acks))
+    if #acks > 0 and redis.call('EXISTS', stream) == 1 then
+      redis.call('XACK', stream, GROUP, unpack(acks))
     end
     return out
   end
@@ -218,30 +244,26 @@ local function finish(keys, args)
     return bad
   end
   local cut, maxp = redis.call('HGET', sh, 'cut') == '1', c[1]
-  local actor_json = cjson.encode(actor)
   local succeeded, failed, ended = 0, 0, 0
-  for j = 6, #args, 5 do
-    local index, attempt, kind, payload, entry = args[j], args[j + 1], args[j + 2], args[j + 3], args[j + 4]
-    if entry ~= '' then
-      acks[#acks + 1] = entry
-    end
+  for _, it in ipairs(items) do
+    local actor_json = cjson.encode(it.actor)
     local record
-    if kind == 'ok' then
-      record = '{"attempts":' .. attempt .. ',"actor":' .. actor_json .. ',"ok":' .. payload .. '}'
+    if it.kind == 'ok' then
+      record = '{"attempts":' .. it.attempt .. ',"actor":' .. actor_json .. ',"ok":' .. it.payload .. '}'
     else
-      record = '{"attempts":' .. attempt .. ',"actor":' .. actor_json .. ',"err":' .. cjson.encode(payload) .. '}'
+      record = '{"attempts":' .. it.attempt .. ',"actor":' .. actor_json .. ',"err":' .. cjson.encode(it.payload) .. '}'
     end
-    if redis.call('HEXISTS', tasks, index) == 0 then
+    if redis.call('HEXISTS', tasks, it.index) == 0 then
       out[#out + 1] = 'unknown'
-    elseif redis.call('HSETNX', results, index, record) == 0 then
+    elseif redis.call('HSETNX', results, it.index, record) == 0 then
       out[#out + 1] = 'duplicate'
     else
       ended = ended + 1
       if cut then
-        late[#late + 1] = index
+        late[#late + 1] = it.index
         out[#out + 1] = 'straggler'
       else
-        if kind == 'ok' then
+        if it.kind == 'ok' then
           succeeded = succeeded + 1
         else
           failed = failed + 1
@@ -251,7 +273,7 @@ local function finish(keys, args)
     end
   end
   if #acks > 0 then
-    redis.call('XACK', base .. ':q:' .. actor, GROUP, unpack(acks))
+    redis.call('XACK', stream, GROUP, unpack(acks))
   end
   if #late > 0 then
     redis.call('RPUSH', base .. ':strag:' .. stage, unpack(late))
@@ -266,6 +288,7 @@ local function finish(keys, args)
   if ended > 0 then
     local inflight = redis.call('HINCRBY', sh, 'in_flight', -ended)
     if maxp then
+      local before = hooks_of(sh)
       local now, hist = now_ms(), {}
       while inflight < maxp do
         local nxt = redis.call('LPOP', base .. ':held:' .. stage)
@@ -275,7 +298,7 @@ local function finish(keys, args)
         inflight = redis.call('HINCRBY', sh, 'in_flight', 1)
         bump_peak(sh, inflight)
         local rec = load(base, stage, nxt)
-        release(base, prefix, run, stage, nxt, 1, rec, rec.d or 0, now, hist)
+        release(base, prefix, run, stage, nxt, 1, rec, rec.d or 0, now, hist, before)
       end
       write_history(base, hist)
     end
@@ -283,25 +306,124 @@ local function finish(keys, args)
   return out
 end
 
--- Run a task again after a delay (a retry or a deferral); it stays in flight.
--- KEYS: stage hash. ARGV: base, prefix, run, stage, index, attempt (of the next run),
--- delay ms, actor, stream entry id ('' if none), input (JSON text).
--- Returns 1, or 0 when the delivery was already acknowledged (a repeated call) or the run
--- was cancelled or is gone (nothing is written).
-local function requeue(_keys, args)
-  local base, prefix, run, stage, index, attempt, delay, actor, entry, input = unpack(args)
+-- Hand attempts' outcomes to the hook host (the stage has `after-task`): each goes on the
+-- run's hooks stream as a review entry, unless the task already has a result. Returns,
+-- per item, 'review', 'duplicate' or 'unknown', or 'ended' as `record_items`.
+local function to_review(base, run, stage, stream, items)
+  local tasks, results, inputs = base .. ':tasks:' .. stage, base .. ':res:' .. stage, base .. ':in:' .. stage
+  local acks, out = {}, {}
+  local live = run_state(base) == 'running'
+  for _, it in ipairs(items) do
+    if it.entry ~= '' then
+      acks[#acks + 1] = it.entry
+    end
+    local raw = live and redis.call('HGET', tasks, it.index)
+    if not live then
+      out[#out + 1] = 'ended'
+    elseif not raw then
+      out[#out + 1] = 'unknown'
+    elseif redis.call('HEXISTS', results, it.index) == 1 then
+      out[#out + 1] = 'duplicate'
+    else
+      local rec = cjson.decode(raw)
+      rec.i = redis.call('HGET', inputs, it.index) or 'null'
+      local fields = task_fields(run, stage, it.index, it.attempt, rec)
+      for _, v in ipairs({ 'hook', 'review', 'kind', it.kind, 'payload', it.payload }) do
+        fields[#fields + 1] = v
+      end
+      redis.call('XADD', base .. ':hooks', '*', unpack(fields))
+      out[#out + 1] = 'review'
+    end
+  end
+  if #acks > 0 and redis.call('EXISTS', stream) == 1 then
+    redis.call('XACK', stream, GROUP, unpack(acks))
+  end
+  return out
+end
+
+-- What a worker calls: record tasks' outcomes (or, for a stage with `after-task`, hand
+-- them to the hook host) and acknowledge their deliveries: one call for any number of
+-- tasks of one stage and actor.
+-- KEYS: stage hash. ARGV: base, prefix, run, stage, actor, then per task 5 values:
+-- index, attempt, kind ('ok' | 'err'), payload (the result as JSON text for 'ok', the
+-- message for 'err'), stream entry id ('' if none). Returns, per task, 'counted',
+-- 'straggler', 'review' (handed to the hook host), 'duplicate', 'unknown' (no such
+-- task) or 'ended' (the run was cancelled, or its state is gone: nothing recorded, the
+-- delivery acknowledged).
+local function finish(keys, args)
+  local sh = keys[1]
+  local base, prefix, run, stage, actor = args[1], args[2], args[3], args[4], args[5]
+  local items = {}
+  for j = 6, #args, 5 do
+    items[#items + 1] =
+      { index = args[j], attempt = args[j + 1], kind = args[j + 2], payload = args[j + 3], entry = args[j + 4], actor = actor }
+  end
+  local stream = base .. ':q:' .. actor
+  local _, after = hooks_of(sh)
+  if after then
+    return to_review(base, run, stage, stream, items)
+  end
+  return record_items(sh, base, prefix, run, stage, stream, items)
+end
+
+-- What a hook host calls: record one task's outcome, bypassing review, and acknowledge
+-- its delivery on `stream` (the hooks stream or an actor's).
+-- KEYS: stage hash. ARGV: base, prefix, run, stage, stream ('' if none), index, attempt,
+-- kind, payload, entry id ('' if none), actor. Returns what `finish` returns for it.
+local function record(keys, args)
+  local base, prefix, run, stage, stream = args[1], args[2], args[3], args[4], args[5]
+  local item = { index = args[6], attempt = args[7], kind = args[8], payload = args[9], entry = args[10], actor = args[11] }
+  if stream == '' then
+    item.entry = ''
+  end
+  return record_items(keys[1], base, prefix, run, stage, stream, { item })[1]
+end
+
+-- What a hook host calls when `before-task` said run: acknowledge the admission entry and
+-- hand the task to its actor's stream.
+-- KEYS: stage hash. ARGV: base, run, stage, index, attempt, stream ('' if none), entry id
+-- ('' if none). Returns 1, or 0 when the entry was already acknowledged (a repeated call),
+-- the run was cancelled or is gone, or the task has no record.
+local function admit(_keys, args)
+  local base, run, stage, index, attempt, stream, entry = unpack(args)
   if run_state(base) ~= 'running' then
     return 0
   end
-  if entry ~= '' and redis.call('XACK', base .. ':q:' .. actor, GROUP, entry) == 0 then
+  if stream ~= '' and entry ~= '' and redis.call('XACK', stream, GROUP, entry) == 0 then
     return 0
   end
+  local rec = load(base, stage, index)
+  if not rec then
+    return 0
+  end
+  rec.i = rec.i or 'null'
+  local fields = task_fields(run, stage, index, attempt, rec)
+  redis.call('XADD', base .. ':q:' .. rec.a, '*', unpack(fields))
+  return 1
+end
+
+-- Release a task again after a delay (a retry or a deferral); it stays in flight, and a
+-- stage with `before-task` asks it again.
+-- KEYS: stage hash. ARGV: base, prefix, run, stage, index, attempt (of the next run),
+-- delay ms, stream the delivery came from ('' if none), stream entry id ('' if none),
+-- input (JSON text).
+-- Returns 1, or 0 when the delivery was already acknowledged (a repeated call) or the run
+-- was cancelled or is gone (nothing is written).
+local function requeue(keys, args)
+  local base, prefix, run, stage, index, attempt, delay, stream, entry, input = unpack(args)
+  if run_state(base) ~= 'running' then
+    return 0
+  end
+  if stream ~= '' and entry ~= '' and redis.call('XACK', stream, GROUP, entry) == 0 then
+    return 0
+  end
+  local before = hooks_of(keys[1])
   redis.call('HSET', base .. ':in:' .. stage, index, input)
   local rec = cjson.decode(redis.call('HGET', base .. ':tasks:' .. stage, index))
   rec.i = input
   rec.r = nil
   local now, hist = now_ms(), {}
-  release(base, prefix, run, stage, index, attempt, rec, tonumber(delay), now, hist)
+  release(base, prefix, run, stage, index, attempt, rec, tonumber(delay), now, hist, before)
   write_history(base, hist)
   return 1
 end
@@ -316,12 +438,15 @@ local function promote(keys, args)
   end
   local now = now_ms()
   local due = redis.call('ZRANGEBYSCORE', keys[1], '-inf', now, 'LIMIT', 0, 1000)
-  local hist = {}
+  local hist, gates = {}, {}
   for _, member in ipairs(due) do
     local t = cjson.decode(member)
     local rec = load(base, t[1], string.format('%d', t[2]))
+    if gates[t[1]] == nil then
+      gates[t[1]] = hooks_of(base .. ':st:' .. t[1])
+    end
     if rec then
-      xadd(base, run, t[1], string.format('%d', t[2]), string.format('%d', t[3]), rec, hist, now)
+      xadd(base, run, t[1], string.format('%d', t[2]), string.format('%d', t[3]), rec, hist, now, gates[t[1]])
     end
     redis.call('ZREM', keys[1], member)
   end
@@ -359,9 +484,11 @@ local function keep(keys, args)
   return 1
 end
 
-redis.register_function('troupe_v3_enqueue', enqueue)
-redis.register_function('troupe_v3_keep', keep)
-redis.register_function('troupe_v3_finish', finish)
-redis.register_function('troupe_v3_requeue', requeue)
-redis.register_function('troupe_v3_promote', promote)
-redis.register_function('troupe_v3_handback', handback)
+redis.register_function('troupe_v4_enqueue', enqueue)
+redis.register_function('troupe_v4_keep', keep)
+redis.register_function('troupe_v4_finish', finish)
+redis.register_function('troupe_v4_record', record)
+redis.register_function('troupe_v4_admit', admit)
+redis.register_function('troupe_v4_requeue', requeue)
+redis.register_function('troupe_v4_promote', promote)
+redis.register_function('troupe_v4_handback', handback)
