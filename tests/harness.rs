@@ -39,7 +39,9 @@ fn scatter_enqueues_one_task_per_item_with_max_parallel() {
     assert!(run.enqueued.iter().all(|e| e.options.max_parallel == Some(2)));
     assert_eq!(
         run.output(),
-        Some(&json!([{ "v": 10, "i": 0, "tag": "x" }, { "v": 20, "i": 1, "tag": "x" }, { "v": 30, "i": 2, "tag": "x" }]))
+        Some(
+            &json!([{ "v": 10, "i": 0, "tag": "x" }, { "v": 20, "i": 1, "tag": "x" }, { "v": 30, "i": 2, "tag": "x" }])
+        )
     );
 }
 

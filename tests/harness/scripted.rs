@@ -45,7 +45,10 @@ fn a_failed_stage_is_reported_failed_with_the_runs_error() {
     assert!(!run.succeeded());
     assert_eq!(run.output(), None, "a failed stage has no output");
     let harness_error = run.error().expect("failed").to_string();
-    assert_eq!(harness_error, "run harness: stage f failed: 1 of 2 tasks failed (tolerated: 0)\n  task 1 (Fail): disk full");
+    assert_eq!(
+        harness_error,
+        "run harness: stage f failed: 1 of 2 tasks failed (tolerated: 0)\n  task 1 (Fail): disk full"
+    );
 
     // The same stage in a real run (the `Fail` actor fails with its input's message),
     // under the same run id: `troupe run` prints exactly this error.
@@ -124,7 +127,8 @@ fn rate_limited_releases_are_spaced_by_the_bucket_and_held_by_max_parallel() {
     // With maxParallel 2 and tasks of 250 ms, a held task is released when a slot frees,
     // and then no sooner than its token.
     let stage = scatter("rate-limited", json!({ "rateLimit": 10, "maxParallel": 2 }));
-    let run = harness.run_script(&stage, &items(6), &script(json!({ "default": { "echo": true, "ms": 250 } }))).unwrap();
+    let run =
+        harness.run_script(&stage, &items(6), &script(json!({ "default": { "echo": true, "ms": 250 } }))).unwrap();
     assert_eq!(released(&run), [0, 100, 250, 350, 500, 600]);
     assert!(released(&run).windows(2).all(|w| w[1] - w[0] >= 100), "never faster than 10 per second");
     assert_eq!(run.peak_in_flight, 2);
@@ -159,7 +163,8 @@ fn retries_follow_the_script_attempt_by_attempt_on_the_clock() {
     let outcomes = script(json!({ "tasks": { "0": [{ "err": "503", "ms": 20 }, { "err": "503", "ms": 20 },
                                                     { "ok": "fine", "ms": 5 }] } }));
     let run = Harness::load(plugin("retry"), "retry").unwrap().run_script(&stage, &json!({}), &outcomes).unwrap();
-    let times: Vec<(u32, u64, Option<u64>)> = run.attempts.iter().map(|a| (a.attempt, a.released_ms, a.ended_ms)).collect();
+    let times: Vec<(u32, u64, Option<u64>)> =
+        run.attempts.iter().map(|a| (a.attempt, a.released_ms, a.ended_ms)).collect();
     assert_eq!(times, [(1, 0, Some(20)), (2, 120, Some(140)), (3, 240, Some(245))]);
     assert_eq!(run.output(), Some(&json!("fine")));
     assert_eq!(run.results[0].attempts, 3);

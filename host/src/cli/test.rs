@@ -62,7 +62,9 @@ fn test(args: &TestArgs) -> Result<ExitCode, Invalid> {
     let stage_file = args.stage.display();
     let mode = match definition.get("mode") {
         Some(Value::String(mode)) => mode.clone(),
-        _ => return Err(Invalid(format!("{stage_file}: `mode`: required, a string naming an executor of the manifest"))),
+        _ => {
+            return Err(Invalid(format!("{stage_file}: `mode`: required, a string naming an executor of the manifest")))
+        }
     };
     let context = match &args.context {
         Some(path) => read_json("context", path)?,
@@ -87,7 +89,11 @@ fn test(args: &TestArgs) -> Result<ExitCode, Invalid> {
                 .iter()
                 .map(|p| format!("\n  {stage_file}: {}: {}", p.field, troupe::text::one_line(&p.message, 1024)))
                 .collect();
-            return Err(Invalid(format!("the stage is invalid ({} problem{}):{list}", problems.len(), plural(problems.len()))));
+            return Err(Invalid(format!(
+                "the stage is invalid ({} problem{}):{list}",
+                problems.len(),
+                plural(problems.len())
+            )));
         }
         Err(HarnessError::Stage(error)) => {
             // Failed before any task ran (`plan` or `execute`): the run's error, exit 1.

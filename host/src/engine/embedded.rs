@@ -119,11 +119,12 @@ impl Inner {
             let tat_ms = tat.saturating_duration_since(now).as_secs_f64() * 1000.0;
             let slot =
                 crate::rules::rate::take(Some(tat_ms), 0.0, options.delay_ms as f64, rate.per_second, rate.burst);
+            let fallback = due;
             let at = |ms: f64| {
-                Duration::try_from_secs_f64(ms / 1000.0).ok().and_then(|d| now.checked_add(d)).unwrap_or(due)
+                Duration::try_from_secs_f64(ms / 1000.0).ok().and_then(|d| now.checked_add(d)).unwrap_or(fallback)
             };
-            due = at(slot.release_ms);
             *tat = at(slot.tat_ms);
+            due = at(slot.release_ms);
         }
         if due <= now {
             self.make_ready(task);

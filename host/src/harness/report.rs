@@ -127,7 +127,12 @@ pub(super) fn text(run: &HarnessRun) -> String {
         StageEnd::Succeeded { output, tolerated } => {
             let _ = write!(out, "stage succeeded at {} ms", run.ended_ms);
             if !tolerated.is_empty() {
-                let _ = write!(out, " ({} failed task{} tolerated)", tolerated.len(), if tolerated.len() == 1 { "" } else { "s" });
+                let _ = write!(
+                    out,
+                    " ({} failed task{} tolerated)",
+                    tolerated.len(),
+                    if tolerated.len() == 1 { "" } else { "s" }
+                );
             }
             let pretty = serde_json::to_string_pretty(output).unwrap_or_else(|_| output.to_string());
             let _ = writeln!(out, "\noutput:\n{}", crate::text::block(&pretty, crate::text::BLOCK_BUDGET));

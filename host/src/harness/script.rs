@@ -105,9 +105,13 @@ impl Script {
 
     /// Read a script; `file` names it in errors.
     pub fn from_json(value: &Value, file: &str) -> Result<Script, ScriptError> {
-        let fail = |path: &str, message: String| ScriptError { file: file.to_string(), path: path.to_string(), message };
+        let fail =
+            |path: &str, message: String| ScriptError { file: file.to_string(), path: path.to_string(), message };
         let Value::Object(fields) = value else {
-            return Err(fail("$", format!("must be an object with `workers`, `default` and `tasks`, found {}", kind(value))));
+            return Err(fail(
+                "$",
+                format!("must be an object with `workers`, `default` and `tasks`, found {}", kind(value)),
+            ));
         };
         let mut script = Script::default();
         for (name, field) in fields {
@@ -126,10 +130,7 @@ impl Script {
                 "default" => script.default = attempt(field, "default").map_err(|(p, m)| fail(&p, m))?,
                 "tasks" => script.tasks = tasks(field).map_err(|(p, m)| fail(&p, m))?,
                 other => {
-                    return Err(fail(
-                        other,
-                        "unknown field; a script has `workers`, `default` and `tasks`".to_string(),
-                    ))
+                    return Err(fail(other, "unknown field; a script has `workers`, `default` and `tasks`".to_string()))
                 }
             }
         }
@@ -146,7 +147,7 @@ fn tasks(value: &Value) -> Result<BTreeMap<u64, Attempts>, FieldError> {
     let mut out = BTreeMap::new();
     for (key, attempts) in by_index {
         let path = format!("tasks.{key}");
-        let index: u64 = match key.parse() {
+        let index = match key.parse::<u64>() {
             Ok(i) if key == &i.to_string() => i,
             _ => return Err((path, "a task index must be a whole number written plainly, such as \"0\"".into())),
         };
@@ -190,7 +191,9 @@ fn attempt(value: &Value, path: &str) -> Result<Scripted, FieldError> {
         },
         _ => match &fields["echo"] {
             Value::Bool(true) => Reply::Echo,
-            other => return err("echo", format!("must be true (succeed with the task's input), found {}", shown(other))),
+            other => {
+                return err("echo", format!("must be true (succeed with the task's input), found {}", shown(other)))
+            }
         },
     };
     let ms = match fields.get("ms") {

@@ -225,7 +225,8 @@ impl State<'_, '_> {
         self.attempts[row].outcome = Some(outcome.clone());
         let review = if self.sim.plan.after_task_hook {
             let task_ref = TaskRef { index: task.index, actor: task.actor.clone(), attempt };
-            let (verdict, review) = hooks::review(self.sim.plugin, self.sim.host.clone(), self.sim.stage, &task_ref, outcome);
+            let (verdict, review) =
+                hooks::review(self.sim.plugin, self.sim.host.clone(), self.sim.stage, &task_ref, outcome);
             self.attempts[row].verdict = verdict;
             review
         } else {

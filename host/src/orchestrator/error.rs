@@ -1,8 +1,8 @@
 //! Why a run failed, in words that name the stage, its failed tasks and their errors
 //! (a stage's own failure, [`StageFailure`], is one of the stage rules: `rules::failure`).
 
-pub use crate::rules::failure::StageFailure;
 use crate::pipeline::StageProblem;
+pub use crate::rules::failure::StageFailure;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {

@@ -14,9 +14,9 @@ pub use observer::{Observer, Silent};
 
 use crate::api::{ExecutorError, Stage, StagePlan};
 use crate::engine::{Engine, RunStatus, StageCounts, StageInfo, StateError, TaskResult};
-use crate::rules::{barrier, output};
 use crate::pipeline::{self, Pipeline, StageProblem};
 use crate::plugin::Plugins;
+use crate::rules::{barrier, output};
 use crate::stage_host::StageHost;
 use serde::Serialize;
 use serde_json::Value;

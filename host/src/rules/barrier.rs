@@ -35,8 +35,7 @@ pub fn tolerated_failures(config: &Value, expected: u64) -> u64 {
 /// and its `executorConfig`: the failed tasks it tolerated (empty when none failed), or
 /// the failure `troupe run` reports, listing every failed task and its error.
 pub fn judge(config: &Value, expected: u64, results: &[TaskResult]) -> Result<Vec<TaskResult>, StageFailure> {
-    let failed: Vec<TaskResult> =
-        results.iter().filter(|r| matches!(r.outcome, Outcome::Failed(_))).cloned().collect();
+    let failed: Vec<TaskResult> = results.iter().filter(|r| matches!(r.outcome, Outcome::Failed(_))).cloned().collect();
     let tolerated = tolerated_failures(config, expected);
     if failed.len() as u64 > tolerated {
         return Err(StageFailure::Tasks { failed, expected, tolerated });

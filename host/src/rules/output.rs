@@ -70,7 +70,8 @@ mod tests {
 
     #[test]
     fn a_list_keeps_positions_with_null_for_failed_tasks() {
-        let results = vec![result(2, None, Outcome::Succeeded(json!("c"))), result(0, None, Outcome::Failed("x".into()))];
+        let results =
+            vec![result(2, None, Outcome::Succeeded(json!("c"))), result(0, None, Outcome::Failed("x".into()))];
         assert_eq!(stage_output(&execution(3, OutputShape::List), results), json!([null, null, "c"]));
     }
 
