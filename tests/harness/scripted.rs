@@ -51,18 +51,30 @@ fn a_failed_stage_is_reported_failed_with_the_runs_error() {
     );
 
     // The same stage in a real run (the `Fail` actor fails with its input's message),
-    // under the same run id: `troupe run` prints exactly this error.
+    // under the same run id: `troupe run` ends its stderr with exactly this error, and
+    // `troupe test` prints it alone.
     let dir = tempfile::tempdir().unwrap();
-    let pipeline = dir.path().join("pipeline.json");
+    let (pipeline, stage_file, outcomes) =
+        (dir.path().join("pipeline.json"), dir.path().join("stage.json"), dir.path().join("outcomes.json"));
     std::fs::write(&pipeline, json!({ "stages": [stage] }).to_string()).unwrap();
-    let out = Command::new(root().join("target/release/troupe"))
-        .args(["run", pipeline.to_str().unwrap(), "--run-id", "harness", "--manifest", "troupe.toml"])
-        .args(["--cache-dir", "target/test-cache"])
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(String::from_utf8_lossy(&out.stderr), format!("error: {harness_error}\n"));
+    std::fs::write(&stage_file, stage.to_string()).unwrap();
+    std::fs::write(&outcomes, json!({ "tasks": { "1": { "err": "disk full" } } }).to_string()).unwrap();
+    let troupe = |args: &[&std::path::Path], command: &str| {
+        Command::new(root().join("target/release/troupe"))
+            .arg(command)
+            .args(args)
+            .args(["--run-id", "harness", "--manifest", "troupe.toml", "--cache-dir", "target/test-cache"])
+            .current_dir(root())
+            .output()
+            .unwrap()
+    };
+    let run = troupe(&[&pipeline], "run");
+    assert_eq!(run.status.code(), Some(1));
+    let run_stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run_stderr.ends_with(&format!("\nerror: {harness_error}\n")), "{run_stderr}");
+    let test = troupe(&[&stage_file, std::path::Path::new("--outcomes"), &outcomes], "test");
+    assert_eq!(test.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&test.stderr), format!("error: {harness_error}\n"));
 }
 
 #[test]

@@ -7,8 +7,12 @@ use crate::api::{Admission, EnqueueOptions, Outcome, Verdict};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 
-/// How much of a value or message one timeline cell shows.
-const CELL_BYTES: usize = 48;
+/// The widths (in characters) of the timeline's text columns; longer cells are cut with
+/// `…` (the JSON report and the failure text have them whole).
+const ADMISSION_WIDTH: usize = 20;
+const OUTCOME_WIDTH: usize = 30;
+/// The most lines of output (or of the failure text) the text report shows.
+const MAX_LINES: usize = 200;
 
 /// The maxParallel the stage's tasks were enqueued under (the last one given wins, as
 /// in the engines).
@@ -27,14 +31,38 @@ fn option_sets(run: &HarnessRun) -> Vec<&EnqueueOptions> {
     sets
 }
 
+/// `text` escaped onto one line.
 fn cell(text: &str) -> String {
-    crate::text::one_line(text, CELL_BYTES)
+    crate::text::one_line(text, crate::text::LINE_BUDGET)
+}
+
+/// `text` escaped and cut to `width` characters.
+fn fit(text: &str, width: usize) -> String {
+    let text = cell(text);
+    if text.chars().count() <= width {
+        return text;
+    }
+    let mut cut: String = text.chars().take(width - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// A multi-line text (pretty JSON, a failure listing) line by line, each escaped, at
+/// most [`MAX_LINES`] of them.
+fn lines(out: &mut String, text: &str) {
+    let total = text.lines().count();
+    for line in text.lines().take(MAX_LINES) {
+        let _ = writeln!(out, "{}", cell(line));
+    }
+    if total > MAX_LINES {
+        let _ = writeln!(out, "... ({} lines more; --json has them all)", total - MAX_LINES);
+    }
 }
 
 fn outcome_text(outcome: &Outcome) -> String {
     match outcome {
-        Outcome::Succeeded(value) => format!("ok {}", cell(&value.to_string())),
-        Outcome::Failed(message) => format!("err {}", cell(message)),
+        Outcome::Succeeded(value) => format!("ok {value}"),
+        Outcome::Failed(message) => format!("err {message}"),
     }
 }
 
@@ -42,7 +70,7 @@ fn admission_text(admission: &Option<Admission>) -> String {
     match admission {
         None => "-".into(),
         Some(Admission::Run) => "run".into(),
-        Some(Admission::Reject(message)) => format!("reject {}", cell(message)),
+        Some(Admission::Reject(message)) => format!("reject {message}"),
         Some(Admission::Defer(ms)) => format!("defer {ms}"),
     }
 }
@@ -102,22 +130,22 @@ pub(super) fn text(run: &HarnessRun) -> String {
     if !run.attempts.is_empty() {
         let _ = writeln!(
             out,
-            "\n{:>5} {:>3} {:>9} {:>9} {:>9}  {:<14} {:<24} then",
+            "\n{:>5} {:>3} {:>9} {:>9} {:>9}  {:<ADMISSION_WIDTH$}  {:<OUTCOME_WIDTH$}  then",
             "task", "try", "released", "started", "ended", "admission", "outcome"
         );
         for a in &run.attempts {
             let outcome = a.outcome.as_ref().map_or_else(|| "-".to_string(), outcome_text);
             let _ = writeln!(
                 out,
-                "{:>5} {:>3} {:>9} {:>9} {:>9}  {:<14} {:<24} {}",
+                "{:>5} {:>3} {:>9} {:>9} {:>9}  {:<ADMISSION_WIDTH$}  {:<OUTCOME_WIDTH$}  {}",
                 a.index,
                 a.attempt,
                 a.released_ms,
                 ms(a.started_ms),
                 ms(a.ended_ms),
-                admission_text(&a.admission),
-                outcome,
-                then_text(a)
+                fit(&admission_text(&a.admission), ADMISSION_WIDTH),
+                fit(&outcome, OUTCOME_WIDTH),
+                cell(&then_text(a))
             );
         }
     }
@@ -135,11 +163,12 @@ pub(super) fn text(run: &HarnessRun) -> String {
                 );
             }
             let pretty = serde_json::to_string_pretty(output).unwrap_or_else(|_| output.to_string());
-            let _ = writeln!(out, "\noutput:\n{}", crate::text::block(&pretty, crate::text::BLOCK_BUDGET));
+            let _ = writeln!(out, "\noutput:");
+            lines(&mut out, &pretty);
         }
         StageEnd::Failed(error) => {
             let _ = writeln!(out, "stage failed at {} ms:", run.ended_ms);
-            let _ = writeln!(out, "{}", crate::text::block(&error.to_string(), crate::text::BLOCK_BUDGET));
+            lines(&mut out, &error.to_string());
         }
     }
     out
@@ -160,8 +189,8 @@ pub(super) fn json(run: &HarnessRun) -> Value {
         .attempts
         .iter()
         .map(|a| {
-            json!({ "index": a.index, "attempt": a.attempt, "releasedMs": a.released_ms, "startedMs": a.started_ms,
-                    "endedMs": a.ended_ms, "admission": a.admission, "outcome": a.outcome, "verdict": a.verdict,
+            json!({ "index": a.index, "attempt": a.attempt, "released_ms": a.released_ms, "started_ms": a.started_ms,
+                    "ended_ms": a.ended_ms, "admission": a.admission, "outcome": a.outcome, "verdict": a.verdict,
                     "then": then_json(&a.then) })
         })
         .collect();
@@ -169,8 +198,8 @@ pub(super) fn json(run: &HarnessRun) -> Value {
     let mut report = json!({
         "run": run.run_id, "stage": run.stage, "mode": run.mode, "workers": run.workers,
         "plan": run.plan, "execution": run.execution, "enqueued": enqueued, "attempts": attempts,
-        "results": run.results, "peakInFlight": run.peak_in_flight, "maxParallel": max_parallel(run),
-        "startedMs": run.started_ms, "endedMs": run.ended_ms, "succeeded": run.succeeded(),
+        "results": run.results, "peak_in_flight": run.peak_in_flight, "max_parallel": max_parallel(run),
+        "started_ms": run.started_ms, "ended_ms": run.ended_ms, "succeeded": run.succeeded(),
     });
     match &run.end {
         StageEnd::Succeeded { output, .. } => report["output"] = output.clone(),

@@ -47,11 +47,12 @@ impl Scripted {
         Scripted { reply: Reply::Echo, ms: 0 }
     }
 
-    /// The outcome this attempt gives `task`.
+    /// The outcome this attempt gives `task`. An error message is escaped and cut as an
+    /// actor's is where it crosses into the host, so it reads as it would in a run.
     pub fn outcome(&self, task: &Task) -> Outcome {
         match &self.reply {
             Reply::Ok(value) => Outcome::Succeeded(value.clone()),
-            Reply::Err(message) => Outcome::Failed(message.clone()),
+            Reply::Err(message) => Outcome::Failed(crate::text::one_line(message, crate::text::LINE_BUDGET)),
             Reply::Echo => Outcome::Succeeded(task.input.clone()),
         }
     }
