@@ -154,7 +154,7 @@ fn harness_rate_limited_asks_the_host_for_a_token_bucket_per_actor() {
     let run = harness("rate-limited")
         .run(&stage, &json!({ "trigger": { "items": [1, 2, 3] } }), |t, _| Outcome::Succeeded(t.input.clone()))
         .unwrap();
-    assert_eq!(run.output, json!([1, 2, 3]));
+    assert_eq!(run.output(), Some(&json!([1, 2, 3])));
     let limit = run.enqueued[0].options.rate_limit.clone().expect("a rate limit");
     assert_eq!((limit.bucket.as_str(), limit.per_second, limit.burst), ("APIClient", 10.0, 2));
     let bad = scatter_stage("api-calls", "rate-limited", "APIClient", json!({ "rateLimit": 0 }));
@@ -167,7 +167,7 @@ fn harness_retry_backs_off_exponentially_up_to_the_maximum() {
     let stage = json!({ "name": "fetch-data", "mode": "retry", "actor": "APIFetcher",
                         "executorConfig": { "maxRetries": 4, "backoff": "exponential", "baseDelayMs": 100, "maxDelayMs": 500 } });
     let run = harness("retry").run(&stage, &json!({}), |_, _| Outcome::Failed("503".into())).unwrap();
-    let at: Vec<u64> = run.attempts.iter().map(|a| a.at_ms).collect();
+    let at: Vec<u64> = run.attempts.iter().map(|a| a.released_ms).collect();
     assert_eq!(at, [0, 100, 300, 700, 1200], "delays 100, 200, 400, then capped at 500");
     assert_eq!(run.attempts.last().unwrap().verdict, Some(Verdict::Accept));
     assert_eq!(run.results[0].attempts, 5);
@@ -179,7 +179,7 @@ fn harness_retry_jitter_varies_delays_reproducibly() {
                         "executorConfig": { "maxRetries": 3, "backoff": "fixed", "baseDelayMs": 1000, "jitter": 0.5 } });
     let once = harness("retry").run(&stage, &json!({}), |_, _| Outcome::Failed("x".into())).unwrap();
     let again = harness("retry").run(&stage, &json!({}), |_, _| Outcome::Failed("x".into())).unwrap();
-    let gaps: Vec<u64> = once.attempts.windows(2).map(|w| w[1].at_ms - w[0].at_ms).collect();
+    let gaps: Vec<u64> = once.attempts.windows(2).map(|w| w[1].released_ms - w[0].released_ms).collect();
     assert!(gaps.iter().all(|g| (500..=1500).contains(g)), "{gaps:?}");
     assert!(gaps.iter().any(|g| *g != 1000), "jitter changed something: {gaps:?}");
     assert_eq!(once.attempts, again.attempts, "the same run, task and attempt get the same delay");

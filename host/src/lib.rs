@@ -5,7 +5,8 @@
 //! # Layout
 //! - [`manifest`]: `troupe.toml`, parsed strictly into checked entries.
 //! - [`rules`]: the stage rules every engine, the hook host and the harness share: bounds
-//!   on what plugins hand the host, the hook protocol.
+//!   on what plugins hand the host, the hook protocol, the token bucket, the barrier's
+//!   verdict and tolerance, how a failed stage is described, a stage's output.
 //! - [`plugin`]: loading components (pins, componentizing core modules, the compile
 //!   cache, WIT version and world checks) and calling them in the sandbox (memory limit,
 //!   deadline, no ambient authority). The generated bindings stay private to it.
@@ -31,7 +32,8 @@
 //! - [`text`]: untrusted text (plugin logs and errors, guest stderr, problems) made safe
 //!   for a terminal: control characters escaped, cut at a byte budget.
 //! - [`harness`]: the plugin harness: one executor, a stage, a context and scripted
-//!   outcomes, simulated deterministically.
+//!   outcomes, simulated on a virtual clock with the stage rules (release, admission,
+//!   review, maxParallel, rate limits, the barrier); `troupe test` is its command.
 //! - `cli` (binary only): the `troupe` command.
 
 pub mod actors;

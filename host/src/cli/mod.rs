@@ -9,6 +9,7 @@ mod redis_args;
 mod resume;
 mod run;
 mod status;
+mod test;
 mod validate;
 mod worker;
 
@@ -50,6 +51,10 @@ enum Command {
     /// Call one executor on a stage definition against an in-memory host, and print what
     /// it validated, planned, enqueued and returned. Nothing runs.
     DryRun(dry_run::DryRunArgs),
+    /// Run one stage through its executor in the plugin harness: task outcomes from a
+    /// script, on a virtual clock; print a per-attempt timeline and the stage's result.
+    /// Exit 0 succeeded, 1 failed, 2 invalid input.
+    Test(test::TestArgs),
 }
 
 /// The exit status of every command given an invalid pipeline or program (syntax,
@@ -122,6 +127,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Plugins(args) => plugins::run(args),
         Command::DryRun(args) => dry_run::run(args),
+        Command::Test(args) => test::run(args),
         Command::Run(args) => run::run(args),
         Command::Worker(args) => worker::run(args),
         Command::Status(args) => status::run(args),

@@ -123,12 +123,18 @@ impl Inner {
         // the checked arithmetic keeps a bug there from becoming a panic here.
         let mut due = now.checked_add(Duration::from_millis(options.delay_ms)).unwrap_or(now);
         if let Some(rate) = &options.rate_limit {
-            let interval = Duration::try_from_secs_f64(1.0 / rate.per_second).unwrap_or(Duration::from_secs(1000));
+            // The bucket rule is `rules::rate`, on ms from now (a TAT in the past is a full
+            // bucket, as is a bucket never used).
             let tat = self.buckets.entry((namespace.to_string(), rate.bucket.clone())).or_insert(now);
-            let start = (*tat).max(due);
-            let burst = interval.saturating_mul(rate.burst.saturating_sub(1));
-            due = due.max(start.checked_sub(burst).unwrap_or(start));
-            *tat = start + interval;
+            let tat_ms = tat.saturating_duration_since(now).as_secs_f64() * 1000.0;
+            let slot =
+                crate::rules::rate::take(Some(tat_ms), 0.0, options.delay_ms as f64, rate.per_second, rate.burst);
+            let fallback = due;
+            let at = |ms: f64| {
+                Duration::try_from_secs_f64(ms / 1000.0).ok().and_then(|d| now.checked_add(d)).unwrap_or(fallback)
+            };
+            *tat = at(slot.tat_ms);
+            due = at(slot.release_ms);
         }
         if due <= now {
             self.make_ready(task);

@@ -13,7 +13,7 @@ pub use embedded::EmbeddedEngine;
 pub use redis::{redact_url, ConnectError, Keys, RedisEngine, RedisOptions, MAX_RETAIN};
 pub use state_error::StateError;
 
-use crate::api::{Execution, Outcome, OutputShape, Stage};
+use crate::api::{Execution, Outcome, Stage};
 use crate::pipeline::Pipeline;
 use crate::stage_host::StageHost;
 use serde::{Deserialize, Serialize};
@@ -348,42 +348,5 @@ pub(crate) fn log_line(
             scope.run_id,
             scope.stage
         );
-    }
-}
-
-/// Assemble a stage's output from its results, as the executor's shape says.
-pub fn assemble_output(shape: OutputShape, expected: u64, results: Vec<TaskResult>, metadata: Option<&Value>) -> Value {
-    let value = |r: TaskResult| match r.outcome {
-        Outcome::Succeeded(v) => v,
-        Outcome::Failed(_) => Value::Null,
-    };
-    let key_string = |k: &Option<Value>| match k {
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => String::new(),
-    };
-    match shape {
-        OutputShape::Single => results.into_iter().find(|r| r.index == 0).map(value).unwrap_or(Value::Null),
-        OutputShape::List => {
-            let mut out = vec![Value::Null; expected as usize];
-            for r in results {
-                let at = r.index as usize;
-                if let Some(slot) = out.get_mut(at) {
-                    *slot = value(r);
-                }
-            }
-            Value::Array(out)
-        }
-        OutputShape::ByKey => Value::Object(results.into_iter().map(|r| (key_string(&r.key), value(r))).collect()),
-        OutputShape::KeyedList => Value::Array(
-            results
-                .into_iter()
-                .map(|r| {
-                    let key = r.key.clone().unwrap_or(Value::Null);
-                    serde_json::json!({ "key": key, "result": value(r) })
-                })
-                .collect(),
-        ),
-        OutputShape::Metadata => metadata.cloned().unwrap_or_else(|| Value::Object(Default::default())),
     }
 }

@@ -12,10 +12,11 @@ mod observer;
 pub use error::{RunError, StageFailure};
 pub use observer::{Observer, Silent};
 
-use crate::api::{ExecutorError, Outcome, Stage, StagePlan};
-use crate::engine::{assemble_output, Engine, RunStatus, StageCounts, StageInfo, StateError, TaskResult};
+use crate::api::{ExecutorError, Stage, StagePlan};
+use crate::engine::{Engine, RunStatus, StageCounts, StageInfo, StateError, TaskResult};
 use crate::pipeline::{self, Pipeline, StageProblem, ValidPipeline};
 use crate::plugin::{ExecutorPlugin, Plugins};
+use crate::rules::{barrier, output};
 use crate::stage_host::StageHost;
 use serde::Serialize;
 use serde_json::Value;
@@ -24,8 +25,6 @@ use std::time::{Duration, Instant};
 
 /// How often progress is reported while a stage runs, at most.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
-/// A retryable executor error is retried this many times, with doubling delays from 100 ms.
-const EXECUTOR_RETRIES: u32 = 3;
 /// An orchestrator holds its run for this long and renews the hold while it works, so a
 /// second orchestrator never drives the same run, and one that died is replaced after
 /// at most this long.
@@ -371,19 +370,15 @@ impl<E: Engine> Orchestrator<E> {
         } else {
             self.engine.results(run_id, &name).map_err(RunError::Engine)?
         };
-        let failed: Vec<TaskResult> =
-            results.iter().filter(|r| matches!(r.outcome, Outcome::Failed(_))).cloned().collect();
-        let tolerated = tolerated_failures(&stage.config, execution.expected_tasks);
         let counts = self.engine.counts(run_id, &name).map_err(RunError::Engine)?;
-        if failed.len() as u64 > tolerated {
-            observer.stage_finished(&name, &counts, false);
-            return Err(fail(StageFailure::Tasks { failed, expected: execution.expected_tasks, tolerated }));
-        }
-        let output = if execution.detached || execution.expected_tasks == 0 {
-            execution.metadata.clone().unwrap_or_else(|| Value::Object(Default::default()))
-        } else {
-            assemble_output(execution.output, execution.expected_tasks, results, execution.metadata.as_ref())
+        let failed = match barrier::judge(&stage.config, execution.expected_tasks, &results) {
+            Ok(tolerated) => tolerated,
+            Err(failure) => {
+                observer.stage_finished(&name, &counts, false);
+                return Err(fail(failure));
+            }
         };
+        let output = output::stage_output(&execution, results);
         self.engine.set_output(run_id, &name, output).map_err(RunError::Engine)?;
         observer.stage_finished(&name, &counts, true);
         let stragglers =
@@ -401,8 +396,7 @@ impl<E: Engine> Orchestrator<E> {
     /// Call the stage's `execute`, retrying a retryable error (enqueueing is idempotent,
     /// so a repeated call enqueues nothing twice).
     async fn execute(&self, mode: &str, stage: &Stage) -> Result<crate::api::Execution, StageFailure> {
-        let mut delay = Duration::from_millis(100);
-        for attempt in 0..=EXECUTOR_RETRIES {
+        for retry in 0.. {
             let (plugins, host, mode_owned, stage_owned) =
                 (self.plugins.clone(), self.host(), mode.to_string(), stage.clone());
             let result = tokio::task::spawn_blocking(move || {
@@ -414,25 +408,19 @@ impl<E: Engine> Orchestrator<E> {
             .map_err(|e| StageFailure::Executor { mode: mode.to_string(), error: ExecutorError::Fatal(e) })?;
             match result {
                 Ok(Ok(execution)) => return Ok(execution),
-                Ok(Err(ExecutorError::Retryable(_))) if attempt < EXECUTOR_RETRIES => {
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                }
+                Ok(Err(error @ ExecutorError::Retryable(_))) => match barrier::executor_retry_delay(retry) {
+                    Some(delay) => tokio::time::sleep(delay).await,
+                    None => return Err(StageFailure::Executor { mode: mode.to_string(), error }),
+                },
                 Ok(Err(error)) => return Err(StageFailure::Executor { mode: mode.to_string(), error }),
                 Err(call) => return Err(StageFailure::Plugin(call)),
             }
         }
-        unreachable!("the last attempt returns")
+        unreachable!("the retries end: `executor_retry_delay` gives up after EXECUTOR_RETRIES")
     }
 }
 
-/// How many failed tasks a stage tolerates: `toleratedFailures`, or
-/// `toleratedFailurePercent` of its expected tasks, whichever allows more.
-pub fn tolerated_failures(config: &Value, expected: u64) -> u64 {
-    let count = config.get("toleratedFailures").and_then(Value::as_u64).unwrap_or(0);
-    let percent = config.get("toleratedFailurePercent").and_then(Value::as_f64).unwrap_or(0.0);
-    count.max((percent / 100.0 * expected as f64).floor() as u64)
-}
+pub use barrier::tolerated_failures;
 
 /// A run id unique across processes and machines (time, process id).
 pub fn new_run_id() -> String {

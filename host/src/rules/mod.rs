@@ -6,6 +6,18 @@
 //! - `bounds`: bounds on the numbers a plugin hands the host (enqueue options, defer and
 //!   retry delays, attempt caps).
 //! - `hooks`: the hook protocol (`before-task` admission, `after-task` review).
+//! - `rate`: the token bucket (GCRA) as a pure function over milliseconds (the embedded
+//!   engine and the harness; Redis's Lua copy must agree).
+//! - `barrier`: a finished stage judged against its tolerated failures; the retry rule
+//!   for `execute`'s retryable errors.
+//! - `failure`: [`StageFailure`], how a failed stage is described.
+//! - `output`: a stage's output from its execution and results.
 
+pub mod barrier;
 pub mod bounds;
+pub mod failure;
 pub mod hooks;
+pub mod output;
+pub mod rate;
+
+pub use failure::StageFailure;
