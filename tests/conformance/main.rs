@@ -14,10 +14,11 @@
 //!
 //! - `subject.rs`: the engines under test and a run to drive (open, enqueue, take, report).
 //! - `slots.rs`: maxParallel, from the engine's own counters.
-//! - `rates.rs`: token buckets: spacing, burst, a bucket shared by two stages.
+//! - `rates.rs`: token buckets: spacing, burst, a bucket shared by two stages, held tasks.
 //! - `results.rs`: duplicates, idempotent enqueue, stragglers, list and keyed-list order.
 //! - `hooks.rs`: hook routing (admit, review), retry, deferral and rejection verdicts.
-//! - `barrier.rs`: expected against enqueued, the barrier with tolerated failures.
+//! - `barrier.rs`: a stage's life: reopening, expected against enqueued, the barrier with
+//!   tolerated failures.
 //! - `runs.rs`: cancellation, leases and orphans, run records.
 
 mod barrier;
@@ -46,6 +47,7 @@ const CASES: &[(&str, Case)] = &[
     ("max_parallel_across_batches", |e| Box::pin(slots::max_parallel_across_batches(e))),
     ("rate_spacing_and_burst", |e| Box::pin(rates::spacing_and_burst(e))),
     ("rate_bucket_shared_by_namespace", |e| Box::pin(rates::bucket_shared_by_namespace(e))),
+    ("rate_held_tasks_honour_the_bucket", |e| Box::pin(rates::held_tasks_honour_the_bucket(e))),
     ("duplicate_results_counted_once", |e| Box::pin(results::duplicates_counted_once(e))),
     ("duplicate_reports_not_reviewed", |e| Box::pin(results::duplicate_reports_not_reviewed(e))),
     ("idempotent_enqueue", |e| Box::pin(results::idempotent_enqueue(e))),
@@ -57,6 +59,7 @@ const CASES: &[(&str, Case)] = &[
     ("deferral_and_rejection", |e| Box::pin(hooks::deferral_and_rejection(e))),
     ("barrier_with_tolerated_failures", |e| Box::pin(barrier::with_tolerated_failures(e))),
     ("expected_against_enqueued", |e| Box::pin(barrier::expected_against_enqueued(e))),
+    ("reopening_changes_nothing", |e| Box::pin(barrier::reopening_changes_nothing(e))),
     ("cancellation", |e| Box::pin(runs::cancellation(e))),
     ("leases_and_orphans", |e| Box::pin(runs::leases_and_orphans(e))),
     ("run_records", |e| Box::pin(runs::run_records(e))),
@@ -66,11 +69,8 @@ const CASES: &[(&str, Case)] = &[
 /// `subject`, printing each case's time and the total; fail naming every broken case.
 fn conform(subject: subject::Subject) {
     let filter = std::env::var("TROUPE_CONFORMANCE_CASE").unwrap_or_default();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a tokio runtime");
     let suite = Instant::now();
     let mut failed = Vec::new();
     let mut ran = 0;

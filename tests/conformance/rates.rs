@@ -80,17 +80,47 @@ pub async fn bucket_shared_by_namespace(engine: Arc<dyn Engine>) {
         run.seal(stage, if stage == "c" { 1 } else { 3 });
     }
     let released = |stage| run.history(stage).len();
-    assert_eq!((released("a"), released("b"), released("c")), (1, 0, 1), "one token for mode {}, one for another-mode", crate::subject::MODE);
+    assert_eq!(
+        (released("a"), released("b"), released("c")),
+        (1, 0, 1),
+        "one token for mode {}, one for another-mode",
+        crate::subject::MODE
+    );
     run_all(&run, 7).await;
     let a = releases(&run, "a");
     let b = releases(&run, "b");
     // a takes the bucket's first three slots, b the next three.
     for (k, at) in b.iter().enumerate() {
         let earliest = (3 + k as u64) * INTERVAL_MS;
-        assert!(at + ROUNDING_MS >= earliest, "b's task {k} released at {at} ms, before {earliest} ms: a {a:?}, b {b:?}");
+        assert!(
+            at + ROUNDING_MS >= earliest,
+            "b's task {k} released at {at} ms, before {earliest} ms: a {a:?}, b {b:?}"
+        );
     }
     for (k, at) in a.iter().enumerate().skip(1) {
         let earliest = a[0] + k as u64 * INTERVAL_MS;
         assert!(at + ROUNDING_MS >= earliest, "a's task {k} released at {at} ms, before {earliest} ms: {a:?}");
     }
+}
+
+/// Tasks held by maxParallel pass through the bucket when a slot frees them: with one
+/// slot and workers that end each task at once, the bucket still paces the releases.
+pub async fn held_tasks_honour_the_bucket(engine: Arc<dyn Engine>) {
+    let run = Run::start(&engine, &["s"]);
+    run.open("s", NO_HOOKS);
+    let options = EnqueueOptions { max_parallel: Some(1), ..rated("held", 1) };
+    run.enqueue("s", tasks(0..4), &options);
+    run.seal("s", 4);
+    let c = run.counts("s");
+    assert_eq!((c.in_flight, c.waiting), (1, 3), "{c:?}");
+    run_all(&run, 4).await;
+    let times = releases(&run, "s");
+    // The bucket's bound: the k-th release no earlier than k intervals after the first.
+    // (Not k-1 to k: a release that came late, after its due time, leaves the next one
+    // due on the bucket's schedule, as GCRA does.)
+    for (k, at) in times.iter().enumerate().skip(1) {
+        let earliest = times[0] + k as u64 * INTERVAL_MS;
+        assert!(at + ROUNDING_MS >= earliest, "held task {k} released at {at} ms, before {earliest} ms: {times:?}");
+    }
+    assert_eq!(run.counts("s").max_in_flight, 1);
 }

@@ -108,7 +108,8 @@ pub async fn run_records(engine: Arc<dyn Engine>) {
 
     let record = engine.run_record(&ids[0]).unwrap();
     assert_eq!((&record.status, record.stage), (&RunStatus::Running, 0));
-    let names: Vec<&str> = record.pipeline["stages"].as_array().unwrap().iter().filter_map(|s| s["name"].as_str()).collect();
+    let names: Vec<&str> =
+        record.pipeline["stages"].as_array().unwrap().iter().filter_map(|s| s["name"].as_str()).collect();
     assert_eq!(names, ["first", "second"]);
     assert_eq!(record.pipeline().unwrap().stages.len(), 2);
 

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use troupe::api::{EnqueueOptions, Execution, Outcome, OutputShape, Stage, Task};
-use troupe::engine::{EmbeddedEngine, Engine, HookWork, RedisEngine, RedisOptions, StageCounts, StageInfo, TaskEnvelope};
+use troupe::engine::{
+    EmbeddedEngine, Engine, HookWork, RedisEngine, RedisOptions, StageCounts, StageInfo, TaskEnvelope,
+};
 use troupe::pipeline::Pipeline;
 use troupe::{LogLevel, Role, Scope};
 use troupe_tests::{test_redis_url, unique_prefix};
@@ -116,12 +118,7 @@ impl Run {
         let definition = json!({ "name": stage, "mode": mode, "actor": "A" });
         let info = StageInfo {
             mode: mode.to_string(),
-            stage: Arc::new(Stage {
-                run_id: self.id.clone(),
-                name: stage.to_string(),
-                definition,
-                config: json!({}),
-            }),
+            stage: Arc::new(Stage { run_id: self.id.clone(), name: stage.to_string(), definition, config: json!({}) }),
             before_task_hook: hooks.before,
             after_task_hook: hooks.after,
         };
@@ -142,7 +139,8 @@ impl Run {
     /// how many tasks the engine holds for it. On Redis this also waits for every
     /// enqueued batch to land, so counters read after it are current.
     pub fn seal(&self, stage: &str, expected: u64) -> u64 {
-        let execution = Execution { expected_tasks: expected, metadata: None, output: OutputShape::List, detached: false };
+        let execution =
+            Execution { expected_tasks: expected, metadata: None, output: OutputShape::List, detached: false };
         self.engine.seal_stage(&self.id, stage, &execution).unwrap_or_else(|e| panic!("seal_stage {stage}: {e:#}"))
     }
 

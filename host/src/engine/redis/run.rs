@@ -357,23 +357,21 @@ impl RunStore for RedisEngine {
             .filter(|(_, on)| *on)
             .map(|(field, _)| *field)
             .collect();
+        // Opening an open stage changes nothing, its hook fields included (a resumed run
+        // whose executor now plans other hooks keeps the stage as it was opened, as on
+        // the embedded engine): WATCHed, so two openers cannot mix their fields.
         self.pool.with(|c| {
-            let mut pipe = redis::pipe();
-            for field in &hooks {
-                pipe.cmd("HSETNX").arg(&key).arg(*field).arg(1).ignore();
-            }
-            pipe.atomic()
-                .cmd("HSETNX")
-                .arg(&key)
-                .arg("info")
-                .arg(&text)
-                .ignore()
-                .cmd("HSETNX")
-                .arg(&key)
-                .arg("opened_ms")
-                .arg(wall_ms())
-                .ignore()
-                .query::<()>(c)
+            redis::transaction(c, &[&key], |c, pipe| {
+                let open: bool = redis::cmd("HEXISTS").arg(&key).arg("info").query(c)?;
+                if open {
+                    return Ok(Some(()));
+                }
+                for field in &hooks {
+                    pipe.cmd("HSET").arg(&key).arg(*field).arg(1).ignore();
+                }
+                pipe.cmd("HSET").arg(&key).arg("info").arg(&text).arg("opened_ms").arg(wall_ms()).ignore();
+                pipe.query::<Option<()>>(c)
+            })
         })
     }
 
