@@ -49,7 +49,7 @@ pub async fn after_task_routes_to_review(engine: Arc<dyn Engine>) {
     run.open("s", AFTER);
     run.enqueue("s", tasks(0..2), &EnqueueOptions::default());
     run.seal("s", 2);
-    let mut taken = vec![take(&engine).await, take(&engine).await];
+    let mut taken = [take(&engine).await, take(&engine).await];
     taken.sort_by_key(|t| t.index);
     run.report(&taken[0], ok(json!({ "value": [1, 2] })));
     run.report(&taken[1], Outcome::Failed("boom".into()));

@@ -96,7 +96,7 @@ pub async fn stragglers_after_cut(engine: Arc<dyn Engine>) {
     run.open("s", NO_HOOKS);
     run.enqueue("s", tasks(0..3), &EnqueueOptions::default());
     run.seal("s", 3);
-    let mut taken = vec![take(&engine).await, take(&engine).await, take(&engine).await];
+    let mut taken = [take(&engine).await, take(&engine).await, take(&engine).await];
     taken.sort_by_key(|t| t.index);
     assert_eq!(engine.record(&taken[0], ok(json!(0))).unwrap(), Recorded::Counted);
     engine.cut_stage(&run.id, "s").unwrap();
