@@ -16,6 +16,12 @@
 //!   programs compile to (the seed's, the examples', the reference's); `wdl_examples.rs`:
 //!   `.wdl` examples run like their JSON; `wdl_fuzz.rs`: proptest over the parser;
 //!   `benches/dsl_compile.rs`: compiling 10,000 stages.
+//! - `conformance/`: the engine conformance suite: the role traits (`RunStore`,
+//!   `TaskQueue`, `HookQueue`, `StageHost`) driven directly, no wasm, every case on the
+//!   embedded engine and on Redis (a fresh engine and key prefix per case); `main.rs`
+//!   holds the case table and prints each engine's run time, `subject.rs` the engines
+//!   and a run to drive, one module per rule (`slots`, `rates`, `results`, `hooks`,
+//!   `barrier`, `runs`).
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

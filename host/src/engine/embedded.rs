@@ -514,13 +514,27 @@ impl TaskQueue for EmbeddedEngine {
     }
 
     fn report(&self, task: &TaskEnvelope, outcome: Outcome) -> anyhow::Result<()> {
-        let review = self.lock().stage(&task.run_id, &task.stage)?.info.after_task_hook;
-        if review {
-            self.lock().hooks.push_back(HookWork { task: task.clone(), kind: HookKind::Review(outcome) });
-            self.hook_ready.notify_one();
-            return Ok(());
+        let mut inner = self.lock();
+        if inner.runs.get(&*task.run_id).is_some_and(|r| r.record.status == RunStatus::Cancelled) {
+            return Ok(()); // cancelled: nothing is recorded or reviewed
         }
-        self.record(task, outcome).map(|_| ())
+        let s = inner.stage(&task.run_id, &task.stage)?;
+        if !s.info.after_task_hook {
+            drop(inner);
+            return self.record(task, outcome).map(|_| ());
+        }
+        if !s.tasks.contains_key(&task.index) {
+            anyhow::bail!("run `{}` stage `{}` has no task {}", task.run_id, task.stage, task.index);
+        }
+        // As on Redis: a task that already has a result (a redelivery) is not reviewed
+        // again, so `after-task` never sees an attempt of a task that has ended.
+        let ended = s.results.contains_key(&task.index) || s.stragglers.iter().any(|r| r.index == task.index);
+        if !ended {
+            inner.hooks.push_back(HookWork { task: task.clone(), kind: HookKind::Review(outcome) });
+            drop(inner);
+            self.hook_ready.notify_one();
+        }
+        Ok(())
     }
 
     fn flush(&self) {}
@@ -581,7 +595,15 @@ impl HookQueue for EmbeddedEngine {
 
     fn record(&self, task: &TaskEnvelope, outcome: Outcome) -> anyhow::Result<Recorded> {
         let mut inner = self.lock();
+        if inner.runs.get(&*task.run_id).is_some_and(|r| r.record.status == RunStatus::Cancelled) {
+            // As on Redis: a result arriving after the cancel is not recorded, and it
+            // releases no held task.
+            return Ok(Recorded::Ended);
+        }
         let s = inner.stage(&task.run_id, &task.stage)?;
+        if !s.tasks.contains_key(&task.index) {
+            anyhow::bail!("run `{}` stage `{}` has no task {}", task.run_id, task.stage, task.index);
+        }
         if s.results.contains_key(&task.index) || s.stragglers.iter().any(|r| r.index == task.index) {
             return Ok(Recorded::Duplicate);
         }

@@ -281,7 +281,17 @@ impl Feed {
                 next_due = Some(next_due.map_or(due, |n| n.min(due)));
             }
             if next_due.is_some_and(|due| due <= Instant::now()) {
-                next_due = self.promote(&runs);
+                // A task can enter a run's delayed set without this process knowing: a
+                // held task that another process's finish released through a rate
+                // bucket, a retry requeued by another hook host. Look again soon rather
+                // than at the next refresh (2 s: a rate-limited stage with maxParallel
+                // waited that long for each held task). Promoting a run with nothing due
+                // is one cheap call; with many runs, the look is spread to ~1 per ms.
+                let soon = Instant::now() + LOOK_EVERY.max(Duration::from_millis(runs.len() as u64));
+                next_due = match self.promote(&runs) {
+                    Some(due) => Some(due.min(soon)),
+                    None => (!runs.is_empty()).then_some(soon),
+                };
             }
             if claimed.elapsed() >= claim_every {
                 claimed = Instant::now();

@@ -32,15 +32,21 @@ impl RedisEngine {
         }
     }
 
-    /// Every key `run_id` can have (from its pipeline's stages and its actors).
-    fn all_run_keys(&self, run_id: &str) -> anyhow::Result<Vec<String>> {
+    /// The run's stage names (from its pipeline) and the actors it has streams for.
+    fn run_layout(&self, run_id: &str) -> anyhow::Result<(Vec<String>, Vec<String>)> {
         let (pipeline, actors): (Option<String>, Option<String>) = self
             .pool
             .with(|c| redis::cmd("HMGET").arg(self.keys.run(run_id)).arg("pipeline").arg("actors").query(c))?;
         let pipeline: Value = serde_json::from_str(pipeline.as_deref().unwrap_or("{}"))?;
         let actors: Vec<String> = serde_json::from_str(actors.as_deref().unwrap_or("[]"))?;
         let stages = pipeline["stages"].as_array().into_iter().flatten().filter_map(|s| s["name"].as_str());
-        Ok(self.keys.run_keys(run_id, stages, actors.iter().map(String::as_str)))
+        Ok((stages.map(str::to_string).collect(), actors))
+    }
+
+    /// Every key `run_id` can have (from its pipeline's stages and its actors).
+    fn all_run_keys(&self, run_id: &str) -> anyhow::Result<Vec<String>> {
+        let (stages, actors) = self.run_layout(run_id)?;
+        Ok(self.keys.run_keys(run_id, stages.iter().map(String::as_str), actors.iter().map(String::as_str)))
     }
 
     pub(super) fn read_context(&self, run_id: &str) -> anyhow::Result<Arc<Value>> {
@@ -274,6 +280,9 @@ impl RunStore for RedisEngine {
     fn cancel_run(&self, run_id: &str) -> anyhow::Result<()> {
         let key = self.keys.run(run_id);
         let run_keys = self.all_run_keys(run_id)?;
+        // The tasks `maxParallel` holds back are dropped with the delayed ones, as the
+        // embedded engine drops them: `waiting` reads 0 after a cancel on both.
+        let held: Vec<String> = self.run_layout(run_id)?.0.iter().map(|s| self.keys.held(run_id, s)).collect();
         let cancelled = serde_json::to_string(&RunStatus::Cancelled)?;
         // WATCH the run hash: the run ending (or being cancelled) meanwhile aborts the
         // transaction, and the status is read again.
@@ -292,7 +301,7 @@ impl RunStore for RedisEngine {
                 }
                 pipe.cmd("HSET").arg(&key).arg("status").arg(&cancelled).arg("finished_ms").arg(wall_ms()).ignore();
                 pipe.cmd("SREM").arg(self.keys.active_runs()).arg(run_id).ignore();
-                pipe.cmd("DEL").arg(self.keys.lease(run_id)).arg(self.keys.delayed(run_id)).ignore();
+                pipe.cmd("DEL").arg(self.keys.lease(run_id)).arg(self.keys.delayed(run_id)).arg(&held).ignore();
                 pipe.add_command(self.run_event("ended", run_id)).ignore();
                 if let Some(retain) = self.retain {
                     let ms = retain.as_millis().max(1) as u64;
@@ -348,23 +357,21 @@ impl RunStore for RedisEngine {
             .filter(|(_, on)| *on)
             .map(|(field, _)| *field)
             .collect();
+        // Opening an open stage changes nothing, its hook fields included (a resumed run
+        // whose executor now plans other hooks keeps the stage as it was opened, as on
+        // the embedded engine): WATCHed, so two openers cannot mix their fields.
         self.pool.with(|c| {
-            let mut pipe = redis::pipe();
-            for field in &hooks {
-                pipe.cmd("HSETNX").arg(&key).arg(*field).arg(1).ignore();
-            }
-            pipe.atomic()
-                .cmd("HSETNX")
-                .arg(&key)
-                .arg("info")
-                .arg(&text)
-                .ignore()
-                .cmd("HSETNX")
-                .arg(&key)
-                .arg("opened_ms")
-                .arg(wall_ms())
-                .ignore()
-                .query::<()>(c)
+            redis::transaction(c, &[&key], |c, pipe| {
+                let open: bool = redis::cmd("HEXISTS").arg(&key).arg("info").query(c)?;
+                if open {
+                    return Ok(Some(()));
+                }
+                for field in &hooks {
+                    pipe.cmd("HSET").arg(&key).arg(*field).arg(1).ignore();
+                }
+                pipe.cmd("HSET").arg(&key).arg("info").arg(&text).arg("opened_ms").arg(wall_ms()).ignore();
+                pipe.query::<Option<()>>(c)
+            })
         })
     }
 
