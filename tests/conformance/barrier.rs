@@ -10,7 +10,7 @@ use serde_json::json;
 use std::sync::Arc;
 use troupe::api::{EnqueueOptions, Outcome};
 use troupe::engine::Engine;
-use troupe::orchestrator::tolerated_failures;
+use troupe::rules::barrier::tolerated_failures;
 
 /// Four tasks, two failing: done only when the fourth ends; two failures tolerated by a
 /// count of 2, not by 25 %.

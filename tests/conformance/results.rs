@@ -8,7 +8,8 @@ use crate::subject::{ok, take, take_hook, task, tasks, Hooks, Run, NO_HOOKS};
 use serde_json::json;
 use std::sync::Arc;
 use troupe::api::{EnqueueOptions, Outcome, OutputShape, Task};
-use troupe::engine::{assemble_output, Engine, HookKind, Recorded};
+use troupe::engine::{Engine, HookKind, Recorded};
+use troupe::rules::output::assemble as assemble_output;
 
 /// `record` twice, and a worker's `report` twice, count once; the first outcome stays.
 pub async fn duplicates_counted_once(engine: Arc<dyn Engine>) {

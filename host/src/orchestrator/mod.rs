@@ -304,12 +304,41 @@ impl<E: Engine> Orchestrator<E> {
         }
     }
 
+    /// One stage: open it and get its tasks enqueued, wait for its barrier (or its early
+    /// cut), then judge its results and record its output.
     async fn run_stage(&self, run_id: &str, step: Step<'_>, observer: &dyn Observer) -> Result<StageReport, RunError> {
         let Step { index, mode, stage, plan, early } = step;
         let started = Instant::now();
-        let name = stage.name.clone();
-        let fail = |reason| RunError::StageFailed { run_id: run_id.to_string(), stage: name.clone(), reason };
-        observer.stage_started(index, &name, mode);
+        observer.stage_started(index, &stage.name, mode);
+        let execution = self.start_stage(run_id, mode, stage, plan).await?;
+        let cut = if execution.expected_tasks > 0 && !execution.detached {
+            let deadline = early.as_ref().map(|(e, next)| (started + Duration::from_millis(e.after_ms), e, next));
+            self.await_barrier(run_id, &stage.name, execution.expected_tasks, deadline, observer).await?
+        } else {
+            false
+        };
+        let (counts, failed_tasks, stragglers) = self.end_stage(run_id, stage, &execution, cut, observer)?;
+        Ok(StageReport {
+            name: stage.name.clone(),
+            mode: mode.to_string(),
+            counts,
+            failed_tasks,
+            stragglers,
+            duration_ms: started.elapsed().as_millis() as u64,
+        })
+    }
+
+    /// Open the stage and have its executor enqueue its tasks, unless an earlier
+    /// orchestrator sealed it already (then it is not executed again); the number of tasks
+    /// enqueued must be what `execute` said.
+    async fn start_stage(
+        &self,
+        run_id: &str,
+        mode: &str,
+        stage: &Stage,
+        plan: &StagePlan,
+    ) -> Result<crate::api::Execution, RunError> {
+        let fail = |reason| stage_failed(run_id, &stage.name, reason);
         let info = StageInfo {
             mode: mode.to_string(),
             stage: Arc::new(stage.clone()),
@@ -317,14 +346,11 @@ impl<E: Engine> Orchestrator<E> {
             after_task_hook: plan.after_task_hook,
         };
         self.engine.open_stage(run_id, info).map_err(RunError::Engine)?;
-
-        // A stage sealed before (by an orchestrator that died) is not executed again.
-        let execution = match self.engine.sealed(run_id, &name).map_err(RunError::Engine)? {
+        let execution = match self.engine.sealed(run_id, &stage.name).map_err(RunError::Engine)? {
             Some(execution) => execution,
-            None => self.execute(mode, stage).await.map_err(&fail)?,
+            None => self.execute(mode, stage).await.map_err(fail)?,
         };
-
-        let enqueued = self.engine.seal_stage(run_id, &name, &execution).map_err(RunError::Engine)?;
+        let enqueued = self.engine.seal_stage(run_id, &stage.name, &execution).map_err(RunError::Engine)?;
         if enqueued != execution.expected_tasks {
             return Err(fail(StageFailure::Miscount {
                 mode: mode.to_string(),
@@ -332,65 +358,82 @@ impl<E: Engine> Orchestrator<E> {
                 enqueued,
             }));
         }
+        Ok(execution)
+    }
 
-        let mut cut = false;
-        if execution.expected_tasks > 0 && !execution.detached {
-            let deadline = early.as_ref().map(|(e, _)| started + Duration::from_millis(e.after_ms));
-            loop {
-                self.renew_lease(run_id)?;
-                let counts = self.engine.counts(run_id, &name).map_err(RunError::Engine)?;
-                observer.stage_progress(&name, &counts);
-                if counts.done() {
-                    break;
-                }
-                if let (Some(deadline), Some((early, next))) = (deadline, &early) {
-                    if Instant::now() >= deadline {
-                        if counts.succeeded < early.min_results {
-                            return Err(fail(StageFailure::TooFewArrived {
+    /// Wait until every expected task ended, reporting progress and renewing the lease;
+    /// or, at the next stage's early start (`deadline`), cut the stage if enough results
+    /// arrived. Returns whether the stage was cut.
+    async fn await_barrier(
+        &self,
+        run_id: &str,
+        name: &str,
+        expected: u64,
+        deadline: Option<(Instant, &crate::api::EarlyStart, &String)>,
+        observer: &dyn Observer,
+    ) -> Result<bool, RunError> {
+        loop {
+            self.renew_lease(run_id)?;
+            let counts = self.engine.counts(run_id, name).map_err(RunError::Engine)?;
+            observer.stage_progress(name, &counts);
+            if counts.done() {
+                return Ok(false);
+            }
+            if let Some((at, early, next)) = deadline {
+                if Instant::now() >= at {
+                    if counts.succeeded < early.min_results {
+                        return Err(stage_failed(
+                            run_id,
+                            name,
+                            StageFailure::TooFewArrived {
                                 next_stage: next.clone(),
                                 arrived: counts.succeeded,
-                                expected: execution.expected_tasks,
+                                expected,
                                 min_results: early.min_results,
                                 after_ms: early.after_ms,
-                            }));
-                        }
-                        self.engine.cut_stage(run_id, &name).map_err(RunError::Engine)?;
-                        cut = true;
-                        break;
+                            },
+                        ));
                     }
+                    self.engine.cut_stage(run_id, name).map_err(RunError::Engine)?;
+                    return Ok(true);
                 }
-                let wait = deadline
-                    .map_or(PROGRESS_EVERY, |d| d.saturating_duration_since(Instant::now()).min(PROGRESS_EVERY));
-                self.engine.wait_for_change(run_id, wait).await;
             }
+            let wait = deadline
+                .map_or(PROGRESS_EVERY, |(at, ..)| at.saturating_duration_since(Instant::now()).min(PROGRESS_EVERY));
+            self.engine.wait_for_change(run_id, wait).await;
         }
+    }
 
+    /// Judge the stage's results by its tolerance ([`barrier::judge`]) and put its output
+    /// in the context; returns its counters, the tolerated failures and, for a cut stage,
+    /// the stragglers so far.
+    fn end_stage(
+        &self,
+        run_id: &str,
+        stage: &Stage,
+        execution: &crate::api::Execution,
+        cut: bool,
+        observer: &dyn Observer,
+    ) -> Result<(StageCounts, Vec<TaskResult>, Vec<TaskResult>), RunError> {
+        let name = &stage.name;
         let results = if execution.detached {
             Vec::new()
         } else {
-            self.engine.results(run_id, &name).map_err(RunError::Engine)?
+            self.engine.results(run_id, name).map_err(RunError::Engine)?
         };
-        let counts = self.engine.counts(run_id, &name).map_err(RunError::Engine)?;
+        let counts = self.engine.counts(run_id, name).map_err(RunError::Engine)?;
         let failed = match barrier::judge(&stage.config, execution.expected_tasks, &results) {
             Ok(tolerated) => tolerated,
             Err(failure) => {
-                observer.stage_finished(&name, &counts, false);
-                return Err(fail(failure));
+                observer.stage_finished(name, &counts, false);
+                return Err(stage_failed(run_id, name, failure));
             }
         };
-        let output = output::stage_output(&execution, results);
-        self.engine.set_output(run_id, &name, output).map_err(RunError::Engine)?;
-        observer.stage_finished(&name, &counts, true);
-        let stragglers =
-            if cut { self.engine.stragglers(run_id, &name).map_err(RunError::Engine)? } else { Vec::new() };
-        Ok(StageReport {
-            name,
-            mode: mode.to_string(),
-            counts,
-            failed_tasks: failed,
-            stragglers,
-            duration_ms: started.elapsed().as_millis() as u64,
-        })
+        let output = output::stage_output(execution, results);
+        self.engine.set_output(run_id, name, output).map_err(RunError::Engine)?;
+        observer.stage_finished(name, &counts, true);
+        let stragglers = if cut { self.engine.stragglers(run_id, name).map_err(RunError::Engine)? } else { Vec::new() };
+        Ok((counts, failed, stragglers))
     }
 
     /// Call the stage's `execute`, retrying a retryable error (enqueueing is idempotent,
@@ -421,6 +464,10 @@ impl<E: Engine> Orchestrator<E> {
 }
 
 pub use barrier::tolerated_failures;
+
+fn stage_failed(run_id: &str, stage: &str, reason: StageFailure) -> RunError {
+    RunError::StageFailed { run_id: run_id.to_string(), stage: stage.to_string(), reason }
+}
 
 /// A run id unique across processes and machines (time, process id).
 pub fn new_run_id() -> String {
