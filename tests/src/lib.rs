@@ -3,25 +3,43 @@
 //! comparison.
 //!
 //! # Layout
-//! - `lib.rs` (this file): paths, loaders, goldens.
-//! - `manifest_ui.rs`: golden files for bad manifests (`ui/manifest/*.toml` + `.err`).
-//! - `sandbox.rs`: plugins that loop, allocate, trap, panic, snoop; the host survives.
-//! - `loading.rs`: components and core modules, the cache, pins, the CLI listing.
-//! - `validate_ui.rs`: golden files for bad pipelines (`ui/pipeline/*` + `.err`), through
-//!   the `troupe validate` command.
-//! - `pipelines.rs`: the seed's stage examples end to end on the embedded engine.
-//! - `benches/plugin_call.rs`: the cost of a plugin call and of loading a component.
-//! - `wdl_ui.rs`, `wdl_validate.rs`: the WDL-style language's golden files (`ui/wdl/*.wdl` +
-//!   `.stderr`, `ui/wdl-validate/*.wdl` + `.stdout`); `wdl_compile.rs`, `wdl_docs.rs`: what
-//!   programs compile to (the seed's, the examples', the reference's); `wdl_examples.rs`:
-//!   `.wdl` examples run like their JSON; `wdl_fuzz.rs`: proptest over the parser;
-//!   `benches/dsl_compile.rs`: compiling 10,000 stages.
-//! - `conformance/`: the engine conformance suite: the role traits (`RunStore`,
-//!   `TaskQueue`, `HookQueue`, `StageHost`) driven directly, no wasm, every case on the
-//!   embedded engine and on Redis (a fresh engine and key prefix per case); `main.rs`
-//!   holds the case table and prints each engine's run time, `subject.rs` the engines
-//!   and a run to drive, one module per rule (`slots`, `rates`, `results`, `hooks`,
-//!   `barrier`, `runs`).
+//! - `src/lib.rs` (this file): paths, loaders, goldens, the engine choice of the
+//!   behavioural suites ([`run_pipeline`], `TROUPE_TEST_ENGINE`).
+//! - `suite/`: the one test binary (`cargo test -p troupe-tests --test suite`), one module
+//!   per suite; test names start with the module (`pipelines::...`). `main.rs` lists them.
+//!   - `manifest_ui.rs`: golden files for bad manifests (`ui/manifest/*.toml` + `.err`).
+//!   - `sandbox.rs`: plugins that loop, allocate, trap, panic, snoop; the host survives.
+//!   - `loading.rs`: components and core modules, the cache, pins, the CLI listing.
+//!   - `validate_ui.rs`: golden files for bad pipelines (`ui/pipeline/*` + `.err`),
+//!     through the `troupe validate` command.
+//!   - `pipelines.rs`: the seed's stage examples end to end (both engines).
+//!   - `harness.rs` (+ `harness/`): each built-in executor alone in the plugin harness;
+//!     scripted outcomes on the virtual clock, `troupe test` and its golden files
+//!     (`ui/test/`).
+//!   - `custom_executors.rs`: rate-limited, retry, circuit-breaker (both engines).
+//!   - `examples.rs`: `examples/` end to end (both engines).
+//!   - `distributed.rs`: real processes against a real Redis (kills, restarts, resume).
+//!   - `retention.rs`: an ended run's Redis keys expire.
+//!   - `wdl_ui.rs`, `wdl_validate.rs`: the WDL-style language's golden files
+//!     (`ui/wdl/*.wdl` + `.stderr`, `ui/wdl-validate/*.wdl` + `.stdout`); `wdl_compile.rs`,
+//!     `wdl_docs.rs`: what programs compile to (the seed's, the examples', the
+//!     reference's); `wdl_examples.rs`: `.wdl` examples run like their JSON (both
+//!     engines); `wdl_fuzz.rs`: proptest over the parser.
+//!   - `hostile/`: plugins, files, inputs and Redis contents that try to hurt the host, a
+//!     module per kind of attack (both engines).
+//!   - `conformance/`: the engine conformance suite: the role traits (`RunStore`,
+//!     `TaskQueue`, `HookQueue`, `StageHost`) driven directly, no wasm, every case on the
+//!     embedded engine and on Redis (a fresh engine and key prefix per case); `mod.rs`
+//!     holds the case table and prints each engine's run time, `subject.rs` the engines
+//!     and a run to drive, one module per rule (`slots`, `rates`, `results`, `hooks`,
+//!     `barrier`, `runs`).
+//! - `benches/` (`cargo xtask bench`, not built by `cargo test`): `plugin_call.rs`, the
+//!   cost of a plugin call and of a load; `pipeline.rs`, embedded-engine throughput;
+//!   `stages.rs`, stage-count scaling; `redis.rs`, Redis-engine throughput;
+//!   `dsl_compile.rs`, compiling 10,000 stages.
+//!
+//! "Both engines": `cargo xtask test` runs these modules a second time with
+//! `TROUPE_TEST_ENGINE=redis`.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,8 @@
 //! demonstrating troupe from a fresh clone.
 //!
 //! - `build`: the host (release) and every guest, as components in `target/plugins/`.
-//! - `test`: `build`, then every test of the host workspace (starting Redis if none answers).
+//! - `test`: `build`, then every test of the host workspace (starting Redis if none answers),
+//!   then the behavioural suites again on Redis.
 //! - `lint`: rustfmt and clippy over both workspaces (what CI checks).
 //! - `demo`: `build`, then the main job.
 //! - `bench`: `build`, then the benchmarks, which print their figures.
@@ -10,6 +11,7 @@
 mod guests;
 mod python;
 mod redis;
+mod testing;
 mod toolchain;
 
 use anyhow::{bail, Context as _};
@@ -23,7 +25,7 @@ fn main() -> anyhow::Result<()> {
         Some("build") => build(&root),
         Some("test") => {
             build(&root)?;
-            test(&root, &args[1..])
+            testing::test(&root, &args[1..])
         }
         Some("lint") => lint(&root),
         Some("demo") => {
@@ -42,7 +44,7 @@ fn main() -> anyhow::Result<()> {
             cmd.args(["bench", "-p", "troupe-tests"]).args(rest);
             run(&mut cmd)
         }
-        _ => bail!("usage: cargo xtask <build | test [cargo test args] | lint | demo | bench>"),
+        _ => bail!("usage: cargo xtask <build | test [cargo test args] [-- libtest args] | lint | demo | bench>"),
     }
 }
 
@@ -71,23 +73,6 @@ fn build(root: &Path) -> anyhow::Result<()> {
     python::build_all(root, &out)?;
     eprintln!("xtask: building the host (release)");
     run(cargo(root).args(["build", "--release", "-p", "troupe"]))
-}
-
-/// The behavioural suites that run on both engines.
-const BOTH_ENGINES: &[&str] = &["pipelines", "custom_executors", "examples", "wdl_examples", "hostile"];
-
-fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
-    redis::ensure()?;
-    python::ensure_redis_py()?;
-    eprintln!("xtask: running every test (release profile, sharing the host's build)");
-    run(cargo(root).args(["test", "--release", "--workspace"]).args(extra))?;
-    eprintln!("xtask: the behavioural suites again, on the Redis engine (TROUPE_TEST_ENGINE=redis)");
-    let mut cmd = cargo(root);
-    cmd.env("TROUPE_TEST_ENGINE", "redis").args(["test", "--release", "-p", "troupe-tests"]);
-    for suite in BOTH_ENGINES {
-        cmd.args(["--test", suite]);
-    }
-    run(cmd.args(extra))
 }
 
 fn lint(root: &Path) -> anyhow::Result<()> {

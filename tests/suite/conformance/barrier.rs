@@ -5,7 +5,7 @@
 //! `tolerated_failures`, engine-independent, applied to those counters. `seal_stage`
 //! answers how many tasks were enqueued, for the orchestrator's expected-tasks check.
 
-use crate::subject::{ok, take, tasks, Hooks, Run, MODE, NO_HOOKS};
+use super::subject::{ok, take, tasks, Hooks, Run, MODE, NO_HOOKS};
 use serde_json::json;
 use std::sync::Arc;
 use troupe::api::{EnqueueOptions, Outcome};

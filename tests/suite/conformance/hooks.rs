@@ -6,7 +6,7 @@
 //! failure. The embedded engine routes in `make_ready`/`report`; Redis in troupe.lua
 //! (`xadd` with `gate`, `finish` -> `to_review`, `admit`, `record`, `requeue`).
 
-use crate::subject::{ok, take, take_hook, tasks, Hooks, Run, NO_HOOKS};
+use super::subject::{ok, take, take_hook, tasks, Hooks, Run, NO_HOOKS};
 use serde_json::json;
 use std::sync::Arc;
 use troupe::api::{EnqueueOptions, Outcome};

@@ -4,7 +4,7 @@
 //! and a 10 MB key with a 100 MB value was accepted. Now each fails only its stage (or
 //! task) naming the plugin, the limit and the value, and the host serves on.
 
-use crate::task_records::{handover, Host};
+use super::task_records::{handover, Host};
 use serde_json::{json, Value};
 use std::time::Instant;
 

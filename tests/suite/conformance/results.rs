@@ -4,7 +4,7 @@
 //! back in index order with their keys. The embedded engine decides these under its
 //! mutex; Redis with `HSETNX` on `tasks:<stage>` and `res:<stage>` in troupe.lua.
 
-use crate::subject::{ok, take, take_hook, task, tasks, Hooks, Run, NO_HOOKS};
+use super::subject::{ok, take, take_hook, task, tasks, Hooks, Run, NO_HOOKS};
 use serde_json::json;
 use std::sync::Arc;
 use troupe::api::{EnqueueOptions, Outcome, OutputShape, Task};

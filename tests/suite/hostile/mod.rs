@@ -5,7 +5,7 @@
 //! or written inline as WAT.
 //!
 //! The suites that use [`troupe_tests`]' engine choice run on both engines (`cargo xtask
-//! test` runs this binary again with `TROUPE_TEST_ENGINE=redis`).
+//! test` runs the `hostile::` tests again with `TROUPE_TEST_ENGINE=redis`).
 
 mod cache;
 mod cancel;

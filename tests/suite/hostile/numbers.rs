@@ -4,7 +4,7 @@
 //! hook answering `defer(0)`/`retry(0)` spun for ever. Now each ends with an error that
 //! names the plugin, the option or verdict and the value, and the host serves on.
 
-use crate::task_records::{handover, Host};
+use super::task_records::{handover, Host};
 use serde_json::json;
 use std::time::Instant;
 

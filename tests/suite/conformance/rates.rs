@@ -7,7 +7,7 @@
 //! Asserted from `task_history` (release times, ms since the stage opened): lower bounds
 //! only, which are the rule; how late a release comes depends on the machine.
 
-use crate::subject::{ok, take, tasks, Run, NO_HOOKS};
+use super::subject::{ok, take, tasks, Run, NO_HOOKS};
 use serde_json::json;
 use std::sync::Arc;
 use troupe::api::{EnqueueOptions, RateLimit};
@@ -84,7 +84,7 @@ pub async fn bucket_shared_by_namespace(engine: Arc<dyn Engine>) {
         (released("a"), released("b"), released("c")),
         (1, 0, 1),
         "one token for mode {}, one for another-mode",
-        crate::subject::MODE
+        super::subject::MODE
     );
     run_all(&run, 7).await;
     let a = releases(&run, "a");

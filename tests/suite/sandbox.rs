@@ -123,7 +123,10 @@ fn a_python_plugin_sees_no_environment_arguments_or_clock() {
         Limits { memory_mib: 256, timeout_ms: 10_000, ..Limits::DEFAULT },
     );
     let (_, host) = recorder(json!({}));
-    std::env::set_var("TROUPE_TEST_LEAK", "must not reach plugins");
+    // The host's own environment (PATH at least) must not reach the plugin. No variable
+    // is set for the occasion: this process runs every suite, and `set_var` races any
+    // thread reading the environment.
+    assert!(std::env::var_os("PATH").is_some(), "the test process has an environment to leak");
     let stage = stage_for(&snoop, json!({ "name": "snoop", "mode": "snoop", "executorConfig": { "try": "ambient" } }));
     let execution = snoop.execute(host, &stage).unwrap().unwrap();
     assert_eq!(execution.output, OutputShape::Metadata);

@@ -5,7 +5,7 @@
 //! `P:{R}:run`, `P:{R}:lease`, `P:runs` and `P:runs:all`, the cancel in one `WATCH`ed
 //! transaction (`engine/redis/run.rs`), the refusals in troupe.lua's `run_state`.
 
-use crate::subject::{ok, pipeline, take, take_hook, tasks, Hooks, Run, NO_HOOKS};
+use super::subject::{ok, pipeline, take, take_hook, tasks, Hooks, Run, NO_HOOKS};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -6,9 +6,7 @@
 //!   stages with `troupe run`'s error, deferral, rejection, rate limits, maxParallel.
 //! - `harness/cli.rs`: `troupe test`, golden files in `ui/test/`.
 
-#[path = "harness/cli.rs"]
 mod cli;
-#[path = "harness/scripted.rs"]
 mod scripted;
 
 use serde_json::json;

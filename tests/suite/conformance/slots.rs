@@ -4,7 +4,7 @@
 //! keeps under its mutex and Redis in the stage hash, changed only inside
 //! `troupe_v4_enqueue` and `troupe_v4_finish`/`record`.
 
-use crate::subject::{ok, take, tasks, Run, NO_HOOKS};
+use super::subject::{ok, take, tasks, Run, NO_HOOKS};
 use serde_json::json;
 use std::sync::Arc;
 use troupe::api::EnqueueOptions;
