@@ -41,6 +41,21 @@ impl Keys {
         format!("{}:state:{namespace}:{key}", self.prefix)
     }
 
+    /// A namespace's live state keys, scored by expiry (what holds it to `state-keys`).
+    pub fn state_index(&self, namespace: &str) -> String {
+        format!("{}:state-index:{namespace}", self.prefix)
+    }
+
+    /// A namespace's state key -> bytes of key plus value.
+    pub fn state_sizes(&self, namespace: &str) -> String {
+        format!("{}:state-sizes:{namespace}", self.prefix)
+    }
+
+    /// A namespace's total of those bytes (what holds it to `state-bytes`).
+    pub fn state_bytes(&self, namespace: &str) -> String {
+        format!("{}:state-bytes:{namespace}", self.prefix)
+    }
+
     /// What every key of `run` starts with.
     pub fn base(&self, run: &str) -> String {
         format!("{}:{{{run}}}", self.prefix)

@@ -84,7 +84,6 @@ impl RedisEngine {
         ttl_ms: Option<u64>,
         quota: &StateQuota,
     ) -> Result<Written, String> {
-        let p = self.keys.prefix();
         let ttl = match (op, ttl_ms) {
             ("incr", None) => String::new(),
             (_, asked) => quota.ttl_ms(asked).to_string(),
@@ -93,9 +92,9 @@ impl RedisEngine {
         cmd.arg(WRITE)
             .arg(4)
             .arg(self.keys.state(namespace, key))
-            .arg(format!("{p}:state-index:{namespace}"))
-            .arg(format!("{p}:state-sizes:{namespace}"))
-            .arg(format!("{p}:state-bytes:{namespace}"))
+            .arg(self.keys.state_index(namespace))
+            .arg(self.keys.state_sizes(namespace))
+            .arg(self.keys.state_bytes(namespace))
             .arg(op)
             .arg(key)
             .arg(value)
