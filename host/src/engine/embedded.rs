@@ -103,6 +103,72 @@ impl EmbeddedEngine {
     fn changed(&self) {
         self.progress.send_modify(|v| *v = v.wrapping_add(1));
     }
+
+    /// Record a task's outcome under the engine's lock (taken by the caller, released
+    /// here): count it once, release the next held task, wake only who has work.
+    fn record_locked(
+        &self,
+        mut inner: MutexGuard<'_, Inner>,
+        task: &TaskEnvelope,
+        outcome: Outcome,
+    ) -> anyhow::Result<Recorded> {
+        if inner.runs.get(&*task.run_id).is_some_and(|r| r.record.status == RunStatus::Cancelled) {
+            // As on Redis: a result arriving after the cancel is not recorded, and it
+            // releases no held task.
+            return Ok(Recorded::Ended);
+        }
+        let s = inner.stage(&task.run_id, &task.stage)?;
+        if !s.tasks.contains_key(&task.index) {
+            anyhow::bail!("run `{}` stage `{}` has no task {}", task.run_id, task.stage, task.index);
+        }
+        if s.results.contains_key(&task.index) || s.stragglers.iter().any(|r| r.index == task.index) {
+            return Ok(Recorded::Duplicate);
+        }
+        s.in_flight = s.in_flight.saturating_sub(1);
+        let recorded = if s.cut {
+            s.stragglers.push(to_result(task, outcome));
+            Recorded::Straggler
+        } else {
+            match outcome {
+                Outcome::Succeeded(_) => s.succeeded += 1,
+                Outcome::Failed(_) => s.failed += 1,
+            }
+            s.results.insert(task.index, to_result(task, outcome));
+            Recorded::Counted
+        };
+        let next = match s.max_parallel {
+            Some(max) if s.in_flight < u64::from(max) => s.held.pop_front(),
+            _ => None,
+        };
+        if next.is_some() {
+            s.in_flight += 1;
+            s.max_in_flight = s.max_in_flight.max(s.in_flight);
+        }
+        let tripped = s.expected.is_some_and(|e| s.succeeded + s.failed >= e);
+        let namespace =
+            Scope { role: Role::Executor, name: s.info.mode.clone(), run_id: String::new(), stage: String::new() }
+                .state_namespace();
+        let gated = inner.hooks.len();
+        let ready = match next {
+            Some((envelope, options)) => inner.release(envelope, &options, &namespace),
+            None => false,
+        };
+        let gated = inner.hooks.len() > gated;
+        drop(inner);
+        if ready {
+            self.task_ready.notify_one();
+        }
+        // Only when there is hook work: waking the hook host for every result cost a
+        // context switch and a lock per task.
+        if gated {
+            self.hook_ready.notify_one();
+        }
+        // The orchestrator polls progress; wake it only when the barrier trips.
+        if tripped {
+            self.changed();
+        }
+        Ok(recorded)
+    }
 }
 
 impl Inner {
@@ -230,15 +296,21 @@ impl StageHost for EmbeddedEngine {
                 }
             }
         }
-        let mut ready = 0;
+        let gated = inner.hooks.len();
+        let (mut ready, count) = (0, released.len());
         for envelope in released {
             ready += usize::from(inner.release(envelope, options, &namespace));
         }
+        // The hook host learns of new hook work, and of delayed tasks (one may be gated
+        // and due before whatever it sleeps for).
+        let gated = inner.hooks.len() > gated || ready < count;
         drop(inner);
         for _ in 0..ready.max(1) {
             self.task_ready.notify_one();
         }
-        self.hook_ready.notify_one();
+        if gated {
+            self.hook_ready.notify_one();
+        }
         Ok(())
     }
 
@@ -518,11 +590,11 @@ impl TaskQueue for EmbeddedEngine {
         if inner.runs.get(&*task.run_id).is_some_and(|r| r.record.status == RunStatus::Cancelled) {
             return Ok(()); // cancelled: nothing is recorded or reviewed
         }
-        let s = inner.stage(&task.run_id, &task.stage)?;
-        if !s.info.after_task_hook {
-            drop(inner);
-            return self.record(task, outcome).map(|_| ());
+        if !inner.stage(&task.run_id, &task.stage)?.info.after_task_hook {
+            // The common path: recorded under the same lock.
+            return self.record_locked(inner, task, outcome).map(|_| ());
         }
+        let s = inner.stage(&task.run_id, &task.stage)?;
         if !s.tasks.contains_key(&task.index) {
             anyhow::bail!("run `{}` stage `{}` has no task {}", task.run_id, task.stage, task.index);
         }
@@ -594,57 +666,7 @@ impl HookQueue for EmbeddedEngine {
     }
 
     fn record(&self, task: &TaskEnvelope, outcome: Outcome) -> anyhow::Result<Recorded> {
-        let mut inner = self.lock();
-        if inner.runs.get(&*task.run_id).is_some_and(|r| r.record.status == RunStatus::Cancelled) {
-            // As on Redis: a result arriving after the cancel is not recorded, and it
-            // releases no held task.
-            return Ok(Recorded::Ended);
-        }
-        let s = inner.stage(&task.run_id, &task.stage)?;
-        if !s.tasks.contains_key(&task.index) {
-            anyhow::bail!("run `{}` stage `{}` has no task {}", task.run_id, task.stage, task.index);
-        }
-        if s.results.contains_key(&task.index) || s.stragglers.iter().any(|r| r.index == task.index) {
-            return Ok(Recorded::Duplicate);
-        }
-        s.in_flight = s.in_flight.saturating_sub(1);
-        let recorded = if s.cut {
-            s.stragglers.push(to_result(task, outcome));
-            Recorded::Straggler
-        } else {
-            match outcome {
-                Outcome::Succeeded(_) => s.succeeded += 1,
-                Outcome::Failed(_) => s.failed += 1,
-            }
-            s.results.insert(task.index, to_result(task, outcome));
-            Recorded::Counted
-        };
-        let next = match s.max_parallel {
-            Some(max) if s.in_flight < u64::from(max) => s.held.pop_front(),
-            _ => None,
-        };
-        if next.is_some() {
-            s.in_flight += 1;
-            s.max_in_flight = s.max_in_flight.max(s.in_flight);
-        }
-        let tripped = s.expected.is_some_and(|e| s.succeeded + s.failed >= e);
-        let namespace =
-            Scope { role: Role::Executor, name: s.info.mode.clone(), run_id: String::new(), stage: String::new() }
-                .state_namespace();
-        let ready = match next {
-            Some((envelope, options)) => inner.release(envelope, &options, &namespace),
-            None => false,
-        };
-        drop(inner);
-        if ready {
-            self.task_ready.notify_one();
-        }
-        self.hook_ready.notify_one();
-        // The orchestrator polls progress; wake it only when the barrier trips.
-        if tripped {
-            self.changed();
-        }
-        Ok(recorded)
+        self.record_locked(self.lock(), task, outcome)
     }
 
     fn requeue(&self, mut task: TaskEnvelope, delay_ms: u64, next_attempt: bool) -> anyhow::Result<()> {
