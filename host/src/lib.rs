@@ -18,10 +18,12 @@
 //! - [`memory_state`]: plugins' key-value state in memory (embedded engine, recording).
 //! - [`jsonpath`]: queries, bindings and input templates over the run's context.
 //! - [`pipeline`]: pipeline definitions (JSON and YAML read strictly, `.wdl` programs
-//!   compiled by `troupe-dsl`) and their validation (`reads.rs`: no stage reads a later one).
+//!   compiled by `troupe-dsl`), their validation (`reads.rs`: no stage reads a later one)
+//!   and the validated form the orchestrator runs ([`pipeline::ValidPipeline`]).
 //! - [`engine`]: the engine traits by role ([`engine::RunStore`] for the orchestrator,
 //!   [`engine::TaskQueue`] for workers, [`engine::HookQueue`] for the hook host), the
-//!   embedded engine and the Redis engine (`engine/redis/`: streams, Lua functions, the feed and acker threads).
+//!   embedded engine and the Redis engine (`engine/redis/`: streams, Lua functions, the
+//!   feed and acker threads).
 //! - [`orchestrator`]: runs a pipeline's stages on an engine, keeping the barrier.
 //! - [`worker`]: runs tasks on their actors (only actors).
 //! - [`gatekeeper`]: the hook host: the stages' `before-task` and `after-task` hooks, run

@@ -185,7 +185,7 @@ impl Inner {
     /// limit says so. Returns whether it is ready now.
     fn release(&mut self, task: TaskEnvelope, options: &EnqueueOptions, namespace: &str) -> bool {
         let now = Instant::now();
-        // Delays and rates are bounded where a plugin hands them over (`crate::bounds`);
+        // Delays and rates are bounded where a plugin hands them over (`crate::rules::bounds`);
         // the checked arithmetic keeps a bug there from becoming a panic here.
         let mut due = now.checked_add(Duration::from_millis(options.delay_ms)).unwrap_or(now);
         if let Some(rate) = &options.rate_limit {

@@ -1,6 +1,6 @@
 //! `troupe:executor/queue`: hands the plugin's tasks to the [`StageHost`], each checked
 //! on the way in (its index, its bytes, the call's [`Ledger`](super::ledger::Ledger))
-//! and the call's options bounded ([`crate::bounds`]).
+//! and the call's options bounded ([`crate::rules::bounds`]).
 //!
 //! A refusal is returned to the plugin as the call's error and also kept as the call's
 //! refusal ([`HostState::refuse`]): a plugin that ignores the error still fails its stage.
