@@ -1,7 +1,7 @@
 //! Cancelling a run, on the engine the suite runs on (`TROUPE_TEST_ENGINE`): through the
 //! `Engine` API mid-scatter, and through the CLI (Ctrl-C on `troupe run`, and
 //! `troupe cancel` without `--redis`). The Redis side from other processes is in
-//! `tests/distributed.rs`.
+//! `tests/suite/distributed.rs`.
 
 use serde_json::json;
 use std::process::{Command, Stdio};
