@@ -1,4 +1,4 @@
-# The seed's "Usage in WDL-style DSL" example, verbatim (tests/wdl_compile.rs).
+# The seed's "Usage in WDL-style DSL" example, verbatim (tests/suite/wdl_compile.rs).
 workflow DocumentProcessing {
   # Scatter with parallelism limit
   scatter (file in files) {
