@@ -80,18 +80,20 @@ pub enum Driven {
 const INTERRUPTED: u8 = 130;
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let (plugins, manifest) = args.manifest.load_plugins()?;
-    // A `.wdl` program's problems are shown at its lines before anything runs.
-    let pipeline: Pipeline = match super::compile::load_for_run(&args.pipeline, &plugins, &manifest)? {
-        Ok(pipeline) => pipeline,
-        Err(invalid) => return Ok(invalid),
-    };
+    // The input first: a wrong `--input` is said at once, not after every plugin of the
+    // manifest was loaded (compiled, on a cold cache: minutes for a Python component).
     let trigger = match &args.input {
         Some(file) => {
             let text = troupe::files::read_cli_text(file).with_context(|| format!("cannot read {}", file.display()))?;
             serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?
         }
         None => serde_json::json!({}),
+    };
+    let (plugins, manifest) = args.manifest.load_plugins()?;
+    // A `.wdl` program's problems are shown at its lines before anything runs.
+    let pipeline: Pipeline = match super::compile::load_for_run(&args.pipeline, &plugins, &manifest)? {
+        Ok(pipeline) => pipeline,
+        Err(invalid) => return Ok(invalid),
     };
     let job = Job::Start { pipeline, trigger, run_id: args.run_id.clone().unwrap_or_else(new_run_id) };
     let outcome = if args.redis.redis.is_some() {
