@@ -32,6 +32,34 @@ pub enum ExecutorError {
     Fatal(String),
 }
 
+/// Why a host call a plugin made failed: the WIT `host-error` (0.2), so a guest knows
+/// whether to retry without reading the message. 0.1 guests receive the message alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "kind", content = "message", rename_all = "kebab-case")]
+pub enum HostError {
+    /// The arguments are wrong and stay wrong (bad path, not JSON, a call not allowed here).
+    #[error("{0}")]
+    Invalid(String),
+    /// What the call names does not exist (an actor the manifest lacks).
+    #[error("{0}")]
+    NotFound(String),
+    /// Transient: the same call may succeed later (the state store unreachable).
+    #[error("{0}")]
+    Unavailable(String),
+    /// A limit of the plugin's manifest entry was reached.
+    #[error("{0}")]
+    LimitExceeded(String),
+}
+
+impl HostError {
+    /// The message, whatever the kind (what a 0.1 guest receives).
+    pub fn message(&self) -> &str {
+        match self {
+            HostError::Invalid(m) | HostError::NotFound(m) | HostError::Unavailable(m) | HostError::LimitExceeded(m) => m,
+        }
+    }
+}
+
 /// How the host assembles a stage's output from its tasks' results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -83,6 +111,27 @@ pub struct EnqueueOptions {
     pub delay_ms: u64,
     pub max_parallel: Option<u32>,
     pub rate_limit: Option<RateLimit>,
+    /// Record the tasks as skipped with this reason instead of running them.
+    pub skip: Option<String>,
+}
+
+/// A task `extend` adds to a growing stage; the engine numbers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewTask {
+    pub actor: String,
+    pub input: Value,
+    pub key: Option<Value>,
+}
+
+/// What one `after-task` call asked to add to its stage, applied by the engine with the
+/// reviewed outcome (exactly once) when the verdict is accept.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Extension {
+    pub tasks: Vec<NewTask>,
+    pub options: EnqueueOptions,
+    /// The stage holds at most this many tasks after the extension: the smaller of the
+    /// plugin's `max-stage-tasks` and its manifest `max-tasks`. Tasks past it are left out.
+    pub cap: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -98,6 +147,9 @@ pub struct TaskRef {
     pub index: u64,
     pub actor: String,
     pub attempt: u32,
+    /// 0 for tasks `execute` enqueued; an extension's tasks are one more than the task
+    /// whose review added them.
+    pub generation: u32,
 }
 
 /// `before-task`'s decision.
@@ -115,6 +167,9 @@ pub enum Admission {
 pub enum Outcome {
     Succeeded(Value),
     Failed(String),
+    /// Never run: its executor enqueued it with `skip` (the reason). Counted by the
+    /// barrier, not a failure; no hook sees it.
+    Skipped(String),
 }
 
 /// `after-task`'s decision.

@@ -123,14 +123,14 @@ fn conclude<E: Engine>(
     let review = if info.after_task_hook {
         hooks::review(executor, engine.clone(), &info.stage, &task_ref(&task), outcome).1
     } else {
-        Review::Record(outcome)
+        Review::Record(outcome, None)
     };
     match review {
-        Review::Record(outcome) => engine.record(&task, outcome).map(|_| ()),
+        Review::Record(outcome, extension) => engine.record(&task, outcome, extension.as_ref()).map(|_| ()),
         Review::Retry { delay_ms } => engine.requeue(task, delay_ms, true),
     }
 }
 
 fn task_ref(task: &TaskEnvelope) -> TaskRef {
-    TaskRef { index: task.index, actor: task.actor.clone(), attempt: task.attempt }
+    TaskRef { index: task.index, actor: task.actor.clone(), attempt: task.attempt, generation: task.generation }
 }

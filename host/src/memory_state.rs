@@ -7,6 +7,7 @@
 //! dropped when next touched, and all of a namespace's when it reaches its quota, so
 //! expired keys never count against it.
 
+use crate::api::HostError;
 use crate::stage_host::{StateQuota, QUOTA_ERROR};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -63,7 +64,7 @@ impl Namespace {
 
     /// Store `value` under `key` if the quota allows it (expired keys swept first when
     /// it would not).
-    fn put(&mut self, key: &str, value: String, expires: Instant, quota: &StateQuota) -> Result<(), String> {
+    fn put(&mut self, key: &str, value: String, expires: Instant, quota: &StateQuota) -> Result<(), HostError> {
         let fits = |ns: &Namespace| {
             let old = ns.keys.get(key).map(|e| Self::size(key, &e.value));
             let keys = ns.keys.len() as u64 + u64::from(old.is_none());
@@ -76,19 +77,19 @@ impl Namespace {
             (keys, bytes) = fits(self);
         }
         if keys > quota.keys {
-            return Err(format!(
+            return Err(HostError::LimitExceeded(format!(
                 "{QUOTA_ERROR}it holds {} keys, its limit state-keys = {}; key `{}` not written",
                 keys - 1,
                 quota.keys,
                 crate::text::one_line(key, 120)
-            ));
+            )));
         }
         if bytes > quota.bytes {
-            return Err(format!(
+            return Err(HostError::LimitExceeded(format!(
                 "{QUOTA_ERROR}it would hold {bytes} bytes of keys and values, over its limit state-bytes = {}; key `{}` not written",
                 quota.bytes,
                 crate::text::one_line(key, 120)
-            ));
+            )));
         }
         self.remove(key);
         self.bytes += Self::size(key, &value);
@@ -102,7 +103,7 @@ impl MemoryState {
         self.namespaces.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn get(&self, namespace: &str, key: &str) -> Result<Option<String>, String> {
+    pub fn get(&self, namespace: &str, key: &str) -> Result<Option<String>, HostError> {
         let mut namespaces = self.lock();
         let Some(ns) = namespaces.get_mut(namespace) else { return Ok(None) };
         Ok(ns.live(key).map(|e| e.value.clone()))
@@ -115,7 +116,7 @@ impl MemoryState {
         value: &str,
         ttl_ms: Option<u64>,
         quota: &StateQuota,
-    ) -> Result<(), String> {
+    ) -> Result<(), HostError> {
         let mut namespaces = self.lock();
         let ns = namespaces.entry(namespace.to_string()).or_default();
         ns.put(key, value.to_string(), expiry(quota.ttl_ms(ttl_ms)), quota)
@@ -128,7 +129,7 @@ impl MemoryState {
         value: &str,
         ttl_ms: Option<u64>,
         quota: &StateQuota,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, HostError> {
         let mut namespaces = self.lock();
         let ns = namespaces.entry(namespace.to_string()).or_default();
         if ns.live(key).is_some() {
@@ -146,17 +147,23 @@ impl MemoryState {
         delta: i64,
         ttl_ms: Option<u64>,
         quota: &StateQuota,
-    ) -> Result<i64, String> {
+    ) -> Result<i64, HostError> {
         let mut namespaces = self.lock();
         let ns = namespaces.entry(namespace.to_string()).or_default();
         let (current, old_expiry) = match ns.live(key) {
             Some(e) => (
-                e.value.parse::<i64>().map_err(|_| format!("state key `{key}` holds `{}`, not an integer", e.value))?,
+                e.value.parse::<i64>().map_err(|_| {
+                    HostError::Invalid(format!(
+                        "state key `{}` holds `{}`, not an integer",
+                        crate::text::one_line(key, 120),
+                        crate::text::one_line(&e.value, 80)
+                    ))
+                })?,
                 Some(e.expires),
             ),
             None => (0, None),
         };
-        let next = current.checked_add(delta).ok_or_else(|| format!("state key `{key}` would overflow"))?;
+        let next = current.checked_add(delta).ok_or_else(|| HostError::Invalid(format!("state key `{}` would overflow", crate::text::one_line(key, 120))))?;
         let expires = match (ttl_ms, old_expiry) {
             (None, Some(at)) => at,
             (asked, _) => expiry(quota.ttl_ms(asked)),
@@ -165,7 +172,7 @@ impl MemoryState {
         Ok(next)
     }
 
-    pub fn delete(&self, namespace: &str, key: &str) -> Result<(), String> {
+    pub fn delete(&self, namespace: &str, key: &str) -> Result<(), HostError> {
         if let Some(ns) = self.lock().get_mut(namespace) {
             ns.remove(key);
         }
@@ -175,7 +182,7 @@ impl MemoryState {
 
 #[cfg(test)]
 mod tests {
-    use super::MemoryState;
+    use super::{HostError, MemoryState};
     use crate::stage_host::StateQuota;
 
     const QUOTA: StateQuota = StateQuota { keys: 100, bytes: 1000, max_ttl_ms: 3_600_000 };
@@ -193,7 +200,8 @@ mod tests {
         assert_eq!(s.get("ns", "trial"), Ok(None), "expired");
         assert_eq!(s.set_if_absent("ns", "trial", "3", None, q), Ok(true));
         s.set("ns", "word", "x", None, q).unwrap();
-        assert!(s.increment("ns", "word", 1, None, q).unwrap_err().contains("not an integer"));
+        let err = s.increment("ns", "word", 1, None, q).unwrap_err();
+        assert!(matches!(&err, HostError::Invalid(m) if m.contains("not an integer")), "{err:?}");
         s.delete("ns", "word").unwrap();
         assert_eq!(s.get("ns", "word"), Ok(None));
     }
@@ -206,11 +214,11 @@ mod tests {
             s.set("ns", k, "1", None, &q).unwrap();
         }
         let err = s.set("ns", "d", "1", None, &q).unwrap_err();
-        assert!(err.contains("state-keys = 3"), "{err}");
+        assert!(matches!(&err, HostError::LimitExceeded(m) if m.contains("state-keys = 3")), "{err:?}");
         s.set("ns", "a", "2", None, &q).expect("overwriting a key adds none");
         s.set("other", "d", "1", None, &q).expect("another plugin has its own quota");
         let err = s.set("ns", "a", &"x".repeat(60), None, &q).unwrap_err();
-        assert!(err.contains("state-bytes = 50"), "{err}");
+        assert!(matches!(&err, HostError::LimitExceeded(m) if m.contains("state-bytes = 50")), "{err:?}");
         s.set("ns", "c", "1", Some(1), &q).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(5));
         s.set("ns", "d", "1", None, &q).expect("the expired key no longer counts");

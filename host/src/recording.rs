@@ -1,7 +1,7 @@
 //! [`RecordingHost`]: an in-memory [`StageHost`] that records what a plugin enqueued and
 //! logged. It serves tests, the plugin harness and `troupe dry-run`; it runs nothing.
 
-use crate::api::{EnqueueOptions, LogLevel, Task};
+use crate::api::{EnqueueOptions, HostError, LogLevel, Task};
 use crate::memory_state::MemoryState;
 use crate::stage_host::{Scope, StageHost, StateQuota};
 use serde_json::Value;
@@ -81,11 +81,11 @@ impl RecordingHost {
 }
 
 impl StageHost for RecordingHost {
-    fn context(&self, _scope: &Scope) -> Result<Arc<Value>, String> {
+    fn context(&self, _scope: &Scope) -> Result<Arc<Value>, HostError> {
         Ok(self.context.clone())
     }
 
-    fn enqueue(&self, scope: &Scope, tasks: Vec<Task>, options: &EnqueueOptions) -> Result<(), String> {
+    fn enqueue(&self, scope: &Scope, tasks: Vec<Task>, options: &EnqueueOptions) -> Result<(), HostError> {
         let mut r = self.recorded();
         for task in tasks {
             if r.task_ids.insert((scope.run_id.clone(), scope.stage.clone(), task.index)) {
@@ -104,7 +104,7 @@ impl StageHost for RecordingHost {
         self.actors.as_ref().is_none_or(|known| known.contains(name))
     }
 
-    fn state_get(&self, namespace: &str, key: &str) -> Result<Option<String>, String> {
+    fn state_get(&self, namespace: &str, key: &str) -> Result<Option<String>, HostError> {
         self.state.get(namespace, key)
     }
 
@@ -115,7 +115,7 @@ impl StageHost for RecordingHost {
         value: &str,
         ttl_ms: Option<u64>,
         quota: &StateQuota,
-    ) -> Result<(), String> {
+    ) -> Result<(), HostError> {
         self.state.set(namespace, key, value, ttl_ms, quota)
     }
 
@@ -126,7 +126,7 @@ impl StageHost for RecordingHost {
         value: &str,
         ttl_ms: Option<u64>,
         quota: &StateQuota,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, HostError> {
         self.state.set_if_absent(namespace, key, value, ttl_ms, quota)
     }
 
@@ -137,11 +137,11 @@ impl StageHost for RecordingHost {
         delta: i64,
         ttl_ms: Option<u64>,
         quota: &StateQuota,
-    ) -> Result<i64, String> {
+    ) -> Result<i64, HostError> {
         self.state.increment(namespace, key, delta, ttl_ms, quota)
     }
 
-    fn state_delete(&self, namespace: &str, key: &str) -> Result<(), String> {
+    fn state_delete(&self, namespace: &str, key: &str) -> Result<(), HostError> {
         self.state.delete(namespace, key)
     }
 

@@ -6,7 +6,7 @@
 //! JSONPath work (`query`, `select`, `resolve-input`) is done once, generically, over
 //! [`StageHost::context`].
 
-use crate::api::{EnqueueOptions, LogLevel, Task};
+use crate::api::{EnqueueOptions, HostError, LogLevel, Task};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -80,15 +80,15 @@ impl StateQuota {
 /// errors; they are not traps.
 pub trait StageHost: Send + Sync {
     /// The run's context: `{"trigger": ..., "<stage>": <output>, ...}`.
-    fn context(&self, scope: &Scope) -> Result<Arc<Value>, String>;
+    fn context(&self, scope: &Scope) -> Result<Arc<Value>, HostError>;
 
     /// Enqueue tasks for the scope's stage. Idempotent by (run, stage, index).
-    fn enqueue(&self, scope: &Scope, tasks: Vec<Task>, options: &EnqueueOptions) -> Result<(), String>;
+    fn enqueue(&self, scope: &Scope, tasks: Vec<Task>, options: &EnqueueOptions) -> Result<(), HostError>;
 
     /// Whether the manifest names this actor.
     fn has_actor(&self, name: &str) -> bool;
 
-    fn state_get(&self, namespace: &str, key: &str) -> Result<Option<String>, String>;
+    fn state_get(&self, namespace: &str, key: &str) -> Result<Option<String>, HostError>;
     /// Writes are held to the namespace's [`StateQuota`]: past it they fail with an error
     /// that names the limit (and write nothing).
     fn state_set(
@@ -98,7 +98,7 @@ pub trait StageHost: Send + Sync {
         value: &str,
         ttl_ms: Option<u64>,
         quota: &StateQuota,
-    ) -> Result<(), String>;
+    ) -> Result<(), HostError>;
     fn state_set_if_absent(
         &self,
         namespace: &str,
@@ -106,7 +106,7 @@ pub trait StageHost: Send + Sync {
         value: &str,
         ttl_ms: Option<u64>,
         quota: &StateQuota,
-    ) -> Result<bool, String>;
+    ) -> Result<bool, HostError>;
     fn state_increment(
         &self,
         namespace: &str,
@@ -114,8 +114,8 @@ pub trait StageHost: Send + Sync {
         delta: i64,
         ttl_ms: Option<u64>,
         quota: &StateQuota,
-    ) -> Result<i64, String>;
-    fn state_delete(&self, namespace: &str, key: &str) -> Result<(), String>;
+    ) -> Result<i64, HostError>;
+    fn state_delete(&self, namespace: &str, key: &str) -> Result<(), HostError>;
 
     fn log(&self, scope: &Scope, level: LogLevel, message: &str);
 }

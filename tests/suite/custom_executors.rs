@@ -99,6 +99,7 @@ async fn circuit_breaker_opens_after_threshold_fails_fast_and_a_trial_closes_it(
         .map(|r| match &r.outcome {
             Outcome::Failed(e) => e.clone(),
             Outcome::Succeeded(_) => "ok".into(),
+            Outcome::Skipped(_) => "skipped".into(),
         })
         .collect();
     assert_eq!(errors.iter().filter(|e| e.starts_with("flaky: call")).count(), 3, "{errors:?}");

@@ -290,7 +290,7 @@ fn a_result_delivered_twice_is_counted_once() {
     terminate(fast);
 
     // Now the stalled worker reports too: a second delivery of the same task.
-    let second = slow.record(&task, troupe::Outcome::Succeeded(json!({ "n": "late" }))).unwrap();
+    let second = slow.record(&task, troupe::Outcome::Succeeded(json!({ "n": "late" })), None).unwrap();
     assert_eq!(second, Recorded::Duplicate);
     let counts = slow.counts(run, "one").unwrap();
     assert_eq!((counts.succeeded, counts.failed, counts.in_flight), (1, 0, 0));
@@ -770,6 +770,7 @@ fn circuit_breaker_holds_when_a_python_worker_serves_the_actor() {
         .map(|r| match &r.outcome {
             troupe::Outcome::Failed(e) => e.clone(),
             troupe::Outcome::Succeeded(_) => "ok".into(),
+            troupe::Outcome::Skipped(_) => "skipped".into(),
         })
         .collect();
     assert_eq!(errors.iter().filter(|e| e.starts_with("flaky: call")).count(), 3, "{errors:?}");

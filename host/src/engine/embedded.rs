@@ -10,7 +10,7 @@ use super::{
     BoxFuture, HookKind, HookQueue, HookWork, Receipt, Recorded, RunRecord, RunStatus, RunStore, StageCounts,
     StageInfo, TaskEnvelope, TaskQueue, TaskResult,
 };
-use crate::api::{EnqueueOptions, Execution, LogLevel, Outcome, Task};
+use crate::api::{EnqueueOptions, Execution, Extension, HostError, LogLevel, Outcome, Task};
 use crate::memory_state::MemoryState;
 use crate::pipeline::Pipeline;
 use crate::stage_host::{Role, Scope, StageHost, StateQuota};
@@ -71,6 +71,10 @@ struct StageState {
     results: HashMap<u64, TaskResult>,
     succeeded: u64,
     failed: u64,
+    skipped: u64,
+    /// Extensions reviewed before the stage was sealed: (generation, extension), added
+    /// when it is.
+    pending: Vec<(u32, Extension)>,
     cut: bool,
     stragglers: Vec<TaskResult>,
     opened: Instant,
@@ -111,6 +115,7 @@ impl EmbeddedEngine {
         mut inner: MutexGuard<'_, Inner>,
         task: &TaskEnvelope,
         outcome: Outcome,
+        extension: Option<&Extension>,
     ) -> anyhow::Result<Recorded> {
         if inner.runs.get(&*task.run_id).is_some_and(|r| r.record.status == RunStatus::Cancelled) {
             // As on Redis: a result arriving after the cancel is not recorded, and it
@@ -132,10 +137,22 @@ impl EmbeddedEngine {
             match outcome {
                 Outcome::Succeeded(_) => s.succeeded += 1,
                 Outcome::Failed(_) => s.failed += 1,
+                Outcome::Skipped(_) => s.skipped += 1,
             }
             s.results.insert(task.index, to_result(task, outcome));
             Recorded::Counted
         };
+        // What the review added joins the stage with the outcome (only a counted one).
+        let mut grown = Added::default();
+        if let (Recorded::Counted, Some(extension)) = (recorded, extension) {
+            let generation = task.generation.saturating_add(1);
+            if s.expected.is_none() {
+                s.pending.push((generation, extension.clone()));
+            } else {
+                grown = inner.extend(&task.run_id, &task.stage, generation, extension, self.log_level)?;
+            }
+        }
+        let s = inner.stage(&task.run_id, &task.stage)?;
         let next = match s.max_parallel {
             Some(max) if s.in_flight < u64::from(max) => s.held.pop_front(),
             _ => None,
@@ -144,7 +161,7 @@ impl EmbeddedEngine {
             s.in_flight += 1;
             s.max_in_flight = s.max_in_flight.max(s.in_flight);
         }
-        let tripped = s.expected.is_some_and(|e| s.succeeded + s.failed >= e);
+        let tripped = s.expected.is_some_and(|e| s.succeeded + s.failed + s.skipped >= e);
         let namespace =
             Scope { role: Role::Executor, name: s.info.mode.clone(), run_id: String::new(), stage: String::new() }
                 .state_namespace();
@@ -153,9 +170,9 @@ impl EmbeddedEngine {
             Some((envelope, options)) => inner.release(envelope, &options, &namespace),
             None => false,
         };
-        let gated = inner.hooks.len() > gated;
+        let gated = inner.hooks.len() > gated || grown.gated;
         drop(inner);
-        if ready {
+        for _ in 0..usize::from(ready) + grown.ready {
             self.task_ready.notify_one();
         }
         // Only when there is hook work: waking the hook host for every result cost a
@@ -179,6 +196,106 @@ impl Inner {
             .stages
             .get_mut(stage)
             .with_context(|| format!("run `{run_id}` has no open stage `{stage}`"))
+    }
+
+    /// Add `tasks` of generation `generation` to a stage, idempotent by index: with
+    /// `options.skip` each is recorded as skipped at once; otherwise each is released,
+    /// or held while the stage has `maxParallel` in flight.
+    fn add_tasks(
+        &mut self,
+        run_id: &Arc<str>,
+        stage_name: &Arc<str>,
+        tasks: Vec<Task>,
+        generation: u32,
+        options: &EnqueueOptions,
+    ) -> anyhow::Result<Added> {
+        let mut released = Vec::new();
+        let mut out = Added::default();
+        let namespace = {
+            let stage = self.stage(run_id, stage_name)?;
+            if options.max_parallel.is_some() {
+                stage.max_parallel = options.max_parallel;
+            }
+            for task in tasks {
+                if stage.tasks.contains_key(&task.index) {
+                    continue; // idempotent: the first task with an index wins
+                }
+                out.added += 1;
+                stage.tasks.insert(task.index, (task.actor.clone(), task.key.clone()));
+                if let Some(reason) = &options.skip {
+                    let result = TaskResult {
+                        index: task.index,
+                        actor: task.actor,
+                        key: task.key,
+                        outcome: Outcome::Skipped(reason.clone()),
+                        attempts: 0,
+                    };
+                    stage.results.insert(task.index, result);
+                    stage.skipped += 1;
+                    out.skipped += 1;
+                    continue;
+                }
+                let envelope = TaskEnvelope {
+                    run_id: run_id.clone(),
+                    stage: stage_name.clone(),
+                    index: task.index,
+                    actor: task.actor,
+                    input: task.input,
+                    key: task.key,
+                    attempt: 1,
+                    generation,
+                    receipt: Receipt::none(),
+                };
+                if stage.max_parallel.is_some_and(|max| stage.in_flight >= u64::from(max)) {
+                    stage.held.push_back((envelope, options.clone()));
+                } else {
+                    stage.in_flight += 1;
+                    stage.max_in_flight = stage.max_in_flight.max(stage.in_flight);
+                    released.push(envelope);
+                }
+            }
+            Scope { role: Role::Executor, name: stage.info.mode.clone(), run_id: String::new(), stage: String::new() }
+                .state_namespace()
+        };
+        let gated = self.hooks.len();
+        let count = released.len();
+        for envelope in released {
+            out.ready += usize::from(self.release(envelope, options, &namespace));
+        }
+        // The hook host learns of new hook work, and of delayed tasks (one may be gated
+        // and due before whatever it sleeps for).
+        out.gated = self.hooks.len() > gated || out.ready < count;
+        Ok(out)
+    }
+
+    /// Add what an accepted review asked for to a sealed stage: numbered from its task
+    /// count, up to the extension's cap; the expected count rises by as many.
+    fn extend(
+        &mut self,
+        run_id: &Arc<str>,
+        stage_name: &Arc<str>,
+        generation: u32,
+        extension: &Extension,
+        log_level: LogLevel,
+    ) -> anyhow::Result<Added> {
+        let (first, mode) = {
+            let s = self.stage(run_id, stage_name)?;
+            (s.tasks.len() as u64, s.info.mode.clone())
+        };
+        let room = usize::try_from(extension.cap.saturating_sub(first)).unwrap_or(usize::MAX);
+        let tasks: Vec<Task> = (first..)
+            .zip(extension.tasks.iter().take(room))
+            .map(|(index, t)| Task { index, actor: t.actor.clone(), input: t.input.clone(), key: t.key.clone() })
+            .collect();
+        let left_out = extension.tasks.len() - tasks.len();
+        if left_out > 0 {
+            let scope = Scope { role: Role::Executor, name: mode, run_id: run_id.to_string(), stage: stage_name.to_string() };
+            crate::engine::log_line(&scope, LogLevel::Warn, log_level, &super::left_out(left_out, extension.cap));
+        }
+        let added = self.add_tasks(run_id, stage_name, tasks, generation, &extension.options)?;
+        let s = self.stage(run_id, stage_name)?;
+        s.expected = s.expected.map(|e| e + added.added);
+        Ok(added)
     }
 
     /// Put a task on the ready queue, or the delayed set when its delay or its rate
@@ -242,74 +359,54 @@ impl Inner {
     }
 }
 
+/// What adding tasks to a stage did, so the caller wakes only who has work.
+#[derive(Default)]
+struct Added {
+    /// New tasks (repeated indices are not).
+    added: u64,
+    /// Of them, recorded as skipped.
+    skipped: u64,
+    /// Released to the ready queue now.
+    ready: usize,
+    /// Hook work or a delayed task appeared.
+    gated: bool,
+}
+
 fn to_result(task: &TaskEnvelope, outcome: Outcome) -> TaskResult {
     TaskResult { index: task.index, actor: task.actor.clone(), key: task.key.clone(), outcome, attempts: task.attempt }
 }
 
 impl StageHost for EmbeddedEngine {
-    fn context(&self, scope: &Scope) -> Result<Arc<Value>, String> {
+    fn context(&self, scope: &Scope) -> Result<Arc<Value>, HostError> {
         let inner = self.lock();
         match inner.runs.get(&scope.run_id) {
             Some(run) => Ok(run.context.clone()),
             None if scope.run_id.is_empty() => Ok(Arc::new(Value::Object(Map::new()))),
-            None => Err(format!("no run `{}`", scope.run_id)),
+            None => Err(HostError::NotFound(format!("no run `{}`", scope.run_id))),
         }
     }
 
-    fn enqueue(&self, scope: &Scope, tasks: Vec<Task>, options: &EnqueueOptions) -> Result<(), String> {
+    fn enqueue(&self, scope: &Scope, tasks: Vec<Task>, options: &EnqueueOptions) -> Result<(), HostError> {
         super::check_actors(&tasks, &self.actors)?;
-        let namespace = scope.state_namespace();
         let mut inner = self.lock();
-        let run_id: Arc<str> = Arc::from(scope.run_id.as_str());
-        let stage_name: Arc<str> = Arc::from(scope.stage.as_str());
-        let mut released = Vec::new();
         if inner.runs.get(&scope.run_id).is_some_and(|r| r.record.status == RunStatus::Cancelled) {
             // The run was cancelled while its executor ran: nothing more runs.
             return Ok(());
         }
-        {
-            let stage = inner.stage(&scope.run_id, &scope.stage).map_err(|e| e.to_string())?;
-            if options.max_parallel.is_some() {
-                stage.max_parallel = options.max_parallel;
-            }
-            for task in tasks {
-                if stage.tasks.contains_key(&task.index) {
-                    continue; // idempotent: the first task with an index wins
-                }
-                stage.tasks.insert(task.index, (task.actor.clone(), task.key.clone()));
-                let envelope = TaskEnvelope {
-                    run_id: run_id.clone(),
-                    stage: stage_name.clone(),
-                    index: task.index,
-                    actor: task.actor,
-                    input: task.input,
-                    key: task.key,
-                    attempt: 1,
-                    receipt: Receipt::none(),
-                };
-                if stage.max_parallel.is_some_and(|max| stage.in_flight >= u64::from(max)) {
-                    stage.held.push_back((envelope, options.clone()));
-                } else {
-                    stage.in_flight += 1;
-                    stage.max_in_flight = stage.max_in_flight.max(stage.in_flight);
-                    released.push(envelope);
-                }
-            }
-        }
-        let gated = inner.hooks.len();
-        let (mut ready, count) = (0, released.len());
-        for envelope in released {
-            ready += usize::from(inner.release(envelope, options, &namespace));
-        }
-        // The hook host learns of new hook work, and of delayed tasks (one may be gated
-        // and due before whatever it sleeps for).
-        let gated = inner.hooks.len() > gated || ready < count;
+        let run_id: Arc<str> = Arc::from(scope.run_id.as_str());
+        let stage_name: Arc<str> = Arc::from(scope.stage.as_str());
+        let added = inner
+            .add_tasks(&run_id, &stage_name, tasks, 0, options)
+            .map_err(|e| HostError::NotFound(e.to_string()))?;
         drop(inner);
-        for _ in 0..ready.max(1) {
+        for _ in 0..added.ready.max(1) {
             self.task_ready.notify_one();
         }
-        if gated {
+        if added.gated {
             self.hook_ready.notify_one();
+        }
+        if added.skipped > 0 {
+            self.changed();
         }
         Ok(())
     }
@@ -318,7 +415,7 @@ impl StageHost for EmbeddedEngine {
         self.actors.contains(name)
     }
 
-    fn state_get(&self, namespace: &str, key: &str) -> Result<Option<String>, String> {
+    fn state_get(&self, namespace: &str, key: &str) -> Result<Option<String>, HostError> {
         self.state.get(namespace, key)
     }
 
@@ -329,7 +426,7 @@ impl StageHost for EmbeddedEngine {
         value: &str,
         ttl_ms: Option<u64>,
         quota: &StateQuota,
-    ) -> Result<(), String> {
+    ) -> Result<(), HostError> {
         self.state.set(namespace, key, value, ttl_ms, quota)
     }
 
@@ -340,7 +437,7 @@ impl StageHost for EmbeddedEngine {
         value: &str,
         ttl_ms: Option<u64>,
         quota: &StateQuota,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, HostError> {
         self.state.set_if_absent(namespace, key, value, ttl_ms, quota)
     }
 
@@ -351,11 +448,11 @@ impl StageHost for EmbeddedEngine {
         delta: i64,
         ttl_ms: Option<u64>,
         quota: &StateQuota,
-    ) -> Result<i64, String> {
+    ) -> Result<i64, HostError> {
         self.state.increment(namespace, key, delta, ttl_ms, quota)
     }
 
-    fn state_delete(&self, namespace: &str, key: &str) -> Result<(), String> {
+    fn state_delete(&self, namespace: &str, key: &str) -> Result<(), HostError> {
         self.state.delete(namespace, key)
     }
 
@@ -470,6 +567,8 @@ impl RunStore for EmbeddedEngine {
             results: HashMap::new(),
             succeeded: 0,
             failed: 0,
+            skipped: 0,
+            pending: Vec::new(),
             cut: false,
             stragglers: Vec::new(),
             opened: Instant::now(),
@@ -480,13 +579,30 @@ impl RunStore for EmbeddedEngine {
     }
 
     fn seal_stage(&self, run_id: &str, stage: &str, execution: &Execution) -> anyhow::Result<u64> {
-        let enqueued = {
+        let (enqueued, grown) = {
             let mut inner = self.lock();
             let s = inner.stage(run_id, stage)?;
             s.expected = Some(execution.expected_tasks);
             s.execution = Some(execution.clone());
-            s.tasks.len() as u64
+            let enqueued = s.tasks.len() as u64;
+            // Reviews that grew the stage while `execute` ran: their tasks join now,
+            // numbered after execute's.
+            let pending = std::mem::take(&mut s.pending);
+            let (run, name): (Arc<str>, Arc<str>) = (Arc::from(run_id), Arc::from(stage));
+            let mut grown = Added::default();
+            for (generation, extension) in pending {
+                let added = inner.extend(&run, &name, generation, &extension, self.log_level)?;
+                grown.ready += added.ready;
+                grown.gated |= added.gated;
+            }
+            (enqueued, grown)
         };
+        for _ in 0..grown.ready {
+            self.task_ready.notify_one();
+        }
+        if grown.gated {
+            self.hook_ready.notify_one();
+        }
         self.changed();
         Ok(enqueued)
     }
@@ -499,6 +615,7 @@ impl RunStore for EmbeddedEngine {
             enqueued: s.tasks.len() as u64,
             succeeded: s.succeeded,
             failed: s.failed,
+            skipped: s.skipped,
             in_flight: s.in_flight,
             waiting: s.held.len() as u64,
             max_in_flight: s.max_in_flight,
@@ -592,7 +709,7 @@ impl TaskQueue for EmbeddedEngine {
         }
         if !inner.stage(&task.run_id, &task.stage)?.info.after_task_hook {
             // The common path: recorded under the same lock.
-            return self.record_locked(inner, task, outcome).map(|_| ());
+            return self.record_locked(inner, task, outcome, None).map(|_| ());
         }
         let s = inner.stage(&task.run_id, &task.stage)?;
         if !s.tasks.contains_key(&task.index) {
@@ -665,8 +782,8 @@ impl HookQueue for EmbeddedEngine {
         Ok(())
     }
 
-    fn record(&self, task: &TaskEnvelope, outcome: Outcome) -> anyhow::Result<Recorded> {
-        self.record_locked(self.lock(), task, outcome)
+    fn record(&self, task: &TaskEnvelope, outcome: Outcome, extension: Option<&Extension>) -> anyhow::Result<Recorded> {
+        self.record_locked(self.lock(), task, outcome, extension)
     }
 
     fn requeue(&self, mut task: TaskEnvelope, delay_ms: u64, next_attempt: bool) -> anyhow::Result<()> {
@@ -698,6 +815,6 @@ impl HookQueue for EmbeddedEngine {
         // One process holds every plugin of an embedded run, so no other host could take
         // the work over: fail the task rather than leave its run waiting for ever.
         let message = format!("stage `{}` has hooks but no hook host here loads its mode", work.task.stage);
-        let _ = self.record(&work.task, Outcome::Failed(message));
+        let _ = self.record(&work.task, Outcome::Failed(message), None);
     }
 }

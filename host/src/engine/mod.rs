@@ -13,7 +13,7 @@ pub use embedded::EmbeddedEngine;
 pub use redis::{redact_url, ConnectError, Keys, RedisEngine, RedisOptions, MAX_RETAIN};
 pub use state_error::StateError;
 
-use crate::api::{Execution, Outcome, Stage};
+use crate::api::{Execution, Extension, Outcome, Stage};
 use crate::pipeline::Pipeline;
 use crate::stage_host::StageHost;
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,9 @@ pub struct TaskEnvelope {
     pub key: Option<Value>,
     /// 1 for the first try.
     pub attempt: u32,
+    /// 0 for a task `execute` enqueued; one more than its parent's for a task an
+    /// `after-task` review added (`extend`).
+    pub generation: u32,
     /// How the engine acknowledges this delivery: opaque outside the engine that made it.
     pub receipt: Receipt,
 }
@@ -144,6 +147,8 @@ pub struct StageCounts {
     pub enqueued: u64,
     pub succeeded: u64,
     pub failed: u64,
+    /// Enqueued with `skip`: ended without running, not failures.
+    pub skipped: u64,
     /// Released to the queue (ready, delayed or running), not yet ended.
     pub in_flight: u64,
     /// Held back by `maxParallel`.
@@ -157,7 +162,12 @@ pub struct StageCounts {
 impl StageCounts {
     /// The barrier: every expected task ended.
     pub fn done(&self) -> bool {
-        self.expected.is_some_and(|e| self.succeeded + self.failed >= e)
+        self.expected.is_some_and(|e| self.ended() >= e)
+    }
+
+    /// Tasks that ended: succeeded, failed or skipped.
+    pub fn ended(&self) -> u64 {
+        self.succeeded + self.failed + self.skipped
     }
 }
 
@@ -285,8 +295,14 @@ pub trait HookQueue: Send + Sync {
     /// `before-task` said run: hand the task to its actor.
     fn admit(&self, task: TaskEnvelope) -> anyhow::Result<()>;
 
-    /// Record a task's outcome (exactly once per task), bypassing review.
-    fn record(&self, task: &TaskEnvelope, outcome: Outcome) -> anyhow::Result<Recorded>;
+    /// Record a task's outcome (exactly once per task), bypassing review. With an
+    /// `extension` (what its `after-task` added), the extension's tasks join the stage
+    /// in the same atomic step, only if this call is the one that records the outcome:
+    /// numbered from the stage's task count, generation `task.generation + 1`, at most
+    /// up to `extension.cap` tasks in the stage, the expected count raised by as many.
+    /// Before the stage is sealed they wait, and are added when it is.
+    fn record(&self, task: &TaskEnvelope, outcome: Outcome, extension: Option<&Extension>)
+        -> anyhow::Result<Recorded>;
 
     /// Release the task again after `delay_ms` (a deferral, or with `next_attempt` a
     /// retry); before-task is asked again when it is released.
@@ -309,12 +325,12 @@ pub trait Engine: RunStore + TaskQueue + HookQueue + 'static {}
 impl<T: RunStore + TaskQueue + HookQueue + 'static> Engine for T {}
 
 /// The error an executor receives when a task names an actor the manifest lacks.
-pub(crate) fn check_actors(tasks: &[crate::api::Task], actors: &HashSet<String>) -> Result<(), String> {
+pub(crate) fn check_actors(tasks: &[crate::api::Task], actors: &HashSet<String>) -> Result<(), crate::api::HostError> {
     match tasks.iter().find(|t| !actors.contains(&t.actor)) {
-        Some(unknown) => Err(format!(
+        Some(unknown) => Err(crate::api::HostError::NotFound(format!(
             "task {}: unknown actor `{}`; the manifest has no [actors.{}]",
             unknown.index, unknown.actor, unknown.actor
-        )),
+        ))),
         None => Ok(()),
     }
 }
@@ -349,4 +365,12 @@ pub(crate) fn log_line(
             scope.stage
         );
     }
+}
+
+/// The warning for tasks an extension could not add: the stage reached its cap.
+pub(crate) fn left_out(count: usize, cap: u64) -> String {
+    format!(
+        "after-task extended the stage past {cap} tasks (the smaller of max-stage-tasks and the mode's max-tasks): \
+         {count} task(s) left out"
+    )
 }

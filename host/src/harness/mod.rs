@@ -259,7 +259,7 @@ impl Harness {
         let mut script = |task: &Task, attempt: u32| {
             let reply = match outcome(task, attempt) {
                 Outcome::Succeeded(value) => Reply::Ok(value),
-                Outcome::Failed(message) => Reply::Err(message),
+                Outcome::Failed(message) | Outcome::Skipped(message) => Reply::Err(message),
             };
             Scripted { reply, ms: 0 }
         };
@@ -329,12 +329,13 @@ impl Harness {
         let max_events = 1_000_000u64.saturating_add(enqueued.len() as u64 * 10_000);
         let done = sim.run(&enqueued, started_ms, max_events).map_err(|r| HarnessError::Runaway(r.index))?;
         let end = if execution.detached {
-            StageEnd::Succeeded { output: output::stage_output(&execution, Vec::new()), tolerated: Vec::new() }
+            StageEnd::Succeeded { output: output::stage_output(&execution, done.tasks, Vec::new()), tolerated: Vec::new() }
         } else {
-            match barrier::judge(&stage.config, execution.expected_tasks, &done.results) {
-                Ok(tolerated) => {
-                    StageEnd::Succeeded { output: output::stage_output(&execution, done.results.clone()), tolerated }
-                }
+            match barrier::judge(&stage.config, done.tasks, &done.results) {
+                Ok(tolerated) => StageEnd::Succeeded {
+                    output: output::stage_output(&execution, done.tasks, done.results.clone()),
+                    tolerated,
+                },
                 Err(reason) => StageEnd::Failed(RunError::StageFailed {
                     run_id: self.run_id.clone(),
                     stage: stage.name.clone(),

@@ -63,6 +63,7 @@ fn outcome_text(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Succeeded(value) => format!("ok {value}"),
         Outcome::Failed(message) => format!("err {message}"),
+        Outcome::Skipped(reason) => format!("skipped {reason}"),
     }
 }
 

@@ -11,13 +11,16 @@
 //! - Workers: an admitted task waits for a free worker (first released, first started)
 //!   and ends after its scripted duration.
 //! - Review at the end of an attempt ([`crate::rules::hooks::review`]): a retry is
-//!   released again after the delay as attempt + 1, keeping its slot.
+//!   released again after the delay as attempt + 1, keeping its slot; an accepted
+//!   review's extension (`extend`) joins the stage with the outcome, numbered after
+//!   every task so far, one generation on, up to its cap.
+//! - Skip: a task enqueued with `skip` is recorded as skipped at once and never runs.
 //!
 //! Virtual times are whole milliseconds; a rate's release time is rounded up.
 
 use super::script::Scripted;
 use super::{Attempt, Then};
-use crate::api::{EnqueueOptions, Outcome, RateLimit, Stage, StagePlan, Task, TaskRef};
+use crate::api::{EnqueueOptions, Extension, Outcome, RateLimit, Stage, StagePlan, Task, TaskRef};
 use crate::engine::TaskResult;
 use crate::plugin::ExecutorPlugin;
 use crate::recording::Enqueued;
@@ -31,6 +34,8 @@ pub(super) struct Simulated {
     pub attempts: Vec<Attempt>,
     /// In task-index order.
     pub results: Vec<TaskResult>,
+    /// Every task the stage had at its end: execute's and what reviews added.
+    pub tasks: u64,
     pub peak_in_flight: u64,
     pub ended_ms: u64,
 }
@@ -76,6 +81,10 @@ struct State<'s, 'a> {
     deferrals: HashMap<u64, u64>,
     attempts: Vec<Attempt>,
     results: BTreeMap<u64, TaskResult>,
+    /// Each task's generation (absent: 0, a task `execute` enqueued).
+    generations: HashMap<u64, u32>,
+    /// How many tasks the stage has: the next extension's first index.
+    tasks: u64,
 }
 
 impl<'a> Sim<'a> {
@@ -98,6 +107,8 @@ impl<'a> Sim<'a> {
             deferrals: HashMap::new(),
             attempts: Vec::new(),
             results: BTreeMap::new(),
+            generations: HashMap::new(),
+            tasks: enqueued.len() as u64,
         };
         for e in enqueued {
             state.enqueue(e.task.clone(), &e.options);
@@ -124,6 +135,7 @@ impl<'a> Sim<'a> {
         }
         Ok(Simulated {
             attempts: state.attempts,
+            tasks: state.tasks,
             results: state.results.into_values().collect(),
             peak_in_flight: state.peak_in_flight,
             ended_ms: state.now,
@@ -141,6 +153,12 @@ impl State<'_, '_> {
     fn enqueue(&mut self, task: Task, options: &EnqueueOptions) {
         if options.max_parallel.is_some() {
             self.max_parallel = options.max_parallel;
+        }
+        if let Some(reason) = &options.skip {
+            let Task { index, actor, key, .. } = task;
+            let skipped = TaskResult { index, actor, key, outcome: Outcome::Skipped(reason.clone()), attempts: 0 };
+            self.results.entry(index).or_insert(skipped);
+            return;
         }
         if self.max_parallel.is_some_and(|max| self.in_flight >= u64::from(max)) {
             self.held.push_back((task, options.clone()));
@@ -182,7 +200,7 @@ impl State<'_, '_> {
             then: Then::Waiting,
         });
         let admit = if self.sim.plan.before_task_hook {
-            let task_ref = TaskRef { index: task.index, actor: task.actor.clone(), attempt };
+            let task_ref = self.task_ref(&task, attempt);
             let count = self.deferrals.entry(task.index).or_insert(0);
             let (admission, admit) =
                 hooks::admit(self.sim.plugin, self.sim.host.clone(), self.sim.stage, &task_ref, || {
@@ -224,23 +242,45 @@ impl State<'_, '_> {
     fn ended(&mut self, row: usize, task: Task, attempt: u32, outcome: Outcome) {
         self.attempts[row].outcome = Some(outcome.clone());
         let review = if self.sim.plan.after_task_hook {
-            let task_ref = TaskRef { index: task.index, actor: task.actor.clone(), attempt };
+            let task_ref = self.task_ref(&task, attempt);
             let (verdict, review) =
                 hooks::review(self.sim.plugin, self.sim.host.clone(), self.sim.stage, &task_ref, outcome);
             self.attempts[row].verdict = verdict;
             review
         } else {
-            Review::Record(outcome)
+            Review::Record(outcome, None)
         };
         match review {
             Review::Retry { delay_ms } => {
                 self.attempts[row].then = Then::Retried { delay_ms };
                 self.release(task, attempt + 1, delay_ms, None);
             }
-            Review::Record(outcome) => {
+            Review::Record(outcome, extension) => {
                 self.attempts[row].then = Then::Recorded(outcome.clone());
+                let generation = self.generations.get(&task.index).copied().unwrap_or(0);
+                let had_result = self.results.contains_key(&task.index);
                 self.record(task, attempt, outcome);
+                if let (false, Some(extension)) = (had_result, extension) {
+                    self.extend(generation.saturating_add(1), &extension);
+                }
             }
+        }
+    }
+
+    fn task_ref(&self, task: &Task, attempt: u32) -> TaskRef {
+        let generation = self.generations.get(&task.index).copied().unwrap_or(0);
+        TaskRef { index: task.index, actor: task.actor.clone(), attempt, generation }
+    }
+
+    /// What the engine does with an accepted review's extension.
+    fn extend(&mut self, generation: u32, extension: &Extension) {
+        let room = usize::try_from(extension.cap.saturating_sub(self.tasks)).unwrap_or(usize::MAX);
+        for new in extension.tasks.iter().take(room) {
+            let index = self.tasks;
+            self.tasks += 1;
+            self.generations.insert(index, generation);
+            let task = Task { index, actor: new.actor.clone(), input: new.input.clone(), key: new.key.clone() };
+            self.enqueue(task, &extension.options);
         }
     }
 

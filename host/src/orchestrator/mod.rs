@@ -422,14 +422,16 @@ impl<E: Engine> Orchestrator<E> {
             self.engine.results(run_id, name).map_err(RunError::Engine)?
         };
         let counts = self.engine.counts(run_id, name).map_err(RunError::Engine)?;
-        let failed = match barrier::judge(&stage.config, execution.expected_tasks, &results) {
+        // What `execute` said plus what reviews added (`extend`).
+        let expected = counts.expected.unwrap_or(execution.expected_tasks);
+        let failed = match barrier::judge(&stage.config, expected, &results) {
             Ok(tolerated) => tolerated,
             Err(failure) => {
                 observer.stage_finished(name, &counts, false);
                 return Err(stage_failed(run_id, name, failure));
             }
         };
-        let output = output::stage_output(execution, results);
+        let output = output::stage_output(execution, expected, results);
         self.engine.set_output(run_id, name, output).map_err(RunError::Engine)?;
         observer.stage_finished(name, &counts, true);
         let stragglers = if cut { self.engine.stragglers(run_id, name).map_err(RunError::Engine)? } else { Vec::new() };

@@ -7,14 +7,14 @@ use wasmtime::component::{HasSelf, Linker};
 
 pub(crate) mod executor_world {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../wit/v0.1",
         world: "executor",
     });
 }
 
 pub(crate) mod actor_world {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../wit/v0.1",
         world: "actor-component",
         with: {
             "troupe:executor/types": super::executor_world::troupe::executor::types,

@@ -131,13 +131,13 @@ impl ExecutorPlugin {
         stage: &Stage,
         task: &TaskRef,
         outcome: &Outcome,
-    ) -> Result<Verdict, CallError> {
+    ) -> Result<(Verdict, Option<Extension>), CallError> {
         let (wit_stage, wit_task, wit_outcome) =
             (convert::stage(stage), convert::task_ref(task), convert::outcome(outcome));
         let verdict = self.call(host, stage, |e, s| {
             e.troupe_executor_stage_executor().call_after_task(s, &wit_stage, &wit_task, &wit_outcome)
         })?;
-        Ok(convert::verdict(verdict.value))
+        Ok((convert::verdict(verdict.value), None))
     }
 }
 

@@ -38,7 +38,7 @@ impl fmt::Display for StageFailure {
                 for r in failed.iter().take(LISTED_TASKS) {
                     let error = match &r.outcome {
                         Outcome::Failed(e) => e.as_str(),
-                        Outcome::Succeeded(_) => "",
+                        Outcome::Succeeded(_) | Outcome::Skipped(_) => "",
                     };
                     let attempts = if r.attempts > 1 { format!(", {} attempts", r.attempts) } else { String::new() };
                     write!(f, "\n  task {} ({}{attempts}): {error}", r.index, r.actor)?;

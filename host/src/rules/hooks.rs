@@ -17,7 +17,7 @@
 //!   ([`super::bounds::deferral`], [`super::bounds::retry`]); past them the task fails
 //!   with an error that says which limit and what its last try gave.
 
-use crate::api::{Admission, Outcome, Stage, TaskRef, Verdict};
+use crate::api::{Admission, Extension, Outcome, Stage, TaskRef, Verdict};
 use crate::plugin::ExecutorPlugin;
 use crate::stage_host::StageHost;
 use std::sync::Arc;
@@ -36,8 +36,9 @@ pub enum Admit {
 /// What happens to an attempt's outcome.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Review {
-    /// Record it: the task has ended.
-    Record(Outcome),
+    /// Record it: the task has ended. With the tasks its review added to the stage
+    /// (`extend`), which the engine adds with the outcome, exactly once.
+    Record(Outcome, Option<Extension>),
     /// Run the task again (attempt + 1) after this many ms (held to the limits).
     Retry { delay_ms: u64 },
 }
@@ -80,20 +81,21 @@ pub fn review(
     outcome: Outcome,
 ) -> (Option<Verdict>, Review) {
     match executor.after_task(host, stage, task, &outcome) {
-        Ok(Verdict::Accept) => (Some(Verdict::Accept), Review::Record(outcome)),
-        Ok(verdict @ Verdict::Retry(ms)) => {
+        Ok((Verdict::Accept, extension)) => (Some(Verdict::Accept), Review::Record(outcome, extension)),
+        // A retried attempt's extension is dropped: the next attempt's review may add it.
+        Ok((verdict @ Verdict::Retry(ms), _)) => {
             match super::bounds::retry(task.index, ms, task.attempt, &executor.info().limits) {
                 Ok(delay_ms) => (Some(verdict), Review::Retry { delay_ms }),
                 Err(why) => {
                     let last = match &outcome {
                         Outcome::Failed(e) => format!("; its last try failed: {e}"),
-                        Outcome::Succeeded(_) => "; its last try succeeded".to_string(),
+                        Outcome::Succeeded(_) | Outcome::Skipped(_) => "; its last try succeeded".to_string(),
                     };
                     let message = format!("after-task of mode {} refused: {why}{last}", executor.mode());
-                    (Some(verdict), Review::Record(Outcome::Failed(message)))
+                    (Some(verdict), Review::Record(Outcome::Failed(message), None))
                 }
             }
         }
-        Err(e) => (None, Review::Record(Outcome::Failed(format!("after-task hook failed: {e}")))),
+        Err(e) => (None, Review::Record(Outcome::Failed(format!("after-task hook failed: {e}")), None)),
     }
 }

@@ -63,7 +63,7 @@ pub async fn after_task_routes_to_review(engine: Arc<dyn Engine>) {
         };
         assert_eq!(work.kind, HookKind::Review(expected.clone()), "task {}", work.task.index);
         assert_eq!(work.task.attempt, 1);
-        assert_eq!(engine.record(&work.task, expected).unwrap(), Recorded::Counted);
+        assert_eq!(engine.record(&work.task, expected, None).unwrap(), Recorded::Counted);
     }
     let c = run.counts("s");
     assert_eq!((c.succeeded, c.failed, c.in_flight), (1, 1, 0), "{c:?}");
@@ -92,7 +92,7 @@ pub async fn retry_verdict(engine: Arc<dyn Engine>) {
     run.report(&second, ok(json!("second time")));
     let review = take_hook(&engine).await;
     assert_eq!(review.task.attempt, 2);
-    assert_eq!(engine.record(&review.task, ok(json!("second time"))).unwrap(), Recorded::Counted);
+    assert_eq!(engine.record(&review.task, ok(json!("second time")), None).unwrap(), Recorded::Counted);
     let results = engine.results(&run.id, "s").unwrap();
     assert_eq!((results[0].attempts, &results[0].outcome), (2, &ok(json!("second time"))));
     let history = run.history("s");
@@ -128,7 +128,7 @@ pub async fn deferral_and_rejection(engine: Arc<dyn Engine>) {
             }
             _ => {
                 let outcome = Outcome::Failed("rejected: not today".into());
-                assert_eq!(engine.record(&work.task, outcome).unwrap(), Recorded::Counted);
+                assert_eq!(engine.record(&work.task, outcome, None).unwrap(), Recorded::Counted);
                 rejected = true;
             }
         }

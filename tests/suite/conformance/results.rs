@@ -20,9 +20,9 @@ pub async fn duplicates_counted_once(engine: Arc<dyn Engine>) {
     let (first, second) = (take(&engine).await, take(&engine).await);
     let (hooked, worked) = if first.index == 0 { (first, second) } else { (second, first) };
 
-    assert_eq!(engine.record(&hooked, ok(json!("first"))).unwrap(), Recorded::Counted);
-    assert_eq!(engine.record(&hooked, ok(json!("second"))).unwrap(), Recorded::Duplicate);
-    assert_eq!(engine.record(&hooked, Outcome::Failed("late".into())).unwrap(), Recorded::Duplicate);
+    assert_eq!(engine.record(&hooked, ok(json!("first")), None).unwrap(), Recorded::Counted);
+    assert_eq!(engine.record(&hooked, ok(json!("second")), None).unwrap(), Recorded::Duplicate);
+    assert_eq!(engine.record(&hooked, Outcome::Failed("late".into()), None).unwrap(), Recorded::Duplicate);
     let c = run.counts("s");
     assert_eq!((c.succeeded, c.failed, c.in_flight), (1, 0, 1), "{c:?}");
 
@@ -36,7 +36,7 @@ pub async fn duplicates_counted_once(engine: Arc<dyn Engine>) {
 
     // A result for a task never enqueued is an error, not a count.
     let stranger = run.envelope("s", 7, 1);
-    let refused = engine.record(&stranger, ok(json!(null))).expect_err("no task 7");
+    let refused = engine.record(&stranger, ok(json!(null)), None).expect_err("no task 7");
     assert!(refused.to_string().contains("has no task 7"), "{refused:#}");
     assert_eq!(run.counts("s").succeeded, 2);
 }
@@ -52,7 +52,7 @@ pub async fn duplicate_reports_not_reviewed(engine: Arc<dyn Engine>) {
     run.report(&first, ok(json!(1)));
     let review = take_hook(&engine).await;
     assert_eq!(review.task.index, first.index);
-    assert_eq!(engine.record(&review.task, ok(json!(1))).unwrap(), Recorded::Counted);
+    assert_eq!(engine.record(&review.task, ok(json!(1)), None).unwrap(), Recorded::Counted);
     // The same delivery reported again, then the other task: the next review is the
     // other task's (hook work is handed out in the order it arrives).
     run.report(&first, ok(json!(1)));
@@ -99,11 +99,11 @@ pub async fn stragglers_after_cut(engine: Arc<dyn Engine>) {
     run.seal("s", 3);
     let mut taken = [take(&engine).await, take(&engine).await, take(&engine).await];
     taken.sort_by_key(|t| t.index);
-    assert_eq!(engine.record(&taken[0], ok(json!(0))).unwrap(), Recorded::Counted);
+    assert_eq!(engine.record(&taken[0], ok(json!(0)), None).unwrap(), Recorded::Counted);
     engine.cut_stage(&run.id, "s").unwrap();
-    assert_eq!(engine.record(&taken[2], ok(json!(2))).unwrap(), Recorded::Straggler);
+    assert_eq!(engine.record(&taken[2], ok(json!(2)), None).unwrap(), Recorded::Straggler);
     run.report(&taken[1], Outcome::Failed("late and failed".into()));
-    assert_eq!(engine.record(&taken[2], ok(json!("again"))).unwrap(), Recorded::Duplicate);
+    assert_eq!(engine.record(&taken[2], ok(json!("again")), None).unwrap(), Recorded::Duplicate);
     let c = run.counts("s");
     assert_eq!((c.succeeded, c.failed, c.stragglers, c.in_flight), (1, 0, 2, 0), "{c:?}");
     assert!(!c.done(), "stragglers do not trip the barrier");

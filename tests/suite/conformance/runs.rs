@@ -38,7 +38,7 @@ pub async fn cancellation(engine: Arc<dyn Engine>) {
 
     // Task 0 of `held` was released before the cancel: a worker that had it reports now.
     let started = run.envelope("held", 0, 1);
-    assert_eq!(engine.record(&started, ok(json!("late"))).unwrap(), Recorded::Ended);
+    assert_eq!(engine.record(&started, ok(json!("late")), None).unwrap(), Recorded::Ended);
     engine.report(&started, ok(json!("late"))).unwrap();
     engine.flush();
     engine.admit(run.envelope("gated", 0, 1)).unwrap();

@@ -170,6 +170,7 @@ impl Run {
             input: json!({ "n": index }),
             key: None,
             attempt,
+            generation: 0,
             receipt: troupe::engine::Receipt::none(),
         }
     }

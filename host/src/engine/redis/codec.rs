@@ -34,6 +34,7 @@ pub fn stage_counts(
         enqueued: count("enqueued")?.unwrap_or(0),
         succeeded: count("succeeded")?.unwrap_or(0),
         failed: count("failed")?.unwrap_or(0),
+        skipped: count("skipped")?.unwrap_or(0),
         in_flight: count("in_flight")?.unwrap_or(0),
         waiting,
         max_in_flight: count("max_in_flight")?.unwrap_or(0),
@@ -181,6 +182,10 @@ pub fn envelope(entry: &StreamId, stream: &str, taken_ms: u64) -> anyhow::Result
         input: serde_json::from_str(&input).context("`input` is not JSON")?,
         key,
         attempt: field(entry, "attempt")?.parse().context("`attempt` is not a number")?,
+        generation: match entry.get::<String>("generation") {
+            Some(text) => text.parse().context("`generation` is not a number")?,
+            None => 0,
+        },
         receipt: Receipt(Some(StreamReceipt { stream: stream.to_string(), entry: entry.id.clone(), taken_ms })),
     })
 }
@@ -236,6 +241,9 @@ pub fn entry_fields(task: &TaskEnvelope) -> Vec<String> {
     if let Some(key) = &task.key {
         fields.extend(["key".into(), key.to_string()]);
     }
+    if task.generation > 0 {
+        fields.extend(["generation".into(), task.generation.to_string()]);
+    }
     fields
 }
 
@@ -244,6 +252,7 @@ pub fn outcome_args(outcome: &Outcome) -> (&'static str, String) {
     match outcome {
         Outcome::Succeeded(value) => ("ok", value.to_string()),
         Outcome::Failed(message) => ("err", message.clone()),
+        Outcome::Skipped(reason) => ("skip", reason.clone()),
     }
 }
 
@@ -259,6 +268,9 @@ pub fn result(index: u64, record: &str, actor: String, key: Option<Value>) -> Ta
             let outcome = match (v.get_mut("ok").map(Value::take), v.get("err")) {
                 (Some(value), _) => Outcome::Succeeded(value),
                 (None, Some(Value::String(message))) => Outcome::Failed(message.clone()),
+                (None, None) if v.get("skip").is_some_and(Value::is_string) => {
+                    Outcome::Skipped(v["skip"].as_str().unwrap_or_default().to_string())
+                }
                 _ => Outcome::Failed(format!(
                     "a worker recorded a result troupe cannot read: {}",
                     crate::text::one_line(record, crate::text::LINE_BUDGET)

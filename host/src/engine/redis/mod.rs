@@ -31,7 +31,7 @@ mod state;
 pub use first_contact::{redact_url, ConnectError};
 pub use keys::Keys;
 
-use crate::api::{EnqueueOptions, LogLevel, Task};
+use crate::api::{EnqueueOptions, HostError, LogLevel, Task};
 use crate::stage_host::{Scope, StageHost, StateQuota};
 use conn::{function, Pool};
 use feed::Feed;
@@ -214,19 +214,20 @@ impl RedisEngine {
     }
 }
 
-fn to_string(e: anyhow::Error) -> String {
-    format!("{e:#}")
+/// A failed Redis read: transient from the plugin's point of view.
+fn unavailable(e: anyhow::Error) -> HostError {
+    HostError::Unavailable(format!("{e:#}"))
 }
 
 impl StageHost for RedisEngine {
-    fn context(&self, scope: &Scope) -> Result<Arc<Value>, String> {
+    fn context(&self, scope: &Scope) -> Result<Arc<Value>, HostError> {
         if scope.run_id.is_empty() {
             return Ok(Arc::new(Value::Object(Map::new())));
         }
-        self.read_context(&scope.run_id).map_err(to_string)
+        self.read_context(&scope.run_id).map_err(unavailable)
     }
 
-    fn enqueue(&self, scope: &Scope, tasks: Vec<Task>, options: &EnqueueOptions) -> Result<(), String> {
+    fn enqueue(&self, scope: &Scope, tasks: Vec<Task>, options: &EnqueueOptions) -> Result<(), HostError> {
         crate::engine::check_actors(&tasks, &self.actors)?;
         let namespace = scope.state_namespace();
         let (run, stage) = (&scope.run_id, &scope.stage);
@@ -271,9 +272,9 @@ impl StageHost for RedisEngine {
         self.actors.contains(name)
     }
 
-    fn state_get(&self, namespace: &str, key: &str) -> Result<Option<String>, String> {
+    fn state_get(&self, namespace: &str, key: &str) -> Result<Option<String>, HostError> {
         let k = self.keys.state(namespace, key);
-        self.pool.with(|c| redis::cmd("GET").arg(&k).query(c)).map_err(to_string)
+        self.pool.with(|c| redis::cmd("GET").arg(&k).query(c)).map_err(unavailable)
     }
 
     fn state_set(
@@ -283,7 +284,7 @@ impl StageHost for RedisEngine {
         value: &str,
         ttl_ms: Option<u64>,
         quota: &StateQuota,
-    ) -> Result<(), String> {
+    ) -> Result<(), HostError> {
         self.state_write("set", namespace, key, value, ttl_ms, quota).map(|_| ())
     }
 
@@ -294,7 +295,7 @@ impl StageHost for RedisEngine {
         value: &str,
         ttl_ms: Option<u64>,
         quota: &StateQuota,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, HostError> {
         let written = self.state_write("nx", namespace, key, value, ttl_ms, quota)?;
         Ok(matches!(written, state::Written::Value(_)))
     }
@@ -306,14 +307,16 @@ impl StageHost for RedisEngine {
         delta: i64,
         ttl_ms: Option<u64>,
         quota: &StateQuota,
-    ) -> Result<i64, String> {
+    ) -> Result<i64, HostError> {
         match self.state_write("incr", namespace, key, &delta.to_string(), ttl_ms, quota)? {
-            state::Written::Value(v) => v.parse().map_err(|_| format!("state key `{key}` holds `{v}`, not an integer")),
-            state::Written::Absent => Err(format!("state key `{key}` was not incremented")),
+            state::Written::Value(v) => v.parse().map_err(|_| {
+                HostError::Invalid(format!("state key `{}` holds `{}`, not an integer", crate::text::one_line(key, 120), crate::text::one_line(&v, 80)))
+            }),
+            state::Written::Absent => Err(HostError::Unavailable(format!("state key `{}` was not incremented", crate::text::one_line(key, 120)))),
         }
     }
 
-    fn state_delete(&self, namespace: &str, key: &str) -> Result<(), String> {
+    fn state_delete(&self, namespace: &str, key: &str) -> Result<(), HostError> {
         let quota = StateQuota { keys: u64::MAX, bytes: u64::MAX, max_ttl_ms: 1 };
         self.state_write("del", namespace, key, "", None, &quota).map(|_| ())
     }

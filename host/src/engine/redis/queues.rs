@@ -9,7 +9,7 @@ use super::codec;
 use super::conn::function;
 use super::feed::wall_ms;
 use super::RedisEngine;
-use crate::api::Outcome;
+use crate::api::{Extension, Outcome};
 use crate::engine::{BoxFuture, HookQueue, HookWork, Recorded, StageInfo, TaskEnvelope, TaskQueue};
 use anyhow::{anyhow, bail};
 use std::sync::atomic::Ordering;
@@ -123,7 +123,7 @@ impl HookQueue for RedisEngine {
         Ok(())
     }
 
-    fn record(&self, task: &TaskEnvelope, outcome: Outcome) -> anyhow::Result<Recorded> {
+    fn record(&self, task: &TaskEnvelope, outcome: Outcome, extension: Option<&Extension>) -> anyhow::Result<Recorded> {
         self.feed.ended(&task.receipt);
         let (kind, payload) = codec::outcome_args(&outcome);
         let (stream, entry) = receipt_args(task);

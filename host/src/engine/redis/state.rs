@@ -13,13 +13,15 @@
 //! run's protocol (docs/redis-protocol.md), and EVAL keeps this change out of it.
 
 use super::RedisEngine;
+use crate::api::HostError;
 use crate::stage_host::{StateQuota, QUOTA_ERROR};
 
 /// KEYS: the state key, the index, the sizes, the byte total.
 /// ARGV: op (`set`, `nx`, `incr`, `del`), field (the plugin's key), value or delta,
 /// ttl ms (`''`: keep an incremented key's own), max ttl ms, max keys, max bytes.
 /// Returns `{1, value}` written, `{0}` not written (`nx` on a live key), `{-1, keys}`
-/// over `state-keys`, `{-2, bytes}` over `state-bytes`.
+/// over `state-keys`, `{-2, bytes}` over `state-bytes`, `{-3, value}` an `incr` of a key
+/// that does not hold an integer.
 const WRITE: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -43,6 +45,10 @@ if op == 'del' then
 end
 local exists = redis.call('EXISTS', KEYS[1]) == 1
 if op == 'nx' and exists then return {0, ''} end
+if op == 'incr' and exists then
+  local v = redis.call('GET', KEYS[1])
+  if not string.match(v, '^%-?%d+$') then return {-3, v} end
+end
 local size = #field + (op == 'incr' and 20 or #ARGV[3])
 local count = redis.call('ZCARD', KEYS[2])
 if old < 0 and count + 1 > tonumber(ARGV[6]) then return {-1, tostring(count)} end
@@ -83,7 +89,7 @@ impl RedisEngine {
         value: &str,
         ttl_ms: Option<u64>,
         quota: &StateQuota,
-    ) -> Result<Written, String> {
+    ) -> Result<Written, HostError> {
         let ttl = match (op, ttl_ms) {
             ("incr", None) => String::new(),
             (_, asked) => quota.ttl_ms(asked).to_string(),
@@ -102,26 +108,24 @@ impl RedisEngine {
             .arg(quota.max_ttl_ms.max(1))
             .arg(quota.keys)
             .arg(quota.bytes);
-        let (status, detail): (i64, String) = self.pool.with(|c| cmd.query(c)).map_err(|e| {
-            let message = format!("{e:#}");
-            if message.contains("not an integer") {
-                format!("state key `{}` does not hold an integer", crate::text::one_line(key, 120))
-            } else {
-                message
-            }
-        })?;
+        let (status, detail): (i64, String) =
+            self.pool.with(|c| cmd.query(c)).map_err(|e| HostError::Unavailable(format!("{e:#}")))?;
         let shown = crate::text::one_line(key, 120);
         match status {
             1 => Ok(Written::Value(detail)),
             0 => Ok(Written::Absent),
-            -1 => Err(format!(
+            -1 => Err(HostError::LimitExceeded(format!(
                 "{QUOTA_ERROR}it holds {detail} keys, its limit state-keys = {}; key `{shown}` not written",
                 quota.keys
-            )),
-            _ => Err(format!(
+            ))),
+            -3 => Err(HostError::Invalid(format!(
+                "state key `{shown}` holds `{}`, not an integer",
+                crate::text::one_line(&detail, 80)
+            ))),
+            _ => Err(HostError::LimitExceeded(format!(
                 "{QUOTA_ERROR}it would hold {detail} bytes of keys and values, over its limit state-bytes = {}; key `{shown}` not written",
                 quota.bytes
-            )),
+            ))),
         }
     }
 }

@@ -16,7 +16,7 @@ fn parse_bindings(bindings: Option<String>) -> Result<Option<Value>, String> {
 impl Host for HostState {
     fn query(&mut self, path: String, bindings: Option<String>) -> Result<String, String> {
         let bindings = parse_bindings(bindings)?;
-        let context = self.host.context(&self.scope)?;
+        let context = self.host.context(&self.scope).map_err(|e| e.to_string())?;
         if bindings.is_none() {
             return jsonpath::select_json(&context, &path);
         }
@@ -32,7 +32,7 @@ impl Host for HostState {
     fn resolve_input(&mut self, template: String, bindings: Option<String>) -> Result<String, String> {
         let template = parse("template", &template)?;
         let bindings = parse_bindings(bindings)?;
-        let context = self.host.context(&self.scope)?;
+        let context = self.host.context(&self.scope).map_err(|e| e.to_string())?;
         Ok(jsonpath::resolve_input(&context, &template, bindings.as_ref(), "input")?.to_string())
     }
 }

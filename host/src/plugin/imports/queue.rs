@@ -24,7 +24,7 @@ fn task(t: wit::Task) -> Result<(Task, usize, usize), String> {
 fn options(o: wit::EnqueueOptions) -> EnqueueOptions {
     let rate_limit =
         o.rate_limit.map(|r| RateLimit { bucket: r.bucket, per_second: r.per_second, burst: r.burst.max(1) });
-    EnqueueOptions { delay_ms: o.delay_ms, max_parallel: o.max_parallel, rate_limit }
+    EnqueueOptions { delay_ms: o.delay_ms, max_parallel: o.max_parallel, rate_limit, skip: None }
 }
 
 impl HostState {
@@ -41,7 +41,7 @@ impl HostState {
             self.ledger.admit(&task, input_len, key_len, &self.limits).map_err(|e| self.refuse(e))?;
             checked.push(task);
         }
-        self.host.enqueue(&self.scope, checked, &options)
+        self.host.enqueue(&self.scope, checked, &options).map_err(|e| e.to_string())
     }
 }
 

@@ -7,7 +7,8 @@
 
 use crate::plugin::bindings::state::Host;
 use crate::plugin::store::HostState;
-use crate::stage_host::{StateQuota, QUOTA_ERROR};
+use crate::api::HostError;
+use crate::stage_host::StateQuota;
 
 /// Longest state key: a key names a thing (a breaker, a counter); 4 KiB is plenty.
 const MAX_KEY_BYTES: usize = 4096;
@@ -36,14 +37,17 @@ impl HostState {
     }
 
     /// A quota refusal from the engine becomes the call's refusal.
-    fn settle<T>(&mut self, result: Result<T, String>) -> Result<T, String> {
-        result.map_err(|e| if e.starts_with(QUOTA_ERROR) { self.refuse(e) } else { e })
+    fn settle<T>(&mut self, result: Result<T, HostError>) -> Result<T, String> {
+        result.map_err(|e| match e {
+            HostError::LimitExceeded(m) => self.refuse(m),
+            other => other.to_string(),
+        })
     }
 }
 
 impl Host for HostState {
     fn get(&mut self, key: String) -> Result<Option<String>, String> {
-        self.host.state_get(&self.scope.state_namespace(), &key)
+        self.host.state_get(&self.scope.state_namespace(), &key).map_err(|e| e.to_string())
     }
 
     fn set(&mut self, key: String, value: String, ttl_ms: Option<u64>) -> Result<(), String> {
@@ -65,6 +69,6 @@ impl Host for HostState {
     }
 
     fn delete(&mut self, key: String) -> Result<(), String> {
-        self.host.state_delete(&self.scope.state_namespace(), &key)
+        self.host.state_delete(&self.scope.state_namespace(), &key).map_err(|e| e.to_string())
     }
 }
