@@ -5,9 +5,9 @@
 //! (the namespace's `state-keys` and `state-bytes`, an expiry on every key); a refused
 //! write fails the plugin's call, not just the write, so a plugin cannot ignore it.
 
+use crate::api::HostError;
 use crate::plugin::bindings::state::Host;
 use crate::plugin::store::HostState;
-use crate::api::HostError;
 use crate::stage_host::StateQuota;
 
 /// Longest state key: a key names a thing (a breaker, a counter); 4 KiB is plenty.
