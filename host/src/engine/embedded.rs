@@ -142,7 +142,16 @@ impl EmbeddedEngine {
             s.results.insert(task.index, to_result(task, outcome));
             Recorded::Counted
         };
-        // What the review added joins the stage with the outcome (only a counted one).
+        let next = match s.max_parallel {
+            Some(max) if s.in_flight < u64::from(max) => s.held.pop_front(),
+            _ => None,
+        };
+        if next.is_some() {
+            s.in_flight += 1;
+            s.max_in_flight = s.max_in_flight.max(s.in_flight);
+        }
+        // What the review added joins the stage with the outcome (only a counted one),
+        // after the slots: the stage's held tasks keep their turn before the new ones.
         let mut grown = Added::default();
         if let (Recorded::Counted, Some(extension)) = (recorded, extension) {
             let generation = task.generation.saturating_add(1);
@@ -153,14 +162,6 @@ impl EmbeddedEngine {
             }
         }
         let s = inner.stage(&task.run_id, &task.stage)?;
-        let next = match s.max_parallel {
-            Some(max) if s.in_flight < u64::from(max) => s.held.pop_front(),
-            _ => None,
-        };
-        if next.is_some() {
-            s.in_flight += 1;
-            s.max_in_flight = s.max_in_flight.max(s.in_flight);
-        }
         let tripped = s.expected.is_some_and(|e| s.succeeded + s.failed + s.skipped >= e);
         let namespace =
             Scope { role: Role::Executor, name: s.info.mode.clone(), run_id: String::new(), stage: String::new() }

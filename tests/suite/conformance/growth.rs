@@ -66,6 +66,8 @@ pub async fn extension_joins_with_the_outcome(engine: Arc<dyn Engine>) {
     assert_eq!(engine.record(&seed, ok(json!("seed")), Some(&extension)).unwrap(), Recorded::Counted);
     let c = run.counts("s");
     assert_eq!((c.expected, c.enqueued, c.succeeded), (Some(3), 3, 1), "the cap of 3 left one out: {c:?}");
+    // The reviewed task's slot is free before its children take theirs: never 3 at once.
+    assert_eq!((c.in_flight, c.max_in_flight), (2, 2), "{c:?}");
     // The same review recorded again (a hook host that died after recording): nothing more.
     assert_eq!(engine.record(&seed, ok(json!("seed")), Some(&extension)).unwrap(), Recorded::Duplicate);
     assert_eq!(run.counts("s").expected, Some(3));

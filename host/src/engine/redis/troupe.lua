@@ -358,24 +358,6 @@ local function record_items(sh, base, prefix, run, stage, stream, items)
   if failed > 0 then
     redis.call('HINCRBY', sh, 'failed', failed)
   end
-  -- Extensions after the counters, before the slots: their tasks take free slots like
-  -- any new task, and held tasks of the stage keep their turn after them.
-  local left_out = 0
-  for _, raw in ipairs(grow) do
-    if redis.call('HEXISTS', sh, 'expected') == 0 then
-      redis.call('RPUSH', base .. ':grow:' .. stage, raw)
-    else
-      local left = apply_extension(sh, base, prefix, run, stage, raw)
-      if type(left) == 'table' then
-        return left
-      end
-      left_out = left_out + left
-    end
-  end
-  out.left_out = left_out
-  if #grow > 0 then
-    maxp = tonumber(redis.call('HGET', sh, 'max_parallel'))
-  end
   if ended > 0 then
     local inflight = redis.call('HINCRBY', sh, 'in_flight', -ended)
     if maxp then
@@ -394,6 +376,21 @@ local function record_items(sh, base, prefix, run, stage, stream, items)
       write_history(base, hist)
     end
   end
+  -- Extensions after the slots: the reviewed task's slot is free, and the stage's held
+  -- tasks keep their turn before the new ones (as on the embedded engine).
+  local left_out = 0
+  for _, raw in ipairs(grow) do
+    if redis.call('HEXISTS', sh, 'expected') == 0 then
+      redis.call('RPUSH', base .. ':grow:' .. stage, raw)
+    else
+      local left = apply_extension(sh, base, prefix, run, stage, raw)
+      if type(left) == 'table' then
+        return left
+      end
+      left_out = left_out + left
+    end
+  end
+  out.left_out = left_out
   return out
 end
 
