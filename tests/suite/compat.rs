@@ -201,6 +201,11 @@ fn hook_enqueue_module(version: &str) -> String {
 /// `wit_dir` with its version `@{from}` replaced by `@{to}` (or not), the way
 /// wit-bindgen's output carries its world; the host componentizes it on load.
 fn build_executor(dir: &Path, file: &str, wit_dir: &Path, from: &str, to: &str, module: &str) -> PathBuf {
+    build(dir, file, wit_dir, (from, to), "executor", module)
+}
+
+/// [`build_executor`] for any world of the package.
+fn build(dir: &Path, file: &str, wit_dir: &Path, (from, to): (&str, &str), world: &str, module: &str) -> PathBuf {
     let wit = dir.join(format!("wit-{file}"));
     std::fs::create_dir_all(&wit).unwrap();
     for name in ["types.wit", "host.wit", "worlds.wit"] {
@@ -209,7 +214,7 @@ fn build_executor(dir: &Path, file: &str, wit_dir: &Path, from: &str, to: &str, 
     }
     let mut resolve = wit_parser::Resolve::default();
     let (package, _) = resolve.push_dir(&wit).unwrap();
-    let world = resolve.select_world(&[package], Some("executor")).unwrap();
+    let world = resolve.select_world(&[package], Some(world)).unwrap();
     let mut module = wat::parse_str(module).unwrap();
     wit_component::embed_component_metadata(&mut module, &resolve, world, wit_component::StringEncoding::UTF8, false)
         .unwrap();
@@ -459,4 +464,34 @@ fn a_component_mixing_versions_is_refused() {
             mixed.display()
         )
     );
+}
+
+/// An actor of `troupe:executor@0.2.0` by hand: `invoke` answers with its input.
+const ECHO_0_2: &str = r#"(module
+  (memory (export "memory") 1)
+  (global $next (mut i32) (i32.const 1024))
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+    (local $at i32)
+    (local.set $at (i32.and (i32.add (global.get $next) (i32.sub (local.get 2) (i32.const 1)))
+                            (i32.sub (i32.const 0) (local.get 2))))
+    (global.set $next (i32.add (local.get $at) (local.get 3)))
+    (block $fits
+      (br_if $fits (i32.le_u (global.get $next) (i32.mul (memory.size) (i32.const 65536))))
+      (drop (memory.grow (i32.add (i32.div_u (global.get $next) (i32.const 65536)) (i32.const 1)))))
+    (local.get $at))
+  (func (export "troupe:executor/actor@0.2.0#invoke") (param i32 i32) (result i32)
+    (i32.store8 (i32.const 64) (i32.const 0))
+    (i32.store (i32.const 68) (local.get 0))
+    (i32.store (i32.const 72) (local.get 1))
+    (i32.const 64)))"#;
+
+#[test]
+fn a_0_2_actor_is_served_by_the_0_2_bindings() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = build(dir.path(), "echo.wasm", &root().join("wit"), ("0.2.0", "0.2.0"), "actor-component", ECHO_0_2);
+    let actor = loader().load_actor(&PluginSpec::file("Echo", &file)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(actor.info().wit_version, "0.2.0");
+    let (_, host) = recorder(json!({}));
+    let input = json!({ "text": "hello", "n": [1, 2] });
+    assert_eq!(actor.invoke(host, "r", "s", &input).unwrap(), Ok(input));
 }

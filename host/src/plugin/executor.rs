@@ -6,9 +6,11 @@ use super::bindings::{v0_1, v0_2};
 use super::call::{Called, PluginCore};
 use super::convert::{admission_printed, executor_error_printed};
 use super::error::{CallError, Failure};
+use super::imports::Ledger;
 use super::store::{Export, HostState};
 use super::PluginInfo;
 use crate::api::*;
+use crate::manifest::Limits;
 use crate::stage_host::{Role, Scope, StageHost};
 use crate::text;
 use serde_json::Value;
@@ -133,19 +135,10 @@ impl ExecutorPlugin {
             let returned = e.troupe_executor_stage_executor().call_execute(&mut *s, &convert::stage(stage))?;
             // Checked here, while the call's store (what it enqueued) is at hand.
             Ok(match returned {
-                Ok(execution) => Ok((|| {
-                    if let Some(metadata) = execution.metadata.as_ref().filter(|m| m.len() as u64 > limits.result_bytes)
-                    {
-                        return Err(Failure::Refused(format!(
-                            "returned metadata of {} bytes, over its limit result-bytes = {}",
-                            metadata.len(),
-                            limits.result_bytes
-                        )));
-                    }
-                    let execution = convert::execution(execution)?;
-                    s.data().ledger.settle(&execution, &limits).map_err(Failure::Refused)?;
-                    Ok(execution)
-                })()),
+                Ok(execution) => {
+                    let metadata_bytes = execution.metadata.as_ref().map_or(0, String::len);
+                    Ok(settle(metadata_bytes, || convert::execution(execution), &s.data().ledger, &limits))
+                }
                 Err(e) => Err(convert::executor_error(e)),
             })
         })?;
@@ -190,7 +183,8 @@ impl ExecutorPlugin {
             Ok((convert::verdict(verdict), data.extension.take(), std::mem::take(&mut data.left_out)))
         })?;
         let (verdict, extension, left_out) = reviewed.value;
-        if let Some(extension) = extension.as_ref().filter(|_| left_out > 0) {
+        // Said only for an extension the engine will apply (with accept).
+        if let Some(extension) = extension.as_ref().filter(|_| left_out > 0 && verdict == Verdict::Accept) {
             let scope = Scope {
                 role: Role::Executor,
                 name: self.core.entry.name.clone(),
@@ -201,6 +195,25 @@ impl ExecutorPlugin {
         }
         Ok((verdict, extension))
     }
+}
+
+/// What `execute` returned, checked: its metadata's size (before it is parsed, by
+/// `convert`), then its tasks against what it enqueued (the call's `ledger`).
+fn settle(
+    metadata_bytes: usize,
+    convert: impl FnOnce() -> Result<Execution, Failure>,
+    ledger: &Ledger,
+    limits: &Limits,
+) -> Result<Execution, Failure> {
+    if metadata_bytes as u64 > limits.result_bytes {
+        return Err(Failure::Refused(format!(
+            "returned metadata of {metadata_bytes} bytes, over its limit result-bytes = {}",
+            limits.result_bytes
+        )));
+    }
+    let execution = convert()?;
+    ledger.settle(&execution, limits).map_err(Failure::Refused)?;
+    Ok(execution)
 }
 
 /// Lay `over` onto `base`: objects merge key by key, recursively; anything else replaces.
