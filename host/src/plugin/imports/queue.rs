@@ -222,9 +222,12 @@ mod tests {
         assert!(s.refused.is_none());
     }
 
+    /// Tasks and options for one `extend`, and what its error must be.
+    type Case = (Vec<NewTaskText>, EnqueueOptions, fn(&HostError) -> bool);
+
     #[test]
     fn a_bad_extension_is_the_calls_refusal_with_its_kind() {
-        let cases: Vec<(Vec<NewTaskText>, EnqueueOptions, fn(&HostError) -> bool)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 vec![new("Nobody", "{}")],
                 EnqueueOptions::default(),
