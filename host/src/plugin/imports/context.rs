@@ -47,3 +47,28 @@ impl HostState {
         Ok(resolved.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::api::HostError;
+    use crate::manifest::Limits;
+    use crate::plugin::store::Export;
+
+    #[test]
+    fn queries_answer_and_bad_arguments_are_invalid() {
+        let (_, mut s) = super::super::test_state(Export::Execute, Limits::DEFAULT);
+        assert_eq!(s.context_query("$.trigger.items[*]".into(), None).unwrap(), "[1,2]");
+        assert_eq!(s.context_query("$.i".into(), Some(r#"{"i": 3}"#.into())).unwrap(), "[3]");
+        assert_eq!(s.context_select("[5]".into(), "$[0]".into()).unwrap(), "[5]");
+        assert_eq!(s.context_resolve_input(r#"{"n": "$.trigger.items[0]"}"#.into(), None).unwrap(), r#"{"n":1}"#);
+        for err in [
+            s.context_query("$.trigger".into(), Some("{".into())).unwrap_err(),
+            s.context_query("$[".into(), None).unwrap_err(),
+            s.context_select("not json".into(), "$".into()).unwrap_err(),
+            s.context_resolve_input(r#""$.trigger.missing""#.into(), None).unwrap_err(),
+        ] {
+            assert!(matches!(err, HostError::Invalid(_)), "{err:?}");
+        }
+        assert!(s.refused.is_none(), "a bad query is the guest's to handle, not a refusal");
+    }
+}

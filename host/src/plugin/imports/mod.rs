@@ -29,3 +29,19 @@ pub(crate) fn same_kind(e: &HostError, message: String) -> HostError {
         HostError::LimitExceeded(_) => HostError::LimitExceeded(message),
     }
 }
+
+/// A call's [`HostState`](super::store::HostState) over a [`RecordingHost`] that knows the
+/// actor `Pass`, for the imports' unit tests.
+#[cfg(test)]
+pub(crate) fn test_state(
+    export: super::store::Export,
+    limits: crate::manifest::Limits,
+) -> (std::sync::Arc<crate::recording::RecordingHost>, super::store::HostState) {
+    use crate::stage_host::{Role, Scope};
+    let host = std::sync::Arc::new(crate::recording::RecordingHost::with_actors(
+        serde_json::json!({ "trigger": { "items": [1, 2] } }),
+        ["Pass".to_string()],
+    ));
+    let scope = Scope { role: Role::Executor, name: "m".into(), run_id: "r".into(), stage: "s".into() };
+    (host.clone(), super::store::HostState::new(host, scope, export, &limits, false))
+}

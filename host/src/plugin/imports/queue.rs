@@ -164,14 +164,11 @@ mod tests {
     use crate::api::RateLimit;
     use crate::manifest::Limits;
     use crate::recording::RecordingHost;
-    use crate::stage_host::{Role, Scope};
     use serde_json::json;
     use std::sync::Arc;
 
     fn state(export: Export, limits: Limits) -> (Arc<RecordingHost>, HostState) {
-        let host = Arc::new(RecordingHost::with_actors(json!({}), ["Pass".to_string()]));
-        let scope = Scope { role: Role::Executor, name: "m".into(), run_id: "r".into(), stage: "s".into() };
-        (host.clone(), HostState::new(host, scope, export, &limits, false))
+        super::super::test_state(export, limits)
     }
 
     fn new(actor: &str, input: &str) -> NewTaskText {

@@ -73,3 +73,33 @@ impl HostState {
         self.host.state_delete(&self.scope.state_namespace(), &key)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::api::HostError;
+    use crate::manifest::Limits;
+    use crate::plugin::store::Export;
+
+    #[test]
+    fn writes_past_a_limit_are_limit_exceeded_and_refuse_the_call() {
+        let limits = Limits { result_bytes: 4, state_keys: 1, ..Limits::DEFAULT };
+        let (_, mut s) = super::super::test_state(Export::AfterTask, limits);
+        s.state_set("a".into(), "1234".into(), None).unwrap();
+        assert_eq!(s.state_get("a".into()).unwrap().as_deref(), Some("1234"));
+        let err = s.state_set("b".into(), "1".into(), None).unwrap_err();
+        assert!(matches!(&err, HostError::LimitExceeded(m) if m.contains("state-keys = 1")), "{err:?}");
+        assert_eq!(s.refused.as_ref(), Some(&err), "the engine's quota refusal is the call's");
+        let again = s.state_set("a".into(), "5".into(), None).unwrap_err();
+        assert!(matches!(&again, HostError::LimitExceeded(m) if m.starts_with("an earlier state write")), "{again:?}");
+        assert_eq!(s.state_get("a".into()).unwrap().as_deref(), Some("1234"), "reads go on");
+
+        let (_, mut s) = super::super::test_state(Export::Execute, limits);
+        let err = s.state_set("k".into(), "12345".into(), None).unwrap_err();
+        assert!(matches!(&err, HostError::LimitExceeded(m) if m.contains("result-bytes = 4")), "{err:?}");
+        let (_, mut s) = super::super::test_state(Export::Execute, Limits::DEFAULT);
+        s.state_set("n".into(), "x".into(), None).unwrap();
+        let err = s.state_increment("n".into(), 1, None).unwrap_err();
+        assert!(matches!(err, HostError::Invalid(_)), "not a number: {err:?}");
+        assert!(s.refused.is_none());
+    }
+}
