@@ -235,6 +235,7 @@ fn build_hook_enqueue(dir: &Path, file: &str, version: &str) -> PathBuf {
 ///   task's generation + 10 (so the generation it was handed shows in the extension);
 /// - 1: `extend` with a task for `Nobody`;
 /// - 2: `enqueue-batch` (not allowed from a hook);
+/// - 3: `extend` with three new tasks and `max-stage-tasks` = 2;
 ///
 /// then accepts. Any host error is logged with the `host-error` case as the level
 /// (invalid = trace, not-found = debug, unavailable = info, limit-exceeded = warn), so
@@ -249,7 +250,8 @@ const EXTENDER_0_2: &str = r#"(module
   (global $next (mut i32) (i32.const 1024))
   ;; 16: "Pass", 24: "{}", 32: name, 40: "Nobody", 64: name's (ptr, len), 80: an empty
   ;; list, 96: a host call's result, 128: the verdict, 160: execute's and plan's results,
-  ;; 256: new-task {Pass, {}}, 288: new-task {Nobody, {}}, 320: task {0, Pass, {}}.
+  ;; 256: new-task {Pass, {}}, 288: new-task {Nobody, {}}, 320: task {0, Pass, {}},
+  ;; 384: three new-tasks {Pass, {}} (28 bytes each).
   (data (i32.const 16) "Pass")
   (data (i32.const 24) "{}")
   (data (i32.const 32) "extender")
@@ -258,6 +260,9 @@ const EXTENDER_0_2: &str = r#"(module
   (data (i32.const 256) "\10\00\00\00\04\00\00\00\18\00\00\00\02\00\00\00")
   (data (i32.const 288) "\28\00\00\00\06\00\00\00\18\00\00\00\02\00\00\00")
   (data (i32.const 328) "\10\00\00\00\04\00\00\00\18\00\00\00\02\00\00\00")
+  (data (i32.const 384) "\10\00\00\00\04\00\00\00\18\00\00\00\02\00\00\00")
+  (data (i32.const 412) "\10\00\00\00\04\00\00\00\18\00\00\00\02\00\00\00")
+  (data (i32.const 440) "\10\00\00\00\04\00\00\00\18\00\00\00\02\00\00\00")
   (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
     (local $at i32)
     (local.set $at (i32.and (i32.add (global.get $next) (i32.sub (local.get 2) (i32.const 1)))
@@ -318,6 +323,14 @@ const EXTENDER_0_2: &str = r#"(module
         (call $log_error)))
     (if (i64.eq (local.get 8) (i64.const 2))
       (then (call $enqueue_one)))
+    (if (i64.eq (local.get 8) (i64.const 3))
+      (then
+        (call $extend (i32.const 384) (i32.const 3)
+                      (i64.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)
+                      (f64.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)
+                      (i32.const 1) (i64.const 2)
+                      (i32.const 96))
+        (call $log_error)))
     (i32.store8 (i32.const 128) (i32.const 0))
     (i32.const 128)))"#;
 
@@ -350,6 +363,16 @@ fn a_0_2_hook_grows_its_stage_and_reads_each_error_by_its_kind() {
     };
     assert_eq!(extension, Some(expected));
     assert!(recorded.logs().is_empty(), "{:?}", recorded.logs());
+
+    // Index 3: three tasks for a stage of at most two: the third is left out, and said.
+    recorded.clear_tasks_and_logs();
+    let (_, extension) = review(3, 0).unwrap();
+    let extension = extension.expect("an extension");
+    assert_eq!((extension.tasks.len(), extension.cap, extension.options.skip), (2, 2, None));
+    let logs: Vec<_> = recorded.logs().into_iter().map(|l| (l.level, l.message)).collect();
+    let said = "after-task extended the stage past 2 tasks (the smaller of max-stage-tasks and the mode's \
+                max-tasks): 1 task(s) left out";
+    assert_eq!(logs, vec![(LogLevel::Warn, said.to_string())]);
 
     // Index 1: an unknown actor is not-found; index 2: enqueue from a hook is invalid.
     // Each is the guest's error, of its kind, and the call's refusal.

@@ -89,13 +89,17 @@ impl ExecutorPlugin {
         export: Export,
         f: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R> + Send,
     ) -> Result<Called<R>, CallError> {
-        let scope = Scope {
+        self.core.call(host, self.scope(stage), export, f)
+    }
+
+    /// Who is calling, for the imports and the log: this mode, on `stage`.
+    fn scope(&self, stage: &Stage) -> Scope {
+        Scope {
             role: Role::Executor,
             name: self.core.entry.name.clone(),
             run_id: stage.run_id.clone(),
             stage: stage.name.clone(),
-        };
-        self.core.call(host, scope, export, f)
+        }
     }
 
     /// The name the component reports for itself.
@@ -185,13 +189,7 @@ impl ExecutorPlugin {
         let (verdict, extension, left_out) = reviewed.value;
         // Said only for an extension the engine will apply (with accept).
         if let Some(extension) = extension.as_ref().filter(|_| left_out > 0 && verdict == Verdict::Accept) {
-            let scope = Scope {
-                role: Role::Executor,
-                name: self.core.entry.name.clone(),
-                run_id: stage.run_id.clone(),
-                stage: stage.name.clone(),
-            };
-            log_host.log(&scope, LogLevel::Warn, &crate::engine::left_out(left_out, extension.cap));
+            log_host.log(&self.scope(stage), LogLevel::Warn, &crate::engine::left_out(left_out, extension.cap));
         }
         Ok((verdict, extension))
     }
