@@ -3,7 +3,7 @@
 //! - `artifact`: read a file, check its pin, componentize a core module.
 //! - `cache`: the on-disk cache of compiled components, each artifact authenticated;
 //!   `cache_key`: its key, kept owner-only outside the cache.
-//! - `engine`: the wasmtime engine (pooling, epochs) and the linker.
+//! - `engine`: the wasmtime engine (pooling, epochs) and a linker per WIT version.
 //! - `version`: which `troupe:executor` version a component targets (0.1 or 0.2), from
 //!   its import and export names; the versions this host speaks.
 //! - `bindings` (private): generated from `wit/v0.1/` and `wit/`, a module per version;
