@@ -518,3 +518,15 @@ fn a_0_2_actor_is_served_by_the_0_2_bindings() {
     let input = json!({ "text": "hello", "n": [1, 2] });
     assert_eq!(actor.invoke(host, "r", "s", &input).unwrap(), Ok(input));
 }
+
+#[test]
+fn a_later_patch_of_a_spoken_version_is_that_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = build_hook_enqueue(dir.path(), "patch.wasm", "0.1.7");
+    let plugin = loader().load_executor(&PluginSpec::file("patch", &file), json!({})).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plugin.info().wit_version, "0.1.7");
+    let (recorded, host) = recorder(json!({}));
+    assert_eq!(plugin.reported_name(host.clone()).unwrap(), "hook-enqueue");
+    assert_eq!(plugin.execute(host, &stage()).unwrap().unwrap().expected_tasks, 1);
+    assert_eq!(recorded.enqueued().len(), 1, "its 0.1.7 imports are served by the 0.1 bindings");
+}
