@@ -10,6 +10,9 @@
 //!   - `manifest_ui.rs`: golden files for bad manifests (`ui/manifest/*.toml` + `.err`).
 //!   - `sandbox.rs`: plugins that loop, allocate, trap, panic, snoop; the host survives.
 //!   - `loading.rs`: components and core modules, the cache, pins, the CLI listing.
+//!   - `compat.rs`: WIT compatibility: the frozen 0.1 components of
+//!     `tests/fixtures/wit-0.1/` in a pipeline on both engines, 0.1 and 0.2 executors
+//!     built here from WAT (the boundary's rules for each), other versions refused.
 //!   - `validate_ui.rs`: golden files for bad pipelines (`ui/pipeline/*` + `.err`),
 //!     through the `troupe validate` command.
 //!   - `pipelines.rs`: the seed's stage examples end to end (both engines).
