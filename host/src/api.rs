@@ -115,6 +115,7 @@ pub struct EnqueueOptions {
     pub max_parallel: Option<u32>,
     pub rate_limit: Option<RateLimit>,
     /// Record the tasks as skipped with this reason instead of running them.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub skip: Option<String>,
 }
 

@@ -57,8 +57,8 @@ pub struct StateQuota {
     pub max_ttl_ms: u64,
 }
 
-/// How an engine's quota refusal starts, so the state import can tell it from other
-/// errors (a lost Redis) and fail the plugin's call with it.
+/// How an engine's quota refusal message starts (the refusal itself is
+/// `HostError::LimitExceeded`: the kind, never this text, is what callers read).
 pub const QUOTA_ERROR: &str = "state quota exceeded: ";
 
 impl StateQuota {
