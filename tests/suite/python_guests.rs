@@ -122,9 +122,11 @@ async fn py_canary_releases_one_canary_at_a_time_then_the_rest() {
     );
     assert_eq!(ran.store.counts(&report.run_id, "deploy").unwrap().max_in_flight, 1);
 
-    // No items: nothing to run, an empty list.
+    // No items: no task, so the output is the metadata (the host's rule for a stage
+    // without tasks), which shows the default canaryCount.
     let ran = run(canary_stage("Pass", input, json!({})), json!({ "items": [] })).await;
-    assert_eq!(ran.result.unwrap_or_else(|e| panic!("{e}")).context["deploy"], json!([]));
+    let report = ran.result.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.context["deploy"], json!({ "items": 0, "canaryCount": 1 }));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -172,6 +174,7 @@ async fn py_canary_skips_the_rest_and_fails_naming_the_canary_that_failed() {
 fn py_canary_reports_every_problem_with_its_field() {
     let loader = loader();
     let canary = executor(&loader, "py-canary", &fixture("py-canary"), python_limits());
+    assert_eq!(canary.info().wit_version, "0.2.0");
     let (_, host) = troupe_tests::recorder(json!({}));
     let stage = canary.stage(
         "r",
@@ -273,6 +276,7 @@ impl StageHost for FailingHost {
 fn chunk_decides_by_the_kind_of_host_error_never_by_its_text() {
     let loader = loader();
     let chunk = executor(&loader, "chunk", &plugin("chunk"), python_limits());
+    assert_eq!(chunk.info().wit_version, "0.2.0", "chunk is built against wit/, troupe:executor@0.2.0");
     let stage = chunk.stage(
         "r",
         &json!({ "name": "load", "mode": "chunk", "actor": "Bulk", "scatter": { "input": "$.trigger.items", "as": "rows" },
