@@ -201,7 +201,7 @@ struct FailingHost {
 }
 
 impl FailingHost {
-    fn new(context: Option<HostError>, enqueue: Option<HostError>) -> Arc<dyn StageHost> {
+    fn serving(context: Option<HostError>, enqueue: Option<HostError>) -> Arc<dyn StageHost> {
         let inner = RecordingHost::new(json!({ "trigger": { "items": [1, 2, 3] } }));
         Arc::new(FailingHost { inner, context, enqueue })
     }
@@ -288,32 +288,32 @@ fn chunk_decides_by_the_kind_of_host_error_never_by_its_text() {
     let kinds = |make: fn(String) -> HostError| make(text.to_string());
     let cases = [
         (
-            FailingHost::new(Some(kinds(HostError::Unavailable)), None),
+            FailingHost::serving(Some(kinds(HostError::Unavailable)), None),
             ExecutorError::Retryable(format!("scatter.input: {text}")),
         ),
         (
-            FailingHost::new(Some(kinds(HostError::Invalid)), None),
+            FailingHost::serving(Some(kinds(HostError::Invalid)), None),
             ExecutorError::Fatal(format!("scatter.input: {text}")),
         ),
         (
-            FailingHost::new(Some(kinds(HostError::NotFound)), None),
+            FailingHost::serving(Some(kinds(HostError::NotFound)), None),
             ExecutorError::Fatal(format!("scatter.input: {text}")),
         ),
         (
-            FailingHost::new(Some(kinds(HostError::LimitExceeded)), None),
+            FailingHost::serving(Some(kinds(HostError::LimitExceeded)), None),
             ExecutorError::Fatal(format!("scatter.input: {text}")),
         ),
         (
-            FailingHost::new(None, Some(kinds(HostError::Unavailable))),
+            FailingHost::serving(None, Some(kinds(HostError::Unavailable))),
             ExecutorError::Retryable(format!("enqueue: {text}")),
         ),
         (
-            FailingHost::new(None, Some(kinds(HostError::LimitExceeded))),
+            FailingHost::serving(None, Some(kinds(HostError::LimitExceeded))),
             ExecutorError::Fatal(format!("enqueue: {text}")),
         ),
-        (FailingHost::new(None, Some(kinds(HostError::Invalid))), ExecutorError::Fatal(format!("enqueue: {text}"))),
+        (FailingHost::serving(None, Some(kinds(HostError::Invalid))), ExecutorError::Fatal(format!("enqueue: {text}"))),
         // An actor the manifest lacks is the `actor` field's fault.
-        (FailingHost::new(None, Some(kinds(HostError::NotFound))), ExecutorError::Fatal(format!("actor: {text}"))),
+        (FailingHost::serving(None, Some(kinds(HostError::NotFound))), ExecutorError::Fatal(format!("actor: {text}"))),
     ];
     for (host, expected) in cases {
         let returned = chunk.execute(host, &stage).unwrap_or_else(|e| panic!("the call itself succeeds: {e}"));

@@ -93,7 +93,8 @@ class StageExecutor(exports.StageExecutor):
             task_input = _host(f"input (chunk {index})", context.resolve_input, template, bindings)
             tasks.append(queue.Task(index=index, actor=definition["actor"], input=task_input, key=None))
         if tasks:
-            options = queue.EnqueueOptions(delay_ms=0, max_parallel=config.get("maxParallel"), rate_limit=None, skip=None)
+            options = queue.EnqueueOptions(delay_ms=0, max_parallel=config.get("maxParallel"), rate_limit=None,
+                                           skip=None)
             try:
                 queue.enqueue_batch(tasks, options)
             except Err as failure:
