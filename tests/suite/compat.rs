@@ -16,7 +16,8 @@ use troupe::manifest::Limits;
 use troupe::orchestrator::{Orchestrator, RunReport, Silent};
 use troupe::pipeline::Pipeline;
 use troupe::plugin::{Failure, LoadOptions, LoadProblem, PluginSpec, Plugins};
-use troupe::{LogLevel, Manifest, Outcome, Stage, TaskRef};
+use troupe::{EnqueueOptions, Extension, LogLevel, Manifest, NewTask, Outcome, RecordingHost, Stage, StageHost};
+use troupe::{TaskRef, Verdict};
 use troupe_tests::{loader, recorder, redis_engine, root, shared_cache};
 
 /// The 0.1 fixtures and their sha256, as `tests/fixtures/wit-0.1/README.md` lists them.
@@ -196,25 +197,173 @@ fn hook_enqueue_module(version: &str) -> String {
     )
 }
 
-/// Write `hook_enqueue_module` as a core module carrying the `executor` world of
-/// `wit/v0.1` with its version `@0.1.0` replaced by `version` (or not), the way
+/// Write `module` (WAT) as a core module carrying the `executor` world of the WIT in
+/// `wit_dir` with its version `@{from}` replaced by `@{to}` (or not), the way
 /// wit-bindgen's output carries its world; the host componentizes it on load.
-fn build_executor(dir: &Path, file: &str, version: &str) -> PathBuf {
-    let wit = dir.join(format!("wit-{version}"));
+fn build_executor(dir: &Path, file: &str, wit_dir: &Path, from: &str, to: &str, module: &str) -> PathBuf {
+    let wit = dir.join(format!("wit-{file}"));
     std::fs::create_dir_all(&wit).unwrap();
     for name in ["types.wit", "host.wit", "worlds.wit"] {
-        let text = std::fs::read_to_string(root().join("wit/v0.1").join(name)).unwrap();
-        std::fs::write(wit.join(name), text.replace("@0.1.0", &format!("@{version}"))).unwrap();
+        let text = std::fs::read_to_string(wit_dir.join(name)).unwrap();
+        std::fs::write(wit.join(name), text.replace(&format!("@{from}"), &format!("@{to}"))).unwrap();
     }
     let mut resolve = wit_parser::Resolve::default();
     let (package, _) = resolve.push_dir(&wit).unwrap();
     let world = resolve.select_world(&[package], Some("executor")).unwrap();
-    let mut module = wat::parse_str(hook_enqueue_module(version)).unwrap();
+    let mut module = wat::parse_str(module).unwrap();
     wit_component::embed_component_metadata(&mut module, &resolve, world, wit_component::StringEncoding::UTF8, false)
         .unwrap();
     let path = dir.join(file);
     std::fs::write(&path, module).unwrap();
     path
+}
+
+/// [`build_executor`] for [`hook_enqueue_module`] against `wit/v0.1`, as `version`.
+fn build_hook_enqueue(dir: &Path, file: &str, version: &str) -> PathBuf {
+    build_executor(dir, file, &root().join("wit/v0.1"), "0.1.0", version, &hook_enqueue_module(version))
+}
+
+/// A core module implementing the `executor` world of `troupe:executor@0.2.0` by hand:
+/// `plan` asks for the after-task hook; `execute` enqueues task 0 for `Pass` with
+/// `enqueue-batch`; `after-task` picks by the reviewed task's index:
+/// - 0: `extend` with one new task for `Pass`, `skip` = "" and `max-stage-tasks` = the
+///   task's generation + 10 (so the generation it was handed shows in the extension);
+/// - 1: `extend` with a task for `Nobody`;
+/// - 2: `enqueue-batch` (not allowed from a hook);
+///
+/// then accepts. Any host error is logged with the `host-error` case as the level
+/// (invalid = trace, not-found = debug, unavailable = info, limit-exceeded = warn), so
+/// the test sees the kind the guest received.
+const EXTENDER_0_2: &str = r#"(module
+  (import "troupe:executor/queue@0.2.0" "enqueue-batch"
+    (func $enqueue_batch (param i32 i32  i64 i32 i32 i32 i32 i32 f64 i32 i32 i32 i32  i32)))
+  (import "troupe:executor/queue@0.2.0" "extend"
+    (func $extend (param i32 i32  i64 i32 i32 i32 i32 i32 f64 i32 i32 i32 i32  i32 i64  i32)))
+  (import "troupe:executor/log@0.2.0" "log" (func $log (param i32 i32 i32)))
+  (memory (export "memory") 1)
+  (global $next (mut i32) (i32.const 1024))
+  ;; 16: "Pass", 24: "{}", 32: name, 40: "Nobody", 64: name's (ptr, len), 80: an empty
+  ;; list, 96: a host call's result, 128: the verdict, 160: execute's and plan's results,
+  ;; 256: new-task {Pass, {}}, 288: new-task {Nobody, {}}, 320: task {0, Pass, {}}.
+  (data (i32.const 16) "Pass")
+  (data (i32.const 24) "{}")
+  (data (i32.const 32) "extender")
+  (data (i32.const 40) "Nobody")
+  (data (i32.const 64) "\20\00\00\00\08\00\00\00")
+  (data (i32.const 256) "\10\00\00\00\04\00\00\00\18\00\00\00\02\00\00\00")
+  (data (i32.const 288) "\28\00\00\00\06\00\00\00\18\00\00\00\02\00\00\00")
+  (data (i32.const 328) "\10\00\00\00\04\00\00\00\18\00\00\00\02\00\00\00")
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+    (local $at i32)
+    (local.set $at (i32.and (i32.add (global.get $next) (i32.sub (local.get 2) (i32.const 1)))
+                            (i32.sub (i32.const 0) (local.get 2))))
+    (global.set $next (i32.add (local.get $at) (local.get 3)))
+    (block $fits
+      (br_if $fits (i32.le_u (global.get $next) (i32.mul (memory.size) (i32.const 65536))))
+      (drop (memory.grow (i32.add (i32.div_u (global.get $next) (i32.const 65536)) (i32.const 1)))))
+    (local.get $at))
+  ;; Log the host error at 96, if any, with its case as the level.
+  (func $log_error
+    (if (i32.load8_u (i32.const 96))
+      (then (call $log (i32.load8_u (i32.const 100)) (i32.load (i32.const 104)) (i32.load (i32.const 108))))))
+  (func $enqueue_one
+    (call $enqueue_batch (i32.const 320) (i32.const 1)
+                         (i64.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)
+                         (f64.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)
+                         (i32.const 96))
+    (call $log_error))
+  (func (export "troupe:executor/stage-executor@0.2.0#name") (result i32) (i32.const 64))
+  (func (export "troupe:executor/stage-executor@0.2.0#validate")
+    (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32) (i32.const 80))
+  (func (export "troupe:executor/stage-executor@0.2.0#plan")
+    (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+    (i32.store8 (i32.const 160) (i32.const 0))
+    (i32.store8 (i32.const 168) (i32.const 0))
+    (i32.store8 (i32.const 192) (i32.const 2))
+    (i32.const 160))
+  (func (export "troupe:executor/stage-executor@0.2.0#execute")
+    (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+    (call $enqueue_one)
+    (i32.store8 (i32.const 160) (i32.const 0))
+    (i64.store (i32.const 168) (i64.const 1))
+    (i32.store8 (i32.const 176) (i32.const 0))
+    (i32.store8 (i32.const 188) (i32.const 0))
+    (i32.store8 (i32.const 189) (i32.const 0))
+    (i32.const 160))
+  (func (export "troupe:executor/stage-executor@0.2.0#before-task")
+    (param i32 i32 i32 i32 i32 i32 i32 i32 i64 i32 i32 i32 i32) (result i32)
+    unreachable)
+  (func (export "troupe:executor/stage-executor@0.2.0#after-task")
+    (param i32 i32 i32 i32 i32 i32 i32 i32 i64 i32 i32 i32 i32 i32 i32 i32) (result i32)
+    (if (i64.eq (local.get 8) (i64.const 0))
+      (then
+        (call $extend (i32.const 256) (i32.const 1)
+                      (i64.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)
+                      (f64.const 0) (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 0)
+                      (i32.const 1) (i64.add (i64.extend_i32_u (local.get 12)) (i64.const 10))
+                      (i32.const 96))
+        (call $log_error)))
+    (if (i64.eq (local.get 8) (i64.const 1))
+      (then
+        (call $extend (i32.const 288) (i32.const 1)
+                      (i64.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)
+                      (f64.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)
+                      (i32.const 0) (i64.const 0)
+                      (i32.const 96))
+        (call $log_error)))
+    (if (i64.eq (local.get 8) (i64.const 2))
+      (then (call $enqueue_one)))
+    (i32.store8 (i32.const 128) (i32.const 0))
+    (i32.const 128)))"#;
+
+#[test]
+fn a_0_2_hook_grows_its_stage_and_reads_each_error_by_its_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = build_executor(dir.path(), "extender.wasm", &root().join("wit"), "0.2.0", "0.2.0", EXTENDER_0_2);
+    let plugin = loader()
+        .load_executor(&PluginSpec::file("extender", &file).with_limits(Limits::default()), json!({}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plugin.info().wit_version, "0.2.0");
+    let recorded = Arc::new(RecordingHost::with_actors(json!({}), ["Pass".to_string()]));
+    let host: Arc<dyn StageHost> = recorded.clone();
+    assert!(plugin.plan(host.clone(), &stage()).unwrap().unwrap().after_task_hook);
+    assert_eq!(plugin.execute(host.clone(), &stage()).unwrap().unwrap().expected_tasks, 1);
+    assert_eq!(recorded.enqueued().len(), 1, "enqueue-batch from execute: {:?}", recorded.logs());
+
+    let review = |index: u64, generation: u32| {
+        let task = TaskRef { index, actor: "Pass".into(), attempt: 1, generation };
+        plugin.after_task(host.clone(), &stage(), &task, &Outcome::Succeeded(json!({})))
+    };
+    // Index 0: one new task, skipped with the default reason, the cap from the
+    // generation the hook was handed (7 + 10).
+    let (verdict, extension) = review(0, 7).unwrap();
+    assert_eq!(verdict, Verdict::Accept);
+    let expected = Extension {
+        tasks: vec![NewTask { actor: "Pass".into(), input: json!({}), key: None }],
+        options: EnqueueOptions { skip: Some("skipped by the executor".into()), ..Default::default() },
+        cap: 17,
+    };
+    assert_eq!(extension, Some(expected));
+    assert!(recorded.logs().is_empty(), "{:?}", recorded.logs());
+
+    // Index 1: an unknown actor is not-found; index 2: enqueue from a hook is invalid.
+    // Each is the guest's error, of its kind, and the call's refusal.
+    for (index, level, message) in [
+        (1, LogLevel::Debug, "queue.extend: new task 0: unknown actor `Nobody`; the manifest has no [actors.Nobody]"),
+        (
+            2,
+            LogLevel::Trace,
+            "called queue.enqueue from after-task: it may be called only from execute (after-task grows its \
+             stage with queue.extend, WIT 0.2)",
+        ),
+    ] {
+        recorded.clear_tasks_and_logs();
+        let err = review(index, 0).map(drop).unwrap_err();
+        assert_eq!(err.failure, Failure::Refused(message.into()));
+        let logs: Vec<_> = recorded.logs().into_iter().map(|l| (l.level, l.message)).collect();
+        assert_eq!(logs, vec![(level, message.to_string())]);
+        assert!(recorded.enqueued().is_empty());
+    }
 }
 
 fn stage() -> Stage {
@@ -224,7 +373,7 @@ fn stage() -> Stage {
 #[test]
 fn a_0_1_hook_that_enqueues_gets_an_error_and_its_call_fails() {
     let dir = tempfile::tempdir().unwrap();
-    let file = build_executor(dir.path(), "hook-enqueue.wasm", "0.1.0");
+    let file = build_hook_enqueue(dir.path(), "hook-enqueue.wasm", "0.1.0");
     let loader = loader();
     let plugin = loader
         .load_executor(&PluginSpec::file("hook-enqueue", &file).with_limits(Limits::default()), json!({}))
@@ -257,8 +406,8 @@ fn a_0_1_hook_that_enqueues_gets_an_error_and_its_call_fails() {
 #[test]
 fn a_component_of_a_version_no_host_speaks_is_refused_naming_it_and_the_versions_spoken() {
     let dir = tempfile::tempdir().unwrap();
-    build_executor(dir.path(), "future.wasm", "0.9.0");
-    build_executor(dir.path(), "present.wasm", "0.1.0");
+    build_hook_enqueue(dir.path(), "future.wasm", "0.9.0");
+    build_hook_enqueue(dir.path(), "present.wasm", "0.1.0");
     let manifest_file = dir.path().join("troupe.toml");
     let text = r#"version = 1
 plugins-dir = "."
