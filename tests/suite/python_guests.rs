@@ -168,6 +168,18 @@ async fn py_canary_skips_the_rest_and_fails_naming_the_canary_that_failed() {
     );
     let counts = ran.store.counts(&run_id, "deploy").unwrap();
     assert_eq!((counts.succeeded, counts.failed, counts.skipped), (0, 1, 2), "{counts:?}");
+
+    // A stage that tolerates the failed canary succeeds; its skipped items are `null` in
+    // the list, as its failed one is, and are not counted as failures.
+    let ran = run(
+        canary_stage("Fail", json!({ "message": "bad deploy" }), json!({ "toleratedFailures": 1 })),
+        json!({ "items": ["a", "b", "c"] }),
+    )
+    .await;
+    let report = ran.result.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.context["deploy"], json!([null, null, null]));
+    let counts = ran.store.counts(&report.run_id, "deploy").unwrap();
+    assert_eq!((counts.succeeded, counts.failed, counts.skipped), (0, 1, 2), "{counts:?}");
 }
 
 #[test]
