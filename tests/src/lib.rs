@@ -20,6 +20,8 @@
 //!     scripted outcomes on the virtual clock, `troupe test` and its golden files
 //!     (`ui/test/`).
 //!   - `custom_executors.rs`: rate-limited, retry, circuit-breaker (both engines).
+//!   - `python_guests.rs`: the Python guests on WIT 0.2: `chunk`'s host-error handling,
+//!     the `py-canary` fixture growing its stage (both engines).
 //!   - `examples.rs`: `examples/` end to end (both engines).
 //!   - `distributed.rs`: real processes against a real Redis (kills, restarts, resume).
 //!   - `retention.rs`: an ended run's Redis keys expire.

@@ -3,8 +3,8 @@
 //! for the same code. Test names start with their module (`pipelines::...`,
 //! `hostile::cache::...`), which is how `cargo xtask test` picks the behavioural suites
 //! for its second pass on Redis (`TROUPE_TEST_ENGINE=redis`): `pipelines`,
-//! `custom_executors`, `examples`, `wdl_examples` and `hostile` read the engine choice of
-//! [`troupe_tests::run_pipeline`] and its kin; the others run once.
+//! `custom_executors`, `examples`, `wdl_examples`, `hostile` and `python_guests` read the
+//! engine choice of [`troupe_tests::run_pipeline`] and its kin; the others run once.
 //!
 //! Suites that run their own processes (`troupe` commands, Redis, the Python worker) give
 //! them key prefixes and temporary directories of their own, so they share this process
@@ -20,6 +20,7 @@ mod hostile;
 mod loading;
 mod manifest_ui;
 mod pipelines;
+mod python_guests;
 mod retention;
 mod sandbox;
 mod validate_ui;

@@ -1,6 +1,8 @@
 //! The Python guests in `plugins/python/` (fixtures in `plugins/python/fixtures/`), built
 //! into components by componentize-py. Each folder holds an `app.py` implementing the
-//! `executor` world, or the world named by a `# troupe-world: <world>` line.
+//! `executor` world, or the world named by a `# troupe-world: <world>` line, against the
+//! current WIT in `wit/` (`troupe:executor@0.2.0`; the frozen 0.1.0 in `wit/v0.1/` is
+//! not read: componentize-py takes a package's `.wit` files and its `deps/` only).
 
 use crate::run;
 use anyhow::Context as _;

@@ -10,6 +10,11 @@ work better on batches (bulk inserts, batched API calls):
 
 Task i gets the items [i*size, (i+1)*size) bound to `$.<as>` and i bound to `$.index`.
 The stage's output is the list of chunk results in order.
+
+Built against `troupe:executor@0.2.0`: a failed host call says what kind of failure it
+is (`host-error`), so the executor decides by kind alone: `unavailable` (transient) is
+returned as `retryable` (the host calls `execute` again; task ids make that safe), every
+other kind as `fatal`, each prefixed with the field or call it concerns.
 """
 
 import json
@@ -44,6 +49,23 @@ def _fatal(message):
     return Err(types.ExecutorError_Fatal(message))
 
 
+def _executor_error(what, error):
+    """The executor error a failed host call calls for, decided by the `host-error` case
+    alone: the message is only passed on, after `what` (the field or call concerned)."""
+    message = f"{what}: {error.value}"
+    if isinstance(error, types.HostError_Unavailable):
+        return Err(types.ExecutorError_Retryable(message))
+    return _fatal(message)
+
+
+def _host(what, call, *args):
+    """Make a host call; a failure is raised as the executor error its kind calls for."""
+    try:
+        return call(*args)
+    except Err as failure:
+        raise _executor_error(what, failure.value)
+
+
 class StageExecutor(exports.StageExecutor):
     def name(self) -> str:
         return "chunk"
@@ -62,16 +84,23 @@ class StageExecutor(exports.StageExecutor):
             raise _fatal("; ".join(f"{p.field}: {p.message}" for p in problems))
         size = config.get("size", 100)
         scatter = definition["scatter"]
-        matches = json.loads(context.query(scatter["input"], None))
+        matches = json.loads(_host("scatter.input", context.query, scatter["input"], None))
         items = matches[0] if len(matches) == 1 and isinstance(matches[0], list) else matches
         template = json.dumps(definition.get("input", {}))
         tasks = []
         for index, start in enumerate(range(0, len(items), size)):
             bindings = json.dumps({scatter["as"]: items[start:start + size], "index": index})
-            task_input = context.resolve_input(template, bindings)
+            task_input = _host(f"input (chunk {index})", context.resolve_input, template, bindings)
             tasks.append(queue.Task(index=index, actor=definition["actor"], input=task_input, key=None))
         if tasks:
-            queue.enqueue_batch(tasks, queue.EnqueueOptions(delay_ms=0, max_parallel=config.get("maxParallel"), rate_limit=None))
+            options = queue.EnqueueOptions(delay_ms=0, max_parallel=config.get("maxParallel"), rate_limit=None,
+                                           skip=None)
+            try:
+                queue.enqueue_batch(tasks, options)
+            except Err as failure:
+                # An actor the manifest lacks is the stage's `actor` field's fault.
+                unknown = isinstance(failure.value, types.HostError_NotFound)
+                raise _executor_error("actor" if unknown else "enqueue", failure.value)
         return types.Execution(
             expected_tasks=len(tasks),
             metadata=json.dumps({"items": len(items), "chunks": len(tasks), "size": size}),
