@@ -28,7 +28,7 @@
 //! - `error`: [`HostError`] (why a host call failed), [`ExecutorError`], [`Problem`] and
 //!   the conversions between them.
 //! - `stage`: [`Stage`] and the seed's `BaseStageExecutor` helpers (`config`,
-//!   `resolve_input`, `task`), [`ScatterList`].
+//!   `resolve_input`, `task`), [`ScatterList`] and [`ScatterTemplate`].
 //! - `executor`: the [`Executor`] trait, its result types and `export_executor!`.
 //! - `context`, `queue`: host calls an executor makes while it runs (`queue::extend`
 //!   grows a stage from `after-task`).
@@ -66,7 +66,7 @@ pub use queue::{EnqueueOptions, NewTask, RateLimit, Task};
 /// deserializes from anything).
 pub use serde::de::IgnoredAny;
 pub use serde_json::{json, Map, Value};
-pub use stage::{ScatterList, Stage};
+pub use stage::{ScatterList, ScatterTemplate, Stage};
 pub use template::Template;
 
 /// Everything a plugin usually needs, in one `use`.
@@ -75,7 +75,7 @@ pub mod prelude {
     pub use crate::{export_actor, Actor};
     pub use crate::{
         export_executor, Admission, EarlyStart, EnqueueOptions, Execution, Executor, ExecutorError, HostError,
-        NewTask, Outcome, OutputShape, Plan, Problem, RateLimit, ScatterList, Stage, Task, TaskRef, Verdict,
+        NewTask, Outcome, OutputShape, Plan, Problem, RateLimit, ScatterList, ScatterTemplate, Stage, Task, TaskRef, Verdict,
     };
     pub use crate::{json, IgnoredAny, Map, Value};
 }

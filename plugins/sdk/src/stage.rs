@@ -169,8 +169,8 @@ impl Stage {
     /// what a pattern that enqueues some items now and others from a hook reads again
     /// there (the context does not change while the stage runs).
     pub fn scatter_list(&self) -> Result<ScatterList, ExecutorError> {
+        let template = self.scatter_template()?;
         let path = self.required_str("scatter.input")?;
-        let name = self.required_str("scatter.as")?;
         let mut found = crate::context::query(path, None)?;
         let items = match found.len() {
             0 => return Err(ExecutorError::fatal(format!("scatter.input: `{path}` matched nothing"))),
@@ -187,8 +187,17 @@ impl Stage {
             },
             _ => found,
         };
+        Ok(ScatterList { template, items })
+    }
+
+    /// How a scatter-shaped stage turns an item into a task (its actor, and its `input`
+    /// template with the item at `$.<scatter.as>` and a position at `$.index`), without
+    /// reading `scatter.input`: for items that come from somewhere else (a crawler's
+    /// results).
+    pub fn scatter_template(&self) -> Result<ScatterTemplate, ExecutorError> {
+        let name = self.required_str("scatter.as")?;
         let template = self.template(&[name, "index"])?;
-        Ok(ScatterList { actor: self.actor()?.to_string(), name: name.to_string(), items, template })
+        Ok(ScatterTemplate { actor: self.actor()?.to_string(), name: name.to_string(), template })
     }
 
     /// The tasks of a scatter-shaped stage: one per item of the array at `scatter.input`,
@@ -264,14 +273,41 @@ impl Stage {
     }
 }
 
-/// The items of a scatter-shaped stage and its compiled `input` template
-/// ([`Stage::scatter_list`]).
+/// How a scatter-shaped stage renders an item into a task ([`Stage::scatter_template`]).
 #[derive(Debug, Clone)]
-pub struct ScatterList {
+pub struct ScatterTemplate {
     actor: String,
     name: String,
-    items: Vec<Value>,
     template: crate::Template,
+}
+
+impl ScatterTemplate {
+    /// The stage's actor.
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    /// The input for `item` at position `index`: the stage's `input` template with the
+    /// item at `$.<scatter.as>` and `index` at `$.index`.
+    pub fn input(&self, item: &Value, index: usize) -> Result<Value, ExecutorError> {
+        let mut bindings = Map::new();
+        bindings.insert(self.name.clone(), item.clone());
+        bindings.insert("index".to_string(), serde_json::json!(index));
+        self.template.render(&bindings)
+    }
+
+    /// A task of the stage's actor for `item`, for [`crate::queue::extend`] (the host
+    /// numbers it; `index` is only what `$.index` reads).
+    pub fn new_task(&self, item: &Value, index: usize) -> Result<NewTask, ExecutorError> {
+        Ok(NewTask::new(self.actor.clone(), self.input(item, index)?))
+    }
+}
+
+/// The items of a scatter-shaped stage and how to render them ([`Stage::scatter_list`]).
+#[derive(Debug, Clone)]
+pub struct ScatterList {
+    template: ScatterTemplate,
+    items: Vec<Value>,
 }
 
 impl ScatterList {
@@ -289,38 +325,27 @@ impl ScatterList {
         &self.items
     }
 
-    /// The stage's actor.
-    pub fn actor(&self) -> &str {
-        &self.actor
+    /// How items become tasks.
+    pub fn template(&self) -> &ScatterTemplate {
+        &self.template
     }
 
-    /// The input for `item` at position `index`: the stage's `input` template with the
-    /// item at `$.<scatter.as>` and `index` at `$.index`. `item` need not be one of the
-    /// list's (a crawler renders the items its results name the same way).
-    pub fn input_for(&self, item: &Value, index: usize) -> Result<Value, ExecutorError> {
-        let mut bindings = Map::new();
-        bindings.insert(self.name.clone(), item.clone());
-        bindings.insert("index".to_string(), serde_json::json!(index));
-        self.template.render(&bindings)
-    }
-
-    /// The input of item `index` (an error when there is no such item).
-    pub fn input(&self, index: usize) -> Result<Value, ExecutorError> {
-        let item = self
-            .items
+    fn item(&self, index: usize) -> Result<&Value, ExecutorError> {
+        self.items
             .get(index)
-            .ok_or_else(|| ExecutorError::fatal(format!("scatter.input has {} items, not {}", self.len(), index + 1)))?;
-        self.input_for(item, index)
+            .ok_or_else(|| ExecutorError::fatal(format!("scatter.input has {} items, not {}", self.len(), index + 1)))
     }
 
-    /// The task for item `index` with task index `index` (for `execute`).
+    /// The task for item `index`, with task index `index` (for `execute`).
     pub fn task(&self, index: usize) -> Result<Task, ExecutorError> {
-        Ok(Task { index: index as u64, actor: self.actor.clone(), input: self.input(index)?, key: None })
+        let input = self.template.input(self.item(index)?, index)?;
+        Ok(Task { index: index as u64, actor: self.template.actor.clone(), input, key: None })
     }
 
-    /// The task for item `index`, for [`crate::queue::extend`] (the host numbers it).
+    /// The task for item `index`, for [`crate::queue::extend`]: the host numbers it
+    /// after the stage's tasks so far.
     pub fn new_task(&self, index: usize) -> Result<NewTask, ExecutorError> {
-        Ok(NewTask::new(self.actor.clone(), self.input(index)?))
+        self.template.new_task(self.item(index)?, index)
     }
 }
 
