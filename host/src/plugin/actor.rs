@@ -1,18 +1,24 @@
 //! [`ActorPlugin`]: a loaded actor component (JSON in, JSON or an error out).
 
-use super::bindings::actor_world::ActorComponentPre;
+use super::bindings::{v0_1, v0_2};
 use super::call::PluginCore;
 use super::error::{printed, CallError, Failure};
-use super::store::HostState;
+use super::store::{Export, HostState};
 use super::PluginInfo;
 use crate::stage_host::{Role, Scope, StageHost};
 use crate::text;
 use serde_json::Value;
 use std::sync::Arc;
 
+/// A pre-linked actor of the WIT version it targets.
+pub(crate) enum ActorPre {
+    V0_1(v0_1::ActorComponentPre<HostState>),
+    V0_2(v0_2::ActorComponentPre<HostState>),
+}
+
 pub struct ActorPlugin {
     pub(crate) core: PluginCore,
-    pub(crate) pre: ActorComponentPre<HostState>,
+    pub(crate) pre: ActorPre,
     pub(crate) info: PluginInfo,
 }
 
@@ -33,9 +39,9 @@ impl ActorPlugin {
         let scope =
             Scope { role: Role::Actor, name: self.core.entry.name.clone(), run_id: run_id.into(), stage: stage.into() };
         let input = input.to_string();
-        let called = self.core.call(host, scope, |store| {
-            let instance = self.pre.instantiate(&mut *store)?;
-            instance.troupe_executor_actor().call_invoke(store, &input)
+        let called = self.core.call(host, scope, Export::Invoke, |store| match &self.pre {
+            ActorPre::V0_1(pre) => pre.instantiate(&mut *store)?.troupe_executor_actor().call_invoke(store, &input),
+            ActorPre::V0_2(pre) => pre.instantiate(&mut *store)?.troupe_executor_actor().call_invoke(store, &input),
         })?;
         match called.value {
             Ok(text) if text.len() as u64 > self.core.limits.result_bytes => Err(CallError {

@@ -4,7 +4,7 @@
 
 use super::engine::PluginEngine;
 use super::error::{CallError, EntryRef, Failure};
-use super::store::HostState;
+use super::store::{Export, HostState};
 use crate::api::LogLevel;
 use crate::manifest::Limits;
 use crate::stage_host::{Scope, StageHost};
@@ -50,19 +50,20 @@ impl PluginCore {
         &self,
         host: Arc<dyn StageHost>,
         scope: Scope,
+        export: Export,
         f: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R> + Send,
     ) -> Result<Called<R>, CallError> {
         if self.uses_wasi && tokio::runtime::Handle::try_current().is_ok() {
             std::thread::scope(|s| {
                 std::thread::Builder::new()
                     .name("troupe-wasi-call".into())
-                    .spawn_scoped(s, || self.call_here(host, scope, f))
+                    .spawn_scoped(s, || self.call_here(host, scope, export, f))
                     .expect("cannot start a thread for a WASI guest's call")
                     .join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
         } else {
-            self.call_here(host, scope, f)
+            self.call_here(host, scope, export, f)
         }
     }
 
@@ -70,9 +71,10 @@ impl PluginCore {
         &self,
         host: Arc<dyn StageHost>,
         scope: Scope,
+        export: Export,
         f: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<Called<R>, CallError> {
-        let mut store = self.store(host, scope);
+        let mut store = self.store(host, scope, export);
         let result = f(&mut store);
         let state = store.data();
         if let Some(notice) = state.log.notice() {
@@ -82,7 +84,7 @@ impl PluginCore {
         // A refusal (a limit, a bad index) fails the call whatever the plugin did next:
         // returned normally having ignored the error it was given, or trapped.
         if let Some(why) = store.data_mut().refused.take() {
-            return Err(CallError { output, ..self.error(Failure::Refused(why)) });
+            return Err(CallError { output, ..self.error(Failure::Refused(why.message().to_string())) });
         }
         match result {
             Ok(value) => Ok(Called { value, output }),
@@ -96,8 +98,8 @@ impl PluginCore {
     /// tick and whenever the guest calls into the host. Counting ticks instead drifted
     /// under load (a 10 s limit fired at 16.4 s: a sleeping ticker thread is late, and
     /// late ticks add up); a clock is never late by more than one tick.
-    fn store(&self, host: Arc<dyn StageHost>, scope: Scope) -> Store<HostState> {
-        let state = HostState::new(host, scope, &self.limits, self.uses_wasi);
+    fn store(&self, host: Arc<dyn StageHost>, scope: Scope, export: Export) -> Store<HostState> {
+        let state = HostState::new(host, scope, export, &self.limits, self.uses_wasi);
         let mut store = Store::new(&self.engine.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);

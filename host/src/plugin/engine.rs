@@ -1,8 +1,10 @@
 //! The wasmtime engine every plugin runs on: pooling allocator (instantiation in
 //! microseconds), epoch interruption (wall-clock deadlines without fuel's per-instruction
-//! cost) and one linker that grants exactly the troupe interfaces plus an empty WASI.
+//! cost) and a linker per WIT version, each granting exactly that version's troupe
+//! interfaces plus an empty WASI.
 
 use super::store::HostState;
+use super::version::WitVersion;
 use anyhow::Context as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -33,7 +35,8 @@ pub struct EngineOptions {
 
 pub(crate) struct PluginEngine {
     pub engine: Engine,
-    pub linker: Linker<HostState>,
+    linker_v0_1: Linker<HostState>,
+    linker_v0_2: Linker<HostState>,
     _ticker: EpochTicker,
 }
 
@@ -64,15 +67,33 @@ impl PluginEngine {
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(anyhow::Error::from).context("cannot configure the wasm engine")?;
 
-        let mut linker = Linker::new(&engine);
-        super::bindings::add_to_linker(&mut linker)
-            .map_err(anyhow::Error::from)
-            .context("cannot link the troupe interfaces")?;
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from).context("cannot link WASI")?;
-
+        let linker_v0_1 = linker(&engine, WitVersion::V0_1, super::bindings::v0_1::add_to_linker)?;
+        let linker_v0_2 = linker(&engine, WitVersion::V0_2, super::bindings::v0_2::add_to_linker)?;
         let ticker = EpochTicker::start(engine.clone());
-        Ok(PluginEngine { engine, linker, _ticker: ticker })
+        Ok(PluginEngine { engine, linker_v0_1, linker_v0_2, _ticker: ticker })
     }
+
+    /// The linker for components of `version`: its troupe interfaces and WASI, nothing
+    /// of another version.
+    pub fn linker(&self, version: WitVersion) -> &Linker<HostState> {
+        match version {
+            WitVersion::V0_1 => &self.linker_v0_1,
+            WitVersion::V0_2 => &self.linker_v0_2,
+        }
+    }
+}
+
+fn linker(
+    engine: &Engine,
+    version: WitVersion,
+    troupe: fn(&mut Linker<HostState>) -> wasmtime::Result<()>,
+) -> anyhow::Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine);
+    troupe(&mut linker)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("cannot link the troupe:executor@{} interfaces", version.minor()))?;
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from).context("cannot link WASI")?;
+    Ok(linker)
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] on its own thread; stops on drop.

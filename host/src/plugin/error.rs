@@ -5,10 +5,10 @@ use crate::stage_host::Role;
 use std::fmt;
 use std::path::PathBuf;
 
-/// The WIT package version this host implements, and the range of guest versions it loads.
+/// The WIT package plugins implement, and its newest version, the one `wit/` holds and
+/// troupe-sdk builds against. The host also speaks older versions (see `version.rs`).
 pub const WIT_PACKAGE: &str = "troupe:executor";
-pub const WIT_VERSION: &str = "0.1.0";
-pub(crate) const WIT_COMPATIBLE_PREFIX: &str = "0.1.";
+pub const WIT_VERSION: &str = "0.2.0";
 
 /// Which manifest entry a plugin came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,8 +56,13 @@ pub enum LoadProblem {
     NotWasm,
     #[error("a core WebAssembly module that cannot be made a component: {0}; build plugins with troupe-sdk (or wit-bindgen), whose output carries the component-type section, or wrap the module with `wasm-tools component new`")]
     NotComponentizable(String),
-    #[error("built against {found}; this host supports {WIT_PACKAGE}@0.1.x; rebuild it against this troupe's wit/ (troupe-sdk 0.1)")]
+    #[error("asks for {found}; this host speaks {}; rebuild it against one of them (troupe-sdk builds against the newest, {WIT_PACKAGE}@{WIT_VERSION} in wit/)", super::version::spoken())]
     UnsupportedVersion { found: String },
+    #[error(
+        "mixes {first} and {second}; a component targets one version of {WIT_PACKAGE}, and this host speaks {}",
+        super::version::spoken()
+    )]
+    MixedVersions { first: String, second: String },
     #[error("does not implement the {WIT_PACKAGE} `{world}` world: {reason}")]
     WrongWorld { world: &'static str, reason: String },
     #[error("no native actor named `{name}` is registered (registered: {registered}); for a component actor write `component = \"<file>.wasm\"`")]

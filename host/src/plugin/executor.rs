@@ -2,11 +2,11 @@
 //! afresh from its `InstancePre` (microseconds with the pooling allocator), so no state
 //! leaks between calls, runs or stages.
 
-use super::bindings::executor_world::{Executor, ExecutorPre};
+use super::bindings::{v0_1, v0_2};
 use super::call::{Called, PluginCore};
-use super::convert;
+use super::convert::{admission_printed, executor_error_printed};
 use super::error::{CallError, Failure};
-use super::store::HostState;
+use super::store::{Export, HostState};
 use super::PluginInfo;
 use crate::api::*;
 use crate::stage_host::{Role, Scope, StageHost};
@@ -15,11 +15,43 @@ use serde_json::Value;
 use std::sync::Arc;
 use wasmtime::Store;
 
+/// A pre-linked executor of the WIT version it targets.
+pub(crate) enum ExecutorPre {
+    V0_1(v0_1::ExecutorPre<HostState>),
+    V0_2(v0_2::ExecutorPre<HostState>),
+}
+
 pub struct ExecutorPlugin {
     pub(crate) core: PluginCore,
-    pub(crate) pre: ExecutorPre<HostState>,
+    pub(crate) pre: ExecutorPre,
     pub(crate) default_config: Value,
     pub(crate) info: PluginInfo,
+}
+
+/// Run `$body` with `$instance` (a fresh instance of the plugin, of its version) and
+/// `$convert` (that version's conversions) in scope: one body, compiled once per
+/// version, since the generated bindings of both name their calls alike.
+macro_rules! per_version {
+    ($plugin:expr, $host:expr, $stage:expr, $export:expr, |$instance:ident, $store:ident, $convert:ident| $body:expr) => {
+        match &$plugin.pre {
+            ExecutorPre::V0_1(pre) => {
+                #[allow(unused_imports)]
+                use super::convert::v0_1 as $convert;
+                $plugin.call($host, $stage, $export, |$store| {
+                    let $instance = pre.instantiate(&mut *$store)?;
+                    $body
+                })
+            }
+            ExecutorPre::V0_2(pre) => {
+                #[allow(unused_imports)]
+                use super::convert::v0_2 as $convert;
+                $plugin.call($host, $stage, $export, |$store| {
+                    let $instance = pre.instantiate(&mut *$store)?;
+                    $body
+                })
+            }
+        }
+    };
 }
 
 impl ExecutorPlugin {
@@ -52,7 +84,8 @@ impl ExecutorPlugin {
         &self,
         host: Arc<dyn StageHost>,
         stage: &Stage,
-        f: impl FnOnce(&Executor, &mut Store<HostState>) -> wasmtime::Result<R> + Send,
+        export: Export,
+        f: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R> + Send,
     ) -> Result<Called<R>, CallError> {
         let scope = Scope {
             role: Role::Executor,
@@ -60,31 +93,33 @@ impl ExecutorPlugin {
             run_id: stage.run_id.clone(),
             stage: stage.name.clone(),
         };
-        self.core.call(host, scope, |store| {
-            let instance = self.pre.instantiate(&mut *store)?;
-            f(&instance, store)
-        })
+        self.core.call(host, scope, export, f)
     }
 
     /// The name the component reports for itself.
     pub fn reported_name(&self, host: Arc<dyn StageHost>) -> Result<String, CallError> {
         let stage = Stage { run_id: String::new(), name: String::new(), definition: Value::Null, config: Value::Null };
-        let name = self.call(host, &stage, |e, s| e.troupe_executor_stage_executor().call_name(s))?.value;
-        Ok(text::one_line(&name, text::LINE_BUDGET))
+        let name = per_version!(self, host, &stage, Export::Name, |e, s, _c| {
+            e.troupe_executor_stage_executor().call_name(s)
+        })?;
+        Ok(text::one_line(&name.value, text::LINE_BUDGET))
     }
 
     /// Every problem the executor finds in the stage definition.
     pub fn validate(&self, host: Arc<dyn StageHost>, stage: &Stage) -> Result<Vec<Problem>, CallError> {
-        let wit_stage = convert::stage(stage);
-        let problems =
-            self.call(host, stage, |e, s| e.troupe_executor_stage_executor().call_validate(s, &wit_stage))?.value;
-        Ok(problems.into_iter().map(convert::problem).collect())
+        per_version!(self, host, stage, Export::Validate, |e, s, convert| {
+            let problems = e.troupe_executor_stage_executor().call_validate(s, &convert::stage(stage))?;
+            Ok(problems.into_iter().map(convert::problem).collect())
+        })
+        .map(|called| called.value)
     }
 
     pub fn plan(&self, host: Arc<dyn StageHost>, stage: &Stage) -> Result<Result<StagePlan, ExecutorError>, CallError> {
-        let wit_stage = convert::stage(stage);
-        let plan = self.call(host, stage, |e, s| e.troupe_executor_stage_executor().call_plan(s, &wit_stage))?;
-        Ok(plan.value.map(convert::plan).map_err(|e| convert::executor_error(e, plan.output)))
+        let plan = per_version!(self, host, stage, Export::Plan, |e, s, convert| {
+            let plan = e.troupe_executor_stage_executor().call_plan(s, &convert::stage(stage))?;
+            Ok(plan.map(convert::plan).map_err(convert::executor_error))
+        })?;
+        Ok(plan.value.map_err(|e| executor_error_printed(e, &plan.output)))
     }
 
     /// Start the stage: the plugin enqueues its tasks through `host`.
@@ -93,38 +128,49 @@ impl ExecutorPlugin {
         host: Arc<dyn StageHost>,
         stage: &Stage,
     ) -> Result<Result<Execution, ExecutorError>, CallError> {
-        let wit_stage = convert::stage(stage);
         let limits = self.core.limits;
-        let result = self.call(host, stage, |e, s| {
-            let returned = e.troupe_executor_stage_executor().call_execute(&mut *s, &wit_stage)?;
+        let result = per_version!(self, host, stage, Export::Execute, |e, s, convert| {
+            let returned = e.troupe_executor_stage_executor().call_execute(&mut *s, &convert::stage(stage))?;
             // Checked here, while the call's store (what it enqueued) is at hand.
-            Ok(returned.map(|execution| -> Result<Execution, Failure> {
-                if let Some(metadata) = execution.metadata.as_ref().filter(|m| m.len() as u64 > limits.result_bytes) {
-                    return Err(Failure::Refused(format!(
-                        "returned metadata of {} bytes, over its limit result-bytes = {}",
-                        metadata.len(),
-                        limits.result_bytes
-                    )));
-                }
-                let execution = convert::execution(execution)?;
-                s.data().ledger.settle(&execution, &limits).map_err(Failure::Refused)?;
-                Ok(execution)
-            }))
+            Ok(match returned {
+                Ok(execution) => Ok((|| {
+                    if let Some(metadata) = execution.metadata.as_ref().filter(|m| m.len() as u64 > limits.result_bytes)
+                    {
+                        return Err(Failure::Refused(format!(
+                            "returned metadata of {} bytes, over its limit result-bytes = {}",
+                            metadata.len(),
+                            limits.result_bytes
+                        )));
+                    }
+                    let execution = convert::execution(execution)?;
+                    s.data().ledger.settle(&execution, &limits).map_err(Failure::Refused)?;
+                    Ok(execution)
+                })()),
+                Err(e) => Err(convert::executor_error(e)),
+            })
         })?;
         match result.value {
             Ok(Ok(execution)) => Ok(Ok(execution)),
             Ok(Err(failure)) => Err(CallError { output: result.output, ..self.core.error(failure) }),
-            Err(e) => Ok(Err(convert::executor_error(e, result.output))),
+            Err(e) => Ok(Err(executor_error_printed(e, &result.output))),
         }
     }
 
     pub fn before_task(&self, host: Arc<dyn StageHost>, stage: &Stage, task: &TaskRef) -> Result<Admission, CallError> {
-        let (wit_stage, wit_task) = (convert::stage(stage), convert::task_ref(task));
-        let admission = self
-            .call(host, stage, |e, s| e.troupe_executor_stage_executor().call_before_task(s, &wit_stage, &wit_task))?;
-        Ok(convert::admission(admission.value, admission.output))
+        let admission = per_version!(self, host, stage, Export::BeforeTask, |e, s, convert| {
+            let admission = e.troupe_executor_stage_executor().call_before_task(
+                s,
+                &convert::stage(stage),
+                &convert::task_ref(task),
+            )?;
+            Ok(convert::admission(admission))
+        })?;
+        Ok(admission_printed(admission.value, &admission.output))
     }
 
+    /// Review a task's outcome. With accept, the tasks the hook added through
+    /// `queue.extend` (0.2) come with the verdict, checked, for the engine to apply
+    /// with the outcome; with retry they are returned too and the engine drops them.
     pub fn after_task(
         &self,
         host: Arc<dyn StageHost>,
@@ -132,12 +178,28 @@ impl ExecutorPlugin {
         task: &TaskRef,
         outcome: &Outcome,
     ) -> Result<(Verdict, Option<Extension>), CallError> {
-        let (wit_stage, wit_task, wit_outcome) =
-            (convert::stage(stage), convert::task_ref(task), convert::outcome(outcome));
-        let verdict = self.call(host, stage, |e, s| {
-            e.troupe_executor_stage_executor().call_after_task(s, &wit_stage, &wit_task, &wit_outcome)
+        let log_host = host.clone();
+        let reviewed = per_version!(self, host, stage, Export::AfterTask, |e, s, convert| {
+            let verdict = e.troupe_executor_stage_executor().call_after_task(
+                &mut *s,
+                &convert::stage(stage),
+                &convert::task_ref(task),
+                &convert::outcome(outcome),
+            )?;
+            let data = s.data_mut();
+            Ok((convert::verdict(verdict), data.extension.take(), std::mem::take(&mut data.left_out)))
         })?;
-        Ok((convert::verdict(verdict.value), None))
+        let (verdict, extension, left_out) = reviewed.value;
+        if let Some(extension) = extension.as_ref().filter(|_| left_out > 0) {
+            let scope = Scope {
+                role: Role::Executor,
+                name: self.core.entry.name.clone(),
+                run_id: stage.run_id.clone(),
+                stage: stage.name.clone(),
+            };
+            log_host.log(&scope, LogLevel::Warn, &crate::engine::left_out(left_out, extension.cap));
+        }
+        Ok((verdict, extension))
     }
 }
 

@@ -1,16 +1,17 @@
 //! Loading one plugin: read and pin-check the file, componentize a core module, compile
-//! (through the on-disk cache), check the WIT version and world by the component's
-//! import and export names, and pre-link it (`InstancePre`).
+//! (through the on-disk cache, keyed by content: the same for every WIT version), find
+//! the WIT version it targets and check its world by the component's import and export
+//! names, and pre-link it (`InstancePre`) with that version's linker.
 
-use super::actor::ActorPlugin;
+use super::actor::{ActorPlugin, ActorPre};
 use super::artifact::{self, Artifact};
-use super::bindings::actor_world::ActorComponentPre;
-use super::bindings::executor_world::ExecutorPre;
+use super::bindings::{v0_1, v0_2};
 use super::cache::{CacheOutcome, CompileCache};
 use super::call::PluginCore;
 use super::engine::{EngineOptions, PluginEngine};
-use super::error::{EntryRef, LoadError, LoadProblem, WIT_COMPATIBLE_PREFIX, WIT_PACKAGE};
-use super::executor::ExecutorPlugin;
+use super::error::{EntryRef, LoadError, LoadProblem, WIT_PACKAGE};
+use super::executor::{ExecutorPlugin, ExecutorPre};
+use super::version::{self, WitVersion};
 use super::PluginInfo;
 use crate::manifest::{Limits, Sha256Pin};
 use crate::stage_host::Role;
@@ -18,7 +19,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
-use wasmtime::component::Component;
+use wasmtime::component::{Component, InstancePre};
 
 /// Loads plugins onto one engine. Plugins loaded by one loader share its engine.
 pub struct Loader {
@@ -96,6 +97,8 @@ struct Compiled {
     component: Component,
     artifact: Artifact,
     cache: CacheOutcome,
+    /// The version it targets, and the version its export names (`0.2.0`).
+    version: WitVersion,
     wit_version: String,
     uses_wasi: bool,
     load_ms: f64,
@@ -110,12 +113,11 @@ impl Loader {
         let entry = spec.entry(Role::Executor);
         let err = |problem| LoadError { entry: entry.clone(), problem };
         let compiled = self.compile(spec, World::Executor).map_err(err)?;
-        let pre = self
-            .engine
-            .linker
-            .instantiate_pre(&compiled.component)
-            .and_then(ExecutorPre::new)
-            .map_err(|e| err(wrong_world(World::Executor, e)))?;
+        let pre = self.pre(&compiled).and_then(|pre| match compiled.version {
+            WitVersion::V0_1 => v0_1::ExecutorPre::new(pre).map(ExecutorPre::V0_1),
+            WitVersion::V0_2 => v0_2::ExecutorPre::new(pre).map(ExecutorPre::V0_2),
+        });
+        let pre = pre.map_err(|e| err(wrong_world(World::Executor, e)))?;
         let info = info(spec, Role::Executor, &compiled);
         let core = self.core(entry, spec, compiled.uses_wasi);
         Ok(ExecutorPlugin { core, pre, default_config, info })
@@ -125,15 +127,19 @@ impl Loader {
         let entry = spec.entry(Role::Actor);
         let err = |problem| LoadError { entry: entry.clone(), problem };
         let compiled = self.compile(spec, World::Actor).map_err(err)?;
-        let pre = self
-            .engine
-            .linker
-            .instantiate_pre(&compiled.component)
-            .and_then(ActorComponentPre::new)
-            .map_err(|e| err(wrong_world(World::Actor, e)))?;
+        let pre = self.pre(&compiled).and_then(|pre| match compiled.version {
+            WitVersion::V0_1 => v0_1::ActorComponentPre::new(pre).map(ActorPre::V0_1),
+            WitVersion::V0_2 => v0_2::ActorComponentPre::new(pre).map(ActorPre::V0_2),
+        });
+        let pre = pre.map_err(|e| err(wrong_world(World::Actor, e)))?;
         let info = info(spec, Role::Actor, &compiled);
         let core = self.core(entry, spec, compiled.uses_wasi);
         Ok(ActorPlugin { core, pre, info })
+    }
+
+    /// Link the component's imports with its version's linker.
+    fn pre(&self, compiled: &Compiled) -> wasmtime::Result<InstancePre<super::store::HostState>> {
+        self.engine.linker(compiled.version).instantiate_pre(&compiled.component)
     }
 
     fn core(&self, entry: EntryRef, spec: &PluginSpec, uses_wasi: bool) -> PluginCore {
@@ -151,9 +157,9 @@ impl Loader {
                 .map_err(anyhow::Error::from),
         }
         .map_err(LoadProblem::Compile)?;
-        let (wit_version, uses_wasi) = check_interfaces(&component, engine, world)?;
+        let (version, wit_version, uses_wasi) = check_interfaces(&component, engine, world)?;
         let load_ms = started.elapsed().as_secs_f64() * 1e3;
-        Ok(Compiled { component, artifact, cache, wit_version, uses_wasi, load_ms })
+        Ok(Compiled { component, artifact, cache, version, wit_version, uses_wasi, load_ms })
     }
 }
 
@@ -177,30 +183,20 @@ fn wrong_world(world: World, e: wasmtime::Error) -> LoadProblem {
     LoadProblem::WrongWorld { world: world.name(), reason: format!("{e:#}") }
 }
 
-/// Check the component's interface names: every `troupe:executor/...` name must be a
-/// 0.1.x version, the world's export must be there, and nothing may be imported that the
-/// sandbox does not grant. Returns the WIT version and whether it imports WASI.
+/// Check the component's interface names: every `troupe:executor/...` name must be of
+/// one version this host speaks (see [`version::detect`]), the world's export must be
+/// there, and nothing may be imported that the sandbox does not grant. Returns the
+/// version, the version its export names, and whether it imports WASI.
 fn check_interfaces(
     component: &Component,
     engine: &wasmtime::Engine,
     world: World,
-) -> Result<(String, bool), LoadProblem> {
+) -> Result<(WitVersion, String, bool), LoadProblem> {
     let ty = component.component_type();
     let imports: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_string()).collect();
     let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
-
     let prefix = format!("{WIT_PACKAGE}/");
-    for name in imports.iter().chain(&exports).filter(|n| n.starts_with(&prefix)) {
-        match name.split_once('@') {
-            Some((_, version)) if version.starts_with(WIT_COMPATIBLE_PREFIX) => {}
-            Some((_, version)) => {
-                return Err(LoadProblem::UnsupportedVersion { found: format!("{WIT_PACKAGE}@{version}") })
-            }
-            None => {
-                return Err(LoadProblem::UnsupportedVersion { found: format!("an unversioned {WIT_PACKAGE} ({name})") })
-            }
-        }
-    }
+    let detected = version::detect(imports.iter().chain(&exports).map(String::as_str))?;
 
     let Some(export) = exports.iter().find(|n| n.starts_with(world.export())) else {
         let reason = if exports.iter().any(|n| n.starts_with(world.other().export())) {
@@ -223,7 +219,11 @@ fn check_interfaces(
         };
         return Err(LoadProblem::WrongWorld { world: world.name(), reason });
     };
-    let version = export.split_once('@').map(|(_, v)| v.to_string()).unwrap_or_default();
+    let wit_version = export.split_once('@').map(|(_, v)| v.to_string()).unwrap_or_default();
+    // The export is a troupe:executor name, so a version was detected.
+    let Some(version) = detected else {
+        return Err(LoadProblem::UnsupportedVersion { found: format!("an unversioned {WIT_PACKAGE} ({export})") });
+    };
 
     if let Some(foreign) = imports.iter().find(|n| !n.starts_with(&prefix) && !n.starts_with("wasi:")) {
         return Err(LoadProblem::WrongWorld {
@@ -234,5 +234,5 @@ fn check_interfaces(
         });
     }
     let uses_wasi = imports.iter().any(|n| n.starts_with("wasi:"));
-    Ok((version, uses_wasi))
+    Ok((version, wit_version, uses_wasi))
 }

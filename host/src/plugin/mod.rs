@@ -4,12 +4,16 @@
 //! - `cache`: the on-disk cache of compiled components, each artifact authenticated;
 //!   `cache_key`: its key, kept owner-only outside the cache.
 //! - `engine`: the wasmtime engine (pooling, epochs) and the linker.
-//! - `bindings` (private): generated from `wit/`; `convert` maps it to `crate::api`.
+//! - `version`: which `troupe:executor` version a component targets (0.1 or 0.2), from
+//!   its import and export names; the versions this host speaks.
+//! - `bindings` (private): generated from `wit/v0.1/` and `wit/`, a module per version;
+//!   `convert` maps each to `crate::api`.
 //! - `store`: one call's store data (host, scope, limiter, deadline, log budget,
 //!   locked-down WASI).
 //! - `output`: a WASI guest's stdout and stderr, captured up to `output-bytes`.
 //! - `log_budget`: the `log-lines` and `log-bytes` limits of one call.
-//! - `imports/`: one file per imported WIT interface.
+//! - `imports/`: one file per imported WIT interface, over the host's types, and one per
+//!   version (`v0_1.rs`, `v0_2.rs`) implementing its generated traits on them.
 //! - `call`: every call's store (limits, a deadline by the clock), the thread it runs
 //!   on, and the classification of failures.
 //! - `loader`: one plugin from file to `InstancePre`; `executor`, `actor`: calling them.
@@ -31,6 +35,7 @@ mod log_budget;
 mod output;
 mod set;
 mod store;
+mod version;
 
 pub use actor::ActorPlugin;
 pub use artifact::{componentize, SourceKind};

@@ -4,17 +4,48 @@
 use super::imports::Ledger;
 use super::log_budget::LogBudget;
 use super::output::Captured;
+use crate::api::{Extension, HostError};
 use crate::manifest::Limits;
 use crate::stage_host::{Scope, StageHost};
+use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
 use wasmtime::ResourceLimiter;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+/// Which export a call is running: what decides the queue calls a guest may make
+/// (`enqueue` in `execute` only, `extend` in `after-task` only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Export {
+    Name,
+    Validate,
+    Plan,
+    Execute,
+    BeforeTask,
+    AfterTask,
+    Invoke,
+}
+
+impl fmt::Display for Export {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Export::Name => "name",
+            Export::Validate => "validate",
+            Export::Plan => "plan",
+            Export::Execute => "execute",
+            Export::BeforeTask => "before-task",
+            Export::AfterTask => "after-task",
+            Export::Invoke => "invoke",
+        })
+    }
+}
+
 pub(crate) struct HostState {
     pub host: Arc<dyn StageHost>,
     pub scope: Scope,
+    /// The export being called.
+    pub export: Export,
     pub limiter: MemoryLimiter,
     /// The last `panic: ...` message the guest SDK logged before trapping.
     pub panic_message: Option<String>,
@@ -28,7 +59,11 @@ pub(crate) struct HostState {
     pub ledger: Ledger,
     /// The first thing this call handed the host that the host refused (a limit, a bad
     /// index): the call fails with it even if the plugin ignored the error it was given.
-    pub refused: Option<String>,
+    pub refused: Option<HostError>,
+    /// What this `after-task` call asked to add to its stage (`queue.extend`), checked.
+    pub extension: Option<Extension>,
+    /// Tasks `queue.extend` handed over past the extension's cap, checked but not kept.
+    pub left_out: usize,
     wasi: Option<Wasi>,
 }
 
@@ -39,10 +74,11 @@ struct Wasi {
 }
 
 impl HostState {
-    pub fn new(host: Arc<dyn StageHost>, scope: Scope, limits: &Limits, uses_wasi: bool) -> Self {
+    pub fn new(host: Arc<dyn StageHost>, scope: Scope, export: Export, limits: &Limits, uses_wasi: bool) -> Self {
         HostState {
             host,
             scope,
+            export,
             limiter: MemoryLimiter::new(limits.memory_mib),
             panic_message: None,
             deadline: Instant::now() + Duration::from_millis(limits.timeout_ms),
@@ -50,14 +86,29 @@ impl HostState {
             limits: *limits,
             ledger: Ledger::new(),
             refused: None,
+            extension: None,
+            left_out: 0,
             wasi: uses_wasi.then(|| Wasi::locked_down(limits.output_bytes)),
         }
     }
 
     /// Note `why` as this call's refusal (the first one is kept) and return it.
-    pub fn refuse(&mut self, why: String) -> String {
+    pub fn refuse(&mut self, why: HostError) -> HostError {
         self.refused.get_or_insert_with(|| why.clone());
         why
+    }
+
+    /// After a refusal, every further enqueue, extend or state write of the call fails
+    /// at once, with the refusal's kind: a plugin that ignores one costs the host nothing
+    /// more. `what` names the kind of call (`enqueue`, `state write`).
+    pub fn earlier_refusal(&self, what: &str) -> Result<(), HostError> {
+        match &self.refused {
+            None => Ok(()),
+            Some(refused) => Err(super::imports::same_kind(
+                refused,
+                format!("an earlier {what} of this call was refused: {refused}"),
+            )),
+        }
     }
 
     /// Whether this call is past its deadline. Host imports that may run long (a large

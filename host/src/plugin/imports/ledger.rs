@@ -17,7 +17,7 @@
 //!   `single` stage has at most one task; `by-key` and `keyed-list` stages give every
 //!   task a key, distinct within the call.
 
-use crate::api::{Execution, OutputShape, Task};
+use crate::api::{Execution, HostError, OutputShape, Task};
 use crate::manifest::Limits;
 use std::collections::HashMap;
 
@@ -52,35 +52,23 @@ impl Ledger {
 
     /// Admit one task of this call, or say which limit or rule it breaks. `input_len`
     /// and `key_len` are the bytes of its JSON text as the plugin handed it over.
-    pub fn admit(&mut self, task: &Task, input_len: usize, key_len: usize, limits: &Limits) -> Result<(), String> {
+    pub fn admit(&mut self, task: &Task, input_len: usize, key_len: usize, limits: &Limits) -> Result<(), HostError> {
         let index = task.index;
         if index >= limits.max_tasks {
-            return Err(format!(
+            return Err(HostError::LimitExceeded(format!(
                 "enqueued task index {index}, past its limit max-tasks = {} (a stage's tasks are numbered from 0)",
                 limits.max_tasks
-            ));
+            )));
         }
-        if input_len as u64 > limits.task_input_bytes {
-            return Err(format!(
-                "enqueued task {index} with an input of {input_len} bytes, over its limit task-input-bytes = {}",
-                limits.task_input_bytes
-            ));
-        }
-        self.bytes += (input_len + key_len) as u64;
-        if self.bytes > limits.enqueue_bytes {
-            return Err(format!(
-                "enqueued {} bytes of task input and keys in one call (at task {index}), over its limit enqueue-bytes = {}",
-                self.bytes, limits.enqueue_bytes
-            ));
-        }
+        self.admit_bytes(&format!("task {index}"), input_len, key_len, limits)?;
         let (word, bit) = ((index / 64) as usize, 1u64 << (index % 64));
         if self.seen.len() <= word {
             self.seen.resize(word + 1, 0);
         }
         if self.seen[word] & bit != 0 {
-            return Err(format!(
+            return Err(HostError::Invalid(format!(
                 "enqueued task index {index} twice in one call (each task of a stage has its own index)"
-            ));
+            )));
         }
         self.seen[word] |= bit;
         self.tasks += 1;
@@ -97,6 +85,32 @@ impl Ledger {
             None => {
                 self.unkeyed.get_or_insert(index);
             }
+        }
+        Ok(())
+    }
+
+    /// Count the bytes of one task handed over in this call (by `enqueue` or `extend`),
+    /// `which` naming it (`task 7`, `new task 2`): its input is held to
+    /// `task-input-bytes`, and the call's inputs and keys together to `enqueue-bytes`.
+    pub fn admit_bytes(
+        &mut self,
+        which: &str,
+        input_len: usize,
+        key_len: usize,
+        limits: &Limits,
+    ) -> Result<(), HostError> {
+        if input_len as u64 > limits.task_input_bytes {
+            return Err(HostError::LimitExceeded(format!(
+                "enqueued {which} with an input of {input_len} bytes, over its limit task-input-bytes = {}",
+                limits.task_input_bytes
+            )));
+        }
+        self.bytes += (input_len + key_len) as u64;
+        if self.bytes > limits.enqueue_bytes {
+            return Err(HostError::LimitExceeded(format!(
+                "enqueued {} bytes of task input and keys in one call (at {which}), over its limit enqueue-bytes = {}",
+                self.bytes, limits.enqueue_bytes
+            )));
         }
         Ok(())
     }
@@ -187,10 +201,14 @@ mod tests {
     fn huge_and_repeated_indices_are_refused_as_they_arrive() {
         let mut l = Ledger::new();
         let err = l.admit(&task(1 << 63, None), 2, 0, &Limits::DEFAULT).unwrap_err();
-        assert!(err.contains("task index 9223372036854775808, past its limit max-tasks = 1000000"), "{err}");
+        assert!(
+            matches!(&err, HostError::LimitExceeded(m)
+            if m.contains("task index 9223372036854775808, past its limit max-tasks = 1000000")),
+            "{err:?}"
+        );
         l.admit(&task(7, None), 2, 0, &Limits::DEFAULT).unwrap();
         let err = l.admit(&task(7, None), 2, 0, &Limits::DEFAULT).unwrap_err();
-        assert!(err.contains("task index 7 twice in one call"), "{err}");
+        assert!(matches!(&err, HostError::Invalid(m) if m.contains("task index 7 twice in one call")), "{err:?}");
     }
 
     #[test]

@@ -7,22 +7,14 @@
 //! counted (see `LogBudget`).
 
 use crate::api::LogLevel;
-use crate::plugin::bindings::log::{Host, Level};
 use crate::plugin::store::HostState;
 use crate::text;
 
 /// The prefix troupe-sdk's panic hook puts before a panic message.
 const PANIC_PREFIX: &str = "panic: ";
 
-impl Host for HostState {
-    fn log(&mut self, level: Level, message: String) {
-        let level = match level {
-            Level::Trace => LogLevel::Trace,
-            Level::Debug => LogLevel::Debug,
-            Level::Info => LogLevel::Info,
-            Level::Warn => LogLevel::Warn,
-            Level::Error => LogLevel::Error,
-        };
+impl HostState {
+    pub(super) fn log_message(&mut self, level: LogLevel, message: String) {
         if level == LogLevel::Error {
             if let Some(panic) = message.strip_prefix(PANIC_PREFIX) {
                 self.panic_message = Some(text::one_line(panic, text::LINE_BUDGET));
@@ -34,5 +26,3 @@ impl Host for HostState {
         self.host.log(&self.scope, level, &text::one_line(&message, text::LINE_BUDGET));
     }
 }
-
-impl crate::plugin::bindings::types::Host for HostState {}

@@ -1,10 +1,31 @@
-//! One file per imported WIT interface, each implementing its generated `Host` trait
-//! for [`HostState`](super::store::HostState).
+//! The troupe imports, implemented once over the host's types: each file serves one WIT
+//! interface as methods of [`HostState`](super::store::HostState) that take plain values
+//! and fail with a typed [`HostError`]. `v0_1.rs` and `v0_2.rs` implement each
+//! version's generated `Host` traits on top of them: 0.2 guests receive the
+//! `host-error`, 0.1 guests its message, the string they always received.
+//!
+//! Why the kind is decided where the error is made, never from its text: a message is
+//! for people and changes; a guest decides from the kind whether to retry.
 
 mod context;
 mod ledger;
 mod log;
 mod queue;
 mod state;
+mod v0_1;
+mod v0_2;
 
 pub(crate) use ledger::Ledger;
+pub(crate) use queue::{NewTaskText, TaskText};
+
+use crate::api::HostError;
+
+/// An error of the same kind as `e` with another message.
+pub(crate) fn same_kind(e: &HostError, message: String) -> HostError {
+    match e {
+        HostError::Invalid(_) => HostError::Invalid(message),
+        HostError::NotFound(_) => HostError::NotFound(message),
+        HostError::Unavailable(_) => HostError::Unavailable(message),
+        HostError::LimitExceeded(_) => HostError::LimitExceeded(message),
+    }
+}

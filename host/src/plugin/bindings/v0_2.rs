@@ -1,20 +1,20 @@
-//! The generated bindings, private to `plugin`: callers see only `crate::api` types.
+//! `troupe:executor@0.2.0` (`wit/`): host errors, `queue.extend`, generations, skip.
 //! The actor world reuses the executor world's shared interfaces (`types`, `state`,
 //! `log`) so one implementation serves both.
 
-use super::store::HostState;
+use crate::plugin::store::HostState;
 use wasmtime::component::{HasSelf, Linker};
 
 pub(crate) mod executor_world {
     wasmtime::component::bindgen!({
-        path: "../wit/v0.1",
+        path: "../wit",
         world: "executor",
     });
 }
 
 pub(crate) mod actor_world {
     wasmtime::component::bindgen!({
-        path: "../wit/v0.1",
+        path: "../wit",
         world: "actor-component",
         with: {
             "troupe:executor/types": super::executor_world::troupe::executor::types,
@@ -24,9 +24,11 @@ pub(crate) mod actor_world {
     });
 }
 
+pub(crate) use actor_world::ActorComponentPre;
 pub(crate) use executor_world::troupe::executor::{context, log, queue, state, types};
+pub(crate) use executor_world::ExecutorPre;
 
-/// Define every troupe import in `linker`.
+/// Define every 0.2 troupe import in `linker`.
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     executor_world::Executor::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)
 }
