@@ -151,7 +151,9 @@ pub fn enqueue_all(
 /// (dropped with `retry`), numbered after every task so far in the order given, with
 /// generation `task.generation + 1`; the barrier waits for them too. Tasks that would
 /// take the stage past `max_stage_tasks` (or the manifest's `max-tasks`) are left out.
-/// Call it once per `after-task`, with every task to add. Anywhere else it is `invalid`.
+/// Several calls in one `after-task` add up, in call order, when they give the same
+/// options (one review's extension has one set; other options are `invalid`). Anywhere
+/// else it is `invalid`.
 pub fn extend(
     tasks: impl IntoIterator<Item = NewTask>,
     options: &EnqueueOptions,
