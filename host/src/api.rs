@@ -55,7 +55,10 @@ impl HostError {
     /// The message, whatever the kind (what a 0.1 guest receives).
     pub fn message(&self) -> &str {
         match self {
-            HostError::Invalid(m) | HostError::NotFound(m) | HostError::Unavailable(m) | HostError::LimitExceeded(m) => m,
+            HostError::Invalid(m)
+            | HostError::NotFound(m)
+            | HostError::Unavailable(m)
+            | HostError::LimitExceeded(m) => m,
         }
     }
 }

@@ -163,7 +163,9 @@ impl MemoryState {
             ),
             None => (0, None),
         };
-        let next = current.checked_add(delta).ok_or_else(|| HostError::Invalid(format!("state key `{}` would overflow", crate::text::one_line(key, 120))))?;
+        let next = current.checked_add(delta).ok_or_else(|| {
+            HostError::Invalid(format!("state key `{}` would overflow", crate::text::one_line(key, 120)))
+        })?;
         let expires = match (ttl_ms, old_expiry) {
             (None, Some(at)) => at,
             (asked, _) => expiry(quota.ttl_ms(asked)),

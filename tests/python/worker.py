@@ -55,7 +55,7 @@ def main():
             break
         reply = r.xreadgroup("workers", consumer, streams, count=10, block=100)
         for _stream, entries in reply or []:
-            # One troupe_v4_finish call per stage and actor, with every task of the read.
+            # One troupe_v5_finish call per stage and actor, with every task of the read.
             by_stage = {}
             for entry_id, fields in entries:
                 task_input = json.loads(fields["input"])
@@ -70,7 +70,7 @@ def main():
                 )
                 served += 1
             for (stage, actor), tasks in by_stage.items():
-                recorded = r.fcall("troupe_v4_finish", 1, f"{base}:st:{stage}", base, prefix, run, stage, actor, *tasks)
+                recorded = r.fcall("troupe_v5_finish", 1, f"{base}:st:{stage}", base, prefix, run, stage, actor, *tasks)
                 assert all(x in ("counted", "duplicate", "straggler", "review") for x in recorded), recorded
     print(f"served {served}")
 

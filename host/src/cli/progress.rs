@@ -42,6 +42,9 @@ fn message(counts: &StageCounts) -> String {
     if counts.failed > 0 {
         parts.push(format!("{} failed", counts.failed));
     }
+    if counts.skipped > 0 {
+        parts.push(format!("{} skipped", counts.skipped));
+    }
     if counts.in_flight > 0 {
         parts.push(format!("{} running", counts.in_flight));
     }
@@ -67,16 +70,17 @@ impl Observer for Progress {
     fn stage_progress(&self, stage: &str, counts: &StageCounts) {
         if let Some(bar) = self.stages.lock().unwrap().get(stage) {
             bar.set_length(counts.expected.unwrap_or(counts.enqueued));
-            bar.set_position(counts.succeeded + counts.failed);
+            bar.set_position(counts.ended());
             bar.set_message(message(counts));
         }
     }
 
     fn stage_finished(&self, stage: &str, counts: &StageCounts, succeeded: bool) {
-        let done = counts.succeeded + counts.failed;
+        let done = counts.ended();
         let expected = counts.expected.unwrap_or(0);
+        let skipped = if counts.skipped > 0 { format!(", {} skipped", counts.skipped) } else { String::new() };
         let line = format!(
-            "stage {}: {done}/{expected} tasks done, {} failed{}",
+            "stage {}: {done}/{expected} tasks done, {} failed{skipped}{}",
             shown(stage),
             counts.failed,
             if succeeded { "" } else { " (stage failed)" }

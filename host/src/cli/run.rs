@@ -171,11 +171,12 @@ pub fn report(driven: Driven, json: bool) -> anyhow::Result<ExitCode> {
                 for s in &report.stages {
                     let c = &s.counts;
                     println!(
-                        "  {:<24} {:<16} {:>7} tasks  {:>5} failed  {:>5} stragglers  {:>7} ms",
+                        "  {:<24} {:<16} {:>7} tasks  {:>5} failed  {:>5} skipped  {:>5} stragglers  {:>7} ms",
                         s.name,
                         s.mode,
                         c.expected.unwrap_or(0),
                         c.failed,
+                        c.skipped,
                         c.stragglers,
                         s.duration_ms
                     );

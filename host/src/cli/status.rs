@@ -92,18 +92,19 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
     }
     println!("run {run_id}: {} (pipeline {})", standing.words, pipeline.name);
     println!(
-        "  {:<24} {:<16} {:>9} {:>9} {:>7} {:>9} {:>8} {:>10}",
-        "stage", "mode", "expected", "succeeded", "failed", "in-flight", "waiting", "stragglers"
+        "  {:<24} {:<16} {:>9} {:>9} {:>7} {:>7} {:>9} {:>8} {:>10}",
+        "stage", "mode", "expected", "succeeded", "failed", "skipped", "in-flight", "waiting", "stragglers"
     );
     for (name, mode, counts) in stages {
         match counts {
             Some(c) => println!(
-                "  {:<24} {:<16} {:>9} {:>9} {:>7} {:>9} {:>8} {:>10}",
+                "  {:<24} {:<16} {:>9} {:>9} {:>7} {:>7} {:>9} {:>8} {:>10}",
                 name,
                 mode,
                 c.expected.map_or("?".to_string(), |e| e.to_string()),
                 c.succeeded,
                 c.failed,
+                c.skipped,
                 c.in_flight,
                 c.waiting,
                 c.stragglers

@@ -289,7 +289,8 @@ impl Inner {
             .collect();
         let left_out = extension.tasks.len() - tasks.len();
         if left_out > 0 {
-            let scope = Scope { role: Role::Executor, name: mode, run_id: run_id.to_string(), stage: stage_name.to_string() };
+            let scope =
+                Scope { role: Role::Executor, name: mode, run_id: run_id.to_string(), stage: stage_name.to_string() };
             crate::engine::log_line(&scope, LogLevel::Warn, log_level, &super::left_out(left_out, extension.cap));
         }
         let added = self.add_tasks(run_id, stage_name, tasks, generation, &extension.options)?;
@@ -395,9 +396,8 @@ impl StageHost for EmbeddedEngine {
         }
         let run_id: Arc<str> = Arc::from(scope.run_id.as_str());
         let stage_name: Arc<str> = Arc::from(scope.stage.as_str());
-        let added = inner
-            .add_tasks(&run_id, &stage_name, tasks, 0, options)
-            .map_err(|e| HostError::NotFound(e.to_string()))?;
+        let added =
+            inner.add_tasks(&run_id, &stage_name, tasks, 0, options).map_err(|e| HostError::NotFound(e.to_string()))?;
         drop(inner);
         for _ in 0..added.ready.max(1) {
             self.task_ready.notify_one();

@@ -301,8 +301,7 @@ pub trait HookQueue: Send + Sync {
     /// numbered from the stage's task count, generation `task.generation + 1`, at most
     /// up to `extension.cap` tasks in the stage, the expected count raised by as many.
     /// Before the stage is sealed they wait, and are added when it is.
-    fn record(&self, task: &TaskEnvelope, outcome: Outcome, extension: Option<&Extension>)
-        -> anyhow::Result<Recorded>;
+    fn record(&self, task: &TaskEnvelope, outcome: Outcome, extension: Option<&Extension>) -> anyhow::Result<Recorded>;
 
     /// Release the task again after `delay_ms` (a deferral, or with `next_attempt` a
     /// retry); before-task is asked again when it is released.

@@ -329,7 +329,10 @@ impl Harness {
         let max_events = 1_000_000u64.saturating_add(enqueued.len() as u64 * 10_000);
         let done = sim.run(&enqueued, started_ms, max_events).map_err(|r| HarnessError::Runaway(r.index))?;
         let end = if execution.detached {
-            StageEnd::Succeeded { output: output::stage_output(&execution, done.tasks, Vec::new()), tolerated: Vec::new() }
+            StageEnd::Succeeded {
+                output: output::stage_output(&execution, done.tasks, Vec::new()),
+                tolerated: Vec::new(),
+            }
         } else {
             match barrier::judge(&stage.config, done.tasks, &done.results) {
                 Ok(tolerated) => StageEnd::Succeeded {

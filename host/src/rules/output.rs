@@ -117,7 +117,8 @@ mod tests {
 
     #[test]
     fn a_grown_list_is_as_long_as_every_task_in_the_stage() {
-        let results = vec![result(0, None, Outcome::Succeeded(json!("seed"))), result(2, None, Outcome::Succeeded(json!("c")))];
+        let results =
+            vec![result(0, None, Outcome::Succeeded(json!("seed"))), result(2, None, Outcome::Succeeded(json!("c")))];
         assert_eq!(stage_output(&execution(1, OutputShape::List), 3, results), json!(["seed", null, "c"]));
     }
 }

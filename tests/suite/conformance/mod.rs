@@ -20,8 +20,10 @@
 //! - `barrier.rs`: a stage's life: reopening, expected against enqueued, the barrier with
 //!   tolerated failures.
 //! - `runs.rs`: cancellation, leases and orphans, run records.
+//! - `growth.rs`: skipped tasks, and stages that grow from an accepted review (`extend`).
 
 mod barrier;
+mod growth;
 mod hooks;
 mod rates;
 mod results;
@@ -63,6 +65,10 @@ const CASES: &[(&str, Case)] = &[
     ("cancellation", |e| Box::pin(runs::cancellation(e))),
     ("leases_and_orphans", |e| Box::pin(runs::leases_and_orphans(e))),
     ("run_records", |e| Box::pin(runs::run_records(e))),
+    ("skipped_tasks_end_without_running", |e| Box::pin(growth::skipped_tasks_end_without_running(e))),
+    ("extension_joins_with_the_outcome", |e| Box::pin(growth::extension_joins_with_the_outcome(e))),
+    ("extension_before_the_seal_waits_for_it", |e| Box::pin(growth::extension_before_the_seal_waits_for_it(e))),
+    ("extension_that_skips", |e| Box::pin(growth::extension_that_skips(e))),
 ];
 
 /// Run every case (or the ones `TROUPE_CONFORMANCE_CASE` names) on fresh engines from

@@ -2,7 +2,7 @@
 //! allows, `burst` tasks at once at most, and a bucket is shared by every stage of the
 //! same namespace (the executor's mode) that names it. The embedded engine keeps the
 //! buckets in its `Inner::buckets`; Redis in `<prefix>:rate:<namespace>:<bucket>`, read
-//! and written inside `troupe_v4_enqueue` (`release` in troupe.lua).
+//! and written inside `troupe_v5_enqueue` (`release` in troupe.lua).
 //!
 //! Asserted from `task_history` (release times, ms since the stage opened): lower bounds
 //! only, which are the rule; how late a release comes depends on the machine.

@@ -2,7 +2,7 @@
 //! next held task is released, in enqueue order, when one ends. Read from the engine's
 //! own counters (`in_flight`, `waiting`, `max_in_flight`), which the embedded engine
 //! keeps under its mutex and Redis in the stage hash, changed only inside
-//! `troupe_v4_enqueue` and `troupe_v4_finish`/`record`.
+//! `troupe_v5_enqueue` and `troupe_v5_finish`/`record`.
 
 use super::subject::{ok, take, tasks, Run, NO_HOOKS};
 use serde_json::json;

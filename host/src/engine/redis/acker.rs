@@ -1,11 +1,11 @@
 //! The acker: workers report finished tasks here and go on at once; one thread sends the
 //! reports to Redis, as many as have piled up, in one pipelined round trip.
 //!
-//! Why: a worker thread that waited for its own `troupe_v4_finish` reply spent most of each
+//! Why: a worker thread that waited for its own `troupe_v5_finish` reply spent most of each
 //! task waiting (and the machine most of its time in syscalls). A report not yet sent
 //! when the process dies is not lost: its delivery is still pending in the stream, so
 //! another worker reclaims and reruns the task after the visibility timeout, and the
-//! result is recorded once (`troupe_v4_finish` is exactly-once by task).
+//! result is recorded once (`troupe_v5_finish` is exactly-once by task).
 
 use super::conn::{function, Pool};
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 /// The most reports sent in one round trip.
 const BATCH: usize = 512;
 
-/// One task's outcome for `troupe_v4_finish`: the call's head (stage key, then base,
+/// One task's outcome for `troupe_v5_finish`: the call's head (stage key, then base,
 /// prefix, run, stage, actor) and the task's five values.
 pub struct Report {
     pub head: [String; 6],
@@ -22,7 +22,7 @@ pub struct Report {
 }
 
 impl Report {
-    /// The `troupe_v4_finish` call for `reports` (which share one head).
+    /// The `troupe_v5_finish` call for `reports` (which share one head).
     pub fn call<'a>(head: &[String; 6], reports: impl IntoIterator<Item = &'a [String; 5]>) -> redis::Cmd {
         let mut call = redis::cmd("FCALL");
         call.arg(function::FINISH).arg(1).arg(&head[..]);
@@ -94,7 +94,7 @@ fn run(pool: &Pool, rx: Receiver<Message>) {
     }
 }
 
-/// Send the reports, one `troupe_v4_finish` call per stage and actor, in one pipeline; if
+/// Send the reports, one `troupe_v5_finish` call per stage and actor, in one pipeline; if
 /// Redis refuses one call, send each alone so the others still land.
 fn send(pool: &Pool, reports: &[Report]) {
     if reports.is_empty() {

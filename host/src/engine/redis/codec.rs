@@ -1,8 +1,8 @@
 //! What crosses Redis, as text: task records, stream entries, recorded results. The
 //! formats are public (docs/redis-protocol.md): workers in other languages read stream
-//! entries and write results with `FCALL troupe_v4_finish`.
+//! entries and write results with `FCALL troupe_v5_finish`.
 
-use crate::api::{EnqueueOptions, Outcome, Task};
+use crate::api::{EnqueueOptions, Extension, Outcome, Task};
 use crate::engine::{
     HookKind, HookWork, Receipt, RunRecord, RunStatus, StageCounts, StateError, StreamReceipt, TaskEnvelope, TaskResult,
 };
@@ -136,10 +136,14 @@ pub fn context(mut fields: HashMap<String, String>, pipeline: Option<&str>) -> a
 }
 
 /// A task record as the run's task hash keeps it: `a` actor, `k` key (JSON text), `d`
-/// delay ms, `r` rate limit `[bucket, per second, burst]`. The input is not in it: it goes
-/// on the stream, and into the stage's input hash only for tasks that must wait.
-pub fn task_record(task: &Task, options: &EnqueueOptions, namespace: &str) -> String {
+/// delay ms, `r` rate limit `[bucket, per second, burst]`, `g` generation (when not 0).
+/// The input is not in it: it goes on the stream, and into the stage's input hash only for
+/// tasks that must wait.
+pub fn task_record(task: &Task, options: &EnqueueOptions, namespace: &str, generation: u32) -> String {
     let mut record = json!({ "a": task.actor });
+    if generation > 0 {
+        record["g"] = json!(generation);
+    }
     if let Some(key) = &task.key {
         record["k"] = Value::String(key.to_string());
     }
@@ -150,6 +154,36 @@ pub fn task_record(task: &Task, options: &EnqueueOptions, namespace: &str) -> St
         record["r"] = json!([format!("{namespace}:{}", rate.bucket), rate.per_second, rate.burst]);
     }
     record.to_string()
+}
+
+/// An extension as `troupe_v5_record` takes it: `g` generation, `cap`, `mp` max-parallel
+/// (`""`: unchanged), `skip` reason (`""`: run them), `tasks` as `[record, actor, input,
+/// key or "", timed "1" or ""]` (the task record built here; the index comes from Redis).
+pub fn extension(extension: &Extension, namespace: &str, generation: u32) -> String {
+    let options = &extension.options;
+    let timed = if options.delay_ms > 0 || options.rate_limit.is_some() { "1" } else { "" };
+    let tasks: Vec<Value> = extension
+        .tasks
+        .iter()
+        .map(|t| {
+            let task = Task { index: 0, actor: t.actor.clone(), input: Value::Null, key: t.key.clone() };
+            json!([
+                task_record(&task, options, namespace, generation),
+                t.actor,
+                t.input.to_string(),
+                t.key.as_ref().map(Value::to_string).unwrap_or_default(),
+                timed
+            ])
+        })
+        .collect();
+    json!({
+        "g": generation,
+        "cap": extension.cap,
+        "mp": options.max_parallel.map(|m| m.to_string()).unwrap_or_default(),
+        "skip": options.skip.clone().unwrap_or_default(),
+        "tasks": tasks,
+    })
+    .to_string()
 }
 
 /// The actor and key a task record names.
@@ -247,7 +281,7 @@ pub fn entry_fields(task: &TaskEnvelope) -> Vec<String> {
     fields
 }
 
-/// `troupe_v4_finish`'s kind and payload for an outcome.
+/// `troupe_v5_finish`'s kind and payload for an outcome.
 pub fn outcome_args(outcome: &Outcome) -> (&'static str, String) {
     match outcome {
         Outcome::Succeeded(value) => ("ok", value.to_string()),
@@ -302,7 +336,7 @@ mod tests {
             rate_limit: Some(RateLimit { bucket: "api".into(), per_second: 2.0, burst: 1 }),
             ..Default::default()
         };
-        let record = task_record(&task, &options, "mode:rate-limited");
+        let record = task_record(&task, &options, "mode:rate-limited", 0);
         assert_eq!(record, r#"{"a":"Pass","k":"\"k\"","r":["mode:rate-limited:api",2.0,1]}"#);
         assert_eq!(record_actor_key(&record).unwrap(), ("Pass".to_string(), Some(json!("k"))));
         let r = result(3, r#"{"attempts":2,"ok":{"n":1.5}}"#, "Pass".into(), None);

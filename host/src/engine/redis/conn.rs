@@ -22,14 +22,15 @@ pub const LIBRARY: &str = include_str!("troupe.lua");
 /// The library's functions. Their names carry the protocol version: processes of two
 /// versions sharing a Redis must not replace each other's functions.
 pub mod function {
-    pub const ENQUEUE: &str = "troupe_v4_enqueue";
-    pub const FINISH: &str = "troupe_v4_finish";
-    pub const RECORD: &str = "troupe_v4_record";
-    pub const ADMIT: &str = "troupe_v4_admit";
-    pub const REQUEUE: &str = "troupe_v4_requeue";
-    pub const PROMOTE: &str = "troupe_v4_promote";
-    pub const HANDBACK: &str = "troupe_v4_handback";
-    pub const KEEP: &str = "troupe_v4_keep";
+    pub const ENQUEUE: &str = "troupe_v5_enqueue";
+    pub const FINISH: &str = "troupe_v5_finish";
+    pub const RECORD: &str = "troupe_v5_record";
+    pub const SEAL: &str = "troupe_v5_seal";
+    pub const ADMIT: &str = "troupe_v5_admit";
+    pub const REQUEUE: &str = "troupe_v5_requeue";
+    pub const PROMOTE: &str = "troupe_v5_promote";
+    pub const HANDBACK: &str = "troupe_v5_handback";
+    pub const KEEP: &str = "troupe_v5_keep";
 }
 
 pub struct Pool {

@@ -3,7 +3,7 @@
 //! of one process go out in order on one connection; `seal_stage` waits for them and
 //! reports a batch Redis refused.
 //!
-//! Why: a 100,000-item scatter is 100 `troupe_v4_enqueue` calls; sent one by one, the
+//! Why: a 100,000-item scatter is 100 `troupe_v5_enqueue` calls; sent one by one, the
 //! executor waited for Redis's Lua time on each (about a third of the stage start).
 
 use super::conn::Pool;

@@ -118,6 +118,12 @@ impl Keys {
         format!("{}:held:{stage}", self.base(run))
     }
 
+    /// Extensions reviewed before the stage was sealed (a list of their JSON), added by
+    /// `troupe_v5_seal`.
+    pub fn grow(&self, run: &str, stage: &str) -> String {
+        format!("{}:grow:{stage}", self.base(run))
+    }
+
     /// How many times each task of a stage was deferred (a hash by index).
     pub fn deferrals(&self, run: &str, stage: &str) -> String {
         format!("{}:deferrals:{stage}", self.base(run))
@@ -135,7 +141,7 @@ impl Keys {
         let mut keys: Vec<String> =
             ["run", "ctx", "lease", "delayed", "hooks"].iter().map(|k| format!("{base}:{k}")).collect();
         for stage in stages {
-            for kind in ["st", "tasks", "in", "res", "strag", "hist", "held", "deferrals"] {
+            for kind in ["st", "tasks", "in", "res", "strag", "hist", "held", "deferrals", "grow"] {
                 keys.push(format!("{base}:{kind}:{stage}"));
             }
         }

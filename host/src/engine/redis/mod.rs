@@ -32,7 +32,7 @@ pub use first_contact::{redact_url, ConnectError};
 pub use keys::Keys;
 
 use crate::api::{EnqueueOptions, HostError, LogLevel, Task};
-use crate::stage_host::{Scope, StageHost, StateQuota};
+use crate::stage_host::{Role, Scope, StageHost, StateQuota};
 use conn::{function, Pool};
 use feed::Feed;
 use serde_json::{Map, Value};
@@ -50,7 +50,7 @@ pub const DEFAULT_RETAIN: Duration = Duration::from_secs(7 * 24 * 3600);
 /// overflows every clock Redis has).
 pub const MAX_RETAIN: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
-/// Tasks per `troupe_v4_enqueue` call: big enough to amortise the round trip, small enough
+/// Tasks per `troupe_v5_enqueue` call: big enough to amortise the round trip, small enough
 /// that one call never holds Redis for long.
 const ENQUEUE_CHUNK: usize = 1000;
 
@@ -214,6 +214,23 @@ impl RedisEngine {
     }
 }
 
+impl RedisEngine {
+    /// Say that an extension left tasks out past its cap (the plugin's log line, as the
+    /// embedded engine says it).
+    pub(super) fn warn_left_out(&self, run_id: &str, stage: &str, left_out: usize) {
+        use crate::engine::HookQueue as _;
+        let mode = self.stage_info(run_id, stage).map(|i| i.mode).unwrap_or_default();
+        let cap = self.stage_fields(run_id, stage).ok().and_then(|f| f.get("enqueued").and_then(|v| v.parse().ok()));
+        let scope = Scope { role: Role::Executor, name: mode, run_id: run_id.to_string(), stage: stage.to_string() };
+        crate::engine::log_line(
+            &scope,
+            LogLevel::Warn,
+            self.log_level,
+            &crate::engine::left_out(left_out, cap.unwrap_or(0)),
+        );
+    }
+}
+
 /// A failed Redis read: transient from the plugin's point of view.
 fn unavailable(e: anyhow::Error) -> HostError {
     HostError::Unavailable(format!("{e:#}"))
@@ -241,9 +258,9 @@ impl StageHost for RedisEngine {
             .iter()
             .map(|t| {
                 let record = if t.key.is_none() {
-                    records.entry(&t.actor).or_insert_with(|| codec::task_record(t, options, &namespace)).clone()
+                    records.entry(&t.actor).or_insert_with(|| codec::task_record(t, options, &namespace, 0)).clone()
                 } else {
-                    codec::task_record(t, options, &namespace)
+                    codec::task_record(t, options, &namespace, 0)
                 };
                 [
                     t.index.to_string(),
@@ -259,6 +276,7 @@ impl StageHost for RedisEngine {
         for chunk in args.chunks(ENQUEUE_CHUNK).chain(args.is_empty().then_some(&args[..])) {
             let call = pipe.cmd("FCALL").arg(function::ENQUEUE).arg(1).arg(&stage_key);
             call.arg(&base).arg(self.keys.prefix()).arg(run).arg(stage).arg(&max_parallel);
+            call.arg(options.skip.as_deref().unwrap_or_default());
             for task in chunk {
                 call.arg(&task[..]);
             }
@@ -310,9 +328,16 @@ impl StageHost for RedisEngine {
     ) -> Result<i64, HostError> {
         match self.state_write("incr", namespace, key, &delta.to_string(), ttl_ms, quota)? {
             state::Written::Value(v) => v.parse().map_err(|_| {
-                HostError::Invalid(format!("state key `{}` holds `{}`, not an integer", crate::text::one_line(key, 120), crate::text::one_line(&v, 80)))
+                HostError::Invalid(format!(
+                    "state key `{}` holds `{}`, not an integer",
+                    crate::text::one_line(key, 120),
+                    crate::text::one_line(&v, 80)
+                ))
             }),
-            state::Written::Absent => Err(HostError::Unavailable(format!("state key `{}` was not incremented", crate::text::one_line(key, 120)))),
+            state::Written::Absent => Err(HostError::Unavailable(format!(
+                "state key `{}` was not incremented",
+                crate::text::one_line(key, 120)
+            ))),
         }
     }
 

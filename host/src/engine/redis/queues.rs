@@ -1,7 +1,7 @@
 //! The [`TaskQueue`] (workers) and [`HookQueue`] (hook hosts) methods of [`RedisEngine`].
-//! Workers take tasks from the actor streams and report with `troupe_v4_finish`; hook
-//! hosts take hook work from the runs' hooks streams and answer with `troupe_v4_admit`,
-//! `troupe_v4_record` and `troupe_v4_requeue`. Every call acknowledges the delivery it
+//! Workers take tasks from the actor streams and report with `troupe_v5_finish`; hook
+//! hosts take hook work from the runs' hooks streams and answer with `troupe_v5_admit`,
+//! `troupe_v5_record` and `troupe_v5_requeue`. Every call acknowledges the delivery it
 //! answers, on the stream its receipt names.
 
 use super::acker::Report;
@@ -11,6 +11,7 @@ use super::feed::wall_ms;
 use super::RedisEngine;
 use crate::api::{Extension, Outcome};
 use crate::engine::{BoxFuture, HookQueue, HookWork, Recorded, StageInfo, TaskEnvelope, TaskQueue};
+use crate::stage_host::{Role, Scope};
 use anyhow::{anyhow, bail};
 use std::sync::atomic::Ordering;
 
@@ -27,7 +28,7 @@ fn receipt_args(task: &TaskEnvelope) -> (String, String) {
 }
 
 impl RedisEngine {
-    /// The `troupe_v4_finish` arguments that report `outcome` for `task`.
+    /// The `troupe_v5_finish` arguments that report `outcome` for `task`.
     fn finish_report(&self, task: &TaskEnvelope, outcome: &Outcome) -> Report {
         let (kind, payload) = codec::outcome_args(outcome);
         let (_, entry) = receipt_args(task);
@@ -124,10 +125,19 @@ impl HookQueue for RedisEngine {
     }
 
     fn record(&self, task: &TaskEnvelope, outcome: Outcome, extension: Option<&Extension>) -> anyhow::Result<Recorded> {
+        let extension = match extension {
+            Some(extension) => {
+                let mode = self.stage_info(&task.run_id, &task.stage)?.mode;
+                let namespace = Scope { role: Role::Executor, name: mode, run_id: String::new(), stage: String::new() }
+                    .state_namespace();
+                codec::extension(extension, &namespace, task.generation.saturating_add(1))
+            }
+            None => String::new(),
+        };
         self.feed.ended(&task.receipt);
         let (kind, payload) = codec::outcome_args(&outcome);
         let (stream, entry) = receipt_args(task);
-        let recorded: String = self.pool.with(|c| {
+        let (recorded, left_out): (String, usize) = self.pool.with(|c| {
             redis::cmd("FCALL")
                 .arg(function::RECORD)
                 .arg(1)
@@ -143,8 +153,12 @@ impl HookQueue for RedisEngine {
                 .arg(&payload)
                 .arg(&entry)
                 .arg(&task.actor)
+                .arg(&extension)
                 .query(c)
         })?;
+        if left_out > 0 {
+            self.warn_left_out(&task.run_id, &task.stage, left_out);
+        }
         match recorded.as_str() {
             "counted" => Ok(Recorded::Counted),
             "duplicate" => Ok(Recorded::Duplicate),

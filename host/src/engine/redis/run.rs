@@ -3,6 +3,7 @@
 //! process can carry a run on from what is here.
 
 use super::codec;
+use super::conn::function;
 use super::feed::wall_ms;
 use super::keys::GROUP;
 use super::RedisEngine;
@@ -380,23 +381,23 @@ impl RunStore for RedisEngine {
             bail!("Redis refused tasks of stage `{stage}`: {error}");
         }
         let key = self.keys.stage(run_id, stage);
-        let (enqueued,): (Option<String>,) = self.pool.with(|c| {
-            redis::pipe()
-                .atomic()
-                .cmd("HSET")
+        let (enqueued, left_out): (u64, usize) = self.pool.with(|c| {
+            redis::cmd("FCALL")
+                .arg(function::SEAL)
+                .arg(1)
                 .arg(&key)
-                .arg("expected")
+                .arg(self.keys.base(run_id))
+                .arg(self.keys.prefix())
+                .arg(run_id)
+                .arg(stage)
                 .arg(execution.expected_tasks)
-                .arg("execution")
                 .arg(serde_json::to_string(execution).expect("an execution serialises"))
-                .ignore()
-                .cmd("HGET")
-                .arg(&key)
-                .arg("enqueued")
                 .query(c)
         })?;
-        let enqueued = enqueued.unwrap_or_else(|| "0".into());
-        Ok(enqueued.parse().map_err(|_| StateError::garbage(run_id, &key, "enqueued", &enqueued, "a count"))?)
+        if left_out > 0 {
+            self.warn_left_out(run_id, stage, left_out);
+        }
+        Ok(enqueued)
     }
 
     fn counts(&self, run_id: &str, stage: &str) -> anyhow::Result<StageCounts> {

@@ -1,5 +1,5 @@
-#!lua name=troupe_v4
--- troupe's Redis functions, protocol version 4. Every troupe process loads this library
+#!lua name=troupe_v5
+-- troupe's Redis functions, protocol version 5. Every troupe process loads this library
 -- (FUNCTION LOAD REPLACE) when it connects; workers in other languages call the same
 -- functions with FCALL. The key layout and every argument are documented in
 -- docs/redis-protocol.md. Function names carry the version so that processes of two
@@ -13,6 +13,13 @@
 -- their actor's stream (`admit`); a stage with `after-task` has workers' outcomes put on
 -- the hooks stream (`finish` answers 'review') and a hook host records them (`record`) or
 -- runs the task again (`requeue`). Workers never run hooks.
+--
+-- Version 5 lets a stage grow and skip: `enqueue` takes a skip reason (tasks recorded as
+-- skipped at once, counted in the stage hash's `skipped`); `record` takes the extension
+-- its task's review asked for, added with the outcome (numbered from the stage's
+-- `enqueued`, expected raised by as many) or, before the stage is sealed, kept in
+-- `<base>:grow:<stage>` until `seal` adds it; task records and entries carry a
+-- `generation` when it is not 0.
 
 local GROUP = 'workers'
 
@@ -94,6 +101,10 @@ local function task_fields(run, stage, index, attempt, rec)
     fields[#fields + 1] = 'key'
     fields[#fields + 1] = rec.k
   end
+  if rec.g and rec.g > 0 then
+    fields[#fields + 1] = 'generation'
+    fields[#fields + 1] = tostring(rec.g)
+  end
   return fields
 end
 
@@ -150,76 +161,134 @@ local function bump_peak(sh, inflight)
   end
 end
 
--- KEYS: stage hash. ARGV: base, prefix, run, stage, max-parallel ('' = unchanged), then
--- per task 6 values: index, task record JSON, actor, input (JSON text), key (JSON text,
--- '' for none), timed ('1' when the record has a delay or a rate limit). Idempotent by
--- index: a task already enqueued is skipped. Returns how many tasks were new; 0 when the
--- run was cancelled (nothing is written); an error when its state is gone.
+-- The stage a call adds tasks to: what adding one needs, read once per call.
+local function stage_ctx(sh, base, prefix, run, stage, maxp_arg, skip)
+  if maxp_arg ~= '' then
+    redis.call('HSET', sh, 'max_parallel', maxp_arg)
+  end
+  local c, bad = counts(sh, { 'max_parallel', 'in_flight' })
+  if bad then
+    return nil, bad
+  end
+  local before, after = hooks_of(sh)
+  return {
+    sh = sh, base = base, prefix = prefix, run = run, stage = stage,
+    tasks = base .. ':tasks:' .. stage, held = base .. ':held:' .. stage, inputs = base .. ':in:' .. stage,
+    results = base .. ':res:' .. stage,
+    maxp = c[1], inflight = c[2] or 0, before = before, after = after, skip = skip,
+    now = now_ms(), hist = {}, added = 0, skipped = 0, keyed = false,
+  }
+end
+
+-- Add one task (idempotent by index): recorded as skipped at once when the call skips,
+-- else released now or held by maxParallel. `record` is the task record JSON (its `g`
+-- the generation), `timed` '1' when it has a delay or a rate limit.
+local function add_task(ctx, index, record, actor, input, key, timed)
+  if redis.call('HSETNX', ctx.tasks, index, record) == 0 then
+    return
+  end
+  ctx.added = ctx.added + 1
+  if key ~= '' then
+    ctx.keyed = true
+  end
+  if ctx.skip then
+    local rec = '{"attempts":0,"actor":' .. cjson.encode(actor) .. ',"skip":' .. cjson.encode(ctx.skip) .. '}'
+    redis.call('HSET', ctx.results, index, rec)
+    ctx.skipped = ctx.skipped + 1
+    return
+  end
+  if ctx.maxp and ctx.inflight >= ctx.maxp then
+    redis.call('HSET', ctx.inputs, index, input)
+    redis.call('RPUSH', ctx.held, index)
+    return
+  end
+  ctx.inflight = ctx.inflight + 1
+  -- A hooked stage keeps every input: its hook host may run the task again.
+  if timed == '1' or ctx.before or ctx.after then
+    redis.call('HSET', ctx.inputs, index, input)
+  end
+  local rec = cjson.decode(record)
+  rec.i = input
+  if timed == '1' then
+    release(ctx.base, ctx.prefix, ctx.run, ctx.stage, index, 1, rec, rec.d or 0, ctx.now, ctx.hist, ctx.before)
+  else
+    xadd(ctx.base, ctx.run, ctx.stage, index, 1, rec, ctx.hist, ctx.now, ctx.before)
+  end
+end
+
+-- Write what a call's `add_task`s counted.
+local function close_ctx(ctx)
+  write_history(ctx.base, ctx.hist)
+  redis.call('HSET', ctx.sh, 'in_flight', ctx.inflight)
+  if ctx.keyed then
+    redis.call('HSET', ctx.sh, 'keyed', 1)
+  end
+  bump_peak(ctx.sh, ctx.inflight)
+  redis.call('HINCRBY', ctx.sh, 'enqueued', ctx.added)
+  if ctx.skipped > 0 then
+    redis.call('HINCRBY', ctx.sh, 'skipped', ctx.skipped)
+  end
+end
+
+-- KEYS: stage hash. ARGV: base, prefix, run, stage, max-parallel ('' = unchanged), skip
+-- reason ('' = run them), then per task 6 values: index, task record JSON, actor, input
+-- (JSON text), key (JSON text, '' for none), timed ('1' when the record has a delay or a
+-- rate limit). Idempotent by index: a task already enqueued is skipped. Returns how many
+-- tasks were new; 0 when the run was cancelled (nothing is written); an error when its
+-- state is gone.
 local function enqueue(keys, args)
-  local sh = keys[1]
-  local base, prefix, run, stage = args[1], args[2], args[3], args[4]
+  local base, run = args[1], args[3]
   local state = run_state(base)
   if state == 'gone' then
     return redis.error_reply('troupe: run `' .. run .. '` has no `' .. base .. ':run` in Redis: its state is gone')
   elseif state ~= 'running' then
     return 0
   end
-  local tasks, held, inputs = base .. ':tasks:' .. stage, base .. ':held:' .. stage, base .. ':in:' .. stage
-  local keyed = false
-  if args[5] ~= '' then
-    redis.call('HSET', sh, 'max_parallel', args[5])
+  local skip = args[6]
+  if skip == '' then
+    skip = nil
   end
-  local c, bad = counts(sh, { 'max_parallel', 'in_flight' })
+  local ctx, bad = stage_ctx(keys[1], base, args[2], run, args[4], args[5], skip)
   if bad then
     return bad
   end
-  local maxp = c[1]
-  local inflight = c[2] or 0
-  local before, after = hooks_of(sh)
-  local now = now_ms()
-  local added, hist = 0, {}
-  for j = 6, #args, 6 do
-    local index = args[j]
-    if redis.call('HSETNX', tasks, index, args[j + 1]) == 1 then
-      added = added + 1
-      local key = args[j + 4]
-      if key ~= '' then
-        keyed = true
-      end
-      if maxp and inflight >= maxp then
-        redis.call('HSET', inputs, index, args[j + 3])
-        redis.call('RPUSH', held, index)
-      else
-        inflight = inflight + 1
-        -- A hooked stage keeps every input: its hook host may run the task again.
-        if args[j + 5] == '1' or before or after then
-          redis.call('HSET', inputs, index, args[j + 3])
-        end
-        if args[j + 5] == '1' then
-          local rec = cjson.decode(args[j + 1])
-          rec.i = args[j + 3]
-          release(base, prefix, run, stage, index, 1, rec, rec.d or 0, now, hist, before)
-        else
-          if key == '' then
-            key = nil
-          end
-          xadd(base, run, stage, index, 1, { a = args[j + 2], i = args[j + 3], k = key }, hist, now, before)
-        end
-      end
-    end
+  for j = 7, #args, 6 do
+    add_task(ctx, args[j], args[j + 1], args[j + 2], args[j + 3], args[j + 4], args[j + 5])
   end
-  write_history(base, hist)
-  redis.call('HSET', sh, 'in_flight', inflight)
-  if keyed then
-    redis.call('HSET', sh, 'keyed', 1)
+  close_ctx(ctx)
+  return ctx.added
+end
+
+-- Add an extension (JSON: g = generation, cap, mp = max-parallel or '', skip = reason or
+-- '', tasks = { { record, actor, input, key or '', timed }, ... }) to a sealed stage:
+-- numbered from its `enqueued`, at most up to `cap` tasks in the stage; `expected` rises
+-- by as many. Returns how many tasks were left out (past the cap).
+local function apply_extension(sh, base, prefix, run, stage, raw)
+  local ext = cjson.decode(raw)
+  local skip = ext.skip
+  if skip == '' then
+    skip = nil
   end
-  bump_peak(sh, inflight)
-  redis.call('HINCRBY', sh, 'enqueued', added)
-  return added
+  local ctx, bad = stage_ctx(sh, base, prefix, run, stage, ext.mp, skip)
+  if bad then
+    return bad
+  end
+  local first = tonumber(redis.call('HGET', sh, 'enqueued') or '0')
+  local room = math.max(ext.cap - first, 0)
+  local take = math.min(#ext.tasks, room)
+  for k = 1, take do
+    local t = ext.tasks[k]
+    add_task(ctx, string.format('%d', first + k - 1), t[1], t[2], t[3], t[4], t[5])
+  end
+  close_ctx(ctx)
+  redis.call('HINCRBY', sh, 'expected', ctx.added)
+  return #ext.tasks - take
 end
 
 -- Record outcomes, each exactly once, and acknowledge their deliveries on `stream`.
--- `items` are { index, attempt, kind, payload, entry, actor }. Returns, per item,
+-- `items` are { index, attempt, kind ('ok' | 'err'), payload, entry, actor, ext (an
+-- extension's JSON or nil) }; a counted item's extension joins the stage (or waits for
+-- the seal), and its tasks left out past the cap are added to `left_out`. Returns, per item,
 -- 'counted', 'straggler', 'duplicate', 'unknown' (no such task) or 'ended' (the run was
 -- cancelled, or its state is gone: nothing recorded, the delivery acknowledged).
 local function record_items(sh, base, prefix, run, stage, stream, items)
@@ -245,6 +314,7 @@ local function record_items(sh, base, prefix, run, stage, stream, items)
   end
   local cut, maxp = redis.call('HGET', sh, 'cut') == '1', c[1]
   local succeeded, failed, ended = 0, 0, 0
+  local grow = {}
   for _, it in ipairs(items) do
     local actor_json = cjson.encode(it.actor)
     local record
@@ -268,6 +338,9 @@ local function record_items(sh, base, prefix, run, stage, stream, items)
         else
           failed = failed + 1
         end
+        if it.ext then
+          grow[#grow + 1] = it.ext
+        end
         out[#out + 1] = 'counted'
       end
     end
@@ -284,6 +357,24 @@ local function record_items(sh, base, prefix, run, stage, stream, items)
   end
   if failed > 0 then
     redis.call('HINCRBY', sh, 'failed', failed)
+  end
+  -- Extensions after the counters, before the slots: their tasks take free slots like
+  -- any new task, and held tasks of the stage keep their turn after them.
+  local left_out = 0
+  for _, raw in ipairs(grow) do
+    if redis.call('HEXISTS', sh, 'expected') == 0 then
+      redis.call('RPUSH', base .. ':grow:' .. stage, raw)
+    else
+      local left = apply_extension(sh, base, prefix, run, stage, raw)
+      if type(left) == 'table' then
+        return left
+      end
+      left_out = left_out + left
+    end
+  end
+  out.left_out = left_out
+  if #grow > 0 then
+    maxp = tonumber(redis.call('HGET', sh, 'max_parallel'))
   end
   if ended > 0 then
     local inflight = redis.call('HINCRBY', sh, 'in_flight', -ended)
@@ -369,14 +460,52 @@ end
 -- What a hook host calls: record one task's outcome, bypassing review, and acknowledge
 -- its delivery on `stream` (the hooks stream or an actor's).
 -- KEYS: stage hash. ARGV: base, prefix, run, stage, stream ('' if none), index, attempt,
--- kind, payload, entry id ('' if none), actor. Returns what `finish` returns for it.
+-- kind, payload, entry id ('' if none), actor, extension JSON ('' if none; see
+-- `apply_extension`). Returns { what `finish` returns for it, how many of the
+-- extension's tasks were left out past its cap }.
 local function record(keys, args)
   local base, prefix, run, stage, stream = args[1], args[2], args[3], args[4], args[5]
   local item = { index = args[6], attempt = args[7], kind = args[8], payload = args[9], entry = args[10], actor = args[11] }
   if stream == '' then
     item.entry = ''
   end
-  return record_items(keys[1], base, prefix, run, stage, stream, { item })[1]
+  if args[12] and args[12] ~= '' then
+    item.ext = args[12]
+  end
+  local out = record_items(keys[1], base, prefix, run, stage, stream, { item })
+  if out.left_out == nil then
+    return { out[1], 0 }
+  end
+  return { out[1], out.left_out }
+end
+
+-- What the orchestrator calls when `execute` returned: record how many tasks the barrier
+-- waits for and the execution, then add the extensions reviewed meanwhile.
+-- KEYS: stage hash. ARGV: base, prefix, run, stage, expected, execution JSON. Returns
+-- { tasks enqueued before the extensions (what `execute` enqueued), tasks left out }.
+local function seal(keys, args)
+  local sh = keys[1]
+  local base, prefix, run, stage = args[1], args[2], args[3], args[4]
+  redis.call('HSET', sh, 'expected', args[5], 'execution', args[6])
+  local c, bad = counts(sh, { 'enqueued' })
+  if bad then
+    return bad
+  end
+  local left_out = 0
+  if run_state(base) == 'running' then
+    while true do
+      local raw = redis.call('LPOP', base .. ':grow:' .. stage)
+      if not raw then
+        break
+      end
+      local left = apply_extension(sh, base, prefix, run, stage, raw)
+      if type(left) == 'table' then
+        return left
+      end
+      left_out = left_out + left
+    end
+  end
+  return { c[1] or 0, left_out }
 end
 
 -- What a hook host calls when `before-task` said run: acknowledge the admission entry and
@@ -484,11 +613,12 @@ local function keep(keys, args)
   return 1
 end
 
-redis.register_function('troupe_v4_enqueue', enqueue)
-redis.register_function('troupe_v4_keep', keep)
-redis.register_function('troupe_v4_finish', finish)
-redis.register_function('troupe_v4_record', record)
-redis.register_function('troupe_v4_admit', admit)
-redis.register_function('troupe_v4_requeue', requeue)
-redis.register_function('troupe_v4_promote', promote)
-redis.register_function('troupe_v4_handback', handback)
+redis.register_function('troupe_v5_enqueue', enqueue)
+redis.register_function('troupe_v5_keep', keep)
+redis.register_function('troupe_v5_finish', finish)
+redis.register_function('troupe_v5_record', record)
+redis.register_function('troupe_v5_seal', seal)
+redis.register_function('troupe_v5_admit', admit)
+redis.register_function('troupe_v5_requeue', requeue)
+redis.register_function('troupe_v5_promote', promote)
+redis.register_function('troupe_v5_handback', handback)
