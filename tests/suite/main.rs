@@ -23,6 +23,7 @@ mod manifest_ui;
 mod pipelines;
 mod retention;
 mod sandbox;
+mod scaffold;
 mod sdk;
 mod validate_ui;
 mod wdl_compile;
