@@ -6,7 +6,6 @@
 //! and from the WDL-style language.
 
 use serde_json::{json, Value};
-use troupe::engine::RunStore;
 use troupe::harness::{Harness, HarnessRun, Script};
 use troupe::Outcome;
 use troupe_tests::{plugin, root, run_pipeline};
@@ -67,7 +66,8 @@ fn canary_runs_its_canaries_one_after_another_then_releases_the_rest_with_max_pa
 #[test]
 fn a_failed_canary_fails_the_stage_naming_it_and_the_rest_are_skipped() {
     let stage = canary_stage(json!({ "canaryCount": 3 }));
-    let outcomes = json!({ "default": { "echo": true, "ms": 5 }, "tasks": { "1": { "err": "health check failed", "ms": 5 } } });
+    let outcomes =
+        json!({ "default": { "echo": true, "ms": 5 }, "tasks": { "1": { "err": "health check failed", "ms": 5 } } });
     let run = harness("canary").run_script(&stage, &hosts(5), &script(outcomes)).unwrap();
     assert!(!run.succeeded(), "{}", run.timeline());
     let skipped = "skipped: canary task 1 failed: health check failed".to_string();
@@ -92,7 +92,8 @@ fn canary_with_fewer_items_than_canaries_runs_each_as_a_canary_and_none_is_empty
 
 #[test]
 fn canary_and_expand_report_bad_config_by_field() {
-    let problems = harness("canary").validate(&canary_stage(json!({ "canaryCount": "two", "maxParallel": 0 }))).unwrap();
+    let problems =
+        harness("canary").validate(&canary_stage(json!({ "canaryCount": "two", "maxParallel": 0 }))).unwrap();
     let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
     assert_eq!(fields, ["executorConfig.canaryCount", "executorConfig.maxParallel"], "{problems:?}");
     let problems = harness("expand").validate(&crawl_stage(json!({ "maxTasks": 0, "maxDepth": -1 }))).unwrap();
@@ -124,16 +125,18 @@ fn ids(output: &Value) -> Vec<String> {
 #[test]
 fn expand_follows_next_to_max_depth_in_discovery_order() {
     // Durations make the order of reviews certain: b (5 ms) ends before a (10 ms).
-    let outcomes = json!({ "workers": 8, "default": { "echo": true, "ms": 10 }, "tasks": { "1": { "echo": true, "ms": 5 } } });
+    let outcomes =
+        json!({ "workers": 8, "default": { "echo": true, "ms": 10 }, "tasks": { "1": { "echo": true, "ms": 5 } } });
     let run = harness("expand").run_script(&crawl_stage(json!({ "maxDepth": 2 })), &site(), &script(outcomes)).unwrap();
     assert!(run.succeeded(), "{}", run.timeline());
     // Generation 0: a, b; 1: b1 (b's review first), a1, a2; 2: a11. a111 is generation 3,
     // past maxDepth 2, so a11's `next` is not followed.
     assert_eq!(ids(run.output().unwrap()), ["a", "b", "b1", "a1", "a2", "a11"], "{}", run.timeline());
-    let all = harness("expand").run(&crawl_stage(json!({})), &site(), |t, _| Outcome::Succeeded(t.input.clone())).unwrap();
+    let all =
+        harness("expand").run(&crawl_stage(json!({})), &site(), |t, _| Outcome::Succeeded(t.input.clone())).unwrap();
     assert_eq!(all.results.len(), 7, "default maxDepth 3 reaches a111: {}", all.timeline());
-    let seeds_only =
-        harness("expand").run(&crawl_stage(json!({ "maxDepth": 0 })), &site(), |t, _| Outcome::Succeeded(t.input.clone()));
+    let seeds_only = harness("expand")
+        .run(&crawl_stage(json!({ "maxDepth": 0 })), &site(), |t, _| Outcome::Succeeded(t.input.clone()));
     assert_eq!(ids(seeds_only.unwrap().output().unwrap()), ["a", "b"]);
 }
 
@@ -172,7 +175,8 @@ async fn canary_in_a_pipeline_outputs_every_item_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn canary_in_a_pipeline_skips_the_rest_when_a_canary_fails() {
     // Flaky fails the first call for a key: item 1 is the failing canary.
-    let items: Vec<Value> = (0..6).map(|i| json!({ "key": format!("canary-{i}"), "failures": i32::from(i == 1) })).collect();
+    let items: Vec<Value> =
+        (0..6).map(|i| json!({ "key": format!("canary-{i}"), "failures": i32::from(i == 1) })).collect();
     let stage = json!({ "name": "deploy", "mode": "canary", "actor": "Flaky",
                         "scatter": { "input": "$.trigger.items", "as": "item" }, "input": "$.item",
                         "executorConfig": { "canaryCount": 2 } });
@@ -192,9 +196,12 @@ async fn canary_in_a_pipeline_skips_the_rest_when_a_canary_fails() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expand_in_a_pipeline_finds_every_page_to_its_depth_parents_first() {
-    let (report, engine, _workers) =
-        run_pipeline(json!({ "stages": [crawl_stage(json!({ "maxDepth": 2, "maxParallel": 2 }))] }), site()["trigger"].clone(), 4)
-            .await;
+    let (report, engine, _workers) = run_pipeline(
+        json!({ "stages": [crawl_stage(json!({ "maxDepth": 2, "maxParallel": 2 }))] }),
+        site()["trigger"].clone(),
+        4,
+    )
+    .await;
     let report = report.unwrap();
     let found = ids(&report.context["crawl"]);
     assert_eq!(&found[..2], ["a", "b"], "the seeds first, in order");

@@ -37,7 +37,9 @@ fn target_dir() -> PathBuf {
 
 /// A command with no cargo settings of the test's own build.
 fn clean(mut cmd: Command) -> Command {
-    for var in ["CARGO", "CARGO_TARGET_DIR", "RUSTUP_TOOLCHAIN", "RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "RUSTC_WRAPPER"] {
+    for var in
+        ["CARGO", "CARGO_TARGET_DIR", "RUSTUP_TOOLCHAIN", "RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "RUSTC_WRAPPER"]
+    {
         cmd.env_remove(var);
     }
     cmd.env("CARGO_TARGET_DIR", target_dir());
@@ -62,7 +64,10 @@ fn build_wasm(dir: &Path) {
             .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
             .unwrap();
         let lld = sysroot.join(format!("lib/rustlib/{host}/bin/rust-lld"));
-        assert!(Path::new("/usr/bin/cargo").is_file(), "the fallback needs Debian's cargo-web (cargo xtask installs it)");
+        assert!(
+            Path::new("/usr/bin/cargo").is_file(),
+            "the fallback needs Debian's cargo-web (cargo xtask installs it)"
+        );
         let mut cmd = clean(Command::new("/usr/bin/cargo"));
         cmd.env("RUSTC", "/usr/bin/rustc")
             .env("RUSTDOC", "/usr/bin/rustdoc")
@@ -81,7 +86,8 @@ fn scaffold(kind: &str, name: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
     assert!(!tmp.path().starts_with(root()), "the crate must be outside the clone");
     let dir = tmp.path().join(name);
     let started = Instant::now();
-    let out = check("troupe new", Command::new(troupe()).args(["new", kind, name, "--dir"]).arg(&dir).output().unwrap());
+    let out =
+        check("troupe new", Command::new(troupe()).args(["new", kind, name, "--dir"]).arg(&dir).output().unwrap());
     let said = String::from_utf8_lossy(&out.stdout);
     let sdk = root().join("plugins/sdk").canonicalize().unwrap();
     assert!(said.contains(&format!("troupe-sdk: path {}", sdk.display())), "{said}");
@@ -148,7 +154,11 @@ fn a_new_actor_builds_outside_the_clone_and_passes_its_unit_and_pipeline_tests()
 #[test]
 fn troupe_new_refuses_a_bad_name_and_a_directory_in_use() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = Command::new(troupe()).args(["new", "executor", "Bad_Name", "--dir"]).arg(tmp.path().join("x")).output().unwrap();
+    let out = Command::new(troupe())
+        .args(["new", "executor", "Bad_Name", "--dir"])
+        .arg(tmp.path().join("x"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("NAME `Bad_Name`: use lowercase letters"), "{out:?}");
     std::fs::write(tmp.path().join("taken"), "").unwrap();

@@ -40,8 +40,8 @@ fn the_sdk_is_self_contained() {
 /// The `troupe:executor/...` interfaces a component imports and exports, by name without
 /// the version.
 fn interfaces(engine: &wasmtime::Engine, file: &Path) -> (Vec<String>, Vec<String>) {
-    let component = wasmtime::component::Component::from_file(engine, file)
-        .unwrap_or_else(|e| panic!("{}: {e:#}", file.display()));
+    let component =
+        wasmtime::component::Component::from_file(engine, file).unwrap_or_else(|e| panic!("{}: {e:#}", file.display()));
     let ty = component.component_type();
     let name = |n: &str| n.strip_prefix("troupe:executor/").map(|n| n.split('@').next().unwrap_or(n).to_string());
     let imports = ty.imports(engine).filter_map(|(n, _)| name(n)).collect();
@@ -72,5 +72,8 @@ fn every_rust_guest_has_its_own_worlds_type_alone() {
             *seen.entry(exports[0].clone()).or_insert(0) += 1;
         }
     }
-    assert!(seen.get("stage-executor").is_some_and(|n| *n >= 10) && seen.get("actor").is_some_and(|n| *n >= 10), "{seen:?}");
+    assert!(
+        seen.get("stage-executor").is_some_and(|n| *n >= 10) && seen.get("actor").is_some_and(|n| *n >= 10),
+        "{seen:?}"
+    );
 }

@@ -11,7 +11,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// The modules of the `suite` binary that read `TROUPE_TEST_ENGINE` and run on both engines.
-const BOTH_ENGINES: &[&str] = &["pipelines", "custom_executors", "growing_stages", "examples", "wdl_examples", "hostile"];
+const BOTH_ENGINES: &[&str] =
+    &["pipelines", "custom_executors", "growing_stages", "examples", "wdl_examples", "hostile"];
 
 /// libtest options that take their value as the next argument.
 const OPTIONS_WITH_VALUE: &[&str] =

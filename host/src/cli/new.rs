@@ -131,9 +131,8 @@ fn sdk_dependency(args: &NewArgs, exe: Option<&Path>) -> anyhow::Result<(String,
 /// The SDK of this troupe: `plugins/sdk` above its executable (a checkout's
 /// `target/<profile>/troupe`), else where this binary was built from.
 fn find_sdk(exe: Option<&Path>) -> Option<PathBuf> {
-    let is_sdk = |dir: &Path| {
-        std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|t| t.contains("name = \"troupe-sdk\""))
-    };
+    let is_sdk =
+        |dir: &Path| std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|t| t.contains("name = \"troupe-sdk\""));
     let beside_exe = exe.into_iter().flat_map(Path::ancestors).map(|a| a.join("plugins/sdk"));
     let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(|root| root.join("plugins/sdk"));
     beside_exe.chain(built_from).find(|d| is_sdk(d)).and_then(|d| d.canonicalize().ok())

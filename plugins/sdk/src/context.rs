@@ -8,7 +8,8 @@ use serde_json::Value;
 
 /// The host answered with text that is not JSON: a host bug, never worth retrying.
 fn parse(what: &str, text: String) -> Result<Value, HostError> {
-    serde_json::from_str(&text).map_err(|e| HostError::Invalid(format!("the host returned {what} that is not JSON: {e}")))
+    serde_json::from_str(&text)
+        .map_err(|e| HostError::Invalid(format!("the host returned {what} that is not JSON: {e}")))
 }
 
 fn matches(value: Value) -> Vec<Value> {

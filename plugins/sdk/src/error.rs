@@ -13,9 +13,10 @@ impl HostError {
     /// The message, whatever the kind.
     pub fn message(&self) -> &str {
         match self {
-            HostError::Invalid(m) | HostError::NotFound(m) | HostError::Unavailable(m) | HostError::LimitExceeded(m) => {
-                m
-            }
+            HostError::Invalid(m)
+            | HostError::NotFound(m)
+            | HostError::Unavailable(m)
+            | HostError::LimitExceeded(m) => m,
         }
     }
 
@@ -41,9 +42,10 @@ impl From<HostError> for ExecutorError {
 impl From<HostError> for String {
     fn from(e: HostError) -> Self {
         match e {
-            HostError::Invalid(m) | HostError::NotFound(m) | HostError::Unavailable(m) | HostError::LimitExceeded(m) => {
-                m
-            }
+            HostError::Invalid(m)
+            | HostError::NotFound(m)
+            | HostError::Unavailable(m)
+            | HostError::LimitExceeded(m) => m,
         }
     }
 }

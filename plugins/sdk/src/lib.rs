@@ -74,8 +74,8 @@ pub mod prelude {
     pub use crate::{context, log, queue, state};
     pub use crate::{export_actor, Actor};
     pub use crate::{
-        export_executor, Admission, EarlyStart, EnqueueOptions, Execution, Executor, ExecutorError, HostError,
-        NewTask, Outcome, OutputShape, Plan, Problem, RateLimit, ScatterList, ScatterTemplate, Stage, Task, TaskRef, Verdict,
+        export_executor, Admission, EarlyStart, EnqueueOptions, Execution, Executor, ExecutorError, HostError, NewTask,
+        Outcome, OutputShape, Plan, Problem, RateLimit, ScatterList, ScatterTemplate, Stage, Task, TaskRef, Verdict,
     };
     pub use crate::{json, IgnoredAny, Map, Value};
 }

@@ -80,7 +80,13 @@ impl Executor for Canary {
 }
 
 /// After canary `canary` (item `canary`) ended: extend the stage with what comes next.
-fn release(stage: &Stage, config: &Config, canary: u64, task: &TaskRef, outcome: &Outcome) -> Result<(), ExecutorError> {
+fn release(
+    stage: &Stage,
+    config: &Config,
+    canary: u64,
+    task: &TaskRef,
+    outcome: &Outcome,
+) -> Result<(), ExecutorError> {
     let items = stage.scatter_list()?;
     let next = usize::try_from(canary + 1).unwrap_or(usize::MAX).min(items.len());
     let rest = next..items.len();

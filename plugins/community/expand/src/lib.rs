@@ -53,7 +53,12 @@ impl Executor for Expand {
         let seeds = stage.scatter_list()?;
         let take = usize::try_from(config.max_tasks).unwrap_or(usize::MAX).min(seeds.len());
         if take < seeds.len() {
-            log::warn(&format!("{} seeds, maxTasks {}: the last {} are left out", seeds.len(), take, seeds.len() - take));
+            log::warn(&format!(
+                "{} seeds, maxTasks {}: the last {} are left out",
+                seeds.len(),
+                take,
+                seeds.len() - take
+            ));
         }
         let tasks = (0..take).map(|i| seeds.task(i)).collect::<Result<Vec<_>, _>>()?;
         let options = EnqueueOptions::default().with_max_parallel(config.max_parallel);

@@ -55,12 +55,14 @@ impl Executor for ForkJoin {
         let mut tasks = Vec::with_capacity(config.branches.len());
         for (i, b) in config.branches.iter().enumerate() {
             let input = match &b.input {
-                Some(template) => context::resolve_input(template, bindings).map_err(|e| match ExecutorError::from(e) {
-                    ExecutorError::Fatal(m) => {
-                        ExecutorError::fatal(m.replacen("input", &format!("executorConfig.branches[{i}].input"), 1))
-                    }
-                    other => other,
-                })?,
+                Some(template) => {
+                    context::resolve_input(template, bindings).map_err(|e| match ExecutorError::from(e) {
+                        ExecutorError::Fatal(m) => {
+                            ExecutorError::fatal(m.replacen("input", &format!("executorConfig.branches[{i}].input"), 1))
+                        }
+                        other => other,
+                    })?
+                }
                 None => stage_input.clone(),
             };
             tasks.push(stage.task(i as u64, &b.actor, input).with_key(json!(b.name)));
