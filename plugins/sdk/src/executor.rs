@@ -171,13 +171,15 @@ pub mod __private {
         if let Some(problem) = s.parse_error() {
             return vec![problem];
         }
-        let (config, mut problems) = s.config_checked::<E::Config>();
-        if let Some(config) = config {
-            // A field the config's type already found bad is not reported twice.
-            let found: Vec<String> = problems.iter().map(|p| p.field.clone()).collect();
-            problems.extend(E::validate(&s, &config).into_iter().filter(|p| !found.contains(&p.field)));
-        }
-        problems
+        let (config, parse_problems) = s.config_checked::<E::Config>();
+        let Some(config) = config else { return parse_problems };
+        // A field the config's type already found bad is not reported twice. Order: the
+        // stage's fields, then its config (the type's problems before the executor's).
+        let (config_problems, stage_problems): (Vec<Problem>, Vec<Problem>) = E::validate(&s, &config)
+            .into_iter()
+            .filter(|p| !parse_problems.iter().any(|found| found.field == p.field))
+            .partition(|p| p.field.starts_with("executorConfig"));
+        stage_problems.into_iter().chain(parse_problems).chain(config_problems).collect()
     }
 
     pub fn plan<E: Executor>(s: wit::Stage) -> Result<wit::StagePlan, ExecutorError> {
