@@ -77,3 +77,23 @@ fn every_rust_guest_has_its_own_worlds_type_alone() {
         "{seen:?}"
     );
 }
+
+/// The SDK maps a host error by its kind: an unknown actor is `not-found` (the engine
+/// checks every enqueued task's actor), so `execute` fails the stage at once (`fatal`)
+/// with the host's words, never `retryable` (which the orchestrator would call again).
+#[test]
+fn an_unknown_actor_at_enqueue_is_fatal_at_once_with_the_hosts_message() {
+    let loader = troupe_tests::loader();
+    let single =
+        troupe_tests::executor(&loader, "single", &troupe_tests::plugin("single"), troupe::manifest::Limits::default());
+    let engine = std::sync::Arc::new(troupe::engine::EmbeddedEngine::new(["Pass".to_string()], troupe::LogLevel::Warn));
+    // No run: the context is empty, which a literal input does not read.
+    let stage =
+        single.stage("", &serde_json::json!({ "name": "s", "mode": "single", "actor": "Nobody", "input": { "x": 1 } }));
+    match single.execute(engine, &stage).expect("the call itself succeeds") {
+        Err(troupe::ExecutorError::Fatal(message)) => {
+            assert_eq!(message, "task 0: unknown actor `Nobody`; the manifest has no [actors.Nobody]")
+        }
+        other => panic!("expected a fatal error naming the actor, got {other:?}"),
+    }
+}
