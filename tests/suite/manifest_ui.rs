@@ -56,6 +56,18 @@ fn the_default_manifest_loads() {
     let modes: Vec<&str> = plugins.executors().map(|(m, _)| m).collect();
     assert_eq!(
         modes,
-        ["broadcast", "chunk", "circuit-breaker", "fork-join", "gather", "rate-limited", "retry", "scatter", "single"]
+        [
+            "broadcast",
+            "canary",
+            "chunk",
+            "circuit-breaker",
+            "expand",
+            "fork-join",
+            "gather",
+            "rate-limited",
+            "retry",
+            "scatter",
+            "single"
+        ]
     );
 }

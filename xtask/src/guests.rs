@@ -1,15 +1,14 @@
 //! The Rust guests in `plugins/`: build each for the wasm target and componentize it
 //! into `target/plugins/` (fixtures into `target/plugins/fixtures/`).
 //!
-//! Guests are built in two cargo invocations, one per troupe-sdk feature (`executor`,
-//! `actor`): cargo unifies a dependency's features across the packages of one build,
-//! and a guest must carry the component type of exactly its own world.
+//! Every guest is built by one cargo invocation: troupe-sdk has no features to unify
+//! (it binds both worlds, each in its own module), and each guest's component type is
+//! the one its export macro puts into the guest's own crate.
 
 use crate::toolchain::{self, Route};
 use crate::{cargo, run};
 use anyhow::{bail, Context as _};
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 struct Guest {
@@ -19,7 +18,8 @@ struct Guest {
     fixture: bool,
 }
 
-fn guests(root: &Path) -> anyhow::Result<BTreeMap<String, Vec<Guest>>> {
+/// Every package of the guest workspace with a `cdylib` target.
+fn guests(root: &Path) -> anyhow::Result<Vec<Guest>> {
     let out = cargo(root)
         .args(["metadata", "--no-deps", "--format-version", "1", "--manifest-path", "plugins/Cargo.toml"])
         .output()
@@ -28,7 +28,7 @@ fn guests(root: &Path) -> anyhow::Result<BTreeMap<String, Vec<Guest>>> {
         bail!("cargo metadata on plugins/ failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     let meta: Value = serde_json::from_slice(&out.stdout)?;
-    let mut by_feature: BTreeMap<String, Vec<Guest>> = BTreeMap::new();
+    let mut guests = Vec::new();
     for pkg in meta["packages"].as_array().into_iter().flatten() {
         let cdylib = pkg["targets"]
             .as_array()
@@ -36,23 +36,15 @@ fn guests(root: &Path) -> anyhow::Result<BTreeMap<String, Vec<Guest>>> {
             .flatten()
             .find(|t| t["crate_types"].as_array().is_some_and(|k| k.iter().any(|k| k == "cdylib")));
         let Some(cdylib) = cdylib else { continue };
-        let feature = pkg["dependencies"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|d| d["name"] == "troupe-sdk")
-            .and_then(|d| d["features"].as_array()?.first()?.as_str().map(str::to_string))
-            .with_context(|| {
-                format!("guest {} must depend on troupe-sdk with feature `executor` or `actor`", pkg["name"])
-            })?;
         let manifest = pkg["manifest_path"].as_str().unwrap_or_default();
-        by_feature.entry(feature).or_default().push(Guest {
+        guests.push(Guest {
             package: pkg["name"].as_str().unwrap_or_default().to_string(),
             lib: cdylib["name"].as_str().unwrap_or_default().replace('-', "_"),
             fixture: manifest.contains("/fixtures/"),
         });
     }
-    Ok(by_feature)
+    guests.sort_by(|a, b| a.package.cmp(&b.package));
+    Ok(guests)
 }
 
 pub fn build_all(root: &Path, out: &Path) -> anyhow::Result<()> {
@@ -61,21 +53,17 @@ pub fn build_all(root: &Path, out: &Path) -> anyhow::Result<()> {
     if let Route::BuildStd { .. } = route {
         eprintln!("xtask: building guests with Debian's rustc and -Zbuild-std (no rustup {} std)", toolchain::TARGET);
     }
-    for (feature, group) in guests(root)? {
-        eprintln!(
-            "xtask: building {feature} guests: {}",
-            group.iter().map(|g| g.package.as_str()).collect::<Vec<_>>().join(", ")
-        );
-        let mut cmd = toolchain::guest_build(&route, &plugins);
-        for g in &group {
-            cmd.args(["-p", &g.package]);
-        }
-        run(&mut cmd)?;
-        for g in &group {
-            let built = plugins.join("target").join(toolchain::TARGET).join("release").join(format!("{}.wasm", g.lib));
-            let dest = if g.fixture { out.join("fixtures") } else { out.to_path_buf() };
-            componentize_into(&built, &dest.join(format!("{}.wasm", g.package)))?;
-        }
+    let guests = guests(root)?;
+    eprintln!("xtask: building guests: {}", guests.iter().map(|g| g.package.as_str()).collect::<Vec<_>>().join(", "));
+    let mut cmd = toolchain::guest_build(&route, &plugins);
+    for g in &guests {
+        cmd.args(["-p", &g.package]);
+    }
+    run(&mut cmd)?;
+    for g in &guests {
+        let built = plugins.join("target").join(toolchain::TARGET).join("release").join(format!("{}.wasm", g.lib));
+        let dest = if g.fixture { out.join("fixtures") } else { out.to_path_buf() };
+        componentize_into(&built, &dest.join(format!("{}.wasm", g.package)))?;
     }
     Ok(())
 }
@@ -97,14 +85,9 @@ fn componentize_into(module: &Path, dest: &Path) -> anyhow::Result<()> {
 pub fn lint(root: &Path) -> anyhow::Result<()> {
     let manifest: PathBuf = root.join("plugins/Cargo.toml");
     run(cargo(root).args(["fmt", "--all", "--manifest-path"]).arg(&manifest).args(["--", "--check"]))?;
-    for (_, group) in guests(root)? {
-        let mut cmd = cargo(root);
-        cmd.args(["clippy", "--manifest-path"]).arg(&manifest).env("CARGO_TARGET_DIR", root.join("plugins/target"));
-        for g in &group {
-            cmd.args(["-p", &g.package]);
-        }
-        cmd.args(["--", "-D", "warnings"]);
-        run(&mut cmd)?;
-    }
-    Ok(())
+    run(cargo(root)
+        .args(["clippy", "--workspace", "--all-targets", "--manifest-path"])
+        .arg(&manifest)
+        .env("CARGO_TARGET_DIR", root.join("plugins/target"))
+        .args(["--", "-D", "warnings"]))
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 
 /// The modules of the `suite` binary that read `TROUPE_TEST_ENGINE` and run on both engines.
 const BOTH_ENGINES: &[&str] =
-    &["pipelines", "custom_executors", "examples", "wdl_examples", "hostile", "python_guests"];
+    &["pipelines", "custom_executors", "growing_stages", "examples", "wdl_examples", "hostile", "python_guests"];
 
 /// libtest options that take their value as the next argument.
 const OPTIONS_WITH_VALUE: &[&str] =

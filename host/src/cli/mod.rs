@@ -3,6 +3,7 @@
 mod cancel;
 mod compile;
 mod dry_run;
+mod new;
 mod plugins;
 mod progress;
 mod redis_args;
@@ -55,6 +56,9 @@ enum Command {
     /// script, on a virtual clock; print a per-attempt timeline and the stage's result.
     /// Exit 0 succeeded, 1 failed, 2 invalid input.
     Test(test::TestArgs),
+    /// Scaffold a plugin crate (`troupe new executor NAME`, `troupe new actor NAME`) that
+    /// builds with the commands in its README.
+    New(new::NewArgs),
 }
 
 /// The exit status of every command given an invalid pipeline or program (syntax,
@@ -135,6 +139,7 @@ pub fn main() -> ExitCode {
         Command::Cancel(args) => cancel::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Compile(args) => compile::run(args),
+        Command::New(args) => new::run(args),
     };
     match result {
         Ok(code) => code,

@@ -27,12 +27,12 @@ macro_rules! export_actor {
         #[doc(hidden)]
         pub struct __TroupeActorExport;
 
-        impl $crate::bindings::exports::troupe::executor::actor::Guest for __TroupeActorExport {
+        impl $crate::bindings::actor_world::exports::troupe::executor::actor::Guest for __TroupeActorExport {
             fn invoke(input: String) -> Result<String, String> {
                 $crate::__actor_private::invoke::<$ty>(input)
             }
         }
 
-        $crate::bindings::__export_actor_world!(__TroupeActorExport with_types_in $crate::bindings);
+        $crate::bindings::actor_world::__export_actor_world!(__TroupeActorExport with_types_in $crate::bindings::actor_world);
     };
 }

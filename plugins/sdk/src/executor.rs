@@ -1,14 +1,15 @@
 //! The [`Executor`] trait: one method per export of the `stage-executor` interface, all
-//! but `execute` defaulted, so a simple pattern is a dozen lines.
+//! but `execute` defaulted, so a simple pattern is a dozen lines. Each method gets the
+//! stage and its configuration, parsed once per call as the executor's own
+//! [`Executor::Config`] type.
 
 use crate::bindings::types as wit;
 use crate::stage::Stage;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-pub use wit::{Admission, OutputShape, Problem, TaskRef, Verdict};
-
-/// Why an executor call failed (WIT `executor-error`).
-pub use wit::ExecutorError;
+pub use crate::error::{ExecutorError, Problem};
+pub use wit::{Admission, OutputShape, TaskRef, Verdict};
 
 /// A stage orchestration pattern. Every method is called on a fresh instance: keep
 /// nothing in statics between calls; use [`crate::state`] for what must persist.
@@ -16,28 +17,39 @@ pub trait Executor {
     /// The mode name shown in listings and errors (`scatter`).
     const NAME: &'static str;
 
-    /// Every problem in the stage definition, each naming its field. The default
-    /// accepts everything.
-    fn validate(_stage: &Stage) -> Vec<Problem> {
+    /// The stage's `executorConfig` (laid over the manifest's defaults), as this type.
+    /// The keys the host reads itself (`toleratedFailures`, `toleratedFailurePercent`)
+    /// are removed first, so it may `deny_unknown_fields`. A config that does not
+    /// deserialize is reported by `validate` (a problem per bad field, named
+    /// `executorConfig.<path>`) and fails `plan` and `execute` with the same words; the
+    /// methods below only ever see a parsed one. [`crate::IgnoredAny`] takes any config.
+    type Config: DeserializeOwned;
+
+    /// Every problem in the stage definition, each naming its field, beyond those of the
+    /// config's type (already reported). With some config fields bad, `config` holds the
+    /// others and defaults for the bad ones. The default accepts everything.
+    fn validate(_stage: &Stage, _config: &Self::Config) -> Vec<Problem> {
         Vec::new()
     }
 
     /// Called once per run before any stage starts: ask for an early start or for the
     /// per-task hooks here. The default asks for nothing.
-    fn plan(_stage: &Stage) -> Result<Plan, ExecutorError> {
+    fn plan(_stage: &Stage, _config: &Self::Config) -> Result<Plan, ExecutorError> {
         Ok(Plan::default())
     }
 
     /// Start the stage: enqueue its tasks and say how many the barrier waits for.
-    fn execute(stage: &Stage) -> Result<Execution, ExecutorError>;
+    fn execute(stage: &Stage, config: &Self::Config) -> Result<Execution, ExecutorError>;
 
     /// Called before each task reaches its actor, when [`Plan::before_task`] is set.
-    fn before_task(_stage: &Stage, _task: &TaskRef) -> Admission {
+    fn before_task(_stage: &Stage, _config: &Self::Config, _task: &TaskRef) -> Admission {
         Admission::Run
     }
 
-    /// Called when each task ends, when [`Plan::after_task`] is set.
-    fn after_task(_stage: &Stage, _task: &TaskRef, _outcome: &Outcome) -> Verdict {
+    /// Called when each task ends, when [`Plan::after_task`] is set. It may grow the
+    /// stage with [`crate::queue::extend`]; the tasks are added when it returns
+    /// [`Verdict::Accept`].
+    fn after_task(_stage: &Stage, _config: &Self::Config, _task: &TaskRef, _outcome: &Outcome) -> Verdict {
         Verdict::Accept
     }
 }
@@ -45,14 +57,17 @@ pub trait Executor {
 /// What `execute` returns (WIT `execution`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Execution {
+    /// How many tasks `execute` enqueued: what the barrier waits for (extensions add to it).
     pub expected_tasks: u64,
+    /// Recorded with the stage; the output for [`OutputShape::Metadata`] or zero tasks.
     pub metadata: Option<Value>,
     pub output: OutputShape,
+    /// Trip the barrier at once and let the tasks run on.
     pub detached: bool,
 }
 
 impl Execution {
-    /// `expected_tasks` tasks whose results form an output of `output` shape, no hooks.
+    /// `expected_tasks` tasks whose results form an output of `output` shape.
     pub fn new(expected_tasks: u64, output: OutputShape) -> Self {
         Self { expected_tasks, metadata: None, output, detached: false }
     }
@@ -128,22 +143,6 @@ pub enum Outcome {
     Failed(String),
 }
 
-impl Problem {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Problem { field: field.into(), message: message.into() }
-    }
-}
-
-impl ExecutorError {
-    pub fn fatal(message: impl std::fmt::Display) -> Self {
-        ExecutorError::Fatal(message.to_string())
-    }
-
-    pub fn retryable(message: impl std::fmt::Display) -> Self {
-        ExecutorError::Retryable(message.to_string())
-    }
-}
-
 #[doc(hidden)]
 pub mod __private {
     //! Glue the export macro expands to; not part of the API.
@@ -154,6 +153,14 @@ pub mod __private {
         Stage::from_wit(s)
     }
 
+    /// The stage and its config, or why the host's stage cannot be read.
+    fn parsed<E: Executor>(s: wit::Stage) -> Result<(Stage, E::Config), ExecutorError> {
+        let s = stage(s);
+        s.ensure_parsed()?;
+        let config = s.config::<E::Config>()?;
+        Ok((s, config))
+    }
+
     pub fn name<E: Executor>() -> String {
         crate::panic::install_hook();
         E::NAME.to_string()
@@ -161,26 +168,37 @@ pub mod __private {
 
     pub fn validate<E: Executor>(s: wit::Stage) -> Vec<Problem> {
         let s = stage(s);
-        match s.parse_error() {
-            Some(problem) => vec![problem],
-            None => E::validate(&s),
+        if let Some(problem) = s.parse_error() {
+            return vec![problem];
         }
+        let (config, parse_problems) = s.config_checked::<E::Config>();
+        let Some(config) = config else { return parse_problems };
+        // A field the config's type already found bad is not reported twice. Order: the
+        // stage's fields, then its config (the type's problems before the executor's).
+        let (config_problems, stage_problems): (Vec<Problem>, Vec<Problem>) = E::validate(&s, &config)
+            .into_iter()
+            .filter(|p| !parse_problems.iter().any(|found| found.field == p.field))
+            .partition(|p| p.field.starts_with("executorConfig"));
+        stage_problems.into_iter().chain(parse_problems).chain(config_problems).collect()
     }
 
     pub fn plan<E: Executor>(s: wit::Stage) -> Result<wit::StagePlan, ExecutorError> {
-        let s = stage(s);
-        s.ensure_parsed()?;
-        E::plan(&s).map(Into::into)
+        let (s, config) = parsed::<E>(s)?;
+        E::plan(&s, &config).map(Into::into)
     }
 
     pub fn execute<E: Executor>(s: wit::Stage) -> Result<wit::Execution, ExecutorError> {
-        let s = stage(s);
-        s.ensure_parsed()?;
-        E::execute(&s).map(Into::into)
+        let (s, config) = parsed::<E>(s)?;
+        E::execute(&s, &config).map(Into::into)
     }
 
     pub fn before_task<E: Executor>(s: wit::Stage, task: TaskRef) -> Admission {
-        E::before_task(&stage(s), &task)
+        match parsed::<E>(s) {
+            Ok((s, config)) => E::before_task(&s, &config, &task),
+            // `plan` and `execute` failed on the same config already; say why here too
+            // rather than let the task through unexamined.
+            Err(e) => Admission::Reject(e.message().to_string()),
+        }
     }
 
     pub fn after_task<E: Executor>(s: wit::Stage, task: TaskRef, outcome: wit::Outcome) -> Verdict {
@@ -191,7 +209,15 @@ pub mod __private {
             },
             wit::Outcome::Failed(message) => Outcome::Failed(message),
         };
-        E::after_task(&stage(s), &task, &outcome)
+        match parsed::<E>(s) {
+            Ok((s, config)) => E::after_task(&s, &config, &task, &outcome),
+            Err(e) => {
+                // The verdict cannot carry an error: record the outcome as it is and say
+                // why the hook did not look at it.
+                crate::log::error(&format!("after-task of task {} not reviewed: {}", task.index, e.message()));
+                Verdict::Accept
+            }
+        }
     }
 }
 
@@ -202,7 +228,9 @@ macro_rules! export_executor {
         #[doc(hidden)]
         pub struct __TroupeExecutorExport;
 
-        impl $crate::bindings::exports::troupe::executor::stage_executor::Guest for __TroupeExecutorExport {
+        impl $crate::bindings::executor_world::exports::troupe::executor::stage_executor::Guest
+            for __TroupeExecutorExport
+        {
             fn name() -> String {
                 $crate::__private::name::<$ty>()
             }
@@ -231,6 +259,8 @@ macro_rules! export_executor {
             }
         }
 
-        $crate::bindings::__export_executor_world!(__TroupeExecutorExport with_types_in $crate::bindings);
+        $crate::bindings::executor_world::__export_executor_world!(
+            __TroupeExecutorExport with_types_in $crate::bindings::executor_world
+        );
     };
 }

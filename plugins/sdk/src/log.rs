@@ -1,4 +1,6 @@
 //! The run's log; the host tags each message with the plugin, mode, run and stage.
+//! `troupe` prints plugin lines at `warn` and above unless `TROUPE_LOG` says otherwise
+//! (`TROUPE_LOG=debug troupe run ...`).
 
 use crate::bindings::raw_log as raw;
 

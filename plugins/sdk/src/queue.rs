@@ -1,12 +1,16 @@
-//! Enqueueing the stage's tasks through the host.
+//! Enqueueing the stage's tasks through the host: [`enqueue`] and [`enqueue_all`] from
+//! `execute`, [`extend`] from `after-task` to grow the stage. A failed call is the
+//! host's [`HostError`]; `?` in `execute` turns it into the matching
+//! [`crate::ExecutorError`] (an unknown actor is `not-found`: the stage fails at once).
 
-use crate::bindings::troupe::executor::queue as raw;
-use crate::executor::ExecutorError;
+use crate::bindings::raw_queue as raw;
+use crate::error::HostError;
 use serde_json::Value;
 
 /// One actor invocation (WIT `task`), with its input as JSON.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Task {
+    /// Position within the stage, from 0; with run and stage it forms the task id.
     pub index: u64,
     pub actor: String,
     pub input: Value,
@@ -30,23 +34,69 @@ impl Task {
     }
 }
 
+/// A task added to a growing stage by [`extend`] (WIT `new-task`): the host numbers it,
+/// after every task the stage has so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTask {
+    pub actor: String,
+    pub input: Value,
+    /// The task's key in `by-key` and `keyed-list` outputs.
+    pub key: Option<Value>,
+}
+
+impl NewTask {
+    pub fn new(actor: impl Into<String>, input: Value) -> Self {
+        NewTask { actor: actor.into(), input, key: None }
+    }
+
+    pub fn with_key(mut self, key: Value) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    fn into_wit(self) -> raw::NewTask {
+        raw::NewTask { actor: self.actor, input: self.input.to_string(), key: self.key.map(|k| k.to_string()) }
+    }
+}
+
 /// How the host releases tasks (WIT `enqueue-options`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EnqueueOptions {
+    /// Hold each task at least this many milliseconds before it may run.
     pub delay_ms: u64,
+    /// At most this many of the stage's tasks enqueued-or-running (the last value given
+    /// for a stage applies to all its tasks).
     pub max_parallel: Option<u32>,
+    /// Release no faster than this token bucket allows.
     pub rate_limit: Option<RateLimit>,
+    /// Do not run these tasks: the host records each as skipped with this reason. A
+    /// skipped task counts toward the barrier, is not a failure, and is `null` in
+    /// `single` and `list` outputs (left out of `by-key` and `keyed-list`).
+    pub skip: Option<String>,
 }
 
 /// A host-kept token bucket (WIT `rate-limit`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateLimit {
+    /// Shared by name within this executor's namespace.
     pub bucket: String,
     pub per_second: f64,
+    /// The largest burst released at once (at least 1).
     pub burst: u32,
 }
 
 impl EnqueueOptions {
+    /// Options that record the tasks as skipped with `reason` instead of running them.
+    pub fn skipped(reason: impl Into<String>) -> Self {
+        EnqueueOptions { skip: Some(reason.into()), ..Default::default() }
+    }
+
+    /// These options with `max_parallel` set.
+    pub fn with_max_parallel(mut self, max_parallel: Option<u32>) -> Self {
+        self.max_parallel = max_parallel;
+        self
+    }
+
     fn to_wit(&self) -> raw::EnqueueOptions {
         raw::EnqueueOptions {
             delay_ms: self.delay_ms,
@@ -56,6 +106,7 @@ impl EnqueueOptions {
                 per_second: r.per_second,
                 burst: r.burst,
             }),
+            skip: self.skip.clone(),
         }
     }
 }
@@ -65,17 +116,18 @@ pub fn has_actor(name: &str) -> bool {
     raw::has_actor(name)
 }
 
-/// Enqueue one task.
-pub fn enqueue(task: Task, options: &EnqueueOptions) -> Result<(), ExecutorError> {
-    raw::enqueue(&task.into_wit(), &options.to_wit()).map_err(ExecutorError::Retryable)
+/// Enqueue one task. From `execute` only (`invalid` elsewhere).
+pub fn enqueue(task: Task, options: &EnqueueOptions) -> Result<(), HostError> {
+    raw::enqueue(&task.into_wit(), &options.to_wit())
 }
 
-/// Enqueue many tasks, `batch_size` per host round trip (at least 1).
+/// Enqueue many tasks, `batch_size` per host round trip (at least 1); returns how many.
+/// From `execute` only.
 pub fn enqueue_all(
     tasks: impl IntoIterator<Item = Task>,
     batch_size: usize,
     options: &EnqueueOptions,
-) -> Result<u64, ExecutorError> {
+) -> Result<u64, HostError> {
     let batch_size = batch_size.max(1);
     let options = options.to_wit();
     let mut batch = Vec::with_capacity(batch_size);
@@ -84,12 +136,29 @@ pub fn enqueue_all(
         batch.push(task.into_wit());
         count += 1;
         if batch.len() == batch_size {
-            raw::enqueue_batch(&batch, &options).map_err(ExecutorError::Retryable)?;
+            raw::enqueue_batch(&batch, &options)?;
             batch.clear();
         }
     }
     if !batch.is_empty() {
-        raw::enqueue_batch(&batch, &options).map_err(ExecutorError::Retryable)?;
+        raw::enqueue_batch(&batch, &options)?;
     }
     Ok(count)
+}
+
+/// Grow the stage from `after-task`: the tasks are added when the hook returns
+/// [`crate::Verdict::Accept`], atomically with the reviewed outcome and exactly once
+/// (dropped with `retry`), numbered after every task so far in the order given, with
+/// generation `task.generation + 1`; the barrier waits for them too. Tasks that would
+/// take the stage past `max_stage_tasks` (or the manifest's `max-tasks`) are left out.
+/// Several calls in one `after-task` add up, in call order, when they give the same
+/// options (one review's extension has one set; other options are `invalid`). Anywhere
+/// else it is `invalid`.
+pub fn extend(
+    tasks: impl IntoIterator<Item = NewTask>,
+    options: &EnqueueOptions,
+    max_stage_tasks: Option<u64>,
+) -> Result<(), HostError> {
+    let tasks: Vec<raw::NewTask> = tasks.into_iter().map(NewTask::into_wit).collect();
+    raw::extend(&tasks, &options.to_wit(), max_stage_tasks)
 }

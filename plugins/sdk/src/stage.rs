@@ -4,9 +4,9 @@
 
 use crate::bindings::types as wit;
 use crate::executor::{ExecutorError, Problem};
-use crate::queue::Task;
+use crate::queue::{NewTask, Task};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// A stage definition with its run, parsed once.
 #[derive(Debug, Clone)]
@@ -133,12 +133,9 @@ impl Stage {
     pub fn check_path(&self, field: &str) -> Option<Problem> {
         match self.field(field) {
             None => Some(Problem::new(field, "is required: a JSONPath such as `$.trigger.items`")),
-            Some(Value::String(p)) if p.starts_with('$') => crate::context::select(&Value::Null, p).err().map(|e| {
-                let message = match e {
-                    ExecutorError::Fatal(m) | ExecutorError::Retryable(m) => m,
-                };
-                Problem::new(field, message)
-            }),
+            Some(Value::String(p)) if p.starts_with('$') => {
+                crate::context::select(&Value::Null, p).err().map(|e| Problem::new(field, e.message()))
+            }
             Some(other) => {
                 Some(Problem::new(field, format!("must be a JSONPath string starting with `$`, found {}", kind(other))))
             }
@@ -167,13 +164,13 @@ impl Stage {
         problems
     }
 
-    /// The tasks of a scatter-shaped stage: one per item of the array at `scatter.input`,
-    /// with `input` rendered with the item at `$.<scatter.as>` and its position at `$.index`.
-    pub fn scatter_tasks(&self) -> Result<Vec<Task>, ExecutorError> {
-        let fatal = |p: Problem| ExecutorError::fatal(format!("{}: {}", p.field, p.message));
-        let actor = self.actor()?.to_string();
-        let path = self.required_str("scatter.input").map_err(fatal)?;
-        let name = self.required_str("scatter.as").map_err(fatal)?;
+    /// The items of a scatter-shaped stage (the array at `scatter.input`) with the
+    /// stage's `input` template compiled for them: what [`Stage::scatter_tasks`] uses, and
+    /// what a pattern that enqueues some items now and others from a hook reads again
+    /// there (the context does not change while the stage runs).
+    pub fn scatter_list(&self) -> Result<ScatterList, ExecutorError> {
+        let template = self.scatter_template()?;
+        let path = self.required_str("scatter.input")?;
         let mut found = crate::context::query(path, None)?;
         let items = match found.len() {
             0 => return Err(ExecutorError::fatal(format!("scatter.input: `{path}` matched nothing"))),
@@ -190,15 +187,24 @@ impl Stage {
             },
             _ => found,
         };
+        Ok(ScatterList { template, items })
+    }
+
+    /// How a scatter-shaped stage turns an item into a task (its actor, and its `input`
+    /// template with the item at `$.<scatter.as>` and a position at `$.index`), without
+    /// reading `scatter.input`: for items that come from somewhere else (a crawler's
+    /// results).
+    pub fn scatter_template(&self) -> Result<ScatterTemplate, ExecutorError> {
+        let name = self.required_str("scatter.as")?;
         let template = self.template(&[name, "index"])?;
-        let mut bindings = serde_json::Map::new();
-        let mut tasks = Vec::with_capacity(items.len());
-        for (index, item) in items.into_iter().enumerate() {
-            bindings.insert(name.to_string(), item);
-            bindings.insert("index".to_string(), serde_json::json!(index));
-            tasks.push(self.task(index as u64, &actor, template.render(&bindings)?));
-        }
-        Ok(tasks)
+        Ok(ScatterTemplate { actor: self.actor()?.to_string(), name: name.to_string(), template })
+    }
+
+    /// The tasks of a scatter-shaped stage: one per item of the array at `scatter.input`,
+    /// with `input` rendered with the item at `$.<scatter.as>` and its position at `$.index`.
+    pub fn scatter_tasks(&self) -> Result<Vec<Task>, ExecutorError> {
+        let list = self.scatter_list()?;
+        (0..list.len()).map(|i| list.task(i)).collect()
     }
 
     /// The problems of a stage that runs its actor once, or once per item when it has
@@ -246,7 +252,7 @@ impl Stage {
 
     /// The stage's `actor`, or a fatal error naming the missing field.
     pub fn actor(&self) -> Result<&str, ExecutorError> {
-        self.required_str("actor").map_err(|p| ExecutorError::fatal(format!("{}: {}", p.field, p.message)))
+        Ok(self.required_str("actor")?)
     }
 
     /// The stage's `input` template (`{}` when absent).
@@ -257,13 +263,89 @@ impl Stage {
     /// Resolve the stage's `input` template against the context, with `bindings` (for
     /// example `{"file": item, "index": 3}`) laid over it (the seed's `resolveInput`).
     pub fn resolve_input(&self, bindings: Option<&Value>) -> Result<Value, ExecutorError> {
-        crate::context::resolve_input(&self.input_template(), bindings)
+        Ok(crate::context::resolve_input(&self.input_template(), bindings)?)
     }
 
     /// A task of this stage (the seed's `createMessage`). Its id is derived by the host
     /// from (run, stage, index).
     pub fn task(&self, index: u64, actor: &str, input: Value) -> Task {
         Task { index, actor: actor.to_string(), input, key: None }
+    }
+}
+
+/// How a scatter-shaped stage renders an item into a task ([`Stage::scatter_template`]).
+#[derive(Debug, Clone)]
+pub struct ScatterTemplate {
+    actor: String,
+    name: String,
+    template: crate::Template,
+}
+
+impl ScatterTemplate {
+    /// The stage's actor.
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    /// The input for `item` at position `index`: the stage's `input` template with the
+    /// item at `$.<scatter.as>` and `index` at `$.index`.
+    pub fn input(&self, item: &Value, index: usize) -> Result<Value, ExecutorError> {
+        let mut bindings = Map::new();
+        bindings.insert(self.name.clone(), item.clone());
+        bindings.insert("index".to_string(), serde_json::json!(index));
+        self.template.render(&bindings)
+    }
+
+    /// A task of the stage's actor for `item`, for [`crate::queue::extend`] (the host
+    /// numbers it; `index` is only what `$.index` reads).
+    pub fn new_task(&self, item: &Value, index: usize) -> Result<NewTask, ExecutorError> {
+        Ok(NewTask::new(self.actor.clone(), self.input(item, index)?))
+    }
+}
+
+/// The items of a scatter-shaped stage and how to render them ([`Stage::scatter_list`]).
+#[derive(Debug, Clone)]
+pub struct ScatterList {
+    template: ScatterTemplate,
+    items: Vec<Value>,
+}
+
+impl ScatterList {
+    /// How many items.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The items, as `scatter.input` matched them.
+    pub fn items(&self) -> &[Value] {
+        &self.items
+    }
+
+    /// How items become tasks.
+    pub fn template(&self) -> &ScatterTemplate {
+        &self.template
+    }
+
+    fn item(&self, index: usize) -> Result<&Value, ExecutorError> {
+        self.items
+            .get(index)
+            .ok_or_else(|| ExecutorError::fatal(format!("scatter.input has {} items, not {}", self.len(), index + 1)))
+    }
+
+    /// The task for item `index`, with task index `index` (for `execute`).
+    pub fn task(&self, index: usize) -> Result<Task, ExecutorError> {
+        let input = self.template.input(self.item(index)?, index)?;
+        Ok(Task { index: index as u64, actor: self.template.actor.clone(), input, key: None })
+    }
+
+    /// The task for item `index`, for [`crate::queue::extend`]: the host numbers it
+    /// after the stage's tasks so far.
+    pub fn new_task(&self, index: usize) -> Result<NewTask, ExecutorError> {
+        self.template.new_task(self.item(index)?, index)
     }
 }
 

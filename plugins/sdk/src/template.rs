@@ -112,9 +112,11 @@ fn render(node: &Node, bindings: &Map<String, Value>) -> Result<Value, ExecutorE
 
 /// Resolve one path through the host, naming `field` in the error.
 fn resolve_on_host(path: &str, bindings: Option<&Value>, field: &str) -> Result<Value, ExecutorError> {
-    crate::context::resolve_input(&Value::String(path.to_string()), bindings).map_err(|e| match e {
-        ExecutorError::Fatal(m) => ExecutorError::Fatal(m.replacen("input", field, 1)),
-        other => other,
+    crate::context::resolve_input(&Value::String(path.to_string()), bindings).map_err(|e| {
+        match ExecutorError::from(e) {
+            ExecutorError::Fatal(m) => ExecutorError::Fatal(m.replacen("input", field, 1)),
+            other => other,
+        }
     })
 }
 

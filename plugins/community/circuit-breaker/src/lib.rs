@@ -53,41 +53,37 @@ struct CircuitBreaker;
 
 impl Executor for CircuitBreaker {
     const NAME: &'static str = "circuit-breaker";
+    type Config = Config;
 
-    fn validate(stage: &Stage) -> Vec<Problem> {
+    fn validate(stage: &Stage, config: &Config) -> Vec<Problem> {
         let mut problems = stage.check_one_or_scatter();
-        let (config, found) = stage.config_checked::<Config>();
-        problems.extend(found);
-        if let Some(c) = config {
-            if c.threshold < 1 {
-                problems.push(Problem::new("executorConfig.threshold", "must be at least 1"));
-            }
-            if c.timeout == 0 {
-                problems.push(Problem::new("executorConfig.timeout", "must be at least 1 (milliseconds)"));
-            }
-            if c.max_parallel == 0 {
-                problems.push(Problem::new("executorConfig.maxParallel", "must be at least 1"));
-            }
+        if config.threshold < 1 {
+            problems.push(Problem::new("executorConfig.threshold", "must be at least 1"));
+        }
+        if config.timeout == 0 {
+            problems.push(Problem::new("executorConfig.timeout", "must be at least 1 (milliseconds)"));
+        }
+        if config.max_parallel == 0 {
+            problems.push(Problem::new("executorConfig.maxParallel", "must be at least 1"));
         }
         problems
     }
 
-    fn execute(stage: &Stage) -> Result<Execution, ExecutorError> {
-        let config: Config = stage.config().map_err(|p| ExecutorError::fatal(format!("{}: {}", p.field, p.message)))?;
+    fn execute(stage: &Stage, config: &Config) -> Result<Execution, ExecutorError> {
         let (tasks, shape) = stage.one_or_scatter_tasks()?;
         let options = EnqueueOptions { max_parallel: Some(config.max_parallel), ..Default::default() };
         let count = queue::enqueue_all(tasks, 1000, &options)?;
         Ok(Execution::new(count, shape))
     }
 
-    fn plan(_stage: &Stage) -> Result<Plan, ExecutorError> {
+    fn plan(_stage: &Stage, _config: &Config) -> Result<Plan, ExecutorError> {
         Ok(Plan::default().with_before_task().with_after_task())
     }
 
-    fn before_task(stage: &Stage, task: &TaskRef) -> Admission {
-        let Ok(config) = stage.config::<Config>() else { return Admission::Run };
+    fn before_task(_stage: &Stage, config: &Config, task: &TaskRef) -> Admission {
         let k = keys(&task.actor);
-        let state_error = |e: String| Admission::Reject(format!("circuit breaker state unavailable: {e}"));
+        let state_error =
+            |e: HostError| Admission::Reject(format!("circuit breaker state unavailable: {}", e.message()));
         match state::get(&k.open) {
             Ok(Some(_)) => return Admission::Reject(OPEN.to_string()),
             Ok(None) => {}
@@ -108,8 +104,7 @@ impl Executor for CircuitBreaker {
         }
     }
 
-    fn after_task(stage: &Stage, task: &TaskRef, outcome: &Outcome) -> Verdict {
-        let Ok(config) = stage.config::<Config>() else { return Verdict::Accept };
+    fn after_task(_stage: &Stage, config: &Config, task: &TaskRef, outcome: &Outcome) -> Verdict {
         let k = keys(&task.actor);
         match outcome {
             Outcome::Failed(message) if message == OPEN => {}

@@ -22,38 +22,33 @@ struct RateLimited;
 
 impl Executor for RateLimited {
     const NAME: &'static str = "rate-limited";
+    type Config = Config;
 
-    fn validate(stage: &Stage) -> Vec<Problem> {
+    fn validate(stage: &Stage, config: &Config) -> Vec<Problem> {
         let mut problems = stage.check_scatter();
-        let (config, found) = stage.config_checked::<Config>();
-        problems.extend(found);
-        if let Some(c) = config {
-            let bad_rate = problems.iter().any(|p| p.field == "executorConfig.rateLimit");
-            match c.rate_limit {
-                None if bad_rate => {}
-                None => {
-                    problems.push(Problem::new("executorConfig.rateLimit", "is required: tasks per second, such as 10"))
-                }
-                Some(r) if !(r.is_finite() && r > 0.0) => {
-                    problems.push(Problem::new("executorConfig.rateLimit", format!("must be more than 0, found {r}")))
-                }
-                Some(_) => {}
+        // A `rateLimit` of the wrong type was reported already (and reads as absent here).
+        match config.rate_limit {
+            None => {
+                problems.push(Problem::new("executorConfig.rateLimit", "is required: tasks per second, such as 10"))
             }
-            if c.burst == Some(0) {
-                problems.push(Problem::new("executorConfig.burst", "must be at least 1"));
+            Some(r) if !(r.is_finite() && r > 0.0) => {
+                problems.push(Problem::new("executorConfig.rateLimit", format!("must be more than 0, found {r}")))
             }
-            if c.max_parallel == Some(0) {
-                problems.push(Problem::new("executorConfig.maxParallel", "must be at least 1"));
-            }
+            Some(_) => {}
+        }
+        if config.burst == Some(0) {
+            problems.push(Problem::new("executorConfig.burst", "must be at least 1"));
+        }
+        if config.max_parallel == Some(0) {
+            problems.push(Problem::new("executorConfig.maxParallel", "must be at least 1"));
         }
         problems
     }
 
-    fn execute(stage: &Stage) -> Result<Execution, ExecutorError> {
-        let config: Config = stage.config().map_err(|p| ExecutorError::fatal(format!("{}: {}", p.field, p.message)))?;
+    fn execute(stage: &Stage, config: &Config) -> Result<Execution, ExecutorError> {
         let per_second =
             config.rate_limit.ok_or_else(|| ExecutorError::fatal("executorConfig.rateLimit is required"))?;
-        let bucket = config.bucket.unwrap_or_else(|| stage.actor().unwrap_or_default().to_string());
+        let bucket = config.bucket.clone().unwrap_or_else(|| stage.actor().unwrap_or_default().to_string());
         let options = EnqueueOptions {
             max_parallel: config.max_parallel,
             rate_limit: Some(RateLimit { bucket, per_second, burst: config.burst.unwrap_or(1) }),

@@ -66,38 +66,34 @@ struct Retry;
 
 impl Executor for Retry {
     const NAME: &'static str = "retry";
+    type Config = Config;
 
-    fn validate(stage: &Stage) -> Vec<Problem> {
+    fn validate(stage: &Stage, config: &Config) -> Vec<Problem> {
         let mut problems = stage.check_one_or_scatter();
-        let (config, found) = stage.config_checked::<Config>();
-        problems.extend(found);
-        if let Some(c) = config {
-            if !(0.0..=1.0).contains(&c.jitter) {
-                problems
-                    .push(Problem::new("executorConfig.jitter", format!("must be from 0 to 1, found {}", c.jitter)));
-            }
-            if c.max_delay_ms < c.base_delay_ms {
-                problems.push(Problem::new("executorConfig.maxDelayMs", "must not be less than baseDelayMs"));
-            }
+        if !(0.0..=1.0).contains(&config.jitter) {
+            problems
+                .push(Problem::new("executorConfig.jitter", format!("must be from 0 to 1, found {}", config.jitter)));
+        }
+        if config.max_delay_ms < config.base_delay_ms {
+            problems.push(Problem::new("executorConfig.maxDelayMs", "must not be less than baseDelayMs"));
         }
         problems
     }
 
-    fn execute(stage: &Stage) -> Result<Execution, ExecutorError> {
+    fn execute(stage: &Stage, _config: &Config) -> Result<Execution, ExecutorError> {
         let (tasks, shape) = stage.one_or_scatter_tasks()?;
         let count = queue::enqueue_all(tasks, 1000, &EnqueueOptions::default())?;
         Ok(Execution::new(count, shape))
     }
 
-    fn plan(_stage: &Stage) -> Result<Plan, ExecutorError> {
+    fn plan(_stage: &Stage, _config: &Config) -> Result<Plan, ExecutorError> {
         Ok(Plan::default().with_after_task())
     }
 
-    fn after_task(stage: &Stage, task: &TaskRef, outcome: &Outcome) -> Verdict {
-        let Ok(config) = stage.config::<Config>() else { return Verdict::Accept };
+    fn after_task(stage: &Stage, config: &Config, task: &TaskRef, outcome: &Outcome) -> Verdict {
         match outcome {
             Outcome::Failed(_) if task.attempt <= config.max_retries => {
-                Verdict::Retry(delay(&config, &stage.run_id, task.index, task.attempt))
+                Verdict::Retry(delay(config, &stage.run_id, task.index, task.attempt))
             }
             _ => Verdict::Accept,
         }

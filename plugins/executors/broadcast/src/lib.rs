@@ -22,10 +22,10 @@ struct Broadcast;
 
 impl Executor for Broadcast {
     const NAME: &'static str = "broadcast";
+    type Config = Config;
 
-    fn validate(stage: &Stage) -> Vec<Problem> {
-        let (config, mut problems) = stage.config_checked::<Config>();
-        let Some(config) = config else { return problems };
+    fn validate(_stage: &Stage, config: &Config) -> Vec<Problem> {
+        let mut problems = Vec::new();
         if config.actors.is_empty() {
             problems.push(Problem::new("executorConfig.actors", "is required: the actor types to broadcast to"));
         }
@@ -39,8 +39,7 @@ impl Executor for Broadcast {
         problems
     }
 
-    fn execute(stage: &Stage) -> Result<Execution, ExecutorError> {
-        let config: Config = stage.config().map_err(|p| ExecutorError::fatal(format!("{}: {}", p.field, p.message)))?;
+    fn execute(stage: &Stage, config: &Config) -> Result<Execution, ExecutorError> {
         let input = stage.resolve_input(None)?;
         let tasks = config
             .actors

@@ -25,10 +25,10 @@ struct ForkJoin;
 
 impl Executor for ForkJoin {
     const NAME: &'static str = "fork-join";
+    type Config = Config;
 
-    fn validate(stage: &Stage) -> Vec<Problem> {
-        let (config, mut problems) = stage.config_checked::<Config>();
-        let Some(config) = config else { return problems };
+    fn validate(_stage: &Stage, config: &Config) -> Vec<Problem> {
+        let mut problems = Vec::new();
         if config.branches.is_empty() {
             problems.push(Problem::new("executorConfig.branches", "is required: [{ name, actor, input? }, ...]"));
         }
@@ -46,8 +46,7 @@ impl Executor for ForkJoin {
         problems
     }
 
-    fn execute(stage: &Stage) -> Result<Execution, ExecutorError> {
-        let config: Config = stage.config().map_err(|p| ExecutorError::fatal(format!("{}: {}", p.field, p.message)))?;
+    fn execute(stage: &Stage, config: &Config) -> Result<Execution, ExecutorError> {
         let stage_input = stage.resolve_input(None)?;
         let bindings = match &stage_input {
             Value::Object(_) => Some(&stage_input),
@@ -56,12 +55,14 @@ impl Executor for ForkJoin {
         let mut tasks = Vec::with_capacity(config.branches.len());
         for (i, b) in config.branches.iter().enumerate() {
             let input = match &b.input {
-                Some(template) => context::resolve_input(template, bindings).map_err(|e| match e {
-                    ExecutorError::Fatal(m) => {
-                        ExecutorError::fatal(m.replacen("input", &format!("executorConfig.branches[{i}].input"), 1))
-                    }
-                    other => other,
-                })?,
+                Some(template) => {
+                    context::resolve_input(template, bindings).map_err(|e| match ExecutorError::from(e) {
+                        ExecutorError::Fatal(m) => {
+                            ExecutorError::fatal(m.replacen("input", &format!("executorConfig.branches[{i}].input"), 1))
+                        }
+                        other => other,
+                    })?
+                }
                 None => stage_input.clone(),
             };
             tasks.push(stage.task(i as u64, &b.actor, input).with_key(json!(b.name)));

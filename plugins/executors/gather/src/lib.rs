@@ -23,10 +23,6 @@ struct Config {
 
 struct Gather;
 
-fn fatal(p: Problem) -> ExecutorError {
-    ExecutorError::fatal(format!("{}: {}", p.field, p.message))
-}
-
 /// The key of result `index` (its position in the gathered stage's output) of `stage`.
 fn group_key(result: &Value, path: &str, stage: &str, index: usize) -> Result<Value, ExecutorError> {
     let found = match select_simple(result, path) {
@@ -43,8 +39,9 @@ fn group_key(result: &Value, path: &str, stage: &str, index: usize) -> Result<Va
 
 impl Executor for Gather {
     const NAME: &'static str = "gather";
+    type Config = Config;
 
-    fn validate(stage: &Stage) -> Vec<Problem> {
+    fn validate(stage: &Stage, config: &Config) -> Vec<Problem> {
         let mut problems = Vec::new();
         match stage.required_str("actor") {
             Ok(actor) => problems.extend(Stage::check_actor("actor", actor)),
@@ -56,25 +53,21 @@ impl Executor for Gather {
         if stage.field("gather.groupBy").is_some() {
             problems.extend(stage.check_path("gather.groupBy"));
         }
-        let (config, found) = stage.config_checked::<Config>();
-        problems.extend(found);
-        if let Some(c) = config {
-            if c.timeout == Some(0) {
-                problems.push(Problem::new("executorConfig.timeout", "must be at least 1 (milliseconds)"));
-            }
-            let bad_timeout = problems.iter().any(|p| p.field == "executorConfig.timeout");
-            if c.min_results.is_some() && c.timeout.is_none() && !bad_timeout {
-                problems.push(Problem::new(
-                    "executorConfig.minResults",
-                    "only applies with `timeout`; add `timeout` (ms) or remove it",
-                ));
-            }
+        if config.timeout == Some(0) {
+            problems.push(Problem::new("executorConfig.timeout", "must be at least 1 (milliseconds)"));
+        }
+        // A `timeout` of the wrong type was reported already and reads as absent here.
+        let timeout_given = stage.config.get("timeout").is_some();
+        if config.min_results.is_some() && !timeout_given {
+            problems.push(Problem::new(
+                "executorConfig.minResults",
+                "only applies with `timeout`; add `timeout` (ms) or remove it",
+            ));
         }
         problems
     }
 
-    fn plan(stage: &Stage) -> Result<Plan, ExecutorError> {
-        let config: Config = stage.config().map_err(fatal)?;
+    fn plan(_stage: &Stage, config: &Config) -> Result<Plan, ExecutorError> {
         Ok(Plan {
             early_start: config
                 .timeout
@@ -83,9 +76,9 @@ impl Executor for Gather {
         })
     }
 
-    fn execute(stage: &Stage) -> Result<Execution, ExecutorError> {
+    fn execute(stage: &Stage, _config: &Config) -> Result<Execution, ExecutorError> {
         let actor = stage.actor()?.to_string();
-        let gathered = stage.required_str("gather.stage").map_err(fatal)?;
+        let gathered = stage.required_str("gather.stage")?;
         let path = format!("$['{}']", gathered.replace('\'', "\\'"));
         let output = context::query(&path, None)?.pop().ok_or_else(|| {
             ExecutorError::fatal(format!("gather.stage: stage `{gathered}` has no output in the context"))

@@ -19,24 +19,20 @@ struct Scatter;
 
 impl Executor for Scatter {
     const NAME: &'static str = "scatter";
+    type Config = Config;
 
-    fn validate(stage: &Stage) -> Vec<Problem> {
+    fn validate(stage: &Stage, config: &Config) -> Vec<Problem> {
         let mut problems = stage.check_scatter();
-        let (config, found) = stage.config_checked::<Config>();
-        problems.extend(found);
-        if let Some(c) = config {
-            if c.max_parallel == Some(0) {
-                problems.push(Problem::new("executorConfig.maxParallel", "must be at least 1"));
-            }
-            if c.batch_size == Some(0) {
-                problems.push(Problem::new("executorConfig.batchSize", "must be at least 1"));
-            }
+        if config.max_parallel == Some(0) {
+            problems.push(Problem::new("executorConfig.maxParallel", "must be at least 1"));
+        }
+        if config.batch_size == Some(0) {
+            problems.push(Problem::new("executorConfig.batchSize", "must be at least 1"));
         }
         problems
     }
 
-    fn execute(stage: &Stage) -> Result<Execution, ExecutorError> {
-        let config: Config = stage.config().map_err(|p| ExecutorError::fatal(format!("{}: {}", p.field, p.message)))?;
+    fn execute(stage: &Stage, config: &Config) -> Result<Execution, ExecutorError> {
         let tasks = stage.scatter_tasks()?;
         let options = EnqueueOptions { max_parallel: config.max_parallel, ..Default::default() };
         let batch = config.batch_size.unwrap_or(1000) as usize;
