@@ -127,6 +127,9 @@ async fn invoke<E: Engine>(engine: &Arc<E>, plugins: &Arc<Plugins>, task: &TaskE
             }
         }
         Some(Actor::Builtin(name)) => actors::invoke(name, &task.input).await,
+        // Only reached on the embedded engine (on Redis no troupe worker reads an
+        // external actor's stream): nothing here can serve it.
+        Some(Actor::External(_)) => Outcome::Failed(crate::engine::external_refusal(&task.actor)),
         None => Outcome::Failed(format!("unknown actor `{}`", task.actor)),
     }
 }

@@ -164,6 +164,7 @@ pub fn unique_prefix(what: &str) -> String {
 pub fn redis_engine(manifest: &Manifest, options: impl FnOnce(&mut RedisOptions)) -> Arc<RedisEngine> {
     let mut o = RedisOptions::new(&test_redis_url());
     o.prefix = unique_prefix("engine");
+    o.external = manifest.external_actors();
     options(&mut o);
     let actors = manifest.actors.keys().map(|a| a.to_string());
     Arc::new(RedisEngine::connect(&o, actors, LogLevel::Warn).unwrap_or_else(|e| panic!("{e:#}")))
@@ -185,7 +186,10 @@ pub async fn run_pipeline(
         let orchestrator = Orchestrator::new(engine.clone(), plugins);
         return (orchestrator.run(&pipeline, trigger, &Silent).await, engine, workers);
     }
-    let engine = Arc::new(EmbeddedEngine::new(manifest.actors.keys().map(|a| a.to_string()), LogLevel::Warn));
+    let engine = Arc::new(
+        EmbeddedEngine::new(manifest.actors.keys().map(|a| a.to_string()), LogLevel::Warn)
+            .with_external(manifest.external_actors()),
+    );
     let workers = troupe::worker::spawn(engine.clone(), plugins.clone(), concurrency);
     let orchestrator = Orchestrator::new(engine.clone(), plugins);
     (orchestrator.run(&pipeline, trigger, &Silent).await, engine, workers)

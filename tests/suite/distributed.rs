@@ -43,15 +43,16 @@ component = "retry.wasm"
 [executors.circuit-breaker]
 component = "circuit-breaker.wasm"
 
-# Served by tests/python/worker.py; the components are only for `has-actor` and loading.
+# Served by tests/python/worker.py only: no troupe process ever serves them.
 [actors.Shout]
-component = "pass.wasm"
+external = true
+description = "text in, text upper-cased out, with servedBy"
 
 [actors.Fail]
-component = "fail.wasm"
+external = true
 
 [actors.Flaky]
-component = "flaky.wasm"
+external = true
 "#,
         root().join("target/plugins").display()
     );
@@ -431,9 +432,13 @@ fn a_python_worker_serves_an_actor_over_the_open_protocol() {
         { "name": "all", "mode": "gather", "actor": "Pass",
           "gather": { "stage": "shout" }, "input": { "items": "$.group.items" } } ] });
     let words: Vec<String> = (0..50).map(|i| format!("word {i}")).collect();
-    let orchestrator = world.start_run(run, &pipeline, &json!({ "words": words }));
-    // Rust serves Pass (the gather); only Python serves Shout.
-    let rust = world.start_worker(2, 60_000);
+    // The orchestrator and a troupe worker both serve every actor they may: Pass (the
+    // gather); Shout is external, so only Python serves it, though they run first.
+    let (p, t) = (world.write("pipeline.json", &pipeline), world.write("input.json", &json!({ "words": words })));
+    let orchestrator =
+        world.spawn(world.troupe(&["run", &p, "--input", &t, "--run-id", run, "--concurrency", "2", "--json"]));
+    let rust = world.spawn(world.troupe(&["worker", "--concurrency", "2"]));
+    std::thread::sleep(Duration::from_millis(500));
     wait_until("the run to start", Duration::from_secs(30), || {
         redis::cmd("EXISTS").arg(world.keys().run(run)).query::<bool>(&mut world.redis()).unwrap()
     });

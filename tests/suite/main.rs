@@ -15,6 +15,7 @@ mod conformance;
 mod custom_executors;
 mod distributed;
 mod examples;
+mod external_actors;
 mod growing_stages;
 mod harness;
 mod hostile;

@@ -105,7 +105,7 @@ impl ManifestArgs {
 fn cache_notes(plugins: &Plugins) {
     let components = plugins.executors().map(|(_, p)| p.info()).chain(plugins.actors().filter_map(|(_, a)| match a {
         troupe::plugin::Actor::Component(p) => Some(p.info()),
-        troupe::plugin::Actor::Builtin(_) => None,
+        troupe::plugin::Actor::Builtin(_) | troupe::plugin::Actor::External(_) => None,
     }));
     for info in components {
         if matches!(info.cache, CacheOutcome::Rejected(_) | CacheOutcome::Refused(_)) {

@@ -27,10 +27,12 @@ pub fn run(args: PluginsArgs) -> anyhow::Result<ExitCode> {
     };
     let mut rows: Vec<PluginInfo> = plugins.executors().map(|(_, p)| p.info().clone()).collect();
     let mut builtins = Vec::new();
+    let mut externals = Vec::new();
     for (name, actor) in plugins.actors() {
         match actor {
             Actor::Component(p) => rows.push(p.info().clone()),
             Actor::Builtin(b) => builtins.push((name.to_string(), b.clone())),
+            Actor::External(description) => externals.push((name.to_string(), description.clone())),
         }
     }
     if args.json {
@@ -39,6 +41,11 @@ pub fn run(args: PluginsArgs) -> anyhow::Result<ExitCode> {
         }
         for (name, b) in &builtins {
             println!("{}", serde_json::json!({ "role": "actor", "name": name, "builtin": b }));
+        }
+        for (name, description) in &externals {
+            let row =
+                serde_json::json!({ "role": "actor", "name": name, "external": true, "description": description });
+            println!("{row}");
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -62,6 +69,10 @@ pub fn run(args: PluginsArgs) -> anyhow::Result<ExitCode> {
     }
     for (name, b) in &builtins {
         println!("{:<6} {:<16} builtin `{b}`", "actor", name);
+    }
+    for (name, description) in &externals {
+        let about = description.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
+        println!("{:<6} {:<16} external (served by a worker of your own over Redis){about}", "actor", name);
     }
     for r in rows.iter().filter(|r| matches!(r.cache, CacheOutcome::Rejected(_) | CacheOutcome::Refused(_))) {
         println!("cache of {} {}: {}", r.role, r.name, r.cache);

@@ -50,7 +50,15 @@ impl RedisArgs {
     ) -> anyhow::Result<RedisEngine> {
         let url =
             self.redis.as_deref().ok_or_else(|| anyhow::anyhow!("this command needs --redis URL (or TROUPE_REDIS)"))?;
+        let external = manifest.external_actors();
+        if let Some(named) = serve.iter().flatten().find(|a| external.contains(a)) {
+            anyhow::bail!(
+                "actor `{named}` is external in {} (`external = true`): a worker of your own serves it, not troupe",
+                manifest.file.display()
+            );
+        }
         let actors = manifest.actors.keys().map(|a| a.to_string());
-        RedisEngine::connect(&self.options(url, serve, prefetch), actors, super::log_level())
+        let options = RedisOptions { external, ..self.options(url, serve, prefetch) };
+        RedisEngine::connect(&options, actors, super::log_level())
     }
 }

@@ -101,7 +101,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         drive(engine, plugins, args.concurrency, job, OnInterrupt::Leave)?
     } else {
         let actors = manifest.actors.keys().map(|a| a.to_string());
-        let engine = Arc::new(EmbeddedEngine::new(actors, super::log_level()));
+        let engine =
+            Arc::new(EmbeddedEngine::new(actors, super::log_level()).with_external(manifest.external_actors()));
         drive(engine, plugins, args.concurrency.max(1), job, OnInterrupt::Cancel)?
     };
     report(outcome, args.json)

@@ -31,6 +31,8 @@ pub struct EmbeddedEngine {
     /// Bumped on every change a run's orchestrator may wait for.
     progress: watch::Sender<u64>,
     actors: HashSet<String>,
+    /// Actors the manifest marks `external`: known, but nothing in this process runs them.
+    external: HashSet<String>,
     log_level: LogLevel,
     state: MemoryState,
 }
@@ -95,9 +97,17 @@ impl EmbeddedEngine {
             hook_ready: Notify::new(),
             progress: watch::Sender::new(0),
             actors: actors.into_iter().collect(),
+            external: HashSet::new(),
             log_level,
             state: MemoryState::default(),
         }
+    }
+
+    /// Refuse tasks of these actors (the manifest's `external = true`) with an error that
+    /// says they need Redis and a worker of the user's own.
+    pub fn with_external(mut self, actors: impl IntoIterator<Item = String>) -> Self {
+        self.external = actors.into_iter().collect();
+        self
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -390,6 +400,13 @@ impl StageHost for EmbeddedEngine {
 
     fn enqueue(&self, scope: &Scope, tasks: Vec<Task>, options: &EnqueueOptions) -> Result<(), HostError> {
         super::check_actors(&tasks, &self.actors)?;
+        if let Some(external) = tasks.iter().find(|t| self.external.contains(&t.actor)) {
+            return Err(HostError::Invalid(format!(
+                "task {}: {}",
+                external.index,
+                super::external_refusal(&external.actor)
+            )));
+        }
         let mut inner = self.lock();
         if inner.runs.get(&scope.run_id).is_some_and(|r| r.record.status == RunStatus::Cancelled) {
             // The run was cancelled while its executor ran: nothing more runs.

@@ -327,11 +327,20 @@ impl<T: RunStore + TaskQueue + HookQueue + 'static> Engine for T {}
 pub(crate) fn check_actors(tasks: &[crate::api::Task], actors: &HashSet<String>) -> Result<(), crate::api::HostError> {
     match tasks.iter().find(|t| !actors.contains(&t.actor)) {
         Some(unknown) => Err(crate::api::HostError::NotFound(format!(
-            "task {}: unknown actor `{}`; the manifest has no [actors.{}]",
+            "task {}: unknown actor `{}`; the manifest has no [actors.{}] (add it with `component = \"<file>.wasm\"`, \
+             or `external = true` when a worker of your own serves it)",
             unknown.index, unknown.actor, unknown.actor
         ))),
         None => Ok(()),
     }
+}
+
+/// Why a task of an external actor cannot run on the embedded engine.
+pub fn external_refusal(actor: &str) -> String {
+    format!(
+        "actor `{actor}` is external (`external = true` in the manifest): a worker of your own serves it over Redis, \
+         so the run needs --redis URL and that worker running (docs/redis-protocol.md); the embedded engine cannot run it"
+    )
 }
 
 /// Each task's attempt times, in task-index order, from an attempt log of

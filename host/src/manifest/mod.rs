@@ -15,6 +15,10 @@
 //!
 //! [actors.Pass]
 //! builtin = "pass"                      # a native actor the host registers
+//!
+//! [actors.Upper]
+//! external = true                       # served by a worker of your own over Redis
+//! description = "{ text } -> { text }"  # optional, shown by `troupe plugins`
 //! ```
 //!
 //! Parsing is strict (`deny_unknown_fields`, validated names) so a typo is an error that
@@ -144,6 +148,8 @@ struct RawExecutor {
 struct RawActor {
     component: Option<PathBuf>,
     builtin: Option<String>,
+    external: Option<bool>,
+    description: Option<String>,
     sha256: Option<Sha256Pin>,
     limits: Option<Limits>,
 }
@@ -171,12 +177,20 @@ pub struct ExecutorEntry {
 pub struct ActorEntry {
     pub source: ActorSource,
     pub limits: Limits,
+    /// What the actor takes and gives, for people (`troupe plugins`).
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub enum ActorSource {
-    Component { path: PathBuf, sha256: Option<Sha256Pin> },
+    Component {
+        path: PathBuf,
+        sha256: Option<Sha256Pin>,
+    },
     Builtin(String),
+    /// Served by a worker outside troupe (any language, over the Redis protocol): no
+    /// `troupe worker` serves it, and the embedded engine cannot run it.
+    External,
 }
 
 /// Why a manifest could not be read.
@@ -241,6 +255,33 @@ impl Manifest {
 
         let mut actors = BTreeMap::new();
         for (name, a) in raw.actors {
+            if a.external == Some(true) {
+                let extra: Vec<&str> = [
+                    ("component", a.component.is_some()),
+                    ("builtin", a.builtin.is_some()),
+                    ("sha256", a.sha256.is_some()),
+                    ("limits", a.limits.is_some()),
+                ]
+                .iter()
+                .filter(|(_, given)| *given)
+                .map(|(key, _)| *key)
+                .collect();
+                if !extra.is_empty() {
+                    return Err(entry_err(
+                        "actors",
+                        &name,
+                        format!(
+                            "`external = true` means a worker of your own serves this actor, so troupe loads and limits \
+                             nothing for it: remove `{}`",
+                            extra.join("`, `")
+                        ),
+                    ));
+                }
+                let description = a.description.map(|d| crate::text::one_line(&d, 200));
+                actors
+                    .insert(name, ActorEntry { source: ActorSource::External, limits: Limits::default(), description });
+                continue;
+            }
             let limits = check_limits(a.limits.unwrap_or_default()).map_err(|m| entry_err("actors", &name, m))?;
             let source = match (a.component, a.builtin) {
                 (Some(path), None) => {
@@ -261,18 +302,28 @@ impl Manifest {
                         "give either `component` (a .wasm file) or `builtin` (a native actor), not both".into(),
                     ))
                 }
-                (None, None) => {
-                    return Err(entry_err(
-                        "actors",
-                        &name,
-                        "missing `component = \"<file>.wasm\"` or `builtin = \"<name>\"`".into(),
-                    ))
-                }
+                (None, None) => return Err(entry_err(
+                    "actors",
+                    &name,
+                    "missing `component = \"<file>.wasm\"`, `builtin = \"<name>\"`, or `external = true` (an actor \
+                         served by a worker of your own over Redis)"
+                        .into(),
+                )),
             };
-            actors.insert(name, ActorEntry { source, limits });
+            let description = a.description.map(|d| crate::text::one_line(&d, 200));
+            actors.insert(name, ActorEntry { source, limits, description });
         }
 
         Ok(Manifest { file: file.to_path_buf(), plugins_dir, executors, actors })
+    }
+
+    /// The actors workers of the user's own serve (`external = true`).
+    pub fn external_actors(&self) -> Vec<String> {
+        self.actors
+            .iter()
+            .filter(|(_, a)| matches!(a.source, ActorSource::External))
+            .map(|(n, _)| n.to_string())
+            .collect()
     }
 
     /// The largest memory limit of any entry, which sizes the engine's instance pool.

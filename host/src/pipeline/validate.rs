@@ -140,7 +140,7 @@ pub fn validate(pipeline: &Pipeline, plugins: &Plugins, host: Arc<dyn StageHost>
             Some(Value::String(actor)) if actor == PLACEHOLDER_ACTOR => {}
             Some(Value::String(actor)) if plugins.actor(actor).is_none() => {
                 let actors: Vec<&str> = plugins.actors().map(|(a, _)| a).collect();
-                push("actor", format!("unknown actor `{actor}`; the manifest has: {}", actors.join(", ")));
+                push("actor", unknown_actor(actor, &actors));
             }
             Some(Value::String(_)) | None => {}
             Some(_) => push("actor", "must be a string".into()),
@@ -263,5 +263,28 @@ fn check_tolerance(config: &Value, push: &mut impl FnMut(&str, String)) {
         if !v.as_f64().is_some_and(|p| (0.0..=100.0).contains(&p)) {
             push("executorConfig.toleratedFailurePercent", format!("must be a number from 0 to 100, found {v}"));
         }
+    }
+}
+
+/// What to say of an actor the manifest lacks: the closest name when it looks like a
+/// typo, else how to add it (a component, or an actor a worker of the user's own serves).
+fn unknown_actor(actor: &str, known: &[&str]) -> String {
+    let add = format!(
+        "add [actors.{actor}] to the manifest with `component = \"<file>.wasm\"`, or `external = true` when a \
+         worker of your own serves it"
+    );
+    if known.is_empty() {
+        return format!("unknown actor `{actor}`; the manifest has no actors: {add}");
+    }
+    let close = known
+        .iter()
+        .map(|k| (strsim::levenshtein(&k.to_lowercase(), &actor.to_lowercase()), *k))
+        .filter(|(d, k)| *d <= (k.chars().count() / 3).max(1))
+        .min();
+    match close {
+        Some((_, name)) => {
+            format!("unknown actor `{actor}` (did you mean `{name}`?); the manifest has: {}", known.join(", "))
+        }
+        None => format!("unknown actor `{actor}`; the manifest has: {}; {add}", known.join(", ")),
     }
 }

@@ -24,6 +24,9 @@ pub struct LoadOptions {
 pub enum Actor {
     Component(Box<ActorPlugin>),
     Builtin(String),
+    /// Served by a worker of the user's own over Redis (`external = true`): known, so
+    /// pipelines validate, never run here. The description is the manifest's, if any.
+    External(Option<String>),
 }
 
 pub struct Plugins {
@@ -85,6 +88,7 @@ impl Plugins {
                         }
                     }
                 }
+                ActorSource::External => Actor::External(a.description.clone()),
                 ActorSource::Builtin(b) if options.builtins.iter().any(|known| known == b) => Actor::Builtin(b.clone()),
                 ActorSource::Builtin(b) => {
                     let known =

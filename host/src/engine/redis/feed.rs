@@ -38,6 +38,8 @@ pub struct Feed {
     pub consumer: String,
     /// The actors this process serves (None: every actor a run names).
     pub serve: Option<HashSet<String>>,
+    /// Actors never read here (external: a worker of the user's own serves them).
+    pub external: HashSet<String>,
     /// Tasks kept ready in the buffer at most.
     pub prefetch: usize,
     pub visibility: Duration,
@@ -382,7 +384,9 @@ impl Feed {
             let actors: Vec<String> = actors.and_then(|a| serde_json::from_str(&a).ok()).unwrap_or_default();
             let mut streams: Vec<String> = actors
                 .iter()
-                .filter(|a| actors_too && self.serve.as_ref().is_none_or(|s| s.contains(*a)))
+                .filter(|a| {
+                    actors_too && !self.external.contains(*a) && self.serve.as_ref().is_none_or(|s| s.contains(*a))
+                })
                 .map(|a| self.keys.queue(&run, a))
                 .collect();
             if hooks_too {

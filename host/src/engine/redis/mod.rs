@@ -66,6 +66,9 @@ pub struct RedisOptions {
     pub visibility_timeout: Duration,
     /// The actors this process's workers serve (None: all the manifest's).
     pub serve: Option<Vec<String>>,
+    /// Actors this process's workers never serve, whatever `serve` says: the manifest's
+    /// `external = true` ones, served by workers of the user's own.
+    pub external: Vec<String>,
     /// Tasks a process keeps taken ahead of its workers.
     pub prefetch: usize,
     /// How long a call keeps retrying while Redis does not answer.
@@ -82,6 +85,7 @@ impl RedisOptions {
             prefix: "troupe".to_string(),
             visibility_timeout: Duration::from_secs(60),
             serve: None,
+            external: Vec::new(),
             prefetch: 32,
             reconnect_for: Duration::from_secs(60),
             retain: Some(DEFAULT_RETAIN),
@@ -145,6 +149,7 @@ impl RedisEngine {
             keys: keys.clone(),
             consumer: consumer_name(),
             serve: options.serve.as_ref().map(|s| s.iter().cloned().collect()),
+            external: options.external.iter().cloned().collect(),
             prefetch: options.prefetch.max(1),
             visibility: options.visibility_timeout,
             buffer: Mutex::new(VecDeque::new()),
