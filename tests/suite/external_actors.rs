@@ -105,3 +105,53 @@ fn a_troupe_worker_cannot_be_asked_to_serve_an_external_actor() {
         "{stderr}"
     );
 }
+
+/// With nothing serving an actor, the run does not wait in silence: `troupe run` and
+/// `troupe status` say which actor, how many tasks and for how long.
+#[test]
+fn a_run_whose_actor_no_worker_reads_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = manifest(dir.path());
+    let (pipeline, input) = upper_pipeline(dir.path());
+    let (url, prefix, run) = (test_redis_url(), unique_prefix("unread"), "unread-run");
+    let redis = ["--redis", url.as_str(), "--redis-prefix", prefix.as_str()];
+    let mut orchestrator = Command::new(root().join("target/release/troupe"))
+        .args(["run", &pipeline, "--input", &input, "--run-id", run, "--concurrency", "0"])
+        .args(redis)
+        .arg("--manifest")
+        .arg(&manifest)
+        .arg("--cache-dir")
+        .arg(root().join("target/test-cache"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let said = "stage shout: 2 task(s) for actor `Upper` have waited";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        let out =
+            Command::new(root().join("target/release/troupe")).args(["status", run]).args(redis).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        if text.contains(said) || std::time::Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert!(status.contains(said) && status.contains("with no worker reading them"), "{status}");
+    let json = Command::new(root().join("target/release/troupe"))
+        .args(["status", run, "--json"])
+        .args(redis)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json["unread"][0]["actor"], "Upper", "{json}");
+    assert_eq!(json["unread"][0]["waiting"], 2, "{json}");
+    // The orchestrator says it too (it looks every 5 s), then the run is cancelled.
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let out = Command::new(root().join("target/release/troupe")).args(["cancel", run]).args(redis).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let _ = orchestrator.wait();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(orchestrator.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains(said), "{stderr}");
+}

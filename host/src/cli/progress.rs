@@ -10,19 +10,42 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::Mutex;
-use troupe::engine::StageCounts;
+use std::time::{Duration, Instant};
+use troupe::engine::{StageCounts, Unread};
 use troupe::orchestrator::Observer;
 
 pub struct Progress {
     bars: Option<MultiProgress>,
     stages: Mutex<HashMap<String, ProgressBar>>,
+    /// When each (stage, actor) was last said to be unread: said again every
+    /// [`UNREAD_REPEAT`], not every check.
+    unread_said: Mutex<HashMap<(String, String), Instant>>,
+}
+
+/// How often a stage still waiting on unread tasks is said again.
+const UNREAD_REPEAT: Duration = Duration::from_secs(30);
+
+/// The line for tasks no worker reads.
+pub fn unread_line(stage: &str, u: &Unread) -> String {
+    let whom = if u.actor == "hooks" {
+        "the run's hook work (no troupe process that loads the stage's mode is running)".to_string()
+    } else {
+        format!("actor `{}`", shown(&u.actor))
+    };
+    format!(
+        "stage {}: {} task(s) for {whom} have waited {} s with no worker reading them; start a worker that serves it \
+         (`troupe worker`, or your own for an external actor)",
+        shown(stage),
+        u.waiting,
+        u.oldest_ms / 1000
+    )
 }
 
 impl Progress {
     pub fn new() -> Self {
         let bars =
             std::io::stderr().is_terminal().then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
-        Progress { bars, stages: Mutex::default() }
+        Progress { bars, stages: Mutex::default(), unread_said: Mutex::default() }
     }
 
     fn style() -> ProgressStyle {
@@ -72,6 +95,22 @@ impl Observer for Progress {
             bar.set_length(counts.expected.unwrap_or(counts.enqueued));
             bar.set_position(counts.ended());
             bar.set_message(message(counts));
+        }
+    }
+
+    fn stage_unread(&self, stage: &str, unread: &[Unread]) {
+        let mut said = self.unread_said.lock().unwrap();
+        for u in unread {
+            let key = (stage.to_string(), u.actor.clone());
+            if said.get(&key).is_some_and(|at| at.elapsed() < UNREAD_REPEAT) {
+                continue;
+            }
+            said.insert(key, Instant::now());
+            let line = unread_line(stage, u);
+            match &self.bars {
+                Some(bars) if bars.println(&line).is_ok() => {}
+                _ => eprintln!("{line}"),
+            }
         }
     }
 

@@ -80,6 +80,12 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
         let counts = if i <= record.stage { engine.counts(&run_id, &name).ok() } else { None };
         stages.push((name, mode, counts));
     }
+    // What a running run waits for in silence: tasks no worker reads.
+    let unread = match record.status {
+        RunStatus::Running => engine.unread(&run_id).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let current = pipeline.stages.get(record.stage).and_then(|s| s["name"].as_str()).unwrap_or_default().to_string();
     if args.json {
         let stages: Vec<_> =
             stages.iter().map(|(name, mode, counts)| json!({ "name": name, "mode": mode, "counts": counts })).collect();
@@ -87,6 +93,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
         if let Some(command) = standing.resume {
             out["resume"] = json!(command);
         }
+        out["unread"] = json!(unread);
         println!("{out}");
         return Ok(ExitCode::SUCCESS);
     }
@@ -111,6 +118,9 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
             ),
             None => println!("  {name:<24} {mode:<16} {:>9}", "not started"),
         }
+    }
+    for u in &unread {
+        println!("{}", super::progress::unread_line(&current, u));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -171,6 +171,24 @@ impl StageCounts {
     }
 }
 
+/// Tasks of one actor that no worker has read for a while: what a run waiting in silence
+/// is waiting for (`troupe run` and `troupe status` say it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unread {
+    /// The actor whose stream holds them (`hooks` for the run's hook work).
+    pub actor: String,
+    /// Released to the stream and not yet delivered to any worker.
+    pub waiting: u64,
+    /// How long the oldest of them has waited, in ms.
+    pub oldest_ms: u64,
+}
+
+/// How long released tasks may go unread, with no worker reading their stream, before a
+/// run says so: longer than a live worker's longest pause between touching its group (a
+/// worker whose slots are all busy only claims its running tasks, every third of the
+/// visibility timeout: 20 s by default).
+pub const UNREAD_AFTER: Duration = Duration::from_secs(30);
+
 /// What a finished task's report did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
@@ -261,6 +279,12 @@ pub trait RunStore: StageHost {
 
     /// The run's context.
     fn run_context(&self, run_id: &str) -> anyhow::Result<Arc<Value>>;
+
+    /// Released tasks no worker has read for [`UNREAD_AFTER`] while no worker reads their
+    /// stream. In-process engines have none: their workers live with the run.
+    fn unread(&self, _run_id: &str) -> anyhow::Result<Vec<Unread>> {
+        Ok(Vec::new())
+    }
 
     /// Wait until something in the run changed, or `timeout` passed.
     fn wait_for_change<'a>(&'a self, run_id: &'a str, timeout: Duration) -> BoxFuture<'a, ()>;

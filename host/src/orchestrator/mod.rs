@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 
 /// How often progress is reported while a stage runs, at most.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+/// How often a waiting stage looks for tasks no worker reads ([`crate::engine::Unread`]).
+const UNREAD_EVERY: Duration = Duration::from_secs(5);
 /// An orchestrator holds its run for this long and renews the hold while it works, so a
 /// second orchestrator never drives the same run, and one that died is replaced after
 /// at most this long.
@@ -372,10 +374,18 @@ impl<E: Engine> Orchestrator<E> {
         deadline: Option<(Instant, &crate::api::EarlyStart, &String)>,
         observer: &dyn Observer,
     ) -> Result<bool, RunError> {
+        let mut unread_checked = Instant::now();
         loop {
             self.renew_lease(run_id)?;
             let counts = self.engine.counts(run_id, name).map_err(RunError::Engine)?;
             observer.stage_progress(name, &counts);
+            if unread_checked.elapsed() >= UNREAD_EVERY {
+                unread_checked = Instant::now();
+                // A failure to look is not the run's: it says nothing this time.
+                if let Ok(unread) = self.engine.unread(run_id) {
+                    observer.stage_unread(name, &unread);
+                }
+            }
             if counts.done() {
                 return Ok(false);
             }

@@ -147,6 +147,10 @@ impl RedisEngine {
 }
 
 impl RunStore for RedisEngine {
+    fn unread(&self, run_id: &str) -> anyhow::Result<Vec<crate::engine::Unread>> {
+        self.unread_streams(run_id)
+    }
+
     fn run_exists(&self, run_id: &str) -> anyhow::Result<bool> {
         self.pool.with(|c| redis::cmd("EXISTS").arg(self.keys.run(run_id)).query(c))
     }
@@ -483,5 +487,62 @@ impl RunStore for RedisEngine {
 
     fn wait_for_change<'a>(&'a self, _run_id: &'a str, timeout: Duration) -> BoxFuture<'a, ()> {
         Box::pin(tokio::time::sleep(timeout.min(POLL)))
+    }
+}
+
+impl RedisEngine {
+    /// [`RunStore::unread`] on Redis: for each stream of the run (its actors', and its
+    /// hooks stream), the consumer group's `lag` (entries never delivered) and its
+    /// consumers' idle times; the oldest undelivered entry's age from its id.
+    pub(super) fn unread_streams(&self, run_id: &str) -> anyhow::Result<Vec<crate::engine::Unread>> {
+        let (_, actors) = self.run_layout(run_id)?;
+        let after = crate::engine::UNREAD_AFTER.as_millis() as u64;
+        let now = wall_ms();
+        let mut out = Vec::new();
+        let streams = actors.iter().map(|a| (a.clone(), self.keys.queue(run_id, a)));
+        for (actor, stream) in streams.chain([("hooks".to_string(), self.keys.hooks(run_id))]) {
+            let groups: Vec<HashMap<String, redis::Value>> =
+                match self.pool.with(|c| redis::cmd("XINFO").arg("GROUPS").arg(&stream).query(c)) {
+                    Ok(groups) => groups,
+                    Err(_) => continue, // no stream yet
+                };
+            let Some(group) = groups.iter().find(|g| text(g.get("name")).as_deref() == Some(GROUP)) else { continue };
+            let lag = number(group.get("lag")).unwrap_or(0);
+            if lag == 0 {
+                continue;
+            }
+            let consumers: Vec<HashMap<String, redis::Value>> =
+                self.pool.with(|c| redis::cmd("XINFO").arg("CONSUMERS").arg(&stream).arg(GROUP).query(c))?;
+            if consumers.iter().any(|c| number(c.get("idle")).is_some_and(|idle| idle < after)) {
+                continue; // someone reads it: the tasks wait for a free worker, not for a reader
+            }
+            let last = text(group.get("last-delivered-id")).unwrap_or_else(|| "0-0".into());
+            let next: Vec<(String, HashMap<String, String>)> = self.pool.with(|c| {
+                redis::cmd("XRANGE").arg(&stream).arg(format!("({last}")).arg("+").arg("COUNT").arg(1).query(c)
+            })?;
+            let oldest_ms = next
+                .first()
+                .and_then(|(id, _)| id.split('-').next()?.parse::<u64>().ok())
+                .map_or(0, |at| now.saturating_sub(at));
+            if oldest_ms >= after {
+                out.push(crate::engine::Unread { actor, waiting: lag, oldest_ms });
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn text(v: Option<&redis::Value>) -> Option<String> {
+    match v? {
+        redis::Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        redis::Value::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn number(v: Option<&redis::Value>) -> Option<u64> {
+    match v? {
+        redis::Value::Int(n) => u64::try_from(*n).ok(),
+        other => text(Some(other))?.parse().ok(),
     }
 }
