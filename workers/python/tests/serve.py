@@ -21,14 +21,25 @@ url, prefix, concurrency, visibility = sys.argv[1], sys.argv[2], int(sys.argv[3]
 counter = redis.Redis.from_url(url)
 
 
+def count(n):
+    """Count an execution, waiting out a Redis restart (the restart test's)."""
+    for _ in range(300):
+        try:
+            counter.incr(f"{prefix}:executions:{n}")
+            return
+        except redis.ConnectionError:
+            time.sleep(0.1)
+    raise RuntimeError("Redis did not come back in 30 s")
+
+
 async def upper(task):
-    counter.incr(f"{prefix}:executions:{task['n']}")
+    count(task["n"])
     await asyncio.sleep(task.get("sleep", 0))
     return {"text": task["text"].upper(), "n": task["n"]}
 
 
 def slow(task):
-    counter.incr(f"{prefix}:executions:{task['n']}")
+    count(task["n"])
     time.sleep(task.get("sleep", 0))
     return {"text": task["text"].upper(), "n": task["n"]}
 

@@ -7,7 +7,9 @@ stage hash's counters); the actors count their executions in Redis.
 
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -54,10 +56,57 @@ def wait_until(what: str, timeout: float, done: Any) -> None:
         time.sleep(0.02)
 
 
+class OwnRedis:
+    """A redis-server of the test's own on a free port, persisting to an append-only file."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir()
+        self.dir = directory
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}"
+        self.server: Optional[subprocess.Popen] = None
+        self.boot()
+
+    def boot(self) -> None:
+        server = shutil.which("redis-server")
+        if server is None:
+            raise unittest.SkipTest("redis-server is not installed")
+        self.server = subprocess.Popen(
+            [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+             "--dir", str(self.dir)], stdout=subprocess.DEVNULL)
+        client = redis.Redis.from_url(self.url)
+
+        def answers() -> bool:
+            try:
+                return bool(client.ping())
+            except redis.ConnectionError:
+                return False
+
+        wait_until("redis-server to answer", 20, answers)
+
+    def shut_down(self) -> None:
+        """As an operator restarts one: SHUTDOWN writes the append-only file out."""
+        try:
+            redis.Redis.from_url(self.url).shutdown()
+        except redis.ConnectionError:
+            pass
+        assert self.server is not None
+        self.server.wait(20)
+
+    def kill(self) -> None:
+        if self.server is not None and self.server.poll() is None:
+            self.server.kill()
+            self.server.wait()
+
+
 class WorkerTest(unittest.TestCase):
     def setUp(self) -> None:
         self.prefix = f"troupe-test-pyworker-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.url = URL
         self.r = redis.Redis.from_url(URL, decode_responses=True)
+        self.cleanups: List[Any] = []
         self.dir = tempfile.TemporaryDirectory()
         self.manifest = Path(self.dir.name) / "troupe.toml"
         self.manifest.write_text(MANIFEST.format(plugins=ROOT / "target" / "plugins"))
@@ -70,6 +119,8 @@ class WorkerTest(unittest.TestCase):
             p.communicate()
         for key in self.r.scan_iter(f"{self.prefix}:*", count=1000):
             self.r.delete(key)
+        for cleanup in self.cleanups:
+            cleanup()
         self.dir.cleanup()
 
     # -- helpers -------------------------------------------------------------
@@ -86,11 +137,11 @@ class WorkerTest(unittest.TestCase):
         return self.spawn([
             str(TROUPE), "run", str(p), "--input", str(t), "--run-id", run, "--concurrency", "0", "--json",
             "--manifest", str(self.manifest), "--cache-dir", str(ROOT / "target" / "test-cache"),
-            "--redis", URL, "--redis-prefix", self.prefix,
+            "--redis", self.url, "--redis-prefix", self.prefix,
         ])
 
     def start_worker(self, concurrency: int, visibility_ms: int) -> subprocess.Popen:
-        return self.spawn([sys.executable, str(HERE / "serve.py"), URL, self.prefix, str(concurrency),
+        return self.spawn([sys.executable, str(HERE / "serve.py"), self.url, self.prefix, str(concurrency),
                            str(visibility_ms)])
 
     def spawn(self, argv: List[str]) -> subprocess.Popen:
@@ -224,6 +275,29 @@ class WorkerTest(unittest.TestCase):
         self.assertIn("task.poison", logs)
         self.assertIn("input not JSON", logs)
         self.assertIn("missing stage, index, attempt", logs)
+
+    def test_a_redis_restart_mid_run_loses_nothing(self) -> None:
+        server = OwnRedis(Path(self.dir.name) / "redis")
+        self.cleanups.append(server.kill)
+        self.url = server.url
+        self.r = redis.Redis.from_url(server.url, decode_responses=True)
+        run = "restart"
+        count = 20
+        orchestrator = self.start_run(run, "Slow", self.items(count, sleep=0.3))
+        worker = self.start_worker(2, 60000)
+        wait_until("the worker to be under way", 60, lambda: self.total_executions(count) >= 4)
+        before = len(self.results(run))
+        server.shut_down()
+        self.assertLess(before, count, "Redis goes down mid-run")
+        time.sleep(0.5)
+        server.boot()
+        code, out, err = self.finish(orchestrator, 90)
+        self.assertEqual(code, 0, err)
+        self.assert_all_counted_once(run, out, count)
+        self.assertTrue(all(self.executions(n) >= 1 for n in range(count)))
+        self.assertIsNone(worker.poll(), "the worker reconnected and is still serving")
+        _out, logs = self.stop_with_logs(worker)
+        self.assertIn("redis.unavailable", logs)
 
     def test_a_redis_without_the_protocol_library_is_refused(self) -> None:
         class Future(Worker):
