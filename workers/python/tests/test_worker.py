@@ -254,6 +254,23 @@ class WorkerTest(unittest.TestCase):
         self.assertGreater(self.total_executions(count), count - 1)
         self.stop(second)
 
+    def test_heartbeats_keep_a_long_task_from_being_taken_over(self) -> None:
+        run = "long"
+        count = 3
+        # Each task runs twice the visibility timeout, and a second worker looks for idle
+        # deliveries all along: only heartbeats keep it off the running ones, and
+        # troupe_v5_keep off the ones it took from the other's buffer.
+        orchestrator = self.start_run(run, "Slow", self.items(count, sleep=3.0))
+        first = self.start_worker(1, 1500)
+        wait_until("the first worker to start a task", 60, lambda: self.total_executions(count) >= 1)
+        second = self.start_worker(1, 1500)
+        code, out, err = self.finish(orchestrator, 60)
+        self.assertEqual(code, 0, err)
+        self.assert_all_counted_once(run, out, count)
+        self.assertEqual([self.executions(n) for n in range(count)], [1] * count, "no task ran twice")
+        self.stop(first)
+        self.stop(second)
+
     def test_a_poison_entry_is_failed_not_fatal(self) -> None:
         run = "poison"
         orchestrator = self.start_run(run, "Slow", self.items(4, sleep=0.5))
