@@ -172,7 +172,7 @@ class WorkerTest(unittest.TestCase):
         raw = self.r.hgetall(f"{self.prefix}:{{{run}}}:res:{STAGE}")
         return {int(k): json.loads(v) for k, v in raw.items()}
 
-    def counters(self, run: str) -> Dict[str, str]:
+    def counters(self, run: str) -> Dict[Any, Any]:
         return self.r.hgetall(f"{self.prefix}:{{{run}}}:st:{STAGE}")
 
     def stream(self, run: str, actor: str) -> str:

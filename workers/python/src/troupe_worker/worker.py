@@ -189,7 +189,7 @@ class Worker:
         if self._stop_requested.is_set():
             self._stopping.set()
         self._redis = aioredis.Redis.from_url(self.redis_url, decode_responses=True, socket_connect_timeout=5)
-        signals: List[int] = []
+        signals: List[signal.Signals] = []
         executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="troupe-actor")
         try:
             await self._check_protocol()
@@ -204,8 +204,8 @@ class Worker:
                  prefix=self.prefix, concurrency=self.concurrency, visibility_timeout_ms=self.visibility_ms)
             await self._serve(executor)
         finally:
-            for sig in signals:
-                loop.remove_signal_handler(sig)
+            for handled in signals:
+                loop.remove_signal_handler(handled)
             executor.shutdown(wait=False)
             await self._redis.aclose()
             self._loop = None
@@ -569,7 +569,8 @@ class Worker:
             flat: List[str] = [x for kv in d.fields.items() for x in kv]
             given = await self._retry(
                 "handing back a task",
-                lambda d=d, flat=flat: self._redis.fcall(f"{self.library}_handback", 1, d.stream, d.entry, *flat),
+                # Awaited within this iteration: `d` and `flat` are this delivery's.
+                lambda: self._redis.fcall(f"{self.library}_handback", 1, d.stream, d.entry, *flat),
             )
             self.handed_back += int(given)
         if deliveries:

@@ -156,6 +156,9 @@ class Worker:
         self._runs: Dict[str, List[str]] = {}
         self._ended: Set[str] = set()
         self._running: Dict[str, Set[str]] = {}
+        #: Every delivery this worker holds (buffered or running): a reclaim can return
+        #: one of its own buffered deliveries, which must not be queued twice.
+        self._held: Set[Tuple[str, str]] = set()
         self._busy = 0
 
     # -- public ------------------------------------------------------------------
@@ -186,7 +189,7 @@ class Worker:
         if self._stop_requested.is_set():
             self._stopping.set()
         self._redis = aioredis.Redis.from_url(self.redis_url, decode_responses=True, socket_connect_timeout=5)
-        signals: List[int] = []
+        signals: List[signal.Signals] = []
         executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="troupe-actor")
         try:
             await self._check_protocol()
@@ -201,8 +204,8 @@ class Worker:
                  prefix=self.prefix, concurrency=self.concurrency, visibility_timeout_ms=self.visibility_ms)
             await self._serve(executor)
         finally:
-            for sig in signals:
-                loop.remove_signal_handler(sig)
+            for handled in signals:
+                loop.remove_signal_handler(handled)
             executor.shutdown(wait=False)
             await self._redis.aclose()
             self._loop = None
@@ -291,7 +294,7 @@ class Worker:
                 if streams and time.monotonic() - claimed >= claim_every:
                     claimed = time.monotonic()
                     for delivery in await self._reclaim(streams, max(room, 1)):
-                        tasks.put_nowait(delivery)
+                        self._queue(tasks, delivery)
                     room = 2 * self.concurrency - self._busy - tasks.qsize()
                 if not streams:
                     continue
@@ -299,7 +302,7 @@ class Worker:
                     await asyncio.sleep(0.01)
                     continue
                 for delivery in await self._read(streams, room):
-                    tasks.put_nowait(delivery)
+                    self._queue(tasks, delivery)
                 failing_since = None
             except _RETRYABLE as error:
                 now = time.monotonic()
@@ -315,6 +318,12 @@ class Worker:
                 self._runs.clear()
                 refreshed = 0.0
                 await asyncio.sleep(0.1)
+
+    def _queue(self, tasks: "asyncio.Queue[Optional[_Delivery]]", delivery: _Delivery) -> None:
+        held = (delivery.stream, delivery.entry)
+        if held not in self._held:
+            self._held.add(held)
+            tasks.put_nowait(delivery)
 
     async def _last_event(self) -> str:
         newest = await self._redis.xrevrange(f"{self.prefix}:runs:events", "+", "-", count=1)
@@ -405,11 +414,13 @@ class Worker:
             if delivery is None:
                 return
             if delivery.run in self._ended:
+                self._ended_delivery(delivery)
                 continue  # the run ended (cancelled): its tasks are dropped, not run
             self._busy += 1
             try:
                 if not await self._still_ours(delivery):
                     _log(logging.INFO, "task.taken_over", stream=delivery.stream, entry=delivery.entry)
+                    self._ended_delivery(delivery)
                     continue
                 self._running.setdefault(delivery.stream, set()).add(delivery.entry)
                 report = await self._execute(delivery, executor)
@@ -466,6 +477,8 @@ class Worker:
         return report("ok", payload)
 
     def _ended_delivery(self, delivery: _Delivery) -> None:
+        """The delivery is no longer this worker's: stop holding it and its heartbeat."""
+        self._held.discard((delivery.stream, delivery.entry))
         entries = self._running.get(delivery.stream)
         if entries is not None:
             entries.discard(delivery.entry)
@@ -550,12 +563,14 @@ class Worker:
         """Give unstarted deliveries back to their streams at once (every field as read,
         `generation` included)."""
         for d in deliveries:
+            self._ended_delivery(d)
             if d.run in self._ended:
                 continue
             flat: List[str] = [x for kv in d.fields.items() for x in kv]
             given = await self._retry(
                 "handing back a task",
-                lambda d=d, flat=flat: self._redis.fcall(f"{self.library}_handback", 1, d.stream, d.entry, *flat),
+                # Awaited within this iteration: `d` and `flat` are this delivery's.
+                lambda: self._redis.fcall(f"{self.library}_handback", 1, d.stream, d.entry, *flat),
             )
             self.handed_back += int(given)
         if deliveries:
