@@ -271,6 +271,25 @@ class WorkerTest(unittest.TestCase):
         self.stop(first)
         self.stop(second)
 
+    def test_a_cancelled_runs_tasks_are_dropped_not_run(self) -> None:
+        run = "cancelled"
+        count = 20
+        orchestrator = self.start_run(run, "Slow", self.items(count, sleep=0.5))
+        worker = self.start_worker(2, 60000)
+        wait_until("the worker to start tasks", 60, lambda: self.total_executions(count) >= 2)
+        cancel = subprocess.run([str(TROUPE), "cancel", run, "--redis", self.url, "--redis-prefix", self.prefix],
+                                capture_output=True, text=True, timeout=30)
+        self.assertEqual(cancel.returncode, 0, cancel.stderr)
+        self.finish(orchestrator)
+        time.sleep(1.5)  # the tasks in progress end; nothing buffered may start
+        ran = self.total_executions(count)
+        time.sleep(1.5)
+        self.assertEqual(self.total_executions(count), ran, "no task of the cancelled run started after it")
+        self.assertLess(ran, count)
+        self.assertIsNone(worker.poll(), "the worker goes on serving")
+        out = self.stop(worker)
+        self.assertIn("handed_back 0", out, "a cancelled run's tasks are dropped, not handed back")
+
     def test_a_poison_entry_is_failed_not_fatal(self) -> None:
         run = "poison"
         orchestrator = self.start_run(run, "Slow", self.items(4, sleep=0.5))
