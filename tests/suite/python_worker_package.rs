@@ -2,7 +2,9 @@
 //! venv under `target/` with `pip install ./workers/python`, as a user would, then its own
 //! unittest suite runs against a real `troupe run --redis` (target/release/troupe) on
 //! the test Redis: results counted once, an actor's exception as a failed task, SIGTERM
-//! handing back unstarted tasks, a SIGKILLed worker's tasks reclaimed, poison entries.
+//! handing back unstarted tasks, a SIGKILLed worker's tasks reclaimed, a long task kept by
+//! heartbeats, a Redis restart mid-run, a cancelled run, poison entries, and a Redis
+//! without the protocol's function library refused.
 
 use std::process::Command;
 use troupe_tests::{root, test_redis_url};
