@@ -23,6 +23,7 @@ mod loading;
 mod manifest_ui;
 mod pipelines;
 mod python_guests;
+mod python_worker_package;
 mod retention;
 mod sandbox;
 mod scaffold;
