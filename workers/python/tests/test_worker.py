@@ -35,16 +35,15 @@ plugins-dir = "{plugins}"
 [executors.scatter]
 component = "scatter.wasm"
 
-# Served only by the Python workers of these tests (the orchestrator runs with
-# --concurrency 0 and no troupe worker is started); the component is a placeholder.
+# Served only by the Python workers of these tests: no troupe process serves them.
 [actors.Upper]
-component = "pass.wasm"
+external = true
 
 [actors.Slow]
-component = "pass.wasm"
+external = true
 
 [actors.Boom]
-component = "pass.wasm"
+external = true
 """
 
 
