@@ -377,7 +377,12 @@ fn a_0_2_hook_grows_its_stage_and_reads_each_error_by_its_kind() {
     // Index 1: an unknown actor is not-found; index 2: enqueue from a hook is invalid.
     // Each is the guest's error, of its kind, and the call's refusal.
     for (index, level, message) in [
-        (1, LogLevel::Debug, "queue.extend: new task 0: unknown actor `Nobody`; the manifest has no [actors.Nobody]"),
+        (
+            1,
+            LogLevel::Debug,
+            "queue.extend: new task 0: unknown actor `Nobody`; the manifest has no [actors.Nobody] (add it with \
+                 `component = \"<file>.wasm\"`, or `external = true` when a worker of your own serves it)",
+        ),
         (
             2,
             LogLevel::Trace,

@@ -92,7 +92,11 @@ fn an_unknown_actor_at_enqueue_is_fatal_at_once_with_the_hosts_message() {
         single.stage("", &serde_json::json!({ "name": "s", "mode": "single", "actor": "Nobody", "input": { "x": 1 } }));
     match single.execute(engine, &stage).expect("the call itself succeeds") {
         Err(troupe::ExecutorError::Fatal(message)) => {
-            assert_eq!(message, "task 0: unknown actor `Nobody`; the manifest has no [actors.Nobody]")
+            assert_eq!(
+                message,
+                "task 0: unknown actor `Nobody`; the manifest has no [actors.Nobody] \
+                 (add it with `component = \"<file>.wasm\"`, or `external = true` when a worker of your own serves it)"
+            )
         }
         other => panic!("expected a fatal error naming the actor, got {other:?}"),
     }

@@ -350,11 +350,15 @@ impl<T: RunStore + TaskQueue + HookQueue + 'static> Engine for T {}
 /// The error an executor receives when a task names an actor the manifest lacks.
 pub(crate) fn check_actors(tasks: &[crate::api::Task], actors: &HashSet<String>) -> Result<(), crate::api::HostError> {
     match tasks.iter().find(|t| !actors.contains(&t.actor)) {
-        Some(unknown) => Err(crate::api::HostError::NotFound(format!(
-            "task {}: unknown actor `{}`; the manifest has no [actors.{}] (add it with `component = \"<file>.wasm\"`, \
-             or `external = true` when a worker of your own serves it)",
-            unknown.index, unknown.actor, unknown.actor
-        ))),
+        Some(unknown) => {
+            // The name came from a plugin: one line, bounded.
+            let actor = crate::text::one_line(&unknown.actor, 120);
+            Err(crate::api::HostError::NotFound(format!(
+                "task {}: unknown actor `{actor}`; the manifest has no [actors.{actor}] ({})",
+                unknown.index,
+                crate::manifest::ADD_ACTOR_HINT
+            )))
+        }
         None => Ok(()),
     }
 }

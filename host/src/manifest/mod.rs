@@ -36,6 +36,11 @@ use std::path::{Path, PathBuf};
 /// The manifest format this troupe reads.
 pub const MANIFEST_VERSION: u32 = 1;
 
+/// What every unknown-actor error ends with: the two ways to add the entry, so the
+/// reader need not look up the manifest format to fix it.
+pub const ADD_ACTOR_HINT: &str =
+    "add it with `component = \"<file>.wasm\"`, or `external = true` when a worker of your own serves it";
+
 /// What one plugin may make the host do or hold. Every field has a default, so
 /// `limits = { memory-mib = 64 }` changes only that one.
 ///

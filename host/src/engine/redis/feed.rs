@@ -440,7 +440,7 @@ impl Feed {
             match reply {
                 Ok(reply) => {
                     let mut taken = Taken::default();
-                    for entry in &reply.claimed {
+                    for entry in reply.claimed.iter().filter(|e| !self.holds(stream, &e.id)) {
                         self.decode(entry, stream, wall_ms(), &mut taken);
                     }
                     self.push(taken);
@@ -448,6 +448,17 @@ impl Feed {
                 Err(e) => eprintln!("troupe worker: cannot reclaim from {stream}: {e:#}"),
             }
         }
+    }
+
+    /// Whether this process already has the delivery, buffered or running. `XAUTOCLAIM`
+    /// names this process's own consumer, so it also returns deliveries this process
+    /// holds that sat idle past the timeout (a long wait in the buffer, a late
+    /// heartbeat): taking them again would run the task twice here.
+    fn holds(&self, stream: &str, entry: &str) -> bool {
+        let is = |r: &Receipt| r.0.as_ref().is_some_and(|r| r.stream == stream && r.entry == entry);
+        self.running.lock().unwrap_or_else(|p| p.into_inner()).get(stream).is_some_and(|e| e.contains(entry))
+            || self.buffer.lock().unwrap_or_else(|p| p.into_inner()).iter().any(|t| is(&t.receipt))
+            || self.hook_buffer.lock().unwrap_or_else(|p| p.into_inner()).iter().any(|w| is(&w.task.receipt))
     }
 
     fn read(&self, reader: &mut Option<Connection>, streams: &[&String], block: Duration) -> redis::RedisResult<Taken> {

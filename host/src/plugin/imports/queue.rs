@@ -137,7 +137,8 @@ impl HostState {
             if !self.host.has_actor(&t.actor) {
                 let actor = text::one_line(&t.actor, NAME_SHOWN);
                 return Err(HostError::NotFound(format!(
-                    "queue.extend: {which}: unknown actor `{actor}`; the manifest has no [actors.{actor}]"
+                    "queue.extend: {which}: unknown actor `{actor}`; the manifest has no [actors.{actor}] ({})",
+                    crate::manifest::ADD_ACTOR_HINT
                 )));
             }
             let input = parse(&format!("queue.extend: {which}"), "input", &t.input)?;
