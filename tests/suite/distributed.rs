@@ -781,3 +781,59 @@ fn circuit_breaker_holds_when_a_python_worker_serves_the_actor() {
     assert_eq!(errors.iter().filter(|e| e.starts_with("flaky: call")).count(), 3, "{errors:?}");
     assert_eq!(errors.iter().filter(|e| *e == "circuit open").count(), 7, "{errors:?}");
 }
+
+/// A task that waits in its worker's buffer past the visibility timeout is reclaimable:
+/// the worker's own reclaim (`XAUTOCLAIM` under its own name) must not take it a second
+/// time while it still holds it, or the same process runs it twice. Two slots, a buffer
+/// of two refilled (and reclaimed from) when one is taken, and tasks about three times as
+/// long as the timeout make buffered tasks wait past it.
+#[test]
+fn a_task_that_waited_past_the_timeout_in_its_own_workers_buffer_runs_once() {
+    let world = World::new("own-buffer");
+    let run = "own-buffer";
+    let n = 10;
+    let pipeline = json!({ "stages": [
+        { "name": "count", "mode": "scatter", "actor": "Tally",
+          "scatter": { "input": "$.trigger.items", "as": "item" },
+          "input": { "id": "$.item.id", "work": 40000 } } ] });
+    let orchestrator = world.start_run(run, &pipeline, &items(n));
+    let worker = world.start_worker(2, 300);
+    let context = finish(orchestrator);
+    let stopped = terminate(worker);
+    assert_eq!(context["count"].as_array().map(Vec::len), Some(n as usize));
+    let executions: Vec<u64> = (0..n).map(|id| world.executions(id)).collect();
+    let stderr = String::from_utf8_lossy(&stopped.stderr);
+    assert_eq!(executions, vec![1; n as usize], "each task ran once in the one live worker:\n{stderr}");
+    assert!(stderr.contains(&format!("stopped; ran {n} tasks")), "{stderr}");
+}
+
+/// The run's summary and `troupe status` name the worker processes that read each
+/// actor's tasks (their consumer names), so a surprising result can be traced.
+#[test]
+fn the_run_summary_and_status_name_the_workers_that_served_it() {
+    let world = World::new("served-by");
+    let run = "served-by";
+    let (p, t) = (world.write("pipeline.json", &tally_scatter(0)), world.write("input.json", &items(20)));
+    let orchestrator = world.spawn(world.troupe(&["run", &p, "--input", &t, "--run-id", run, "--concurrency", "0"]));
+    let worker = world.start_worker(2, 60_000);
+    let out = orchestrator.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let stopped = terminate(worker);
+    let stderr = String::from_utf8_lossy(&stopped.stderr);
+    let consumer = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("troupe worker ")?.split_once(": stopped;").map(|(name, _)| name))
+        .unwrap_or_else(|| panic!("the worker names itself when it stops:\n{stderr}"))
+        .to_string();
+    let line = |actor: &str| format!("  {actor:<24} served by {consumer}");
+    assert!(stdout.lines().any(|l| l == line("Tally")), "no `served by` line for Tally:\n{stdout}");
+    assert!(stdout.lines().any(|l| l == line("Pass")), "no `served by` line for Pass:\n{stdout}");
+
+    let status = world.troupe_on_redis(&["status", run, "--json"]).output().unwrap();
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(
+        status["served_by"],
+        json!([{ "actor": "Pass", "workers": [&consumer] }, { "actor": "Tally", "workers": [&consumer] }])
+    );
+}

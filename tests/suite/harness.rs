@@ -50,7 +50,8 @@ fn scatter_reports_every_problem_with_its_field() {
     assert_eq!(
         fields(harness("scatter").validate(&stage).unwrap()),
         [
-            "actor: unknown actor `Nobody`: the manifest has no [actors.Nobody]",
+            "actor: unknown actor `Nobody`: the manifest has no [actors.Nobody] (add it with \
+             `component = \"<file>.wasm\"`, or `external = true` when a worker of your own serves it)",
             "scatter.input: must be a JSONPath string starting with `$`, found a string",
             "scatter.as: `index` is bound to each item's position; choose another name",
             "executorConfig.bogus: unknown field `bogus`, expected `maxParallel` or `batchSize`",

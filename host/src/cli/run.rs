@@ -182,6 +182,9 @@ pub fn report(driven: Driven, json: bool) -> anyhow::Result<ExitCode> {
                         s.duration_ms
                     );
                 }
+                for served in &report.served_by {
+                    println!("  {:<24} served by {}", served.actor, served.workers.join(", "));
+                }
                 if let Some(last) = report.stages.last() {
                     println!(
                         "output of {}:\n{}",

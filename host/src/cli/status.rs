@@ -85,6 +85,9 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
         RunStatus::Running => engine.unread(&run_id).unwrap_or_default(),
         _ => Vec::new(),
     };
+    // Who reads its tasks, while it runs and after (the streams outlive the run until
+    // its retention ends): a run's results can then be traced to the processes.
+    let served_by = engine.served_by(&run_id).unwrap_or_default();
     let current = pipeline.stages.get(record.stage).and_then(|s| s["name"].as_str()).unwrap_or_default().to_string();
     if args.json {
         let stages: Vec<_> =
@@ -94,6 +97,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
             out["resume"] = json!(command);
         }
         out["unread"] = json!(unread);
+        out["served_by"] = json!(served_by);
         println!("{out}");
         return Ok(ExitCode::SUCCESS);
     }
@@ -118,6 +122,9 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
             ),
             None => println!("  {name:<24} {mode:<16} {:>9}", "not started"),
         }
+    }
+    for served in &served_by {
+        println!("  {:<24} served by {}", served.actor, served.workers.join(", "));
     }
     for u in &unread {
         println!("{}", super::progress::unread_line(&current, u));

@@ -183,6 +183,15 @@ pub struct Unread {
     pub oldest_ms: u64,
 }
 
+/// The worker processes that read one actor's tasks for a run, by their consumer names
+/// (`troupe worker`'s `<host>-<pid>-...`, the Python package's `python-<host>-<pid>-...`):
+/// who to look at when a run's results surprise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServedBy {
+    pub actor: String,
+    pub workers: Vec<String>,
+}
+
 /// How long released tasks may go unread, with no worker reading their stream, before a
 /// run says so: longer than a live worker's longest pause between touching its group (a
 /// worker whose slots are all busy only claims its running tasks, every third of the
@@ -283,6 +292,12 @@ pub trait RunStore: StageHost {
     /// Released tasks no worker has read for [`UNREAD_AFTER`] while no worker reads their
     /// stream. In-process engines have none: their workers live with the run.
     fn unread(&self, _run_id: &str) -> anyhow::Result<Vec<Unread>> {
+        Ok(Vec::new())
+    }
+
+    /// The workers that read each actor's tasks for the run. In-process engines have
+    /// none to name: their workers are the run's own process.
+    fn served_by(&self, _run_id: &str) -> anyhow::Result<Vec<ServedBy>> {
         Ok(Vec::new())
     }
 

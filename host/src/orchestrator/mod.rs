@@ -43,6 +43,8 @@ pub struct RunReport {
     /// `{"trigger": ..., "<stage>": <output>, ...}` (shared with the engine, not copied).
     pub context: Arc<Value>,
     pub stages: Vec<StageReport>,
+    /// The workers that read each actor's tasks (empty on the embedded engine).
+    pub served_by: Vec<crate::engine::ServedBy>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -285,7 +287,13 @@ impl<E: Engine> Orchestrator<E> {
             reports.push(report);
         }
         let context = self.engine.run_context(run_id).map_err(RunError::Engine)?;
-        Ok(RunReport { run_id: run_id.to_string(), context, stages: reports })
+        // Who served it is for people reading the summary: failing to learn it is no
+        // reason to fail a run whose work is done.
+        let served_by = self.engine.served_by(run_id).unwrap_or_else(|e| {
+            eprintln!("troupe: cannot tell which workers served run {run_id}: {e:#}");
+            Vec::new()
+        });
+        Ok(RunReport { run_id: run_id.to_string(), context, stages: reports, served_by })
     }
 
     async fn plan(&self, mode: &str, stage: &Stage) -> Result<StagePlan, RunError> {

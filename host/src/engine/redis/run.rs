@@ -151,6 +151,10 @@ impl RunStore for RedisEngine {
         self.unread_streams(run_id)
     }
 
+    fn served_by(&self, run_id: &str) -> anyhow::Result<Vec<crate::engine::ServedBy>> {
+        self.stream_readers(run_id)
+    }
+
     fn run_exists(&self, run_id: &str) -> anyhow::Result<bool> {
         self.pool.with(|c| redis::cmd("EXISTS").arg(self.keys.run(run_id)).query(c))
     }
@@ -491,6 +495,33 @@ impl RunStore for RedisEngine {
 }
 
 impl RedisEngine {
+    /// [`RunStore::served_by`] on Redis: the consumers of each actor stream's group. A
+    /// consumer joins a group when it first reads the stream, and a worker reads only its
+    /// own actors' streams, so they are exactly the processes that served the actor for
+    /// this run (names come from workers: shown escaped and bounded).
+    pub(super) fn stream_readers(&self, run_id: &str) -> anyhow::Result<Vec<crate::engine::ServedBy>> {
+        let (_, actors) = self.run_layout(run_id)?;
+        let mut out = Vec::new();
+        for actor in actors {
+            let stream = self.keys.queue(run_id, &actor);
+            let consumers: Vec<HashMap<String, redis::Value>> =
+                match self.pool.with(|c| redis::cmd("XINFO").arg("CONSUMERS").arg(&stream).arg(GROUP).query(c)) {
+                    Ok(consumers) => consumers,
+                    Err(_) => continue, // no stream: the run released no task to this actor
+                };
+            let mut workers: Vec<String> = consumers
+                .iter()
+                .filter_map(|c| text(c.get("name")))
+                .map(|name| crate::text::one_line(&name, 120))
+                .collect();
+            workers.sort();
+            if !workers.is_empty() {
+                out.push(crate::engine::ServedBy { actor, workers });
+            }
+        }
+        Ok(out)
+    }
+
     /// [`RunStore::unread`] on Redis: for each stream of the run (its actors', and its
     /// hooks stream), the consumer group's `lag` (entries never delivered) and its
     /// consumers' idle times; the oldest undelivered entry's age from its id.
