@@ -12,8 +12,9 @@ use troupe_tests::{python_worker_venv, run_in_repo};
 #[test]
 fn the_python_worker_package_installs_and_passes_its_tests() {
     let python = python_worker_venv();
-    let output = run_in_repo("run the package's tests", &python, &["-m", "unittest", "discover", "-v", "workers/python/tests"])
-        .unwrap_or_else(|e| panic!("{e}"));
+    let output =
+        run_in_repo("run the package's tests", &python, &["-m", "unittest", "discover", "-v", "workers/python/tests"])
+            .unwrap_or_else(|e| panic!("{e}"));
     println!("{output}");
     assert!(output.contains("\nOK"), "the unittest run did not end with OK:\n{output}");
 }

@@ -18,14 +18,20 @@ pub fn a_failing_actor_fails_its_task_with_its_message(imp: Implementation) {
     let orchestrator = world.start_run(run, &pipeline, &trigger);
     let mut worker = world.start_worker(4, 60_000);
     let out = world.ended(orchestrator, &mut [&mut worker], Duration::from_secs(90));
-    assert_eq!(out.status.code(), Some(1), "{}", world.say(format!("a stage whose tasks all fail fails its run:\n{}", out.stderr)));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        world.say(format!("a stage whose tasks all fail fails its run:\n{}", out.stderr))
+    );
     assert!(out.stderr.contains("3 of 3 tasks failed"), "{}", world.say(&out.stderr));
 
     let results = world.results(run, stage);
     assert_eq!(results.len() as u64, n, "{}", world.say(format!("{results:?}")));
     for (i, result) in &results {
         assert_eq!((&result["attempts"], &result["actor"]), (&json!(1), &json!("Boom")), "{}", world.say(result));
-        let error = result["err"].as_str().unwrap_or_else(|| panic!("{}", world.say(format!("not a failure: {result}"))));
+        let error =
+            result["err"].as_str().unwrap_or_else(|| panic!("{}", world.say(format!("not a failure: {result}"))));
         // The message first; an implementation may add more after it (a traceback).
         assert!(error.starts_with(&message(*i)), "{}", world.say(format!("task {i} failed with {error:?}")));
     }

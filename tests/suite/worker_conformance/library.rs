@@ -27,7 +27,11 @@ pub fn a_redis_without_the_protocol_library_is_refused(imp: Implementation) {
         return;
     }
     let out = world.ended(worker, &mut [], Duration::from_secs(30));
-    assert!(!out.status.success(), "{}", world.say(format!("the worker must refuse ({}):\n{}", out.status, out.stderr)));
+    assert!(
+        !out.status.success(),
+        "{}",
+        world.say(format!("the worker must refuse ({}):\n{}", out.status, out.stderr))
+    );
     assert!(out.stderr.contains(LIBRARY), "{}", world.say(format!("the refusal names `{LIBRARY}`:\n{}", out.stderr)));
     let keys: u64 = redis::cmd("DBSIZE").query(&mut world.redis()).unwrap();
     assert_eq!(keys, 0, "{}", world.say("the refusing worker wrote nothing"));

@@ -32,7 +32,12 @@ pub fn assert_each_counted_once(world: &World, run: &str, context: &Value, n: u6
     let ids: Vec<Value> = outputs.iter().map(|o| o["id"].clone()).collect();
     assert_eq!(ids, (0..n).map(|i| json!(i)).collect::<Vec<_>>(), "{}", world.say("the context's ids"));
     let results = world.results(run, STAGE);
-    assert_eq!(results.keys().copied().collect::<Vec<_>>(), (0..n).collect::<Vec<_>>(), "{}", world.say("indices recorded"));
+    assert_eq!(
+        results.keys().copied().collect::<Vec<_>>(),
+        (0..n).collect::<Vec<_>>(),
+        "{}",
+        world.say("indices recorded")
+    );
     for (index, result) in &results {
         let expected = json!({ "attempts": 1, "actor": "Tally", "ok": outputs[*index as usize] });
         assert_eq!(result, &expected, "{}", world.say(format!("the result of task {index}")));

@@ -22,10 +22,8 @@ pub fn a_task_whose_input_is_not_json_fails_and_the_run_goes_on(imp: Implementat
     let stream = world.stream(run, "Tally");
     world.wait_until("the stage's tasks on the stream", Duration::from_secs(30), || world.stream_length(&stream) == n);
     let (id, fields) = world.entry(&stream, STAGE, 1);
-    let poison: Vec<(String, String)> = fields
-        .into_iter()
-        .map(|(f, v)| if f == "input" { (f, r#"{"id": 1, "#.to_string()) } else { (f, v) })
-        .collect();
+    let poison: Vec<(String, String)> =
+        fields.into_iter().map(|(f, v)| if f == "input" { (f, r#"{"id": 1, "#.to_string()) } else { (f, v) }).collect();
     world.delete_entry(&stream, &id);
     world.add_entry(&stream, &poison);
 

@@ -12,11 +12,13 @@ pub fn a_redis_restart_mid_run_loses_nothing(imp: Implementation) {
     let mut own = OwnRedis::start();
     let world = World::on(imp, "Redis restarted", &own.url());
     let (run, n) = ("restarted", 12);
-    let orchestrator = world.start_run(run, &tallies(imp, 200), &items(n));
+    let mut orchestrator = world.start_run(run, &tallies(imp, 200), &items(n));
     // A short visibility timeout: a read whose reply the restart cut off leaves a delivery
     // pending that no worker knows it holds; it is reclaimed within seconds.
     let mut worker = world.start_worker(2, 2000);
     world.wait_until("the run to be under way", Duration::from_secs(60), || world.results(run, STAGE).len() >= 3);
+    let before = world.results(run, STAGE).len();
+    assert!(orchestrator.alive() && before < n as usize, "{}", world.say("Redis goes down mid-run"));
     own.shut_down();
     std::thread::sleep(Duration::from_millis(500));
     own.boot();

@@ -5,6 +5,7 @@
 //! executions `Tally` counted.
 
 use super::implementations::{Implementation, Stopped};
+use redis::streams::StreamRangeReply;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -12,7 +13,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use redis::streams::StreamRangeReply;
 use troupe::engine::Keys;
 use troupe_tests::{root, test_redis_url, unique_prefix};
 
@@ -214,7 +214,11 @@ impl World {
     pub fn stop(&self, worker: Process) -> Stopped {
         Command::new("kill").args(["-TERM", &worker.id().to_string()]).status().unwrap();
         let out = self.ended(worker, &mut [], Duration::from_secs(30));
-        assert!(out.status.success(), "{}", self.say(format!("the worker failed on SIGTERM ({}):\n{}", out.status, out.stderr)));
+        assert!(
+            out.status.success(),
+            "{}",
+            self.say(format!("the worker failed on SIGTERM ({}):\n{}", out.status, out.stderr))
+        );
         self.imp.stopped(&out.stdout, &out.stderr).unwrap_or_else(|| {
             panic!("{}", self.say(format!("the worker did not say what it ran:\n{}\n{}", out.stdout, out.stderr)))
         })
@@ -229,7 +233,11 @@ impl World {
     pub fn wait_until(&self, what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
         let started = Instant::now();
         while !done() {
-            assert!(started.elapsed() < timeout, "{}", self.say(format!("timed out after {timeout:?} waiting for {what}")));
+            assert!(
+                started.elapsed() < timeout,
+                "{}",
+                self.say(format!("timed out after {timeout:?} waiting for {what}"))
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -274,8 +282,7 @@ impl World {
 
     /// Deliveries of the stream taken and not acknowledged.
     pub fn pending(&self, stream: &str) -> u64 {
-        let summary: redis::Value =
-            redis::cmd("XPENDING").arg(stream).arg("workers").query(&mut self.redis()).unwrap();
+        let summary: redis::Value = redis::cmd("XPENDING").arg(stream).arg("workers").query(&mut self.redis()).unwrap();
         match summary {
             redis::Value::Array(parts) => match parts.first() {
                 Some(redis::Value::Int(n)) => *n as u64,
