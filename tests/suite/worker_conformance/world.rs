@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use troupe::engine::Keys;
@@ -65,7 +66,7 @@ pub struct World {
     pub prefix: String,
     /// Every process started, killed if the case fails (so none outlives it).
     started: Mutex<Vec<u32>>,
-    spawned: Mutex<u32>,
+    spawned: AtomicU32,
     /// When the case started, for its time.
     began: Instant,
     case: String,
@@ -115,7 +116,7 @@ impl World {
             url: url.to_string(),
             prefix: unique_prefix(&format!("conformance-{}", imp.slug())),
             started: Default::default(),
-            spawned: Mutex::new(0),
+            spawned: AtomicU32::new(0),
             began: Instant::now(),
             case: case.to_string(),
         }
@@ -135,11 +136,7 @@ impl World {
     }
 
     fn spawn(&self, what: &str, mut cmd: Command) -> Process {
-        let n = {
-            let mut spawned = self.spawned.lock().unwrap();
-            *spawned += 1;
-            *spawned
-        };
+        let n = self.spawned.fetch_add(1, Ordering::Relaxed) + 1;
         let log = self.dir.path().join(format!("{n}-{}.log", what.replace(' ', "-")));
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(File::create(&log).unwrap());
         let child = cmd.spawn().unwrap_or_else(|e| panic!("{}", self.say(format!("cannot start {what}: {e}"))));
