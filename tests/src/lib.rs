@@ -5,6 +5,8 @@
 //! # Layout
 //! - `src/lib.rs` (this file): paths, loaders, goldens, the engine choice of the
 //!   behavioural suites ([`run_pipeline`], `TROUPE_TEST_ENGINE`).
+//! - `src/own_redis.rs`: a redis-server of a test's own, to restart ([`OwnRedis`]).
+//! - `src/python_venv.rs`: the Python worker package in a venv ([`python_worker_venv`]).
 //! - `suite/`: the one test binary (`cargo test -p troupe-tests --test suite`), one module
 //!   per suite; test names start with the module (`pipelines::...`). `main.rs` lists them.
 //!   - `manifest_ui.rs`: golden files for bad manifests (`ui/manifest/*.toml` + `.err`).
@@ -24,6 +26,10 @@
 //!     the `py-canary` fixture growing its stage (both engines).
 //!   - `examples.rs`: `examples/` end to end (both engines).
 //!   - `distributed.rs`: real processes against a real Redis (kills, restarts, resume).
+//!   - `worker_conformance/`: the worker protocol conformance suite: the same cases
+//!     (duplicate delivery, SIGKILL, SIGTERM drain, heartbeats, Redis restart, failing
+//!     actor, poison input, protocol check) against `troupe worker`, the Python package
+//!     and the Node package, with real processes.
 //!   - `retention.rs`: an ended run's Redis keys expire.
 //!   - `wdl_ui.rs`, `wdl_validate.rs`: the WDL-style language's golden files
 //!     (`ui/wdl/*.wdl` + `.stderr`, `ui/wdl-validate/*.wdl` + `.stdout`); `wdl_compile.rs`,
@@ -45,6 +51,12 @@
 //!
 //! "Both engines": `cargo xtask test` runs these modules a second time with
 //! `TROUPE_TEST_ENGINE=redis`.
+
+mod own_redis;
+mod python_venv;
+
+pub use own_redis::OwnRedis;
+pub use python_venv::{python_worker_venv, run_in_repo};
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use troupe::engine::{HookQueue, Keys, Recorded, RunStore, TaskQueue};
-use troupe_tests::{redis_engine, root, test_redis_url, unique_prefix};
+use troupe_tests::{redis_engine, root, test_redis_url, unique_prefix, OwnRedis};
 
 /// A manifest for these tests, with absolute paths so processes can run anywhere.
 fn manifest(dir: &Path) -> PathBuf {
@@ -324,73 +324,6 @@ fn three_workers_share_a_ten_thousand_item_scatter() {
     assert!(ran.iter().all(|&r| r > 0), "every worker served some tasks: {ran:?}");
     assert_eq!(ran.iter().sum::<u64>(), n + 1, "10,000 scatter tasks and one gather task: {ran:?}");
     assert!((0..n).all(|id| world.executions(id) == 1));
-}
-
-/// A redis-server of the test's own, on its own port, persisting to an append-only file
-/// (or, `volatile`, persisting nothing: it restarts empty).
-struct OwnRedis {
-    dir: tempfile::TempDir,
-    port: u16,
-    server: Option<Child>,
-    persist: bool,
-}
-
-impl OwnRedis {
-    fn start() -> OwnRedis {
-        OwnRedis::with_persistence(true)
-    }
-
-    fn volatile() -> OwnRedis {
-        OwnRedis::with_persistence(false)
-    }
-
-    fn with_persistence(persist: bool) -> OwnRedis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut redis = OwnRedis { dir: tempfile::tempdir().unwrap(), port, server: None, persist };
-        redis.boot();
-        redis
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn boot(&mut self) {
-        let server = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
-            .args(["--appendonly", if self.persist { "yes" } else { "no" }])
-            .arg("--dir")
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (.ci/run installs it)");
-        self.server = Some(server);
-        let url = self.url();
-        wait_until("redis-server to answer", Duration::from_secs(20), || {
-            redis::Client::open(url.as_str())
-                .and_then(|c| c.get_connection())
-                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
-                .is_ok()
-        });
-    }
-
-    /// Stop the server the way an operator restarts one (SHUTDOWN writes the AOF out).
-    fn shut_down(&mut self) {
-        let mut conn = redis::Client::open(self.url().as_str()).unwrap().get_connection().unwrap();
-        let _ = redis::cmd("SHUTDOWN").query::<()>(&mut conn);
-        if let Some(mut server) = self.server.take() {
-            server.wait().unwrap();
-        }
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        if let Some(server) = &mut self.server {
-            let _ = server.kill();
-            let _ = server.wait();
-        }
-    }
 }
 
 #[test]

@@ -35,3 +35,4 @@ mod wdl_examples;
 mod wdl_fuzz;
 mod wdl_ui;
 mod wdl_validate;
+mod worker_conformance;

@@ -11,6 +11,7 @@
 use super::codec;
 use super::conn::{function, Pool};
 use super::keys::{Keys, GROUP};
+use super::poison;
 use crate::engine::{HookWork, Receipt, TaskEnvelope};
 use redis::streams::{StreamAutoClaimReply, StreamReadReply};
 use redis::Connection;
@@ -492,13 +493,12 @@ impl Feed {
     /// An entry of `stream`: a task for the workers, or hook work when `stream` is a
     /// run's hooks stream.
     fn decode(&self, entry: &redis::streams::StreamId, stream: &str, now: u64, taken: &mut Taken) {
-        let decoded = if stream.ends_with(":hooks") {
-            codec::hook_work(entry, stream, now).map(|w| taken.hooks.push(w))
-        } else {
-            codec::envelope(entry, stream, now).map(|t| taken.tasks.push(t))
-        };
-        if let Err(e) = decoded {
-            eprintln!("troupe: skipping a malformed entry of {stream}: {e:#}");
+        if stream.ends_with(":hooks") {
+            if let Err(e) = codec::hook_work(entry, stream, now).map(|w| taken.hooks.push(w)) {
+                eprintln!("troupe: skipping a malformed entry of {stream}: {e:#}");
+            }
+        } else if let Err(e) = codec::envelope(entry, stream, now).map(|t| taken.tasks.push(t)) {
+            poison::settle(&self.pool, &self.keys, stream, entry, &e);
         }
     }
 }

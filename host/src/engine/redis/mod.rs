@@ -11,6 +11,7 @@
 //! - `first_contact.rs`: the first connection, failing fast with what is wrong.
 //! - `state.rs`: plugins' state, held to each plugin's quota, every key expiring.
 //! - `codec.rs`: task records, stream entries and results as text.
+//! - `poison.rs`: stream entries no actor can run, failed or dropped at once.
 //! - `keys.rs`: the key layout.
 //! - `troupe.lua`: the functions that make enqueue, finish and requeue atomic.
 //!
@@ -24,6 +25,7 @@ mod enqueuer;
 mod feed;
 mod first_contact;
 mod keys;
+mod poison;
 mod queues;
 mod run;
 mod state;
