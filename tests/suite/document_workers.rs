@@ -7,6 +7,7 @@
 //! naming the URL. The Node half runs once `workers/node` is in the tree.
 
 mod receiver;
+mod twins;
 
 use receiver::{Answer, Receiver, PATH};
 use serde_json::{json, Value};
@@ -136,7 +137,7 @@ fn the_example_in(language: &str) {
         .collect();
     bodies.sort_by_key(|b| b["channel"].as_str().unwrap_or("").to_string());
     let notified = &reference["notify-all"];
-    assert_eq!(bodies, [&notified["EmailNotifier"], &notified["SlackNotifier"], &notified["WebhookNotifier"]]);
+    assert_eq!(bodies, [&notified["EmailNotifier"], &notified["SlackNotifier"], &notified["WebhookNotifier"]].map(Value::clone));
     assert_eq!(bodies[0]["subject"], "Documents processed: 7 pages");
     assert_eq!(bodies[1]["text"], ":page_facing_up: Processed 2 invoice, 2 contract, 1 receipt, 1 report, 1 other");
     assert_eq!(bodies[2]["payload"]["pagesByType"], json!({ "invoice": 2, "contract": 2, "receipt": 1, "report": 1, "other": 1 }));
@@ -152,7 +153,7 @@ fn the_example_in(language: &str) {
     assert_eq!(ran.code, Some(1), "the run must fail at notify-all:\n{}", ran.stderr);
     let url = &refusing.url;
     for expected in [
-        "stage `notify-all`".to_string(),
+        "stage notify-all failed: 2 of 3 tasks failed".to_string(),
         format!("SlackNotifier: POST {url} answered 500 Internal Server Error: {{\"error\":\"the receiver refuses this one\"}}"),
         format!("WebhookNotifier: POST {url} timed out after 1000 ms"),
     ] {
@@ -169,6 +170,7 @@ fn the_example_in(language: &str) {
 #[test]
 fn the_python_actors_give_the_wasm_actors_results_and_post_to_the_webhook() {
     the_example_in("python");
+    twins::agree("python");
 }
 
 #[test]
@@ -178,6 +180,7 @@ fn the_typescript_actors_give_the_wasm_actors_results_and_post_to_the_webhook() 
         return;
     }
     the_example_in("node");
+    twins::agree("node");
     let typecheck = Command::new("npm")
         .args(["run", "--silent", "typecheck"])
         .current_dir(root().join(EXAMPLE).join("workers/node"))

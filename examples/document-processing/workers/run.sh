@@ -34,6 +34,9 @@ python)
     worker=("$venv/bin/python" "$here/python/serve.py")
     ;;
 node)
+    # npm keeps an installed copy of a local package whose version did not change: drop
+    # it, so an edited workers/node is what runs.
+    rm -rf "$here/node/node_modules/troupe-worker"
     (cd "$here/node" && npm install --no-audit --no-fund --loglevel=error) >&2
     worker=(node --import tsx "$here/node/serve.ts")
     ;;

@@ -4,6 +4,7 @@
 //
 // Defaults: $TROUPE_REDIS or redis://127.0.0.1:6379, $TROUPE_REDIS_PREFIX or `troupe`
 // (troupe's `--redis-prefix`), 16 tasks at once. `npm install` in this directory first.
+// Prints `ran N handed_back M` as it exits.
 
 import { parseArgs } from "node:util";
 import { Worker } from "troupe-worker";
@@ -24,4 +25,4 @@ if (!Number.isInteger(concurrency) || concurrency < 1) {
 
 const worker = new Worker({ redis: values.redis, actors: ACTORS, prefix: values.prefix, concurrency });
 const ran = await worker.run();
-console.log(`ran ${ran}`);
+console.log(`ran ${ran} handed_back ${worker.handedBack}`);

@@ -62,7 +62,7 @@ def webhook_of(task: Any) -> Optional[Tuple[str, int]]:
         raise ValueError(f"input.notify.webhookUrl must be a string, not {json.dumps(url)[:100]}")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"input.notify.webhookUrl must be an http:// or https:// URL, not {url[:200]!r}")
+        raise ValueError(f"input.notify.webhookUrl must be an http:// or https:// URL, not {json.dumps(url[:200])}")
     if parts.username is not None or parts.password is not None:
         raise ValueError("input.notify.webhookUrl must not carry credentials (user:password@); put a token in the path")
     timeout = notify.get("timeoutMs", DEFAULT_TIMEOUT_MS)
