@@ -19,6 +19,8 @@ fn cases() -> Value {
             { "path": "ws", "text": "\u{a0}\u{85} Title\u{2003}\r\n\r\nrest\u{3000}of it" },
             { "path": "not-rust-ws", "text": "\u{1c}word\u{1c} two\u{feff}" },
             { "path": "bom", "text": "\u{feff}\nnext" },
+            { "path": "separators", "text": "a\u{1c}b\u{1f}c\u{feff}d e" },
+            { "path": "edges", "text": "\u{feff}Title\u{1c}\nmore" },
             { "path": "sigma", "text": "ΣΑΣ AGREEMENT between THE PARTIES" },
             { "path": "empty", "text": "" },
             { "path": "blank", "text": " \n\t\n" },

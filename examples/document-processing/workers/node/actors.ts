@@ -81,21 +81,21 @@ export function webhookMessage(task: Json): Json {
 /** The email reporting the consolidated documents: `{result: [{key, result}], notify?}`. */
 export async function emailNotifier(task: Json): Promise<Json> {
   const message = emailMessage(task);
-  await deliver("EmailNotifier", task, message);
+  await deliver(task, message);
   return message;
 }
 
 /** A one-line Slack message about the consolidated documents. */
 export async function slackNotifier(task: Json): Promise<Json> {
   const message = slackMessage(task);
-  await deliver("SlackNotifier", task, message);
+  await deliver(task, message);
   return message;
 }
 
 /** The JSON event a webhook receives: pages by document type. */
 export async function webhookNotifier(task: Json): Promise<Json> {
   const message = webhookMessage(task);
-  await deliver("WebhookNotifier", task, message);
+  await deliver(task, message);
   return message;
 }
 

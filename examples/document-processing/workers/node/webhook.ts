@@ -92,16 +92,17 @@ function reason(error: unknown): string {
 }
 
 /**
- * POST `message` to the webhook `task` names, if any; throw (naming the actor, the URL and
- * the reply's status or the error) unless it answers 2xx within the timeout. Redirects are
- * not followed: they would re-send the body somewhere the run's input never named.
+ * POST `message` to the webhook `task` names, if any; throw (naming the URL and the
+ * reply's status or the error) unless it answers 2xx within the timeout; troupe names the
+ * actor and the task next to the message. Redirects are not followed: they would re-send
+ * the body somewhere the run's input never named.
  */
-export async function deliver(actor: string, task: Json, message: Json): Promise<void> {
+export async function deliver(task: Json, message: Json): Promise<void> {
   const webhook = webhookOf(task);
   if (webhook === null) return;
   const { url, timeoutMs } = webhook;
   const signal = AbortSignal.timeout(timeoutMs);
-  const timedOut = () => new Error(`${actor}: POST ${url} timed out after ${timeoutMs} ms`);
+  const timedOut = () => new Error(`POST ${url} timed out after ${timeoutMs} ms`);
   let reply: Response;
   try {
     reply = await fetch(url, {
@@ -113,11 +114,11 @@ export async function deliver(actor: string, task: Json, message: Json): Promise
     });
   } catch (error) {
     if (signal.aborted) throw timedOut();
-    throw new Error(`${actor}: POST ${url} failed: ${reason(error)}`);
+    throw new Error(`POST ${url} failed: ${reason(error)}`);
   }
   if (reply.status < 200 || reply.status > 299) {
     const quoted = await quote(reply);
-    throw new Error(`${actor}: POST ${url} answered ${reply.status} ${reply.statusText}${quoted ? `: ${quoted}` : ""}`);
+    throw new Error(`POST ${url} answered ${reply.status} ${reply.statusText}${quoted ? `: ${quoted}` : ""}`);
   }
   // The status is the answer; the body is not read.
   await reply.body?.cancel().catch(() => undefined);

@@ -148,21 +148,21 @@ def webhook_message(task: Any) -> Dict[str, Any]:
 async def email_notifier(task: Any) -> Dict[str, Any]:
     """The email reporting the consolidated documents: `{result: [{key, result}], notify?}`."""
     message = email_message(task)
-    await deliver("EmailNotifier", task, message)
+    await deliver(task, message)
     return message
 
 
 async def slack_notifier(task: Any) -> Dict[str, Any]:
     """A one-line Slack message about the consolidated documents."""
     message = slack_message(task)
-    await deliver("SlackNotifier", task, message)
+    await deliver(task, message)
     return message
 
 
 async def webhook_notifier(task: Any) -> Dict[str, Any]:
     """The JSON event a webhook receives: pages by document type."""
     message = webhook_message(task)
-    await deliver("WebhookNotifier", task, message)
+    await deliver(task, message)
     return message
 
 

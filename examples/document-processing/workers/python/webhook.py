@@ -94,9 +94,10 @@ def _timed_out(url: str, timeout_ms: int) -> str:
     return f"POST {url} timed out after {timeout_ms} ms"
 
 
-async def deliver(actor: str, task: Any, message: Any) -> None:
+async def deliver(task: Any, message: Any) -> None:
     """POST `message` to the webhook `task` names, if any; raise DeliveryFailed (naming
-    the actor, the URL and the reply's status or the error) unless it answers 2xx."""
+    the URL and the reply's status or the error) unless it answers 2xx. troupe names the
+    actor and the task next to the message."""
     webhook = webhook_of(task)
     if webhook is None:
         return
@@ -105,6 +106,4 @@ async def deliver(actor: str, task: Any, message: Any) -> None:
     try:
         await asyncio.wait_for(asyncio.to_thread(_post, url, body, timeout_ms), timeout_ms / 1000)
     except asyncio.TimeoutError:
-        raise DeliveryFailed(f"{actor}: {_timed_out(url, timeout_ms)}") from None
-    except DeliveryFailed as error:
-        raise DeliveryFailed(f"{actor}: {error}") from None
+        raise DeliveryFailed(_timed_out(url, timeout_ms)) from None
