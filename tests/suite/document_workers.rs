@@ -4,7 +4,11 @@
 //! Redis ends with exactly the context the wasm actors give on the embedded engine, the
 //! notifiers POST their messages to a receiver on 127.0.0.1 named in the run's input,
 //! and a webhook that answers 500 or hangs fails its notifier's task with a message
-//! naming the URL. The Node half runs once `workers/node` is in the tree.
+//! naming the URL. Then each actor is held to its wasm twin on edge cases (`twins.rs`).
+//! The script installs the packages as a user would: Python's into a venv under
+//! `target/document-workers/`, Node's with `npm install` in the example's `node/`
+//! (`node_modules/` there is ignored). The Node half runs once `workers/node` is in the
+//! tree, and type-checks the actors with `tsc` too.
 
 mod receiver;
 mod twins;
@@ -129,7 +133,7 @@ fn the_example_in(language: &str) {
         .unwrap_or_else(|e| panic!("stdout is not the context ({e}):\n{}\nstderr:\n{}", ran.stdout, ran.stderr));
     assert_eq!(context, reference, "the {language} actors' run differs from the wasm actors'");
     assert!(
-        ran.stderr.contains(&format!("ran {TASKS}")),
+        ran.stderr.contains(&format!("ran {TASKS} handed_back 0")),
         "the {language} worker did not run all {TASKS} tasks:\n{}",
         ran.stderr
     );
