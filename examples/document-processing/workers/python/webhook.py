@@ -14,6 +14,7 @@ each socket operation, so the thread ends too).
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import socket
 import urllib.error
@@ -54,7 +55,8 @@ def webhook_of(task: Any) -> Optional[Tuple[str, int]]:
     if notify is None:
         return None
     if not isinstance(notify, dict):
-        raise ValueError(f"input.notify must be an object like {{\"webhookUrl\": \"https://...\"}}, not {json.dumps(notify)[:100]}")
+        raise ValueError('input.notify must be an object like {"webhookUrl": "https://..."}, '
+                         f"not {json.dumps(notify)[:100]}")
     url = notify.get("webhookUrl")
     if url is None:
         return None
@@ -67,7 +69,8 @@ def webhook_of(task: Any) -> Optional[Tuple[str, int]]:
         raise ValueError("input.notify.webhookUrl must not carry credentials (user:password@); put a token in the path")
     timeout = notify.get("timeoutMs", DEFAULT_TIMEOUT_MS)
     if type(timeout) is not int or not 1 <= timeout <= MAX_TIMEOUT_MS:
-        raise ValueError(f"input.notify.timeoutMs must be a whole number of milliseconds from 1 to {MAX_TIMEOUT_MS}, not {json.dumps(timeout)[:100]}")
+        raise ValueError(f"input.notify.timeoutMs must be a whole number of milliseconds from 1 to {MAX_TIMEOUT_MS}, "
+                         f"not {json.dumps(timeout)[:100]}")
     return url, timeout
 
 
@@ -82,8 +85,10 @@ def _post(url: str, body: bytes, timeout_ms: int) -> None:
             reply.read(65536)
     except urllib.error.HTTPError as error:
         quoted = " ".join(error.read(QUOTED_CHARS * 4).decode("utf-8", "replace").split())[:QUOTED_CHARS]
-        raise DeliveryFailed(f"POST {url} answered {error.code} {error.reason}" + (f": {quoted}" if quoted else "")) from None
-    except (urllib.error.URLError, OSError) as error:
+        status = f"POST {url} answered {error.code} {error.reason}"
+        raise DeliveryFailed(f"{status}: {quoted}" if quoted else status) from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as error:
+        # ValueError: a URL http.client refuses (control characters, a bad port).
         reason = error.reason if isinstance(error, urllib.error.URLError) else error
         if isinstance(reason, (TimeoutError, socket.timeout)):
             raise DeliveryFailed(_timed_out(url, timeout_ms)) from None
