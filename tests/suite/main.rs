@@ -14,6 +14,7 @@ mod compat;
 mod conformance;
 mod custom_executors;
 mod distributed;
+mod document_workers;
 mod examples;
 mod external_actors;
 mod growing_stages;
