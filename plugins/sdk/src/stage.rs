@@ -231,11 +231,15 @@ impl Stage {
 
     /// A problem when `field` (a string naming an actor) is not in the manifest.
     pub fn check_actor(field: &str, actor: &str) -> Option<Problem> {
-        (!crate::queue::has_actor(actor))
-            .then(|| Problem::new(field, format!(
-                "unknown actor `{actor}`: the manifest has no [actors.{actor}] (add it with \
+        (!crate::queue::has_actor(actor)).then(|| {
+            Problem::new(
+                field,
+                format!(
+                    "unknown actor `{actor}`: the manifest has no [actors.{actor}] (add it with \
                  `component = \"<file>.wasm\"`, or `external = true` when a worker of your own serves it)"
-            )))
+                ),
+            )
+        })
     }
 
     /// A field of the definition, by dotted path (`scatter.input`).
