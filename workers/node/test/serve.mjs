@@ -12,9 +12,17 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Worker } from "troupe-worker";
 
 const [url, prefix, concurrency, visibility] = process.argv.slice(2);
-const counter = createClient({ url, RESP: 2, disableOfflineQueue: true, socket: { reconnectStrategy: 100 } });
+const counter = createClient({
+  url,
+  RESP: 2,
+  disableOfflineQueue: true,
+  // Reconnects once connected (the restart cases), fails at once before.
+  socket: { reconnectStrategy: () => (connected ? 100 : false) },
+});
+let connected = false;
 counter.on("error", () => {});
 await counter.connect();
+connected = true;
 
 /** Count an execution, waiting out a Redis restart (the restart test's). @param {number} n */
 async function count(n) {
