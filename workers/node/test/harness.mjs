@@ -2,7 +2,9 @@
 // (TROUPE_BIN, default target/release/troupe) whose actors are external, served only by
 // the Node workers the tests start; the Redis at TROUPE_TEST_REDIS (default
 // redis://127.0.0.1:6379) under a key prefix of each test's own; a redis-server of a
-// test's own when it restarts one. Outcomes are read from the engine's own records.
+// test's own when it restarts one. TROUPE_ROOT (default: the checkout holding this file)
+// names the checkout whose target/plugins and target/test-cache (or TROUPE_CACHE_DIR)
+// the runs use. Outcomes are read from the engine's own records.
 
 import { createClient } from "@redis/client";
 import { spawn } from "node:child_process";
@@ -20,6 +22,8 @@ export const HERE = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(process.env.TROUPE_ROOT ?? join(HERE, "..", "..", ".."));
 export const TROUPE = process.env.TROUPE_BIN ?? join(ROOT, "target", "release", "troupe");
 export const URL = process.env.TROUPE_TEST_REDIS ?? "redis://127.0.0.1:6379";
+/** Where `troupe run` keeps compiled plugins between runs. */
+export const CACHE = process.env.TROUPE_CACHE_DIR ?? join(ROOT, "target", "test-cache");
 export const STAGE = "work";
 
 /**
@@ -259,7 +263,7 @@ export class Harness {
     await writeFile(t, JSON.stringify({ items }));
     return this.spawn(TROUPE, [
       "run", p, "--input", t, "--run-id", run, "--concurrency", "0", "--json",
-      "--manifest", this.manifest, "--cache-dir", join(ROOT, "target", "test-cache"),
+      "--manifest", this.manifest, "--cache-dir", CACHE,
       "--redis", this.url, "--redis-prefix", this.prefix,
     ]);
   }
