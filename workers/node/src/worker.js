@@ -52,6 +52,8 @@ const REFRESH_MS = 2_000;
 const LOOK_EVERY_MS = 200;
 /** How long one blocking read waits at most (stop and the timers are looked at between). */
 const BLOCK_MS = 100;
+/** How long a run whose stream refused a read (its group gone) is left alone. */
+const SET_ASIDE_MS = 10_000;
 /** Outcomes sent in one round trip at most. */
 const BATCH = 512;
 /** Stream entries are read as bytes: handed back exactly, decoded strictly. */
@@ -117,6 +119,8 @@ export class Worker {
   #runs = new Map();
   /** @type {Map<string, { run: string, actor: string }>} stream -> its run and actor */
   #streams = new Map();
+  /** @type {Map<string, number>} runs whose streams were refused, until when (performance.now()) */
+  #setAside = new Map();
   /** @type {Set<string>} runs that ended (cancelled): their tasks are dropped */
   #ended = new Set();
   /** @type {Map<string, Set<string>>} stream -> entries running (kept by heartbeats) */
@@ -360,10 +364,19 @@ export class Worker {
           }
           await sleep(200);
         } else if (error instanceof ErrorReply) {
-          // A run's stream or group was deleted under us (NOGROUP): read the runs again.
-          this.#log("warn", "read.refused", { error: error.message });
-          this.#runs.clear();
-          this.#streams.clear();
+          // A run's stream or group was deleted under us (NOGROUP). One such stream fails
+          // the whole XREADGROUP: its run is set aside for a while (the error names the
+          // stream), or, when none is named, every run is read again.
+          const stream = [...this.#streams.keys()].find((s) => error.message.includes(`'${s}'`));
+          const run = stream === undefined ? undefined : this.#streams.get(stream)?.run;
+          this.#log("warn", "read.refused", { error: error.message, ...(run === undefined ? {} : { run }) });
+          if (run === undefined) {
+            this.#runs.clear();
+            this.#streams.clear();
+          } else {
+            this.#forget(run);
+            this.#setAside.set(run, performance.now() + SET_ASIDE_MS);
+          }
           refreshed = -Infinity;
           await sleep(100);
         } else {
@@ -416,11 +429,26 @@ export class Worker {
         this.#ended.add(run);
       }
     }
+    for (const [run, until] of this.#setAside) {
+      if (!active.has(run) || performance.now() >= until) {
+        this.#setAside.delete(run);
+      }
+    }
     for (const run of active) {
-      if (this.#runs.has(run)) {
+      if (this.#runs.has(run) || this.#setAside.has(run)) {
         continue;
       }
-      const listed = await reader.sendCommand(["HGET", `${this.#base(run)}:run`, "actors"]);
+      let listed;
+      try {
+        listed = await reader.sendCommand(["HGET", `${this.#base(run)}:run`, "actors"]);
+      } catch (error) {
+        if (!(error instanceof ErrorReply)) {
+          throw error;
+        }
+        // Not a hash (WRONGTYPE): not a run this worker can serve; the others still are.
+        this.#log("warn", "run.unreadable", { run, error: error.message });
+        listed = null;
+      }
       const names = [...new Set(actorNames(listed))].filter((a) => this.#actors.has(a));
       const served = names.map((actor) => ({ stream: `${this.#base(run)}:q:${actor}`, actor }));
       this.#runs.set(run, served);

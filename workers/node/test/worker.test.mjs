@@ -212,6 +212,24 @@ test("a poison entry is failed, not fatal", LONG, async (t) => {
   assert.match(logs, /`attempt` is \\"01\\", not a number/);
 });
 
+test("broken runs beside a good one do not stop it", LONG, async (t) => {
+  const h = await Harness.start(t);
+  // Listed as running: one whose run key is not a hash, one whose stream has no group
+  // (which fails any XREADGROUP naming it, whatever other streams it names).
+  await h.r.sendCommand(["SADD", `${h.prefix}:runs`, "not-a-hash", "no-group"]);
+  await h.r.sendCommand(["SET", `${h.prefix}:{not-a-hash}:run`, "x"]);
+  await h.r.sendCommand(["HSET", `${h.prefix}:{no-group}:run`, "actors", '["Upper"]', "status", '{"state":"running"}']);
+  const run = "good";
+  const orchestrator = await h.startRun(run, "Upper", items(10));
+  const worker = h.startWorker(4, 60_000);
+  const { code, out, err } = await orchestrator.finish(60_000);
+  assert.equal(code, 0, err);
+  await assertAllCountedOnce(h, run, out, 10);
+  const { err: logs } = await h.stop(worker);
+  assert.match(logs, /run\.unreadable run="not-a-hash"/);
+  assert.match(logs, /read\.refused error="NOGROUP[^\n]*run="no-group"/);
+});
+
 test("a Redis restart mid-run loses nothing", LONG, async (t) => {
   const h = await Harness.start(t);
   const server = await OwnRedis.start(join(h.dir, "redis"));
