@@ -18,14 +18,12 @@
 // such work belongs in a worker thread the actor awaits.
 
 import { ErrorReply, RESP_TYPES } from "@redis/client";
-import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isMainThread } from "node:worker_threads";
 import { connect, retry, retryable, RETRY_FOR_MS } from "./connection.js";
-import { textLogger } from "./log.js";
-import { encodeResult, failureMessage } from "./outcome.js";
+import { settle } from "./options.js";
 import { Queue } from "./queue.js";
+import { perform } from "./task.js";
 import {
   actorNames,
   claimReply,
@@ -34,7 +32,6 @@ import {
   newestId,
   streamReply,
   strings,
-  taskFields,
 } from "./reply.js";
 
 /** @typedef {import("./index.d.ts").Actor} Actor */
@@ -43,6 +40,8 @@ import {
 /** @typedef {import("./index.d.ts").LogLevel} LogLevel */
 /** @typedef {import("./connection.js").Client} Client */
 /** @typedef {import("./reply.js").Entry} Entry */
+/** @typedef {import("./task.js").Delivery} Delivery */
+/** @typedef {import("./task.js").Outcome & { delivery: Delivery }} Report */
 
 export const PROTOCOL_VERSION = 5;
 const GROUP = "workers";
@@ -58,28 +57,6 @@ const SET_ASIDE_MS = 10_000;
 const BATCH = 512;
 /** Stream entries are read as bytes: handed back exactly, decoded strictly. */
 const AS_BYTES = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } };
-
-/**
- * A delivery this worker holds.
- * @typedef {object} Delivery
- * @property {string} stream
- * @property {string} entry
- * @property {string} run
- * @property {string} actor
- * @property {Map<string, string | null>} fields
- * @property {Buffer[]} raw every field as read, for a hand-back
- * @property {number} taken when it was read (performance.now())
- */
-
-/**
- * @typedef {object} Report
- * @property {Delivery} delivery
- * @property {string} stage
- * @property {string} index
- * @property {string} attempt
- * @property {"ok" | "err"} kind
- * @property {string} payload
- */
 
 export class ProtocolMismatch extends Error {
   /**
@@ -135,46 +112,15 @@ export class Worker {
 
   /** @param {WorkerOptions} options */
   constructor(options) {
-    if (options === null || typeof options !== "object") {
-      throw new TypeError("new Worker({ redis: url, actors: { Name: async (input) => result } })");
-    }
-    const { redis, actors, prefix = "troupe", concurrency = 16, visibilityTimeoutMs = 60_000 } = options;
-    if (typeof redis !== "string" || redis === "") {
-      throw new TypeError("`redis` must be a Redis URL such as redis://127.0.0.1:6379");
-    }
-    if (actors === null || typeof actors !== "object" || Object.keys(actors).length === 0) {
-      throw new TypeError("a Worker needs at least one actor (actors: { Name: async (input) => result })");
-    }
-    for (const [name, fn] of Object.entries(actors)) {
-      if (typeof fn !== "function") {
-        throw new TypeError(`actor \`${name}\` is not a function: ${typeof fn}`);
-      }
-    }
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw new RangeError(`concurrency must be a whole number, at least 1, not ${concurrency}`);
-    }
-    if (!Number.isInteger(visibilityTimeoutMs) || visibilityTimeoutMs < 10) {
-      throw new RangeError(`visibilityTimeoutMs must be a whole number, at least 10, not ${visibilityTimeoutMs}`);
-    }
-    if (typeof prefix !== "string" || prefix === "") {
-      throw new TypeError("`prefix` must be a non-empty string (troupe's --redis-prefix)");
-    }
-    const consumer = options.consumer ?? `node-${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
-    if (typeof consumer !== "string" || consumer === "") {
-      throw new TypeError("`consumer` must be a non-empty string");
-    }
-    const logger = options.logger ?? textLogger();
-    if (typeof logger !== "function") {
-      throw new TypeError("`logger` must be a function taking a log record (see textLogger, jsonLogger)");
-    }
-    this.#url = redis;
-    this.#actors = new Map(Object.entries(actors));
-    this.#prefix = prefix;
-    this.#concurrency = concurrency;
-    this.#visibilityMs = visibilityTimeoutMs;
-    this.#consumer = consumer;
-    this.#handleSignals = options.handleSignals ?? true;
-    this.#logger = logger;
+    const o = settle(options);
+    this.#url = o.redis;
+    this.#actors = o.actors;
+    this.#prefix = o.prefix;
+    this.#concurrency = o.concurrency;
+    this.#visibilityMs = o.visibilityTimeoutMs;
+    this.#consumer = o.consumer;
+    this.#handleSignals = o.handleSignals;
+    this.#logger = o.logger;
   }
 
   /** The function library the Redis must have (set by every troupe process of the same
@@ -592,63 +538,18 @@ export class Worker {
    * @returns {Promise<Report | null>}
    */
   async #execute(d) {
-    const checked = taskFields(d.fields);
-    if ("poison" in checked) {
-      this.#log("error", "task.poison", {
-        stream: d.stream,
-        entry: d.entry,
-        reason: `cannot be recorded (${checked.poison}); acknowledged and dropped`,
-      });
-      const client = /** @type {Client} */ (this.#client);
-      await retry(() => client.sendCommand(["XACK", d.stream, GROUP, d.entry]), this.#unavailable("dropping a poison entry"));
-      return null;
+    const done = await perform(d, this.#actors.get(d.actor), (level, event, fields) => this.#log(level, event, fields));
+    if ("outcome" in done) {
+      return { delivery: d, ...done.outcome };
     }
-    const { stage, index, attempt } = checked;
-    /** @param {"ok" | "err"} kind @param {string} payload @returns {Report} */
-    const report = (kind, payload) => ({ delivery: d, stage, index, attempt, kind, payload });
-    const where = `task ${index} of stage \`${stage}\` (actor \`${d.actor}\`)`;
-    const input = d.fields.get("input");
-    if (input === undefined) {
-      this.#log("error", "task.poison", { stream: d.stream, entry: d.entry, reason: "no input field" });
-      return report("err", `${where}: the stream entry has no \`input\` field`);
-    }
-    if (input === null) {
-      this.#log("error", "task.poison", { stream: d.stream, entry: d.entry, reason: "input not UTF-8" });
-      return report("err", `${where}: the task's input is not UTF-8 text`);
-    }
-    let value;
-    try {
-      value = JSON.parse(input);
-    } catch (error) {
-      this.#log("error", "task.poison", { stream: d.stream, entry: d.entry, reason: "input not JSON" });
-      const why = error instanceof Error ? error.message : String(error);
-      return report("err", `${where}: the task's input is not JSON (${why}): ${JSON.stringify(input.slice(0, 200))}`);
-    }
-    const actor = this.#actors.get(d.actor);
-    if (actor === undefined) {
-      // Cannot happen: only this worker's actors' streams are read.
-      return report("err", `${where}: this worker has no actor \`${d.actor}\``);
-    }
-    let result;
-    try {
-      result = await actor(value);
-    } catch (error) {
-      const message = failureMessage(error);
-      this.#log("info", "task.failed", {
-        run: d.run,
-        stage,
-        index,
-        actor: d.actor,
-        error: message.split("\n", 1)[0].slice(0, 200),
-      });
-      return report("err", message);
-    }
-    try {
-      return report("ok", encodeResult(result));
-    } catch (error) {
-      const why = error instanceof Error ? error.message : String(error);
-      return report("err", `${where}: actor \`${d.actor}\` returned a value that is not JSON: ${why}`);
-    }
+    this.#log("error", "task.poison", {
+      stream: d.stream,
+      entry: d.entry,
+      reason: `cannot be recorded (${done.poison}); acknowledged and dropped`,
+    });
+    const client = /** @type {Client} */ (this.#client);
+    await retry(() => client.sendCommand(["XACK", d.stream, GROUP, d.entry]), this.#unavailable("dropping a poison entry"));
+    return null;
   }
 
   /** The delivery is no longer this worker's: stop holding it and its heartbeat. @param {Delivery} d */
