@@ -84,6 +84,17 @@ test("SIGTERM hands back unstarted tasks", LONG, async (t) => {
   await h.stop(second);
 });
 
+test("SIGINT stops a worker as SIGTERM does", LONG, async (t) => {
+  const h = await Harness.start(t);
+  const worker = h.startWorker(2, 60_000);
+  await waitUntil("the worker to start", 30_000, () => worker.err.includes("worker.started"));
+  worker.child.kill("SIGINT");
+  const { code, out, err } = await worker.finish(30_000);
+  assert.equal(code, 0, err);
+  assert.deepEqual(stopped(out), { ran: 0, handedBack: 0 });
+  assert.match(err, /worker\.stopped/);
+});
+
 test("a killed worker's tasks are reclaimed", LONG, async (t) => {
   const h = await Harness.start(t);
   const run = "reclaim";
