@@ -22,6 +22,7 @@ mod harness;
 mod hostile;
 mod loading;
 mod manifest_ui;
+mod node_worker_package;
 mod pipelines;
 mod python_guests;
 mod python_worker_package;
