@@ -22,6 +22,7 @@ mod hostile;
 mod loading;
 mod manifest_ui;
 mod pipelines;
+mod protocol_doc;
 mod python_guests;
 mod python_worker_package;
 mod retention;

@@ -439,6 +439,20 @@ end
 -- task) or 'ended' (the run was cancelled, or its state is gone: nothing recorded, the
 -- delivery acknowledged).
 local function finish(keys, args)
+  -- Checked before anything is written: a call that failed half-way would leave the
+  -- tasks before the bad one recorded but never counted (their stage would never end).
+  if #args < 5 or (#args - 5) % 5 ~= 0 then
+    return redis.error_reply('troupe_v5_finish: ' .. #args .. ' arguments: base, prefix, run, stage and actor, then 5 per task (index, attempt, kind, payload, entry)')
+  end
+  for j = 6, #args, 5 do
+    local task, attempt, entry = (j - 1) / 5, args[j + 1], args[j + 4]
+    if not string.match(attempt, '^%d+$') then
+      return redis.error_reply('troupe_v5_finish: task ' .. task .. ': attempt `' .. string.sub(attempt, 1, 40) .. '` is not a number')
+    end
+    if entry ~= '' and not string.match(entry, '^%d+%-%d+$') and not string.match(entry, '^%d+$') then
+      return redis.error_reply('troupe_v5_finish: task ' .. task .. ': entry `' .. string.sub(entry, 1, 40) .. '` is not a stream entry id')
+    end
+  end
   local sh = keys[1]
   local base, prefix, run, stage, actor = args[1], args[2], args[3], args[4], args[5]
   local items = {}
@@ -587,6 +601,10 @@ end
 -- Give a delivery back to the queue at once (a worker shutting down): acknowledge it and
 -- add the same task again. KEYS: the stream. ARGV: entry id, then the entry's fields.
 local function handback(keys, args)
+  -- Checked before the XACK: an XADD refused after it would lose the task.
+  if #args < 3 or #args % 2 == 0 then
+    return redis.error_reply('troupe_v5_handback: ' .. (#args - 1) .. ' values after the entry id: fields and values go in pairs, at least one')
+  end
   if redis.call('XACK', keys[1], GROUP, args[1]) == 0 then
     return 0
   end
