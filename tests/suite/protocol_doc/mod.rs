@@ -5,6 +5,7 @@
 //! `session.rs`); then the run must end with the doc's output. A doc that drifts from the
 //! protocol fails here.
 
+mod malformed;
 mod resp;
 mod session;
 
