@@ -1,5 +1,5 @@
 //! Malformed worker calls write nothing: `troupe_v5_finish` with a value missing, a
-//! non-numeric attempt or a bad entry id, and `troupe_v5_handback` with fields not in
+//! non-numeric attempt or a bad entry id (its `XACK` comes before the writes), and `troupe_v5_handback` with fields not in
 //! pairs, are refused before any write (a call that failed half-way used to leave tasks
 //! recorded but never counted, or a delivery acknowledged and never added again), with
 //! the error texts docs/redis-protocol.md gives.
@@ -67,9 +67,10 @@ fn malformed_worker_calls_are_refused_before_any_write() {
             "troupe_v5_finish: task 2: attempt `1,\"x\":1` is not a number".into(),
         ),
         (
+            // Redis's own text, then the script's name and line.
             finish(&["0", "1", "ok", "{}", &ids[0], "1", "1", "err", "boom", "not-an-id"]),
-            "troupe_v5_finish: task <i>: entry `<value>` is not a stream entry id",
-            "troupe_v5_finish: task 2: entry `not-an-id` is not a stream entry id".into(),
+            "ERR Invalid stream ID specified as stream command argument",
+            "ERR Invalid stream ID specified as stream command argument script: troupe_v5_finish, on ".into(),
         ),
         (
             args(&["FCALL", "troupe_v5_handback", "1", &stream, &ids[0], "run", "r", "stage"]),
@@ -85,7 +86,9 @@ fn malformed_worker_calls_are_refused_before_any_write() {
     let Reply::Array(Some(replies)) = redis.call(&args(&["EXEC"])) else { panic!("EXEC failed") };
     assert_eq!(text(&replies[0]), "troupe_v5");
     for ((_, template, expected), reply) in calls.iter().zip(&replies[1..]) {
-        assert!(matches!(reply, Reply::Error(m) if m == expected), "expected `{expected}`, Redis answered {reply:?}");
+        let Reply::Error(message) = reply else { panic!("expected `{expected}`, Redis answered {reply:?}") };
+        let exact = message == expected || (expected.ends_with(" on ") && message.starts_with(expected.as_str()));
+        assert!(exact, "expected `{expected}`, Redis answered `{message}`");
         assert!(doc.contains(template), "docs/redis-protocol.md does not give the error `{template}`");
     }
 

@@ -312,6 +312,10 @@ local function record_items(sh, base, prefix, run, stage, stream, items)
   if bad then
     return bad
   end
+  -- Acknowledged first: an entry id XACK refuses then fails the call before any write.
+  if #acks > 0 then
+    redis.call('XACK', stream, GROUP, unpack(acks))
+  end
   local cut, maxp = redis.call('HGET', sh, 'cut') == '1', c[1]
   local succeeded, failed, ended = 0, 0, 0
   local grow = {}
@@ -344,9 +348,6 @@ local function record_items(sh, base, prefix, run, stage, stream, items)
         out[#out + 1] = 'counted'
       end
     end
-  end
-  if #acks > 0 then
-    redis.call('XACK', stream, GROUP, unpack(acks))
   end
   if #late > 0 then
     redis.call('RPUSH', base .. ':strag:' .. stage, unpack(late))
@@ -405,6 +406,12 @@ local function to_review(base, run, stage, stream, items)
     if it.entry ~= '' then
       acks[#acks + 1] = it.entry
     end
+  end
+  -- Acknowledged first, as in `record_items`.
+  if #acks > 0 and redis.call('EXISTS', stream) == 1 then
+    redis.call('XACK', stream, GROUP, unpack(acks))
+  end
+  for _, it in ipairs(items) do
     local raw = live and redis.call('HGET', tasks, it.index)
     if not live then
       out[#out + 1] = 'ended'
@@ -422,9 +429,6 @@ local function to_review(base, run, stage, stream, items)
       redis.call('XADD', base .. ':hooks', '*', unpack(fields))
       out[#out + 1] = 'review'
     end
-  end
-  if #acks > 0 and redis.call('EXISTS', stream) == 1 then
-    redis.call('XACK', stream, GROUP, unpack(acks))
   end
   return out
 end
@@ -445,12 +449,11 @@ local function finish(keys, args)
     return redis.error_reply('troupe_v5_finish: ' .. #args .. ' arguments: base, prefix, run, stage and actor, then 5 per task (index, attempt, kind, payload, entry)')
   end
   for j = 6, #args, 5 do
-    local task, attempt, entry = (j - 1) / 5, args[j + 1], args[j + 4]
+    -- The attempt goes into the result's JSON as is. (Entry ids are checked by the XACK,
+    -- which comes before the writes.)
+    local attempt = args[j + 1]
     if not string.match(attempt, '^%d+$') then
-      return redis.error_reply('troupe_v5_finish: task ' .. task .. ': attempt `' .. string.sub(attempt, 1, 40) .. '` is not a number')
-    end
-    if entry ~= '' and not string.match(entry, '^%d+%-%d+$') and not string.match(entry, '^%d+$') then
-      return redis.error_reply('troupe_v5_finish: task ' .. task .. ': entry `' .. string.sub(entry, 1, 40) .. '` is not a stream entry id')
+      return redis.error_reply('troupe_v5_finish: task ' .. (j - 1) / 5 .. ': attempt `' .. string.sub(attempt, 1, 40) .. '` is not a number')
     end
   end
   local sh = keys[1]
