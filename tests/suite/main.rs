@@ -24,6 +24,7 @@ mod loading;
 mod manifest_ui;
 mod node_worker_package;
 mod pipelines;
+mod protocol_doc;
 mod python_guests;
 mod python_worker_package;
 mod retention;

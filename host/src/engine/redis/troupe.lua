@@ -312,6 +312,10 @@ local function record_items(sh, base, prefix, run, stage, stream, items)
   if bad then
     return bad
   end
+  -- Acknowledged first: an entry id XACK refuses then fails the call before any write.
+  if #acks > 0 then
+    redis.call('XACK', stream, GROUP, unpack(acks))
+  end
   local cut, maxp = redis.call('HGET', sh, 'cut') == '1', c[1]
   local succeeded, failed, ended = 0, 0, 0
   local grow = {}
@@ -344,9 +348,6 @@ local function record_items(sh, base, prefix, run, stage, stream, items)
         out[#out + 1] = 'counted'
       end
     end
-  end
-  if #acks > 0 then
-    redis.call('XACK', stream, GROUP, unpack(acks))
   end
   if #late > 0 then
     redis.call('RPUSH', base .. ':strag:' .. stage, unpack(late))
@@ -405,6 +406,12 @@ local function to_review(base, run, stage, stream, items)
     if it.entry ~= '' then
       acks[#acks + 1] = it.entry
     end
+  end
+  -- Acknowledged first, as in `record_items`.
+  if #acks > 0 and redis.call('EXISTS', stream) == 1 then
+    redis.call('XACK', stream, GROUP, unpack(acks))
+  end
+  for _, it in ipairs(items) do
     local raw = live and redis.call('HGET', tasks, it.index)
     if not live then
       out[#out + 1] = 'ended'
@@ -423,9 +430,6 @@ local function to_review(base, run, stage, stream, items)
       out[#out + 1] = 'review'
     end
   end
-  if #acks > 0 and redis.call('EXISTS', stream) == 1 then
-    redis.call('XACK', stream, GROUP, unpack(acks))
-  end
   return out
 end
 
@@ -439,6 +443,19 @@ end
 -- task) or 'ended' (the run was cancelled, or its state is gone: nothing recorded, the
 -- delivery acknowledged).
 local function finish(keys, args)
+  -- Checked before anything is written: a call that failed half-way would leave the
+  -- tasks before the bad one recorded but never counted (their stage would never end).
+  if #args < 5 or (#args - 5) % 5 ~= 0 then
+    return redis.error_reply('troupe_v5_finish: ' .. #args .. ' arguments: base, prefix, run, stage and actor, then 5 per task (index, attempt, kind, payload, entry)')
+  end
+  for j = 6, #args, 5 do
+    -- The attempt goes into the result's JSON as is. (Entry ids are checked by the XACK,
+    -- which comes before the writes.)
+    local attempt = args[j + 1]
+    if not string.match(attempt, '^%d+$') then
+      return redis.error_reply('troupe_v5_finish: task ' .. (j - 1) / 5 .. ': attempt `' .. string.sub(attempt, 1, 40) .. '` is not a number')
+    end
+  end
   local sh = keys[1]
   local base, prefix, run, stage, actor = args[1], args[2], args[3], args[4], args[5]
   local items = {}
@@ -587,6 +604,10 @@ end
 -- Give a delivery back to the queue at once (a worker shutting down): acknowledge it and
 -- add the same task again. KEYS: the stream. ARGV: entry id, then the entry's fields.
 local function handback(keys, args)
+  -- Checked before the XACK: an XADD refused after it would lose the task.
+  if #args < 3 or #args % 2 == 0 then
+    return redis.error_reply('troupe_v5_handback: ' .. (#args - 1) .. ' values after the entry id: fields and values go in pairs, at least one')
+  end
   if redis.call('XACK', keys[1], GROUP, args[1]) == 0 then
     return 0
   end
