@@ -56,6 +56,27 @@ impl Implementation {
         root().join("workers/node/test/conformance-server.mjs")
     }
 
+    /// The server imports the package from its own folder, so the package's one
+    /// dependency must be installed there (`node_modules` is ignored by git): once per
+    /// test process, as a developer's `npm install` in `workers/node` would.
+    fn node_dependencies() {
+        static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+        let installed = INSTALLED.get_or_init(|| {
+            let out = std::process::Command::new("npm")
+                .args(["install", "--no-audit", "--no-fund", "--ignore-scripts", "--no-package-lock"])
+                .current_dir(root().join("workers/node"))
+                .output()
+                .map_err(|e| format!("cannot run npm: {e}"))?;
+            out.status
+                .success()
+                .then_some(())
+                .ok_or_else(|| format!("npm install in workers/node failed:\n{}", String::from_utf8_lossy(&out.stderr)))
+        });
+        if let Err(e) = installed {
+            panic!("{e}");
+        }
+    }
+
     /// Why this implementation cannot run on this checkout (printed as a notice, the case
     /// then passes without running), or None. Only Node may be missing: its package is
     /// being written; the others are part of the repository and must run.
@@ -132,6 +153,7 @@ external = true
             }
             Implementation::Node => {
                 let mut cmd = Command::new("node");
+                Implementation::node_dependencies();
                 cmd.arg(Implementation::node_server()).args([url, prefix, &c, &v]);
                 cmd
             }
