@@ -26,6 +26,10 @@
 //!     the `py-canary` fixture growing its stage (both engines).
 //!   - `examples.rs`: `examples/` end to end (both engines).
 //!   - `distributed.rs`: real processes against a real Redis (kills, restarts, resume).
+//!   - `protocol_doc/`: docs/redis-protocol.md's worked session replayed against a real
+//!     run; malformed worker calls refused before any write.
+//!   - `document_workers.rs` (+ `document_workers/`): the document example's actors in
+//!     Python and TypeScript against Redis, same output as wasm, webhooks to a receiver.
 //!   - `worker_conformance/`: the worker protocol conformance suite: the same cases
 //!     (duplicate delivery, SIGKILL, SIGTERM drain, heartbeats, Redis restart, failing
 //!     actor, poison input, protocol check) against `troupe worker`, the Python package
