@@ -57,6 +57,10 @@
 //!   itself (every troupe process does), so on it the case checks that the library is
 //!   there once it started.
 //!
+//! And one case across implementations, `worker_conformance::mixed_run`: a run whose
+//! first stage is served by a Python and a Node worker at once and whose second stage by
+//! `troupe worker`, with a Python and a Node worker SIGKILLed mid-task (`mixed.rs`).
+//!
 //! - `implementations.rs`: the implementations, and what differs between them.
 //! - `world.rs`: a case's processes, prefix and manifest; the engine's records.
 //! - `pipelines.rs`: the `Tally` runs and the every-task-counted-once outcome.
@@ -68,6 +72,7 @@ mod heartbeat;
 mod implementations;
 mod kill;
 mod library;
+mod mixed;
 mod pipelines;
 mod poison;
 mod restart;
@@ -118,3 +123,9 @@ macro_rules! implementation {
 implementation!(troupe_worker, Implementation::TroupeWorker);
 implementation!(python, Implementation::Python);
 implementation!(node, Implementation::Node);
+
+/// The mixed run: all three implementations serving one run (`mixed.rs`).
+#[test]
+fn mixed_run() {
+    mixed::one_run_served_by_all_three_survives_a_killed_python_and_node_worker()
+}

@@ -60,6 +60,8 @@ pub struct Counters {
 
 pub struct World {
     pub imp: Implementation,
+    /// Who the case is about, in every message: the implementation's name, or "mixed".
+    label: String,
     dir: tempfile::TempDir,
     manifest: PathBuf,
     pub url: String,
@@ -80,7 +82,7 @@ impl Drop for World {
             }
             return;
         }
-        println!("[{}] {}: {} ms", self.imp.name(), self.case, self.began.elapsed().as_millis());
+        println!("[{}] {}: {} ms", self.label, self.case, self.began.elapsed().as_millis());
         // The conformance servers' counters carry no expiry: leave nothing behind.
         if let Ok(mut redis) = redis::Client::open(self.url.as_str()).and_then(|c| c.get_connection()) {
             let keys: Vec<String> =
@@ -100,21 +102,33 @@ impl World {
 
     /// A world on the Redis at `url`.
     pub fn on(imp: Implementation, case: &str, url: &str) -> World {
+        World::with_actors(imp, imp.name(), case, url, imp.manifest_actors())
+    }
+
+    /// A world whose manifest declares `actors` (TOML `[actors.*]` entries), its workers of
+    /// several implementations (`start_worker_of`), on the test Redis. `imp` is the
+    /// implementation `start_worker` starts.
+    pub fn mixed(imp: Implementation, case: &str, actors: &str) -> World {
+        World::with_actors(imp, "mixed", case, &test_redis_url(), actors)
+    }
+
+    fn with_actors(imp: Implementation, label: &str, case: &str, url: &str, actors: &str) -> World {
         let dir = tempfile::tempdir().unwrap();
         let manifest = dir.path().join("troupe.toml");
         let text = format!(
             "version = 1\nplugins-dir = \"{}\"\n\n[executors.scatter]\ncomponent = \"scatter.wasm\"\n\n\
              [executors.single]\ncomponent = \"single.wasm\"\n{}",
             root().join("target/plugins").display(),
-            imp.manifest_actors()
+            actors
         );
         std::fs::write(&manifest, text).unwrap();
         World {
             imp,
+            label: label.to_string(),
             dir,
             manifest,
             url: url.to_string(),
-            prefix: unique_prefix(&format!("conformance-{}", imp.slug())),
+            prefix: unique_prefix(&format!("conformance-{}", if label == "mixed" { "mixed" } else { imp.slug() })),
             started: Default::default(),
             spawned: AtomicU32::new(0),
             began: Instant::now(),
@@ -124,7 +138,7 @@ impl World {
 
     /// `message`, naming the implementation (every failure of the suite says which).
     pub fn say(&self, message: impl std::fmt::Display) -> String {
-        format!("[{}] {message}", self.imp.name())
+        format!("[{}] {message}", self.label)
     }
 
     pub fn keys(&self) -> Keys {
@@ -170,7 +184,13 @@ impl World {
 
     /// A worker of the implementation under test.
     pub fn start_worker(&self, concurrency: usize, visibility_ms: u64) -> Process {
-        self.spawn("worker", self.imp.worker(&self.manifest, &self.url, &self.prefix, concurrency, visibility_ms))
+        self.start_worker_of(self.imp, concurrency, visibility_ms)
+    }
+
+    /// A worker of `imp`, serving what that implementation serves of this world's manifest.
+    pub fn start_worker_of(&self, imp: Implementation, concurrency: usize, visibility_ms: u64) -> Process {
+        let what = format!("{} worker", imp.slug());
+        self.spawn(&what, imp.worker(&self.manifest, &self.url, &self.prefix, concurrency, visibility_ms))
     }
 
     /// Wait for `process` to end, at most `limit`; while waiting, fail at once if one of
@@ -209,6 +229,11 @@ impl World {
 
     /// Stop a worker with SIGTERM; what it says it did. It must exit cleanly.
     pub fn stop(&self, worker: Process) -> Stopped {
+        self.stop_as(self.imp, worker)
+    }
+
+    /// Stop a worker of `imp` with SIGTERM; what it says it did.
+    pub fn stop_as(&self, imp: Implementation, worker: Process) -> Stopped {
         Command::new("kill").args(["-TERM", &worker.id().to_string()]).status().unwrap();
         let out = self.ended(worker, &mut [], Duration::from_secs(30));
         assert!(
@@ -216,7 +241,7 @@ impl World {
             "{}",
             self.say(format!("the worker failed on SIGTERM ({}):\n{}", out.status, out.stderr))
         );
-        self.imp.stopped(&out.stdout, &out.stderr).unwrap_or_else(|| {
+        imp.stopped(&out.stdout, &out.stderr).unwrap_or_else(|| {
             panic!("{}", self.say(format!("the worker did not say what it ran:\n{}\n{}", out.stdout, out.stderr)))
         })
     }
@@ -287,6 +312,36 @@ impl World {
             },
             other => panic!("XPENDING answered {other:?}"),
         }
+    }
+
+    /// The tasks of `stage` whose deliveries on `stream` are held (taken, not acknowledged)
+    /// by the worker process `pid`: every implementation names its consumer
+    /// `<implementation>-<host>-<pid>-<suffix>` (`troupe worker`: `<host>-<pid>-<suffix>`).
+    pub fn held_by(&self, stream: &str, stage: &str, pid: u32) -> Vec<u64> {
+        let pending: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
+            .arg(stream)
+            .arg("workers")
+            .arg("-")
+            .arg("+")
+            .arg(10_000)
+            .query(&mut self.redis())
+            .unwrap();
+        let mark = format!("-{pid}-");
+        let held: Vec<String> =
+            pending.into_iter().filter(|(_, consumer, _, _)| consumer.contains(&mark)).map(|(id, ..)| id).collect();
+        if held.is_empty() {
+            return Vec::new();
+        }
+        let reply: StreamRangeReply =
+            redis::cmd("XRANGE").arg(stream).arg("-").arg("+").query(&mut self.redis()).unwrap();
+        let mut tasks: Vec<u64> = reply
+            .ids
+            .into_iter()
+            .filter(|e| held.contains(&e.id) && e.get::<String>("stage").as_deref() == Some(stage))
+            .filter_map(|e| e.get::<u64>("index"))
+            .collect();
+        tasks.sort_unstable();
+        tasks
     }
 
     /// The entry of `stream` holding task `index` of `stage`: its id and fields.
