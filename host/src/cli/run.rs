@@ -32,7 +32,7 @@ pub struct RunArgs {
     concurrency: usize,
     /// The run's id (default: a new unique one). With --redis, `troupe status` and
     /// `troupe resume` take it.
-    #[arg(long)]
+    #[arg(long, value_parser = run_id)]
     run_id: Option<String>,
     /// Print the final context as one JSON document on stdout (progress stays on stderr).
     #[arg(long)]
@@ -207,5 +207,13 @@ pub fn report(driven: Driven, json: bool) -> anyhow::Result<ExitCode> {
             eprintln!("error: {e}");
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+/// `--run-id`, refused at once when it cannot name a run.
+fn run_id(text: &str) -> Result<String, String> {
+    match troupe::orchestrator::run_id_problem(text) {
+        Some(why) => Err(why),
+        None => Ok(text.to_string()),
     }
 }

@@ -23,6 +23,15 @@ pub struct WorkerArgs {
 }
 
 pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    // Listening before anything else: a SIGTERM while the plugins load or Redis connects
+    // (a deploy scaling down a worker that just started) is kept and honoured as soon as
+    // the worker serves, rather than killing the process uncleanly.
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let mut term = {
+        let _inside = runtime.enter();
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("cannot listen for SIGTERM")?
+    };
     let (plugins, manifest) = args.manifest.load_plugins()?;
     if let Some(actors) = &args.actors {
         for actor in actors {
@@ -35,7 +44,6 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let engine = Arc::new(args.redis.connect(&manifest, args.actors.clone(), args.concurrency)?);
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let workers = troupe::worker::spawn(engine.clone(), plugins.clone(), args.concurrency);
     // A troupe worker is also a hook host: it holds the manifest's executors, so the
     // stages' hooks run here too (never inside the actor workers).
@@ -47,7 +55,6 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         args.concurrency
     );
     runtime.block_on(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}

@@ -12,6 +12,9 @@ pub enum RunError {
     /// A stage failed; the run stopped there.
     #[error("run {run_id}: stage {stage} failed: {reason}")]
     StageFailed { run_id: String, stage: String, reason: StageFailure },
+    /// The caller's run id cannot name a run ([`super::run_id_problem`]); nothing ran.
+    #[error("{0}")]
+    BadRunId(String),
     /// The engine failed (a bug, or a lost store).
     #[error("engine error: {0:#}")]
     Engine(anyhow::Error),

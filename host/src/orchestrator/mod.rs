@@ -134,6 +134,9 @@ impl<E: Engine> Orchestrator<E> {
         trigger: Value,
         observer: &dyn Observer,
     ) -> Result<RunReport, RunError> {
+        if let Some(why) = run_id_problem(run_id) {
+            return Err(RunError::BadRunId(why));
+        }
         let valid = self.check(pipeline)?;
         self.engine.start_run(run_id, pipeline, trigger).map_err(RunError::Engine)?;
         observer.run_started(run_id);
@@ -490,6 +493,25 @@ fn stage_failed(run_id: &str, stage: &str, reason: StageFailure) -> RunError {
 }
 
 /// A run id unique across processes and machines (time, process id).
+/// Why `id` cannot name a run, or None. A run id goes into Redis key names inside a
+/// hash tag (`P:{R}:...`: a brace would move the tag, a colon would make one run's keys
+/// look like another's), into log lines and URLs, and is typed by people: so letters,
+/// digits, `.`, `_` and `-`, at most 128 of them, as [`new_run_id`] makes.
+pub fn run_id_problem(id: &str) -> Option<String> {
+    const MAX: usize = 128;
+    if id.is_empty() {
+        return Some("a run id cannot be empty".into());
+    }
+    if id.len() > MAX {
+        return Some(format!("a run id has at most {MAX} characters; this one has {}", id.chars().count()));
+    }
+    let bad = id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))?;
+    Some(format!(
+        "run id `{}` holds {bad:?}: a run id is letters, digits, `.`, `_` and `-` (it goes into Redis keys and URLs)",
+        crate::text::one_line(id, 60)
+    ))
+}
+
 pub fn new_run_id() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     format!("run-{:x}-{:04x}", nanos, std::process::id() & 0xffff)

@@ -2,7 +2,7 @@
 //! run naming the key and field (never a silent hang); connections that are refused,
 //! answered by something that is not Redis, never answered, or refused for a wrong
 //! password each say so within seconds, never printing the password; an overflowing
-//! `--retain-hours` is refused before the run. Real `troupe` processes against the
+//! `--retain-hours` and a run id that cannot name keys are refused before the run. Real `troupe` processes against the
 //! machine's redis-server (`TROUPE_TEST_REDIS`) and servers the tests start.
 
 use serde_json::{json, Value};
@@ -231,6 +231,31 @@ fn an_overflowing_retention_is_refused_before_the_run() {
         if hours != "-1" {
             assert!(stderr.contains(&format!("{hours} is not in 0..=87600")), "{stderr}");
         }
+    }
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query(&mut redis()).unwrap();
+    assert!(keys.is_empty(), "nothing ran, nothing was written: {keys:?}");
+}
+
+#[test]
+fn a_run_id_that_cannot_name_keys_is_refused_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, prefix) = (test_redis_url(), unique_prefix("run-id"));
+    let one = write(&dir, "one.json", &json!([{ "name": "one", "mode": "single", "actor": "Pass", "input": {} }]));
+    let long = "r".repeat(129);
+    let cases = [
+        ("a}b", "run id `a}b` holds '}'"),
+        ("tenant:1", "run id `tenant:1` holds ':'"),
+        ("with space", "run id `with space` holds ' '"),
+        ("", "a run id cannot be empty"),
+        (long.as_str(), "a run id has at most 128 characters; this one has 129"),
+    ];
+    for (id, says) in cases {
+        let mut cmd = with_manifest(troupe(&["run"]));
+        cmd.arg(&one).args(["--redis", &url, "--redis-prefix", &prefix]).arg(format!("--run-id={id}"));
+        let out = exit_within(cmd.spawn().unwrap(), Duration::from_secs(30), "troupe run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("for '--run-id <RUN_ID>'") && stderr.contains(says), "{id:?}: {stderr}");
     }
     let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query(&mut redis()).unwrap();
     assert!(keys.is_empty(), "nothing ran, nothing was written: {keys:?}");

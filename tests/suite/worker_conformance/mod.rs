@@ -56,18 +56,29 @@
 //!   non-zero naming `troupe_v5` and writes nothing. `troupe worker` loads the library
 //!   itself (every troupe process does), so on it the case checks that the library is
 //!   there once it started.
+//! - `foreign`: two entries added to the `Tally` stream naming another run, then another
+//!   actor, than the stream's (with a forged input): never run (`Tally` never counted
+//!   their id), acknowledged, nothing written for the other run; each task of the run
+//!   counted once, the worker still serving.
+//! - `broken`: the active-run set lists a run whose stream has no consumer group and one
+//!   whose hash is a string: a healthy run beside them completes, each task counted and
+//!   run once, the worker still serving.
 //!
 //! And one case across implementations, `worker_conformance::mixed_run`: a run whose
 //! first stage is served by a Python and a Node worker at once and whose second stage by
-//! `troupe worker`, with a Python and a Node worker SIGKILLed mid-task (`mixed.rs`).
+//! `troupe worker`, with a Python and a Node worker SIGKILLed mid-task (`mixed.rs`); and
+//! one of the functions' side, `worker_conformance::results_not_json`: a result that is
+//! not one JSON value fails its task, whoever reports it (`results.rs`).
 //!
 //! - `implementations.rs`: the implementations, and what differs between them.
 //! - `world.rs`: a case's processes, prefix and manifest; the engine's records.
 //! - `pipelines.rs`: the `Tally` runs and the every-task-counted-once outcome.
 
+mod broken;
 mod delivery;
 mod drain;
 mod failing;
+mod foreign;
 mod heartbeat;
 mod implementations;
 mod kill;
@@ -76,6 +87,7 @@ mod mixed;
 mod pipelines;
 mod poison;
 mod restart;
+mod results;
 mod world;
 
 use implementations::Implementation;
@@ -115,6 +127,8 @@ macro_rules! implementation {
                 failing::a_failing_actor_fails_its_task_with_its_message,
                 poison::a_task_whose_input_is_not_json_fails_and_the_run_goes_on,
                 library::a_redis_without_the_protocol_library_is_refused,
+                foreign::an_entry_naming_another_run_or_actor_is_never_run,
+                broken::a_broken_run_does_not_stall_the_others,
             );
         }
     };
@@ -128,4 +142,10 @@ implementation!(node, Implementation::Node);
 #[test]
 fn mixed_run() {
     mixed::one_run_served_by_all_three_survives_a_killed_python_and_node_worker()
+}
+
+/// The functions' side: a result that is not JSON fails its task (`results.rs`).
+#[test]
+fn results_not_json() {
+    results::a_result_that_is_not_json_fails_its_task()
 }

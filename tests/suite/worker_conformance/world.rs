@@ -318,6 +318,7 @@ impl World {
     /// by the worker process `pid`: every implementation names its consumer
     /// `<implementation>-<host>-<pid>-<suffix>` (`troupe worker`: `<host>-<pid>-<suffix>`).
     pub fn held_by(&self, stream: &str, stage: &str, pid: u32) -> Vec<u64> {
+        // Before the stage starts the stream and its group do not exist yet: nothing held.
         let pending: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
             .arg(stream)
             .arg("workers")
@@ -325,7 +326,7 @@ impl World {
             .arg("+")
             .arg(10_000)
             .query(&mut self.redis())
-            .unwrap();
+            .unwrap_or_default();
         let mark = format!("-{pid}-");
         let held: Vec<String> =
             pending.into_iter().filter(|(_, consumer, _, _)| consumer.contains(&mark)).map(|(id, ..)| id).collect();

@@ -40,6 +40,12 @@ pub struct Pool {
 }
 
 /// Whether an error means "the connection is gone": retry on a new one.
+/// Whether Redis answered `e` with an error reply (`WRONGTYPE`, `NOGROUP`, ...): the keys
+/// are wrong, not the connection, so retrying will not help.
+pub fn is_reply_error(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<RedisError>().is_some_and(|r| r.code().is_some() && !is_disconnect(r))
+}
+
 fn is_disconnect(e: &RedisError) -> bool {
     e.is_io_error()
         || e.is_connection_dropped()

@@ -9,7 +9,7 @@
 //! and one blocking read serves every stream, however many workers wait.
 
 use super::codec;
-use super::conn::{function, Pool};
+use super::conn::{self, function, Pool};
 use super::keys::{Keys, GROUP};
 use super::poison;
 use crate::engine::{HookWork, Receipt, TaskEnvelope};
@@ -313,14 +313,52 @@ impl Feed {
                 Err(e) => {
                     reader = None;
                     if !(e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal()) {
-                        // A run was deleted under us (NOGROUP): forget the runs, re-read them.
-                        runs.clear();
-                        refreshed = Instant::now() - REFRESH_RUNS;
+                        // A stream of the read is broken (NOGROUP: a run's keys deleted
+                        // under us, or a key replaced by another type): one read covers
+                        // every run, so find the broken streams and leave them out, or
+                        // one broken run would stall all the others.
+                        if self.leave_out_broken(&mut runs, &e) {
+                            refreshed = Instant::now() - REFRESH_RUNS;
+                        }
                     }
                     std::thread::sleep(Duration::from_millis(100));
                 }
             }
         }
+    }
+
+    /// After a read refused with `error`: each stream is asked on its own (`XINFO GROUPS`
+    /// and troupe's group in it) and those that cannot be read are left out of their
+    /// run until it ends (a run whose keys were deleted leaves the active set at the
+    /// next refresh). When every stream looks readable the runs are forgotten, to be read
+    /// again from scratch (returns true).
+    fn leave_out_broken(&self, runs: &mut HashMap<String, Vec<String>>, error: &redis::RedisError) -> bool {
+        let mut left_out = 0;
+        for (run, streams) in runs.iter_mut() {
+            streams.retain(|stream| {
+                let groups: anyhow::Result<Vec<HashMap<String, redis::Value>>> =
+                    self.pool.with(|c| redis::cmd("XINFO").arg("GROUPS").arg(stream).query(c));
+                let readable = match &groups {
+                    Ok(groups) => groups.iter().any(|g| {
+                        matches!(g.get("name"), Some(redis::Value::BulkString(n)) if n.as_slice() == GROUP.as_bytes())
+                    }),
+                    Err(e) => !conn::is_reply_error(e),
+                };
+                if !readable {
+                    left_out += 1;
+                    eprintln!(
+                        "troupe worker: run {}: not reading {stream} ({}): {error}",
+                        crate::text::one_line(run, 80),
+                        groups.err().map_or_else(|| format!("it has no group `{GROUP}`"), |e| format!("{e:#}"))
+                    );
+                }
+                readable
+            });
+        }
+        if left_out == 0 {
+            runs.clear();
+        }
+        left_out == 0
     }
 
     /// The id of the newest run event, to read the ones after it.
@@ -381,7 +419,17 @@ impl Feed {
                 continue;
             }
             let actors: Option<String> =
-                self.pool.with(|c| redis::cmd("HGET").arg(self.keys.run(&run)).arg("actors").query(c))?;
+                match self.pool.with(|c| redis::cmd("HGET").arg(self.keys.run(&run)).arg("actors").query(c)) {
+                    Ok(actors) => actors,
+                    // One broken run (its hash replaced by another type) must not keep the
+                    // others from being served: it is left out until it ends.
+                    Err(e) if conn::is_reply_error(&e) => {
+                        eprintln!("troupe worker: run {}: not serving it: {e:#}", crate::text::one_line(&run, 80));
+                        runs.insert(run, Vec::new());
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
             let actors: Vec<String> = actors.and_then(|a| serde_json::from_str(&a).ok()).unwrap_or_default();
             let mut streams: Vec<String> = actors
                 .iter()
@@ -493,6 +541,10 @@ impl Feed {
     /// An entry of `stream`: a task for the workers, or hook work when `stream` is a
     /// run's hooks stream.
     fn decode(&self, entry: &redis::streams::StreamId, stream: &str, now: u64, taken: &mut Taken) {
+        if poison::foreign(&self.keys, stream, entry) {
+            poison::drop_foreign(&self.pool, stream, entry);
+            return;
+        }
         if stream.ends_with(":hooks") {
             if let Err(e) = codec::hook_work(entry, stream, now).map(|w| taken.hooks.push(w)) {
                 eprintln!("troupe: skipping a malformed entry of {stream}: {e:#}");

@@ -460,8 +460,16 @@ local function finish(keys, args)
   local base, prefix, run, stage, actor = args[1], args[2], args[3], args[4], args[5]
   local items = {}
   for j = 6, #args, 5 do
+    local kind, payload = args[j + 2], args[j + 3]
+    -- A result goes into the task's record as is: one that is not a single JSON value
+    -- would corrupt the record (and could forge its fields), so the task fails instead,
+    -- saying why, and its stage still reaches its barrier.
+    if kind == 'ok' and not pcall(cjson.decode, payload) then
+      kind = 'err'
+      payload = 'actor `' .. actor .. '` returned a result that is not JSON (' .. #payload .. ' bytes): the worker reported it as it is'
+    end
     items[#items + 1] =
-      { index = args[j], attempt = args[j + 1], kind = args[j + 2], payload = args[j + 3], entry = args[j + 4], actor = actor }
+      { index = args[j], attempt = args[j + 1], kind = kind, payload = payload, entry = args[j + 4], actor = actor }
   end
   local stream = base .. ':q:' .. actor
   local _, after = hooks_of(sh)
