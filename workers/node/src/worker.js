@@ -99,6 +99,8 @@ export class Worker {
   #streams = new Map();
   /** @type {Map<string, number>} runs whose streams were refused, until when (performance.now()) */
   #setAside = new Map();
+  /** Whether `P:runs:events` refused the last read (logged once, not at every look). */
+  #eventsRefused = false;
   /** @type {Set<string>} runs that ended (cancelled): their tasks are dropped */
   #ended = new Set();
   /** @type {Map<string, Set<string>>} stream -> entries running (kept by heartbeats) */
@@ -253,10 +255,16 @@ export class Worker {
   /** Read deliveries into `tasks` until stopped. @param {Queue<Delivery | null>} tasks */
   async #feed(tasks) {
     const reader = /** @type {Client} */ (this.#reader);
-    let lastEvent = await retry(
-      async () => newestId(await reader.sendCommand(["XREVRANGE", this.#eventsKey(), "+", "-", "COUNT", "1"])),
-      this.#unavailable("reading run events"),
-    );
+    let lastEvent = await retry(async () => {
+      try {
+        return newestId(await reader.sendCommand(["XREVRANGE", this.#eventsKey(), "+", "-", "COUNT", "1"]));
+      } catch (error) {
+        if (error instanceof ErrorReply) {
+          return "0-0"; // not a stream: #runEvents says so
+        }
+        throw error;
+      }
+    }, this.#unavailable("reading run events"));
     let refreshed = -Infinity;
     let looked = -Infinity;
     let claimed = -Infinity;
@@ -402,7 +410,23 @@ export class Worker {
    */
   async #runEvents(reader, last, blockMs) {
     const block = blockMs === null ? [] : ["BLOCK", String(blockMs)];
-    const reply = await reader.sendCommand(["XREAD", "COUNT", "100", ...block, "STREAMS", this.#eventsKey(), last]);
+    let reply;
+    try {
+      reply = await reader.sendCommand(["XREAD", "COUNT", "100", ...block, "STREAMS", this.#eventsKey(), last]);
+    } catch (error) {
+      if (!(error instanceof ErrorReply)) {
+        throw error;
+      }
+      // Not a stream (someone wrote over it): no events, then; the runs are still read
+      // every REFRESH_MS. Wait as a blocking read would, not to spin while idle.
+      if (!this.#eventsRefused) {
+        this.#log("warn", "events.unreadable", { key: this.#eventsKey(), error: error.message });
+      }
+      this.#eventsRefused = true;
+      await sleep(blockMs ?? 0);
+      return null;
+    }
+    this.#eventsRefused = false;
     const events = streamReply(reply).get(this.#eventsKey()) ?? [];
     return events.length > 0 ? events[events.length - 1].id : null;
   }

@@ -246,6 +246,8 @@ class Worker:
         self._runs: Dict[str, List[str]] = {}
         #: Runs that could not be read, until when (monotonic): not served meanwhile.
         self._set_aside: Dict[str, float] = {}
+        #: Whether `P:runs:events` refused the last read (logged once, not at every look).
+        self._events_refused = False
         self._ended: Set[str] = set()
         self._running: Dict[str, Set[str]] = {}
         #: Every delivery this worker holds (buffered or running): a reclaim can return
@@ -422,12 +424,26 @@ class Worker:
             tasks.put_nowait(delivery)
 
     async def _last_event(self) -> str:
-        newest = await self._redis.xrevrange(f"{self.prefix}:runs:events", "+", "-", count=1)
+        try:
+            newest = await self._redis.xrevrange(f"{self.prefix}:runs:events", "+", "-", count=1)
+        except ResponseError:  # not a stream: `_run_events` says so
+            return "0-0"
         return newest[0][0] if newest else "0-0"
 
     async def _run_events(self, last: str, block_ms: Optional[int]) -> Optional[str]:
         """The id of the newest run event after `last`, or None (waits up to `block_ms`)."""
-        reply = await self._redis.xread({f"{self.prefix}:runs:events": last}, count=100, block=block_ms)
+        key = f"{self.prefix}:runs:events"
+        try:
+            reply = await self._redis.xread({key: last}, count=100, block=block_ms)
+        except ResponseError as error:
+            # Not a stream (someone wrote over it): no events, then; the runs are still read
+            # every REFRESH_S. Wait as a blocking read would, not to spin while idle.
+            if not self._events_refused:
+                _log(logging.WARNING, "events.unreadable", key=key, error=str(error))
+            self._events_refused = True
+            await asyncio.sleep((block_ms or 0) / 1000)
+            return None
+        self._events_refused = False
         newest = None
         for _stream, entries in reply or []:
             if entries:
