@@ -317,8 +317,8 @@ class Worker:
         names = sorted(_library_name(lib) for lib in libraries or [])
         if self.library not in names:
             raise ProtocolMismatch(
-                f"the Redis at {redact_url(self.redis_url)} has no function library `{self.library}`: this worker speaks "
-                f"troupe's Redis protocol version {PROTOCOL_VERSION} and needs a troupe of that version to have "
+                f"the Redis at {redact_url(self.redis_url)} has no function library `{self.library}`: this worker "
+                f"speaks troupe's Redis protocol version {PROTOCOL_VERSION} and needs a troupe of that version to have "
                 f"connected to this Redis (troupe run/worker --redis loads it); the Redis has "
                 f"{', '.join(f'`{n}`' for n in names) or 'no troupe library'}"
             )
