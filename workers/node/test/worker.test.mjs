@@ -241,9 +241,13 @@ test("broken runs beside a good one do not stop it", LONG, async (t) => {
   await h.r.sendCommand(["SADD", runs, "loses-group"]);
   await h.r.sendCommand(["HSET", `${h.prefix}:{loses-group}:run`, "actors", '["Upper"]']);
   await h.r.sendCommand(["XGROUP", "CREATE", losing, "workers", "0", "MKSTREAM"]);
+  // A poison entry, which the worker reads and drops: once read, the worker serves the run.
+  const read = await h.r.sendCommand(["XADD", losing, "*", "run", "loses-group"]);
   const worker = h.startWorker(4, 60_000);
-  await waitUntil("the worker to read the run", 30_000, async () =>
-    /** @type {unknown[]} */ (await h.r.sendCommand(["XINFO", "CONSUMERS", losing, "workers"])).length > 0);
+  await waitUntil("the worker to read the run", 30_000, async () => {
+    const [group] = /** @type {unknown[][]} */ (await h.r.sendCommand(["XINFO", "GROUPS", losing]));
+    return group[group.indexOf("last-delivered-id") + 1] === read;
+  });
   await h.r.sendCommand(["XGROUP", "DESTROY", losing, "workers"]);
   const run = "good";
   const orchestrator = await h.startRun(run, "Upper", items(10));

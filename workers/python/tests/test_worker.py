@@ -1,7 +1,8 @@
 """troupe-worker against the real thing: a `troupe run --redis ... --concurrency 0`
-process (target/release/troupe) whose actors only these Python workers serve, on the
-Redis at TROUPE_TEST_REDIS (default redis://127.0.0.1:6379), under a key prefix of each
-test's own. Outcomes are read from the engine's own records (`P:{R}:res:<stage>`, the
+process (TROUPE_BIN, default target/release/troupe) whose actors only these Python
+workers serve, on the Redis at TROUPE_TEST_REDIS (default redis://127.0.0.1:6379), under a
+key prefix of each test's own; compiled plugins are cached in TROUPE_CACHE_DIR (default
+target/test-cache). Outcomes are read from the engine's own records (`P:{R}:res:<stage>`, the
 stage hash's counters); the actors count their executions in Redis.
 """
 
@@ -29,6 +30,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 TROUPE = Path(os.environ.get("TROUPE_BIN", ROOT / "target" / "release" / "troupe"))
 URL = os.environ.get("TROUPE_TEST_REDIS", "redis://127.0.0.1:6379")
+#: Where `troupe run` keeps compiled plugins between runs.
+CACHE = Path(os.environ.get("TROUPE_CACHE_DIR", ROOT / "target" / "test-cache"))
 STAGE = "work"
 
 MANIFEST = """version = 1
@@ -140,7 +143,7 @@ class WorkerTest(unittest.TestCase):
         t.write_text(json.dumps({"items": items}))
         return self.spawn([
             str(TROUPE), "run", str(p), "--input", str(t), "--run-id", run, "--concurrency", "0", "--json",
-            "--manifest", str(self.manifest), "--cache-dir", str(ROOT / "target" / "test-cache"),
+            "--manifest", str(self.manifest), "--cache-dir", str(CACHE),
             "--redis", self.url, "--redis-prefix", self.prefix,
         ])
 
@@ -401,8 +404,9 @@ class WorkerTest(unittest.TestCase):
         self.r.hset(f"{self.prefix}:{{loses-group}}:run", mapping={"actors": '["Upper"]'})
         losing = self.stream("loses-group", "Upper")
         self.r.xgroup_create(losing, "workers", "0", mkstream=True)
+        read = self.r.xadd(losing, {"run": "loses-group"})  # a poison entry: the worker reads and drops it
         worker = self.start_worker(4, 60000)
-        wait_until("the worker to read the run", 30, lambda: bool(self.r.xinfo_consumers(losing, "workers")))
+        wait_until("the worker to read the run", 30, lambda: self.r.xinfo_groups(losing)[0]["last-delivered-id"] == read)
         self.r.xgroup_destroy(losing, "workers")
         run = "good"
         orchestrator = self.start_run(run, "Upper", self.items(10))
