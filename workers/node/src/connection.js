@@ -28,15 +28,25 @@ const CONNECT_TIMEOUT_MS = 5_000;
  */
 export async function connect(url) {
   let connected = false;
-  const client = createClient({
-    url,
-    RESP: 2,
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: CONNECT_TIMEOUT_MS,
-      reconnectStrategy: () => (connected ? RECONNECT_EVERY_MS : false),
-    },
-  });
+  let client;
+  try {
+    client = createClient({
+      url,
+      RESP: 2,
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: CONNECT_TIMEOUT_MS,
+        reconnectStrategy: () => (connected ? RECONNECT_EVERY_MS : false),
+      },
+    });
+  } catch (error) {
+    // Node's URL parser throws an error whose `input` is the whole URL, password and all,
+    // which an uncaught error or console.error would print.
+    if (error instanceof TypeError && /** @type {{ code?: unknown }} */ (error).code === "ERR_INVALID_URL") {
+      throw new TypeError(`the Redis URL ${redacted(url)} is not a valid URL`);
+    }
+    throw error;
+  }
   // Errors reach the calls that fail; without a listener the client would throw them.
   client.on("error", () => {});
   await client.connect();
@@ -45,6 +55,25 @@ export async function connect(url) {
 }
 
 /** @typedef {Awaited<ReturnType<typeof connect>>} Client */
+
+/**
+ * The URL without its password, for messages: `redis://user:***@host:6379`.
+ * @param {string} url
+ */
+export function redacted(url) {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) {
+      parsed.password = "***";
+    }
+    if (parsed.searchParams.has("password")) {
+      parsed.searchParams.set("password", "***");
+    }
+    return parsed.toString();
+  } catch {
+    return "(not shown: it cannot be parsed, and may hold a password)";
+  }
+}
 
 /**
  * Whether a failed call may succeed on a new connection: the connection was lost or is

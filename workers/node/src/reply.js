@@ -187,6 +187,24 @@ export function libraryNames(reply) {
 }
 
 /**
+ * The group names in an `XINFO GROUPS` reply (RESP2: a list of flat key-value lists).
+ * @param {unknown} reply
+ * @returns {string[]}
+ */
+export function groupNames(reply) {
+  /** @type {string[]} */
+  const names = [];
+  for (const group of Array.isArray(reply) ? reply : []) {
+    for (let i = 0; Array.isArray(group) && i + 1 < group.length; i += 2) {
+      if (group[i] === "name" && typeof group[i + 1] === "string") {
+        names.push(group[i + 1]);
+      }
+    }
+  }
+  return names;
+}
+
+/**
  * The id of the newest entry in an `XREVRANGE ... COUNT 1` reply, or "0-0".
  * @param {unknown} reply
  */

@@ -20,7 +20,7 @@
 import { ErrorReply, RESP_TYPES } from "@redis/client";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isMainThread } from "node:worker_threads";
-import { connect, retry, retryable, RETRY_FOR_MS } from "./connection.js";
+import { connect, redacted, retry, retryable, RETRY_FOR_MS } from "./connection.js";
 import { settle } from "./options.js";
 import { Queue } from "./queue.js";
 import { perform } from "./task.js";
@@ -28,6 +28,7 @@ import {
   actorNames,
   claimReply,
   integer,
+  groupNames,
   libraryNames,
   newestId,
   streamReply,
@@ -98,6 +99,8 @@ export class Worker {
   #streams = new Map();
   /** @type {Map<string, number>} runs whose streams were refused, until when (performance.now()) */
   #setAside = new Map();
+  /** Whether `P:runs:events` refused the last read (logged once, not at every look). */
+  #eventsRefused = false;
   /** @type {Set<string>} runs that ended (cancelled): their tasks are dropped */
   #ended = new Set();
   /** @type {Map<string, Set<string>>} stream -> entries running (kept by heartbeats) */
@@ -252,10 +255,16 @@ export class Worker {
   /** Read deliveries into `tasks` until stopped. @param {Queue<Delivery | null>} tasks */
   async #feed(tasks) {
     const reader = /** @type {Client} */ (this.#reader);
-    let lastEvent = await retry(
-      async () => newestId(await reader.sendCommand(["XREVRANGE", this.#eventsKey(), "+", "-", "COUNT", "1"])),
-      this.#unavailable("reading run events"),
-    );
+    let lastEvent = await retry(async () => {
+      try {
+        return newestId(await reader.sendCommand(["XREVRANGE", this.#eventsKey(), "+", "-", "COUNT", "1"]));
+      } catch (error) {
+        if (error instanceof ErrorReply) {
+          return "0-0"; // not a stream: #runEvents says so
+        }
+        throw error;
+      }
+    }, this.#unavailable("reading run events"));
     let refreshed = -Infinity;
     let looked = -Infinity;
     let claimed = -Infinity;
@@ -286,6 +295,7 @@ export class Worker {
             this.#queue(tasks, delivery);
           }
           room = this.#room(tasks);
+          streams = [...this.#streams.keys()]; // less any run the reclaim set aside
         }
         if (streams.length === 0) {
           continue;
@@ -310,26 +320,65 @@ export class Worker {
           }
           await sleep(200);
         } else if (error instanceof ErrorReply) {
-          // A run's stream or group was deleted under us (NOGROUP). One such stream fails
-          // the whole XREADGROUP: its run is set aside for a while (the error names the
-          // stream), or, when none is named, every run is read again.
-          const stream = [...this.#streams.keys()].find((s) => error.message.includes(`'${s}'`));
-          const run = stream === undefined ? undefined : this.#streams.get(stream)?.run;
-          this.#log("warn", "read.refused", { error: error.message, ...(run === undefined ? {} : { run }) });
-          if (run === undefined) {
-            this.#runs.clear();
-            this.#streams.clear();
-          } else {
-            this.#forget(run);
-            this.#setAside.set(run, performance.now() + SET_ASIDE_MS);
-          }
-          refreshed = -Infinity;
+          // One stream that cannot be read (its group or key deleted under us, a key of the
+          // wrong type) fails the whole XREADGROUP: its run is set aside, the rest served.
+          await this.#setAsideUnreadable(reader, error);
           await sleep(100);
         } else {
           throw error;
         }
       }
     }
+  }
+
+  /** Stop serving `run` for SET_ASIDE_MS: it cannot be read, and must not stall the others.
+   * @param {string} run @param {string} event @param {string} why */
+  #putAside(run, event, why) {
+    this.#forget(run);
+    this.#setAside.set(run, performance.now() + SET_ASIDE_MS);
+    this.#log("warn", event, { error: why, run, retry_in_ms: SET_ASIDE_MS });
+  }
+
+  /**
+   * After a refused XREADGROUP: find the streams that cannot be read, one by one, and set
+   * their runs aside. The error does not say which: WRONGTYPE names no key, and NOGROUP
+   * names it with its newlines made spaces (and bytes that are not UTF-8 replaced).
+   * @param {Client} reader @param {ErrorReply} error
+   */
+  async #setAsideUnreadable(reader, error) {
+    let broken = false;
+    for (const [run, served] of [...this.#runs]) {
+      for (const { stream } of served) {
+        const why = await this.#unreadable(reader, stream);
+        if (why !== null) {
+          this.#putAside(run, "read.refused", why);
+          broken = true;
+          break;
+        }
+      }
+    }
+    if (!broken) {
+      // Not one stream's fault (out of memory, a replica): try again.
+      this.#log("warn", "read.refused", { error: error.message });
+    }
+  }
+
+  /**
+   * Why the group cannot read `stream` (gone, the wrong type, no group), or null.
+   * @param {Client} reader @param {string} stream
+   * @returns {Promise<string | null>}
+   */
+  async #unreadable(reader, stream) {
+    let reply;
+    try {
+      reply = await reader.sendCommand(["XINFO", "GROUPS", stream]);
+    } catch (error) {
+      if (error instanceof ErrorReply) {
+        return error.message;
+      }
+      throw error;
+    }
+    return groupNames(reply).includes(GROUP) ? null : `the stream has no consumer group \`${GROUP}\``;
   }
 
   /** @param {Queue<Delivery | null>} tasks */
@@ -361,7 +410,23 @@ export class Worker {
    */
   async #runEvents(reader, last, blockMs) {
     const block = blockMs === null ? [] : ["BLOCK", String(blockMs)];
-    const reply = await reader.sendCommand(["XREAD", "COUNT", "100", ...block, "STREAMS", this.#eventsKey(), last]);
+    let reply;
+    try {
+      reply = await reader.sendCommand(["XREAD", "COUNT", "100", ...block, "STREAMS", this.#eventsKey(), last]);
+    } catch (error) {
+      if (!(error instanceof ErrorReply)) {
+        throw error;
+      }
+      // Not a stream (someone wrote over it): no events, then; the runs are still read
+      // every REFRESH_MS. Wait as a blocking read would, not to spin while idle.
+      if (!this.#eventsRefused) {
+        this.#log("warn", "events.unreadable", { key: this.#eventsKey(), error: error.message });
+      }
+      this.#eventsRefused = true;
+      await sleep(blockMs ?? 0);
+      return null;
+    }
+    this.#eventsRefused = false;
     const events = streamReply(reply).get(this.#eventsKey()) ?? [];
     return events.length > 0 ? events[events.length - 1].id : null;
   }
@@ -376,7 +441,10 @@ export class Worker {
       }
     }
     for (const [run, until] of this.#setAside) {
-      if (!active.has(run) || performance.now() >= until) {
+      if (!active.has(run)) {
+        this.#setAside.delete(run);
+        this.#ended.add(run); // its buffered deliveries are dropped, as any ended run's
+      } else if (performance.now() >= until) {
         this.#setAside.delete(run);
       }
     }
@@ -451,10 +519,19 @@ export class Worker {
       if (where === undefined) {
         continue;
       }
-      const reply = await reader.sendCommand(
-        ["XAUTOCLAIM", stream, GROUP, this.#consumer, String(this.#visibilityMs), "0-0", "COUNT", String(count)],
-        AS_BYTES,
-      );
+      let reply;
+      try {
+        reply = await reader.sendCommand(
+          ["XAUTOCLAIM", stream, GROUP, this.#consumer, String(this.#visibilityMs), "0-0", "COUNT", String(count)],
+          AS_BYTES,
+        );
+      } catch (error) {
+        if (!(error instanceof ErrorReply)) {
+          throw error;
+        }
+        this.#putAside(where.run, "read.refused", error.message); // its group or key is gone; the others go on
+        continue;
+      }
       const entries = claimReply(reply);
       for (const entry of entries) {
         taken.push(delivery(stream, where, entry, now));
@@ -706,10 +783,20 @@ export class Worker {
       if (this.#ended.has(d.run)) {
         continue;
       }
-      const given = await retry(
-        () => client.sendCommand(["FCALL", `${this.library}_handback`, "1", d.stream, d.entry, ...d.raw]),
-        this.#unavailable("handing back a task"),
-      );
+      let given;
+      try {
+        given = await retry(
+          () => client.sendCommand(["FCALL", `${this.library}_handback`, "1", d.stream, d.entry, ...d.raw]),
+          this.#unavailable("handing back a task"),
+        );
+      } catch (error) {
+        if (!(error instanceof ErrorReply)) {
+          throw error;
+        }
+        // This stream's trouble (its group gone): hand back the others.
+        this.#log("error", "handback.refused", { stream: d.stream, entry: d.entry, error: error.message });
+        continue;
+      }
       this.#handedBack += integer(given) === 1 ? 1 : 0;
     }
     if (deliveries.length > 0) {
@@ -730,17 +817,4 @@ function delivery(stream, where, entry, now) {
 /** @param {string} stream @param {string} entry */
 function heldKey(stream, entry) {
   return `${stream}\n${entry}`;
-}
-
-/** The URL without its password, for messages. @param {string} url */
-function redacted(url) {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) {
-      parsed.password = "***";
-    }
-    return parsed.toString();
-  } catch {
-    return "(the given URL)";
-  }
 }

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { actorNames, claimReply, libraryNames, streamReply, taskFields } from "../src/reply.js";
+import { actorNames, claimReply, groupNames, libraryNames, streamReply, taskFields } from "../src/reply.js";
 
 const b = (/** @type {string} */ s) => Buffer.from(s);
 
@@ -47,4 +47,10 @@ test("FUNCTION LIST names its libraries", () => {
   const reply = [["library_name", "troupe_v5", "engine", "LUA", "functions", []], ["library_name", 5], "junk"];
   assert.deepEqual(libraryNames(reply), ["troupe_v5"]);
   assert.deepEqual(libraryNames(null), []);
+});
+
+test("XINFO GROUPS names its groups", () => {
+  const reply = [["name", "workers", "consumers", 1], ["name", 5], ["consumers", "name"], "junk"];
+  assert.deepEqual(groupNames(reply), ["workers"]);
+  assert.deepEqual(groupNames(null), []);
 });

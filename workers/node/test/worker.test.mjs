@@ -225,20 +225,42 @@ test("a poison entry is failed, not fatal", LONG, async (t) => {
 
 test("broken runs beside a good one do not stop it", LONG, async (t) => {
   const h = await Harness.start(t);
-  // Listed as running: one whose run key is not a hash, one whose stream has no group
-  // (which fails any XREADGROUP naming it, whatever other streams it names).
-  await h.r.sendCommand(["SADD", `${h.prefix}:runs`, "not-a-hash", "no-group"]);
+  // Listed as running: one whose run key is not a hash; streams that fail any XREADGROUP
+  // naming them, whatever other streams it names: one with no group, one that is not a
+  // stream (WRONGTYPE names no key), one whose run id has a newline (Redis makes it a
+  // space in the NOGROUP error, which then names no stream served).
+  const runs = `${h.prefix}:runs`;
+  await h.r.sendCommand(["SADD", runs, "not-a-hash", "no-group", "wrong-type", "new\nline"]);
   await h.r.sendCommand(["SET", `${h.prefix}:{not-a-hash}:run`, "x"]);
-  await h.r.sendCommand(["HSET", `${h.prefix}:{no-group}:run`, "actors", '["Upper"]', "status", '{"state":"running"}']);
+  for (const broken of ["no-group", "wrong-type", "new\nline"]) {
+    await h.r.sendCommand(["HSET", `${h.prefix}:{${broken}}:run`, "actors", '["Upper"]', "status", '{"state":"running"}']);
+  }
+  await h.r.sendCommand(["SET", h.stream("wrong-type", "Upper"), "x"]);
+  // And one that breaks while served: its group is destroyed once the worker reads it.
+  const losing = h.stream("loses-group", "Upper");
+  await h.r.sendCommand(["SADD", runs, "loses-group"]);
+  await h.r.sendCommand(["HSET", `${h.prefix}:{loses-group}:run`, "actors", '["Upper"]']);
+  await h.r.sendCommand(["XGROUP", "CREATE", losing, "workers", "0", "MKSTREAM"]);
+  // A poison entry, which the worker reads and drops: once read, the worker serves the run.
+  const read = await h.r.sendCommand(["XADD", losing, "*", "run", "loses-group"]);
+  const worker = h.startWorker(4, 60_000);
+  await waitUntil("the worker to read the run", 30_000, async () => {
+    const [group] = /** @type {unknown[][]} */ (await h.r.sendCommand(["XINFO", "GROUPS", losing]));
+    return group[group.indexOf("last-delivered-id") + 1] === read;
+  });
+  await h.r.sendCommand(["XGROUP", "DESTROY", losing, "workers"]);
   const run = "good";
   const orchestrator = await h.startRun(run, "Upper", items(10));
-  const worker = h.startWorker(4, 60_000);
   const { code, out, err } = await orchestrator.finish(60_000);
   assert.equal(code, 0, err);
   await assertAllCountedOnce(h, run, out, 10);
+  assert.ok(worker.running, "the worker is still serving");
   const { err: logs } = await h.stop(worker);
   assert.match(logs, /run\.unreadable run="not-a-hash"/);
   assert.match(logs, /read\.refused error="NOGROUP[^\n]*run="no-group"/);
+  assert.match(logs, /read\.refused error="WRONGTYPE[^\n]*run="wrong-type"/);
+  assert.match(logs, /read\.refused error="NOGROUP[^\n]*run="new\\nline"/);
+  assert.match(logs, /read\.refused error="the stream has no consumer group `workers`" run="loses-group"/);
 });
 
 test("a Redis restart mid-run loses nothing", LONG, async (t) => {

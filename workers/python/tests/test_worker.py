@@ -1,7 +1,8 @@
 """troupe-worker against the real thing: a `troupe run --redis ... --concurrency 0`
-process (target/release/troupe) whose actors only these Python workers serve, on the
-Redis at TROUPE_TEST_REDIS (default redis://127.0.0.1:6379), under a key prefix of each
-test's own. Outcomes are read from the engine's own records (`P:{R}:res:<stage>`, the
+process (TROUPE_BIN, default target/release/troupe) whose actors only these Python
+workers serve, on the Redis at TROUPE_TEST_REDIS (default redis://127.0.0.1:6379), under a
+key prefix of each test's own; compiled plugins are cached in TROUPE_CACHE_DIR (default
+target/test-cache). Outcomes are read from the engine's own records (`P:{R}:res:<stage>`, the
 stage hash's counters); the actors count their executions in Redis.
 """
 
@@ -18,15 +19,19 @@ import unittest
 import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Optional
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
 from troupe_worker import ProtocolMismatch, Worker
+from troupe_worker.worker import redact_url
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 TROUPE = Path(os.environ.get("TROUPE_BIN", ROOT / "target" / "release" / "troupe"))
 URL = os.environ.get("TROUPE_TEST_REDIS", "redis://127.0.0.1:6379")
+#: Where `troupe run` keeps compiled plugins between runs.
+CACHE = Path(os.environ.get("TROUPE_CACHE_DIR", ROOT / "target" / "test-cache"))
 STAGE = "work"
 
 MANIFEST = """version = 1
@@ -124,18 +129,21 @@ class WorkerTest(unittest.TestCase):
 
     # -- helpers -------------------------------------------------------------
 
-    def start_run(self, run: str, actor: str, items: List[Dict[str, Any]]) -> subprocess.Popen:
-        pipeline = {"name": "py", "stages": [{
+    def start_run(self, run: str, actor: str, items: List[Dict[str, Any]], tolerated: int = 0) -> subprocess.Popen:
+        stage: Dict[str, Any] = {
             "name": STAGE, "mode": "scatter", "actor": actor,
             "scatter": {"input": "$.trigger.items", "as": "item"},
             "input": {"text": "$.item.text", "n": "$.item.n", "sleep": "$.item.sleep", "message": "$.item.message"},
-        }]}
+        }
+        if tolerated:
+            stage["executorConfig"] = {"toleratedFailures": tolerated}
+        pipeline = {"name": "py", "stages": [stage]}
         p, t = Path(self.dir.name) / f"{run}.json", Path(self.dir.name) / f"{run}-input.json"
         p.write_text(json.dumps(pipeline))
         t.write_text(json.dumps({"items": items}))
         return self.spawn([
             str(TROUPE), "run", str(p), "--input", str(t), "--run-id", run, "--concurrency", "0", "--json",
-            "--manifest", str(self.manifest), "--cache-dir", str(ROOT / "target" / "test-cache"),
+            "--manifest", str(self.manifest), "--cache-dir", str(CACHE),
             "--redis", self.url, "--redis-prefix", self.prefix,
         ])
 
@@ -176,6 +184,9 @@ class WorkerTest(unittest.TestCase):
 
     def stream(self, run: str, actor: str) -> str:
         return f"{self.prefix}:{{{run}}}:q:{actor}"
+
+    def pending(self, stream: str) -> int:
+        return int(self.r.xpending(stream, "workers")["pending"])
 
     def items(self, count: int, sleep: float = 0.0) -> List[Dict[str, Any]]:
         return [{"text": f"word {n}", "n": n, "sleep": sleep, "message": f"boom {n}"} for n in range(count)]
@@ -270,21 +281,43 @@ class WorkerTest(unittest.TestCase):
         self.stop(first)
         self.stop(second)
 
+    def test_heartbeats_keep_running_tasks_from_an_idle_worker(self) -> None:
+        run = "kept"
+        count = 2
+        # The first worker runs both tasks at once, each twice its visibility timeout; the
+        # second has nothing to read, so without heartbeats it would take both over. Its
+        # timeout is shorter (1 s) so that it, not the first worker's own reclaim (which
+        # claims its deliveries idle past 1.5 s, resetting their idle time), is the first
+        # to see them idle: heartbeats (every 0.5 s) must keep them below that.
+        orchestrator = self.start_run(run, "Slow", self.items(count, sleep=3.0))
+        first = self.start_worker(2, 1500)
+        wait_until("the first worker to start both tasks", 60, lambda: self.total_executions(count) >= 2)
+        second = self.start_worker(1, 1000)
+        code, out, err = self.finish(orchestrator, 60)
+        self.assertEqual(code, 0, err)
+        self.assert_all_counted_once(run, out, count)
+        self.assertEqual([self.executions(n) for n in range(count)], [1] * count, "no task ran twice")
+        self.assertIn("ran 0 ", self.stop(second))
+        self.assertIn(f"ran {count} ", self.stop(first))
+
     def test_a_cancelled_runs_tasks_are_dropped_not_run(self) -> None:
         run = "cancelled"
         count = 20
-        orchestrator = self.start_run(run, "Slow", self.items(count, sleep=0.5))
+        # Two runners, each busy for 2 s, and two more deliveries buffered: the cancel lands
+        # while both run, so no task may start after it (the buffered ones are dropped).
+        orchestrator = self.start_run(run, "Slow", self.items(count, sleep=2.0))
         worker = self.start_worker(2, 60000)
         wait_until("the worker to start tasks", 60, lambda: self.total_executions(count) >= 2)
         cancel = subprocess.run([str(TROUPE), "cancel", run, "--redis", self.url, "--redis-prefix", self.prefix],
                                 capture_output=True, text=True, timeout=30)
         self.assertEqual(cancel.returncode, 0, cancel.stderr)
+        started = self.total_executions(count)
+        self.assertEqual(started, 2, "both runners were busy when the run was cancelled")
         self.finish(orchestrator)
-        time.sleep(1.5)  # the tasks in progress end; nothing buffered may start
-        ran = self.total_executions(count)
-        time.sleep(1.5)
-        self.assertEqual(self.total_executions(count), ran, "no task of the cancelled run started after it")
-        self.assertLess(ran, count)
+        time.sleep(2.5)  # the tasks in progress end; nothing buffered may start
+        self.assertEqual(self.total_executions(count), started, "no task of the cancelled run started after it")
+        time.sleep(1.0)
+        self.assertEqual(self.total_executions(count), started, "no task of the cancelled run started after it")
         self.assertIsNone(worker.poll(), "the worker goes on serving")
         out = self.stop(worker)
         self.assertIn("handed_back 0", out, "a cancelled run's tasks are dropped, not handed back")
@@ -295,11 +328,17 @@ class WorkerTest(unittest.TestCase):
         worker = self.start_worker(4, 60000)
         stream = self.stream(run, "Slow")
         wait_until("the run's stream", 60, lambda: self.r.exists(stream))
-        # Input that is not JSON (for an index the stage does not have), and an entry
-        # missing the fields a result needs.
-        self.r.xadd(stream, {"run": run, "stage": STAGE, "index": "99", "attempt": "1", "actor": "Slow",
-                             "input": "{not json"})
+        # Input that is not JSON (for an index the stage does not have); entries missing
+        # the fields a result needs, or holding ones troupe_v5_finish cannot take: an
+        # attempt of digits that are not ASCII, one not in canonical form, an index past
+        # what a Lua number holds exactly, a stage that is not UTF-8.
+        task = {"run": run, "stage": STAGE, "attempt": "1", "actor": "Slow", "input": "{}"}
+        self.r.xadd(stream, {**task, "index": "99", "input": "{not json"})
         self.r.xadd(stream, {"run": run, "input": "{}"})
+        self.r.xadd(stream, {**task, "index": "98", "attempt": "\u00b2"})
+        self.r.xadd(stream, {**task, "index": "97", "attempt": "01"})
+        self.r.xadd(stream, {**task, "index": "1" * 16})
+        self.r.xadd(stream, {**task, "index": "96", "stage": b"\xffst"})
         code, out, err = self.finish(orchestrator)
         self.assertEqual(code, 0, err)
         self.assert_all_counted_once(run, out, 4)
@@ -310,6 +349,76 @@ class WorkerTest(unittest.TestCase):
         self.assertIn("task.poison", logs)
         self.assertIn("input not JSON", logs)
         self.assertIn("missing stage, index, attempt", logs)
+        self.assertIn("(`attempt` is '\u00b2', not a number)", logs)
+        self.assertIn("(`attempt` is '01', not a number)", logs)
+        self.assertIn(f"(`index` is '{'1' * 16}', not a number)", logs)
+        self.assertIn("(`stage` is not UTF-8 text)", logs)
+
+    def test_input_not_utf8_or_nested_too_deep_fails_its_task(self) -> None:
+        run = "garbled"
+        count = 6
+        orchestrator = self.start_run(run, "Slow", self.items(count), tolerated=2)
+        stream = self.stream(run, "Slow")
+        wait_until("the run's tasks", 60, lambda: self.r.xlen(stream) == count)
+        # Before any worker reads them, tasks 0 and 1 get inputs no actor can be given (and
+        # task 2 a key that is not UTF-8, which only travels with the task).
+        entries = {fields["index"]: (entry, fields) for entry, fields in self.r.xrange(stream)}
+        raw = redis.Redis.from_url(self.url)
+        for index, field, value in (("0", "input", b'{"text":"\xff"}'), ("1", "input", b"[" * 100000),
+                                    ("2", "key", b'"\xfe"')):
+            entry, fields = entries[index]
+            self.r.xdel(stream, entry)
+            raw.xadd(stream, {**fields, field: value})
+        worker = self.start_worker(4, 60000)
+        code, out, err = self.finish(orchestrator)
+        self.assertEqual(code, 0, err)
+        results = self.results(run)
+        self.assertEqual(sorted(results), list(range(count)))
+        self.assertIn("task 0 of stage `work` (actor `Slow`): the task's `input` field is not UTF-8 text",
+                      results[0]["err"])
+        self.assertIn("task 1 of stage `work` (actor `Slow`): the task's input is nested too deeply to parse",
+                      results[1]["err"])
+        self.assertEqual([r.get("ok") for n, r in sorted(results.items()) if n >= 2],
+                         [{"text": f"WORD {n}", "n": n} for n in range(2, count)])
+        self.assertEqual(int(self.counters(run)["failed"]), 2)
+        self.assertEqual(self.pending(stream), 0)
+        self.assertIsNone(worker.poll(), "the worker is still serving")
+        _out, logs = self.stop_with_logs(worker)
+        self.assertIn("reason='input not UTF-8'", logs)
+        self.assertIn("reason='input nested too deeply'", logs)
+
+    def test_broken_runs_beside_a_good_one_do_not_stop_it(self) -> None:
+        # Listed as running: one whose run key is not a hash, one whose stream has no
+        # group, one whose stream is not a stream (either fails any XREADGROUP naming it,
+        # whatever other streams it names), one whose actors are not a list.
+        runs = f"{self.prefix}:runs"
+        self.r.sadd(runs, "not-a-hash", "no-group", "wrong-type", "odd-actors")
+        self.r.set(f"{self.prefix}:{{not-a-hash}}:run", "x")
+        for broken in ("no-group", "wrong-type"):
+            self.r.hset(f"{self.prefix}:{{{broken}}}:run",
+                        mapping={"actors": '["Upper"]', "status": '{"state":"running"}'})
+        self.r.set(self.stream("wrong-type", "Upper"), "x")
+        self.r.hset(f"{self.prefix}:{{odd-actors}}:run", mapping={"actors": "5"})
+        # And one that breaks while served: its group is destroyed once the worker reads it.
+        self.r.sadd(runs, "loses-group")
+        self.r.hset(f"{self.prefix}:{{loses-group}}:run", mapping={"actors": '["Upper"]'})
+        losing = self.stream("loses-group", "Upper")
+        self.r.xgroup_create(losing, "workers", "0", mkstream=True)
+        read = self.r.xadd(losing, {"run": "loses-group"})  # a poison entry: the worker reads and drops it
+        worker = self.start_worker(4, 60000)
+        wait_until("the worker to read the run", 30, lambda: self.r.xinfo_groups(losing)[0]["last-delivered-id"] == read)
+        self.r.xgroup_destroy(losing, "workers")
+        run = "good"
+        orchestrator = self.start_run(run, "Upper", self.items(10))
+        code, out, err = self.finish(orchestrator, 60)
+        self.assertEqual(code, 0, err)
+        self.assert_all_counted_once(run, out, 10)
+        self.assertIsNone(worker.poll(), "the worker is still serving")
+        _out, logs = self.stop_with_logs(worker)
+        self.assertIn("run.unreadable run='not-a-hash'", logs)
+        self.assertIn('read.refused run=\'no-group\' error="NOGROUP', logs)
+        self.assertIn("read.refused run='wrong-type' error='WRONGTYPE", logs)
+        self.assertIn("read.refused run='loses-group' error='the stream has no consumer group `workers`'", logs)
 
     def test_a_redis_restart_mid_run_loses_nothing(self) -> None:
         server = OwnRedis(Path(self.dir.name) / "redis")
@@ -343,6 +452,28 @@ class WorkerTest(unittest.TestCase):
         message = str(raised.exception)
         self.assertIn("`troupe_v999`", message)
         self.assertIn("protocol version", message)
+
+    def test_the_redis_password_is_never_shown(self) -> None:
+        class Future(Worker):
+            library = "troupe_v999"
+
+        # A password the Redis takes (its `default` user has none, and then takes any).
+        parts = urlsplit(URL)
+        secret = parts.password or "s3cret-pw"
+        url = URL if parts.password else urlunsplit(parts._replace(netloc=f"default:{secret}@{parts.netloc}"))
+        with self.assertRaises(ProtocolMismatch) as raised:
+            Future(url, actors={"Upper": str.upper}, prefix=self.prefix, handle_signals=False).run_sync()
+        self.assertNotIn(secret, str(raised.exception))
+        self.assertIn(":***@", str(raised.exception))
+        for given, shown in (
+            ("redis://user:pw@host:6379/0", "redis://user:***@host:6379/0"),
+            ("redis://:pw@host", "redis://:***@host"),
+            ("rediss://user:p%40ss:w@host?db=1&password=pw", "rediss://user:***@host?db=1&password=***"),
+            ("unix:///run/redis.sock?password=pw", "unix:///run/redis.sock?password=***"),
+            ("redis://host:6379", "redis://host:6379"),
+            ("redis://[::1", "(the given Redis URL)"),
+        ):
+            self.assertEqual(redact_url(given), shown)
 
 
 if __name__ == "__main__":

@@ -28,11 +28,13 @@ import inspect
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import threading
 import time
 import traceback
+import urllib.parse
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -58,6 +60,12 @@ BLOCK_MS = 100
 #: How much of an error message and of its traceback a failed task records.
 MESSAGE_CHARS = 2000
 TRACEBACK_CHARS = 2000
+#: How long a run that cannot be read (its run key not a hash, a stream without its
+#: consumer group or of the wrong type) is left alone: meanwhile the other runs are served.
+SET_ASIDE_S = 10.0
+#: A task index or attempt as troupe writes it: ASCII digits without a leading zero, few
+#: enough that the number `troupe_v5_finish` makes of it (a Lua double) is exact.
+_COUNT = re.compile(r"0|[1-9][0-9]{0,14}")
 
 #: An actor: takes the task's input (parsed JSON) and returns a JSON-able value, or an
 #: awaitable of one.
@@ -70,6 +78,88 @@ _RETRYABLE = (RedisConnectionError, RedisTimeoutError, BusyLoadingError, Connect
 
 class ProtocolMismatch(RuntimeError):
     """The Redis does not have the function library of the protocol this package speaks."""
+
+
+class _BadInput(Exception):
+    """A task input no actor can be given: `reason` is logged, the message recorded."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def redact_url(url: str) -> str:
+    """`url` without its password (in the user part or a `password=` query parameter), for
+    messages: `redis://user:***@host:6379`."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        has_password = parts.password is not None
+    except ValueError:  # a port that is not a number, a bad IPv6 host
+        return "(the given Redis URL)"
+    redacted = url
+    if has_password:
+        userinfo = parts.netloc.rsplit("@", 1)[0]
+        redacted = redacted.replace(f"{userinfo}@", f"{userinfo.split(':', 1)[0]}:***@", 1)
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", redacted, flags=re.IGNORECASE)
+
+
+def _is_utf8(text: str) -> bool:
+    """Whether a value read from Redis was UTF-8: the client decodes with `surrogateescape`,
+    which turns each byte that is not into a lone surrogate, and those do not encode."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _utf8_text(text: str) -> str:
+    """`text` with what cannot be UTF-8 (lone surrogates, from bytes read from Redis or an
+    actor's message) written as `\\udcff` escapes: a payload the reporter can always send."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _poison_reason(fields: Mapping[str, str]) -> Optional[str]:
+    """Why an entry cannot be recorded, or None: `troupe_v5_finish` needs its `stage`, and
+    its `index` and `attempt` as integers (troupe never writes such an entry)."""
+    missing = [f for f in ("stage", "index", "attempt") if f not in fields]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    for name in ("stage", "index", "attempt"):
+        value = fields[name]
+        if not _is_utf8(value):
+            return f"`{name}` is not UTF-8 text"
+        if name != "stage" and not _COUNT.fullmatch(value):
+            return f"`{name}` is {value[:40]!r}, not a number"
+    return None
+
+
+def _task_input(fields: Mapping[str, str]) -> Any:
+    """The task's input, parsed; `_BadInput` when it is missing, not UTF-8 or not JSON."""
+    if "input" not in fields:
+        raise _BadInput("no input field", "the stream entry has no `input` field")
+    text = fields["input"]
+    if not _is_utf8(text):
+        raise _BadInput("input not UTF-8", "the task's `input` field is not UTF-8 text")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        # json's parser recurses per level: a hostile '[[[[...' must fail its task only.
+        raise _BadInput("input nested too deeply",
+                        "the task's input is nested too deeply to parse (Python's recursion limit)") from None
+    except ValueError as error:
+        raise _BadInput("input not JSON", f"the task's input is not JSON ({error}): {text[:200]!r}") from None
+
+
+def _actor_names(listed: Optional[str]) -> List[str]:
+    """The names in a run's `actors` field (a JSON list of strings); anything else is none."""
+    if not listed:
+        return []
+    try:
+        names = json.loads(listed)
+    except (ValueError, RecursionError):
+        return []
+    return [a for a in names if isinstance(a, str)] if isinstance(names, list) else []
 
 
 def _log(level: int, event: str, **fields: Any) -> None:
@@ -154,6 +244,10 @@ class Worker:
         self._stopping: Optional[asyncio.Event] = None
         self._redis: Any = None
         self._runs: Dict[str, List[str]] = {}
+        #: Runs that could not be read, until when (monotonic): not served meanwhile.
+        self._set_aside: Dict[str, float] = {}
+        #: Whether `P:runs:events` refused the last read (logged once, not at every look).
+        self._events_refused = False
         self._ended: Set[str] = set()
         self._running: Dict[str, Set[str]] = {}
         #: Every delivery this worker holds (buffered or running): a reclaim can return
@@ -188,7 +282,11 @@ class Worker:
         self._stopping = asyncio.Event()
         if self._stop_requested.is_set():
             self._stopping.set()
-        self._redis = aioredis.Redis.from_url(self.redis_url, decode_responses=True, socket_connect_timeout=5)
+        # Values read from Redis can be any bytes: `surrogateescape` decodes every reply
+        # (a byte that is not UTF-8 becomes a lone surrogate, see `_is_utf8`) and encodes
+        # such a string back to the same bytes, so a run id or a handed-back field keeps them.
+        self._redis = aioredis.Redis.from_url(self.redis_url, decode_responses=True, encoding_errors="surrogateescape",
+                                              socket_connect_timeout=5)
         signals: List[signal.Signals] = []
         executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="troupe-actor")
         try:
@@ -219,8 +317,8 @@ class Worker:
         names = sorted(_library_name(lib) for lib in libraries or [])
         if self.library not in names:
             raise ProtocolMismatch(
-                f"the Redis at {self.redis_url} has no function library `{self.library}`: this worker speaks "
-                f"troupe's Redis protocol version {PROTOCOL_VERSION} and needs a troupe of that version to have "
+                f"the Redis at {redact_url(self.redis_url)} has no function library `{self.library}`: this worker "
+                f"speaks troupe's Redis protocol version {PROTOCOL_VERSION} and needs a troupe of that version to have "
                 f"connected to this Redis (troupe run/worker --redis loads it); the Redis has "
                 f"{', '.join(f'`{n}`' for n in names) or 'no troupe library'}"
             )
@@ -296,6 +394,7 @@ class Worker:
                     for delivery in await self._reclaim(streams, max(room, 1)):
                         self._queue(tasks, delivery)
                     room = 2 * self.concurrency - self._busy - tasks.qsize()
+                    streams = [s for ss in self._runs.values() for s in ss]  # less any set aside
                 if not streams:
                     continue
                 if room <= 0:
@@ -313,10 +412,9 @@ class Worker:
                     raise
                 await asyncio.sleep(0.2)
             except ResponseError as error:
-                # A run's stream or group was deleted under us (NOGROUP): read the runs again.
-                _log(logging.WARNING, "read.refused", error=str(error))
-                self._runs.clear()
-                refreshed = 0.0
+                # One stream that cannot be read (its group or key deleted under us, a key of
+                # the wrong type) fails the whole XREADGROUP: set its run aside, serve the rest.
+                await self._set_aside_unreadable(error)
                 await asyncio.sleep(0.1)
 
     def _queue(self, tasks: "asyncio.Queue[Optional[_Delivery]]", delivery: _Delivery) -> None:
@@ -326,12 +424,26 @@ class Worker:
             tasks.put_nowait(delivery)
 
     async def _last_event(self) -> str:
-        newest = await self._redis.xrevrange(f"{self.prefix}:runs:events", "+", "-", count=1)
+        try:
+            newest = await self._redis.xrevrange(f"{self.prefix}:runs:events", "+", "-", count=1)
+        except ResponseError:  # not a stream: `_run_events` says so
+            return "0-0"
         return newest[0][0] if newest else "0-0"
 
     async def _run_events(self, last: str, block_ms: Optional[int]) -> Optional[str]:
         """The id of the newest run event after `last`, or None (waits up to `block_ms`)."""
-        reply = await self._redis.xread({f"{self.prefix}:runs:events": last}, count=100, block=block_ms)
+        key = f"{self.prefix}:runs:events"
+        try:
+            reply = await self._redis.xread({key: last}, count=100, block=block_ms)
+        except ResponseError as error:
+            # Not a stream (someone wrote over it): no events, then; the runs are still read
+            # every REFRESH_S. Wait as a blocking read would, not to spin while idle.
+            if not self._events_refused:
+                _log(logging.WARNING, "events.unreadable", key=key, error=str(error))
+            self._events_refused = True
+            await asyncio.sleep((block_ms or 0) / 1000)
+            return None
+        self._events_refused = False
         newest = None
         for _stream, entries in reply or []:
             if entries:
@@ -345,18 +457,56 @@ class Worker:
             if run not in active:
                 del self._runs[run]
                 self._ended.add(run)
+        now = time.monotonic()
+        for run, until in list(self._set_aside.items()):
+            if run not in active:
+                del self._set_aside[run]
+                self._ended.add(run)
+            elif now >= until:
+                del self._set_aside[run]
         for run in active:
-            if run in self._runs:
+            if run in self._runs or run in self._set_aside:
                 continue
-            listed = await self._redis.hget(self._base(run) + ":run", "actors")
             try:
-                names = json.loads(listed) if listed else []
-            except ValueError:
-                names = []
-            streams = [f"{self._base(run)}:q:{a}" for a in names if isinstance(a, str) and a in self.actors]
+                listed = await self._redis.hget(self._base(run) + ":run", "actors")
+            except ResponseError as error:  # not a hash (WRONGTYPE): the other runs are still served
+                self._put_aside(run, "run.unreadable", str(error))
+                continue
+            streams = [f"{self._base(run)}:q:{a}" for a in dict.fromkeys(_actor_names(listed)) if a in self.actors]
             self._runs[run] = streams
             if streams:
                 _log(logging.INFO, "run.serving", run=run, actors=",".join(s.rsplit(":q:", 1)[1] for s in streams))
+
+    def _put_aside(self, run: str, event: str, why: str) -> None:
+        """Stop serving `run` for SET_ASIDE_S: it cannot be read, and must not stall the others."""
+        self._runs.pop(run, None)
+        self._set_aside[run] = time.monotonic() + SET_ASIDE_S
+        _log(logging.WARNING, event, run=run, error=why, retry_in_s=SET_ASIDE_S)
+
+    async def _set_aside_unreadable(self, error: ResponseError) -> None:
+        """After a refused XREADGROUP: find the streams that cannot be read, one by one, and
+        set their runs aside. The error does not say which: WRONGTYPE names no key, and
+        NOGROUP names it with its newlines made spaces."""
+        broken = False
+        for run, streams in list(self._runs.items()):
+            for stream in streams:
+                why = await self._unreadable(stream)
+                if why is not None:
+                    self._put_aside(run, "read.refused", why)
+                    broken = True
+                    break
+        if not broken:  # not one stream's fault (out of memory, a replica): try again
+            _log(logging.WARNING, "read.refused", error=str(error))
+
+    async def _unreadable(self, stream: str) -> Optional[str]:
+        """Why the group cannot read `stream` (gone, the wrong type, no group), or None."""
+        try:
+            groups = await self._redis.xinfo_groups(stream)
+        except ResponseError as error:
+            return str(error)
+        if not any(isinstance(g, dict) and g.get("name") == GROUP for g in groups or []):
+            return f"the stream has no consumer group `{GROUP}`"
+        return None
 
     async def _read(self, streams: List[str], count: int) -> List[_Delivery]:
         reply = await self._redis.xreadgroup(
@@ -370,9 +520,13 @@ class Worker:
         taken: List[_Delivery] = []
         now = time.monotonic()
         for stream in streams:
-            reply = await self._redis.xautoclaim(
-                stream, GROUP, self.consumer, self.visibility_ms, start_id="0-0", count=count
-            )
+            try:
+                reply = await self._redis.xautoclaim(
+                    stream, GROUP, self.consumer, self.visibility_ms, start_id="0-0", count=count
+                )
+            except ResponseError as error:  # its group or key is gone: the other streams go on
+                self._put_aside(self._run_of(stream), "read.refused", str(error))
+                continue
             for entry, fields in reply[1]:
                 if fields is None:
                     continue
@@ -382,9 +536,14 @@ class Worker:
         return taken
 
     def _delivery(self, stream: str, entry: str, fields: Dict[str, str], now: float) -> _Delivery:
-        base, actor = stream.rsplit(":q:", 1)
-        run = base[len(self.prefix) + 2 : -1]  # P:{R} -> R
-        return _Delivery(stream=stream, entry=entry, run=run, actor=actor, fields=dict(fields or {}), taken=now)
+        actor = stream.rsplit(":q:", 1)[1]
+        return _Delivery(stream=stream, entry=entry, run=self._run_of(stream), actor=actor, fields=dict(fields or {}),
+                         taken=now)
+
+    def _run_of(self, stream: str) -> str:
+        """The run of a stream this worker built (`P:{R}:q:<actor>`; actor names have no `:`)."""
+        base = stream.rsplit(":q:", 1)[0]
+        return base[len(self.prefix) + 2 : -1]  # P:{R} -> R
 
     def _base(self, run: str) -> str:
         return f"{self.prefix}:{{{run}}}"
@@ -428,6 +587,11 @@ class Worker:
                     self._ended_delivery(delivery)
                 else:
                     reports.put_nowait(report)
+            except Exception as error:  # noqa: BLE001 - this runner must go on serving
+                # Not the actor's failure (that is a report): a call that failed for a minute.
+                # The delivery stays pending and is taken over after the visibility timeout.
+                _log(logging.ERROR, "task.abandoned", stream=delivery.stream, entry=delivery.entry, error=str(error))
+                self._ended_delivery(delivery)
             finally:
                 self._busy -= 1
 
@@ -435,27 +599,24 @@ class Worker:
         """Run one delivery on its actor; its report, or None for an entry that cannot be
         recorded (acknowledged here so it is not read again)."""
         fields = delivery.fields
-        missing = [f for f in ("stage", "index", "attempt") if f not in fields]
-        bad = [f for f in ("index", "attempt") if f in fields and not fields[f].isdigit()]
-        if missing or bad:
-            what = f"missing {', '.join(missing)}" if missing else f"`{bad[0]}` is {fields[bad[0]]!r}, not a number"
+        poison = _poison_reason(fields)
+        if poison is not None:
             _log(logging.ERROR, "task.poison", stream=delivery.stream, entry=delivery.entry,
-                 reason=f"cannot be recorded ({what}); acknowledged and dropped")
+                 reason=f"cannot be recorded ({poison}); acknowledged and dropped")
             await self._retry("dropping a poison entry", lambda: self._redis.xack(delivery.stream, GROUP, delivery.entry))
             return None
 
         def report(kind: str, payload: str) -> _Report:
+            if kind == "err":
+                payload = _utf8_text(payload)
             return _Report(delivery, fields["stage"], fields["index"], fields["attempt"], kind, payload)
 
         where = f"task {fields['index']} of stage `{fields['stage']}` (actor `{delivery.actor}`)"
-        if "input" not in fields:
-            _log(logging.ERROR, "task.poison", stream=delivery.stream, entry=delivery.entry, reason="no input field")
-            return report("err", f"{where}: the stream entry has no `input` field")
         try:
-            value = json.loads(fields["input"])
-        except ValueError as error:
-            _log(logging.ERROR, "task.poison", stream=delivery.stream, entry=delivery.entry, reason="input not JSON")
-            return report("err", f"{where}: the task's input is not JSON ({error}): {fields['input'][:200]!r}")
+            value = _task_input(fields)
+        except _BadInput as bad:
+            _log(logging.ERROR, "task.poison", stream=delivery.stream, entry=delivery.entry, reason=bad.reason)
+            return report("err", f"{where}: {bad}")
         actor = self.actors.get(delivery.actor)
         if actor is None:  # cannot happen: only its actors' streams are read
             return report("err", f"{where}: this worker has no actor `{delivery.actor}`")
@@ -472,7 +633,7 @@ class Worker:
             return report("err", failure_message(error))
         try:
             payload = json.dumps(result, allow_nan=False)
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, RecursionError) as error:
             return report("err", f"{where}: actor `{delivery.actor}` returned a value that is not JSON: {error}")
         return report("ok", payload)
 
@@ -567,12 +728,16 @@ class Worker:
             if d.run in self._ended:
                 continue
             flat: List[str] = [x for kv in d.fields.items() for x in kv]
-            given = await self._retry(
-                "handing back a task",
-                # Awaited within this iteration: `d` and `flat` are this delivery's.
-                lambda: self._redis.fcall(f"{self.library}_handback", 1, d.stream, d.entry, *flat),
-            )
-            self.handed_back += int(given)
+            try:
+                given = await self._retry(
+                    "handing back a task",
+                    # Awaited within this iteration: `d` and `flat` are this delivery's.
+                    lambda: self._redis.fcall(f"{self.library}_handback", 1, d.stream, d.entry, *flat),
+                )
+            except ResponseError as error:  # this stream's trouble: hand back the others
+                _log(logging.ERROR, "handback.refused", stream=d.stream, entry=d.entry, error=str(error))
+                continue
+            self.handed_back += int(given) if isinstance(given, int) else 0
         if deliveries:
             _log(logging.INFO, "tasks.handed_back", count=self.handed_back)
 
