@@ -84,7 +84,11 @@ pub fn one_run_served_by_all_three_survives_a_killed_python_and_node_worker() {
     for (imp, tasks) in &killed {
         for &id in tasks {
             let who = imp.name();
-            assert!(runs[id as usize] >= 2, "{}", world.say(format!("task {id}, killed on the {who}, ran again: {runs:?}")));
+            assert!(
+                runs[id as usize] >= 2,
+                "{}",
+                world.say(format!("task {id}, killed on the {who}, ran again: {runs:?}"))
+            );
             let recorded = results[&id]["ok"]["execution"].as_u64();
             assert!(
                 recorded >= Some(2),
@@ -97,7 +101,12 @@ pub fn one_run_served_by_all_three_survives_a_killed_python_and_node_worker() {
     // The second stage, served by `troupe worker` alone: Pass echoed each result once.
     assert_eq!(context[ECHO], context[STAGE], "{}", world.say("Pass echoed the first stage's outputs"));
     let echoed = world.results(run, ECHO);
-    assert_eq!(echoed.keys().copied().collect::<Vec<_>>(), (0..n).collect::<Vec<_>>(), "{}", world.say("echo's indices"));
+    assert_eq!(
+        echoed.keys().copied().collect::<Vec<_>>(),
+        (0..n).collect::<Vec<_>>(),
+        "{}",
+        world.say("echo's indices")
+    );
     assert_eq!(
         world.counters(run, ECHO),
         Counters { succeeded: n, failed: 0, in_flight: 0 },

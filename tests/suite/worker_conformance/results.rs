@@ -60,7 +60,9 @@ pub fn a_result_that_is_not_json_fails_its_task() {
         let bytes = payloads[index as usize].len();
         assert_eq!(
             error,
-            format!("actor `Tally` returned a result that is not JSON ({bytes} bytes): the worker reported it as it is"),
+            format!(
+                "actor `Tally` returned a result that is not JSON ({bytes} bytes): the worker reported it as it is"
+            ),
             "{}",
             world.say(format!("task {index}'s message"))
         );

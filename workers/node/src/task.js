@@ -30,15 +30,38 @@ import { taskFields } from "./reply.js";
  */
 
 /**
- * Run `d` on `actor`. An entry without the fields a result needs is `{ poison: why }`;
+ * Why the entry is not one of its stream's tasks, or null. troupe writes `run` and
+ * `actor` from the stream it adds the entry to; an entry naming others was put there by
+ * something else, and run it could forge a real task's result (its `index`).
+ * @param {Delivery} d
+ * @returns {string | null}
+ */
+export function foreignReason(d) {
+  for (const [name, own] of [["run", d.run], ["actor", d.actor]]) {
+    const named = d.fields.get(name);
+    if (named !== undefined && named !== own) {
+      const shown = named === null ? "a value that is not UTF-8" : JSON.stringify(named.slice(0, 60));
+      return `it names ${name} ${shown}, not its stream's ${JSON.stringify(own.slice(0, 60))}`;
+    }
+  }
+  return null;
+}
+
+/**
+ * Run `d` on `actor`. An entry naming another run or actor than its stream's is
+ * `{ foreign: why }` (never run); an entry without the fields a result needs is `{ poison: why }`;
  * anything else is an outcome: input that is missing, not UTF-8 or not JSON fails the
  * task (logged as poison), as does an actor that throws or returns what JSON cannot hold.
  * @param {Delivery} d
  * @param {Actor | undefined} actor
  * @param {(level: LogLevel, event: string, fields: Record<string, string | number | boolean>) => void} log
- * @returns {Promise<{ outcome: Outcome } | { poison: string }>}
+ * @returns {Promise<{ outcome: Outcome } | { poison: string } | { foreign: string }>}
  */
 export async function perform(d, actor, log) {
+  const foreign = foreignReason(d);
+  if (foreign !== null) {
+    return { foreign };
+  }
   const checked = taskFields(d.fields);
   if ("poison" in checked) {
     return checked;

@@ -619,13 +619,13 @@ export class Worker {
     if ("outcome" in done) {
       return { delivery: d, ...done.outcome };
     }
-    this.#log("error", "task.poison", {
-      stream: d.stream,
-      entry: d.entry,
-      reason: `cannot be recorded (${done.poison}); acknowledged and dropped`,
-    });
+    const [event, reason, what] =
+      "foreign" in done
+        ? ["task.foreign", `${done.foreign}; acknowledged and dropped, never run`, "dropping a foreign entry"]
+        : ["task.poison", `cannot be recorded (${done.poison}); acknowledged and dropped`, "dropping a poison entry"];
+    this.#log("error", event, { stream: d.stream, entry: d.entry, reason });
     const client = /** @type {Client} */ (this.#client);
-    await retry(() => client.sendCommand(["XACK", d.stream, GROUP, d.entry]), this.#unavailable("dropping a poison entry"));
+    await retry(() => client.sendCommand(["XACK", d.stream, GROUP, d.entry]), this.#unavailable(what));
     return null;
   }
 

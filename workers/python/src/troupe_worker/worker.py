@@ -134,6 +134,16 @@ def _poison_reason(fields: Mapping[str, str]) -> Optional[str]:
     return None
 
 
+def _foreign_reason(fields: Mapping[str, str], delivery: "_Delivery") -> Optional[str]:
+    """Why an entry is not one of its stream's tasks, or None. troupe writes `run` and
+    `actor` from the stream it adds the entry to; an entry naming others was put there by
+    something else, and run it could forge a real task's result (its `index`)."""
+    for name, own in (("run", delivery.run), ("actor", delivery.actor)):
+        if name in fields and fields[name] != own:
+            return f"it names {name} {fields[name][:60]!r}, not its stream's {own[:60]!r}"
+    return None
+
+
 def _task_input(fields: Mapping[str, str]) -> Any:
     """The task's input, parsed; `_BadInput` when it is missing, not UTF-8 or not JSON."""
     if "input" not in fields:
@@ -599,6 +609,12 @@ class Worker:
         """Run one delivery on its actor; its report, or None for an entry that cannot be
         recorded (acknowledged here so it is not read again)."""
         fields = delivery.fields
+        foreign = _foreign_reason(fields, delivery)
+        if foreign is not None:
+            _log(logging.ERROR, "task.foreign", stream=delivery.stream, entry=delivery.entry,
+                 reason=f"{foreign}; acknowledged and dropped, never run")
+            await self._retry("dropping a foreign entry", lambda: self._redis.xack(delivery.stream, GROUP, delivery.entry))
+            return None
         poison = _poison_reason(fields)
         if poison is not None:
             _log(logging.ERROR, "task.poison", stream=delivery.stream, entry=delivery.entry,
