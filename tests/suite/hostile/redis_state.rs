@@ -2,8 +2,9 @@
 //! run naming the key and field (never a silent hang); connections that are refused,
 //! answered by something that is not Redis, never answered, or refused for a wrong
 //! password each say so within seconds, never printing the password; an overflowing
-//! `--retain-hours` and a run id that cannot name keys are refused before the run. Real `troupe` processes against the
-//! machine's redis-server (`TROUPE_TEST_REDIS`) and servers the tests start.
+//! `--retain-hours` and a run id that cannot name keys are refused before the run. Real
+//! `troupe` processes against the machine's redis-server (`TROUPE_TEST_REDIS`) and
+//! servers the tests start.
 
 use serde_json::{json, Value};
 use std::io::{Read as _, Write as _};
