@@ -349,6 +349,21 @@ impl ScatterList {
         Ok(Task { index: index as u64, actor: self.template.actor.clone(), input, key: None })
     }
 
+    /// Enqueue a task per item, `batch_size` per host call ([`crate::queue::enqueue_all`]),
+    /// rendering each batch's inputs only when it is sent: a guest's memory then holds
+    /// the items and one batch, not every task at once (a 100,000-item scatter kept all
+    /// its rendered tasks and stopped at the default 128 MiB). Returns how many.
+    pub fn enqueue(&self, batch_size: usize, options: &crate::queue::EnqueueOptions) -> Result<u64, ExecutorError> {
+        let batch_size = batch_size.max(1);
+        let mut count = 0;
+        for start in (0..self.len()).step_by(batch_size) {
+            let end = (start + batch_size).min(self.len());
+            let tasks = (start..end).map(|i| self.task(i)).collect::<Result<Vec<_>, _>>()?;
+            count += crate::queue::enqueue_all(tasks, batch_size, options)?;
+        }
+        Ok(count)
+    }
+
     /// The task for item `index`, for [`crate::queue::extend`]: the host numbers it
     /// after the stage's tasks so far.
     pub fn new_task(&self, index: usize) -> Result<NewTask, ExecutorError> {

@@ -33,10 +33,9 @@ impl Executor for Scatter {
     }
 
     fn execute(stage: &Stage, config: &Config) -> Result<Execution, ExecutorError> {
-        let tasks = stage.scatter_tasks()?;
         let options = EnqueueOptions { max_parallel: config.max_parallel, ..Default::default() };
         let batch = config.batch_size.unwrap_or(1000) as usize;
-        let count = queue::enqueue_all(tasks, batch, &options)?;
+        let count = stage.scatter_list()?.enqueue(batch, &options)?;
         // With no tasks the stage completes at once and its output is the metadata:
         // an empty list, what a scatter's output is for no items.
         let execution = Execution::new(count, OutputShape::List);
