@@ -91,10 +91,23 @@ fn redis_host_port() -> (String, String) {
     (host.to_string(), port.to_string())
 }
 
-fn start_workers(which: Implementation, prefix: &str, python: &Path) -> Vec<Child> {
+/// A round's worker processes, killed if the round fails (a panic must not leave four
+/// workers serving the next round's prefix-less Redis, or the next benchmark).
+struct Workers(Vec<Child>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for w in &mut self.0 {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
+    }
+}
+
+fn start_workers(which: Implementation, prefix: &str, python: &Path) -> Workers {
     let concurrency = CONCURRENCY.to_string();
     let (host, port) = redis_host_port();
-    (0..WORKERS)
+    let children = (0..WORKERS)
         .map(|_| {
             let mut cmd = match which {
                 Implementation::TroupeWorker => {
@@ -131,12 +144,13 @@ fn start_workers(which: Implementation, prefix: &str, python: &Path) -> Vec<Chil
             };
             cmd.current_dir(root()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
         })
-        .collect()
+        .collect();
+    Workers(children)
 }
 
 /// SIGTERM every worker; how many tasks each says it ran.
-fn stop(workers: Vec<Child>) -> Vec<String> {
-    workers
+fn stop(mut workers: Workers) -> Vec<String> {
+    std::mem::take(&mut workers.0)
         .into_iter()
         .map(|w| {
             Command::new("kill").args(["-TERM", &w.id().to_string()]).status().unwrap();

@@ -1,7 +1,8 @@
 //! The seed's five stage examples end to end on the embedded engine, with the utility
 //! actors (Pass, Wait, Fail), asserting the exact outputs `semantics.md` defines; plus
 //! failure handling, `maxParallel` (from the engine's own counters) and gather's
-//! `timeout` / `minResults` with stragglers.
+//! `timeout` / `minResults` with stragglers; a 100,000-item scatter within the default
+//! plugin limits.
 
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -300,4 +301,24 @@ async fn a_bad_executor_fails_only_its_stage_and_the_host_serves_the_next_run() 
     .unwrap();
     let report = orchestrator.run(&good, json!({}), &Silent).await.unwrap();
     assert_eq!(report.context["ok"], json!({ "still": "serving" }));
+}
+
+/// A 100,000-item scatter on the default manifest's limits (128 MiB per plugin): the
+/// scatter renders and sends its tasks a batch at a time, so its memory holds the items
+/// and one batch (it used to hold every rendered task and stop at its limit).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_100000_item_scatter_fits_the_default_limits() {
+    const N: usize = 100_000;
+    let pipeline = json!({ "stages": [
+        { "name": "fan-out", "mode": "scatter", "actor": "Pass",
+          "scatter": { "input": "$.trigger.items", "as": "item" }, "input": { "item": "$.item", "n": "$.index" } }
+    ] });
+    let items: Vec<Value> = (0..N).map(|i| json!({ "id": i, "kind": ["a", "b", "c"][i % 3] })).collect();
+    let (report, _, _workers) = run_pipeline(pipeline, json!({ "items": items }), 8).await;
+    let output = report.unwrap().context["fan-out"].clone();
+    let output = output.as_array().expect("a list of results");
+    assert_eq!(output.len(), N);
+    for i in [0, 1, N / 2, N - 1] {
+        assert_eq!(output[i], json!({ "item": { "id": i, "kind": ["a", "b", "c"][i % 3] }, "n": i }), "result {i}");
+    }
 }
