@@ -3,9 +3,11 @@
 //! `worker_conformance`: [`troupe_tests::python_worker_venv`]), then its own unittest
 //! suite runs against a real `troupe run --redis` (target/release/troupe) on the test
 //! Redis: results counted once, an actor's exception as a failed task, SIGTERM handing
-//! back unstarted tasks, a SIGKILLed worker's tasks reclaimed, a long task kept by
-//! heartbeats, a Redis restart mid-run, a cancelled run, poison entries, and a Redis
-//! without the protocol's function library refused.
+//! back unstarted tasks, a SIGKILLed worker's tasks reclaimed, long tasks kept by
+//! heartbeats (busy and idle workers), a cancelled run's tasks dropped, poison entries
+//! (bad numbers, a stage that is not UTF-8), input that is not UTF-8 or nested too deep,
+//! broken runs beside a healthy one, a Redis restart mid-run, a Redis without the
+//! protocol's function library refused, and the password never shown.
 
 use troupe_tests::{python_worker_venv, run_in_repo};
 

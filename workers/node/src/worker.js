@@ -56,6 +56,8 @@ const BLOCK_MS = 100;
 const SET_ASIDE_MS = 10_000;
 /** Outcomes sent in one round trip at most. */
 const BATCH = 512;
+/** How many ended runs a worker remembers (to drop their buffered deliveries). */
+const ENDED_KEPT = 10_000;
 /** Stream entries are read as bytes: handed back exactly, decoded strictly. */
 const AS_BYTES = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } };
 
@@ -101,7 +103,12 @@ export class Worker {
   #setAside = new Map();
   /** Whether `P:runs:events` refused the last read (logged once, not at every look). */
   #eventsRefused = false;
-  /** @type {Set<string>} runs that ended (cancelled): their tasks are dropped */
+  /**
+   * Runs seen to end, oldest first: deliveries of theirs still buffered are dropped
+   * rather than run. Bounded (`ENDED_KEPT`): a long-lived worker sees runs without end,
+   * and a delivery is never buffered across that many run ends.
+   * @type {Set<string>}
+   */
   #ended = new Set();
   /** @type {Map<string, Set<string>>} stream -> entries running (kept by heartbeats) */
   #running = new Map();
@@ -437,13 +444,13 @@ export class Worker {
     for (const run of [...this.#runs.keys()]) {
       if (!active.has(run)) {
         this.#forget(run);
-        this.#ended.add(run);
+        this.#markEnded(run);
       }
     }
     for (const [run, until] of this.#setAside) {
       if (!active.has(run)) {
         this.#setAside.delete(run);
-        this.#ended.add(run); // its buffered deliveries are dropped, as any ended run's
+        this.#markEnded(run); // its buffered deliveries are dropped, as any ended run's
       } else if (performance.now() >= until) {
         this.#setAside.delete(run);
       }
@@ -629,6 +636,18 @@ export class Worker {
     return null;
   }
 
+  /** @param {string} run */
+  #markEnded(run) {
+    this.#ended.delete(run);
+    this.#ended.add(run);
+    for (const oldest of this.#ended) {
+      if (this.#ended.size <= ENDED_KEPT) {
+        break;
+      }
+      this.#ended.delete(oldest);
+    }
+  }
+
   /** The delivery is no longer this worker's: stop holding it and its heartbeat. @param {Delivery} d */
   #release(d) {
     this.#held.delete(heldKey(d.stream, d.entry));
@@ -736,7 +755,7 @@ export class Worker {
       const words = Array.isArray(got.answer) ? got.answer.map(String) : [];
       this.#ran += items.length;
       if (words.includes("ended")) {
-        this.#ended.add(run);
+        this.#markEnded(run);
         this.#forget(run);
       }
       const odd = words.filter((w) => !["counted", "duplicate", "straggler", "review", "ended"].includes(w));

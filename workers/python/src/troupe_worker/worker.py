@@ -53,6 +53,9 @@ GROUP = "workers"
 RETRY_FOR_S = 60.0
 #: The active runs are read again when an event says so, and at least this often.
 REFRESH_S = 2.0
+#: How many ended runs a worker remembers (to drop their buffered deliveries).
+_ENDED_KEPT = 10_000
+
 #: While busy, how often the worker looks whether a run started or ended.
 LOOK_EVERY_S = 0.2
 #: How long one blocking read waits at most (stop and the timers are looked at between).
@@ -258,7 +261,10 @@ class Worker:
         self._set_aside: Dict[str, float] = {}
         #: Whether `P:runs:events` refused the last read (logged once, not at every look).
         self._events_refused = False
-        self._ended: Set[str] = set()
+        #: Runs seen to end, newest last, so that deliveries of theirs still buffered are
+        #: dropped rather than run. Bounded (`_ENDED_KEPT`): a long-lived worker sees
+        #: runs without end, and a delivery is never buffered across that many run ends.
+        self._ended: Dict[str, None] = {}
         self._running: Dict[str, Set[str]] = {}
         #: Every delivery this worker holds (buffered or running): a reclaim can return
         #: one of its own buffered deliveries, which must not be queued twice.
@@ -460,18 +466,23 @@ class Worker:
                 newest = entries[-1][0]
         return newest
 
+    def _mark_ended(self, run: str) -> None:
+        self._ended[run] = None
+        while len(self._ended) > _ENDED_KEPT:
+            del self._ended[next(iter(self._ended))]
+
     async def _refresh(self) -> None:
         """Learn the running runs and the streams of this worker's actors in them."""
         active = set(await self._redis.smembers(f"{self.prefix}:runs"))
         for run in list(self._runs):
             if run not in active:
                 del self._runs[run]
-                self._ended.add(run)
+                self._mark_ended(run)
         now = time.monotonic()
         for run, until in list(self._set_aside.items()):
             if run not in active:
                 del self._set_aside[run]
-                self._ended.add(run)
+                self._mark_ended(run)
             elif now >= until:
                 del self._set_aside[run]
         for run in active:
@@ -714,7 +725,7 @@ class Worker:
             words = list(answer)
             self.ran += len(items)
             if "ended" in words:
-                self._ended.add(run)
+                self._mark_ended(run)
                 self._runs.pop(run, None)
             odd = [w for w in words if w not in ("counted", "duplicate", "straggler", "review", "ended")]
             _log(logging.DEBUG, "tasks.finished", run=run, stage=stage, actor=actor, tasks=len(items),
