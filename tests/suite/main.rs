@@ -20,6 +20,7 @@ mod external_actors;
 mod growing_stages;
 mod harness;
 mod hostile;
+mod http_grants;
 mod loading;
 mod manifest_ui;
 mod node_worker_package;

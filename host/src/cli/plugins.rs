@@ -67,6 +67,9 @@ pub fn run(args: PluginsArgs) -> anyhow::Result<ExitCode> {
             r.file.display()
         );
     }
+    for r in rows.iter().filter(|r| !r.allow_http.is_empty()) {
+        println!("{} {} may reach (allow-http): {}", r.role, r.name, r.allow_http.join(", "));
+    }
     for (name, b) in &builtins {
         println!("{:<6} {:<16} builtin `{b}`", "actor", name);
     }

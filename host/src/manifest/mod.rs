@@ -13,6 +13,10 @@
 //! [actors.Classifier]
 //! component = "classifier.wasm"
 //!
+//! [actors.Notifier]
+//! component = "notifier.wasm"
+//! allow-http = ["https://hooks.example.com/v1", "http://127.0.0.1:8080"]   # none by default
+//!
 //! [actors.Pass]
 //! builtin = "pass"                      # a native actor the host registers
 //!
@@ -24,8 +28,10 @@
 //! Parsing is strict (`deny_unknown_fields`, validated names) so a typo is an error that
 //! names the file, the entry and what to write, never a silently ignored key.
 
+mod grants;
 mod names;
 
+pub use grants::{is_public, GrantHost, HttpGrant, RequestHost, Scheme};
 pub use names::{ActorName, ModeName, Sha256Pin};
 
 use serde::Deserialize;
@@ -86,6 +92,13 @@ pub struct Limits {
     pub task_deferrals: u64,
     /// Longest delay an executor may ask for (enqueue delay, defer, retry), in ms.
     pub max_delay_ms: u64,
+    /// Most outgoing HTTP requests one call may make (with `allow-http`).
+    pub http_requests: u64,
+    /// Most response body bytes one call may read, summed over its requests.
+    pub http_response_bytes: u64,
+    /// Longest one outgoing request may take, connecting to the body's last byte, in ms
+    /// (never past the call's own `timeout-ms`).
+    pub http_timeout_ms: u64,
 }
 
 impl Limits {
@@ -117,6 +130,9 @@ impl Limits {
         // A day: longer than any backoff or rate wait seen in practice, short enough that
         // a plugin's u64::MAX cannot park a task (and its run) for ever.
         max_delay_ms: 86_400_000,
+        http_requests: 20,
+        http_response_bytes: 4 * MIB,
+        http_timeout_ms: 10_000,
     };
 }
 
@@ -157,6 +173,7 @@ struct RawActor {
     description: Option<String>,
     sha256: Option<Sha256Pin>,
     limits: Option<Limits>,
+    allow_http: Option<Vec<String>>,
 }
 
 /// A parsed, checked manifest with paths made absolute.
@@ -182,6 +199,8 @@ pub struct ExecutorEntry {
 pub struct ActorEntry {
     pub source: ActorSource,
     pub limits: Limits,
+    /// The outgoing HTTP its component may make (`allow-http`; none by default).
+    pub allow_http: Vec<HttpGrant>,
     /// What the actor takes and gives, for people (`troupe plugins`).
     pub description: Option<String>,
 }
@@ -266,6 +285,7 @@ impl Manifest {
                     ("builtin", a.builtin.is_some()),
                     ("sha256", a.sha256.is_some()),
                     ("limits", a.limits.is_some()),
+                    ("allow-http", a.allow_http.is_some()),
                 ]
                 .iter()
                 .filter(|(_, given)| *given)
@@ -283,11 +303,27 @@ impl Manifest {
                     ));
                 }
                 let description = a.description.map(|d| crate::text::one_line(&d, 200));
-                actors
-                    .insert(name, ActorEntry { source: ActorSource::External, limits: Limits::default(), description });
+                actors.insert(
+                    name,
+                    ActorEntry {
+                        source: ActorSource::External,
+                        limits: Limits::default(),
+                        allow_http: Vec::new(),
+                        description,
+                    },
+                );
                 continue;
             }
             let limits = check_limits(a.limits.unwrap_or_default()).map_err(|m| entry_err("actors", &name, m))?;
+            let allow_http =
+                check_grants(a.allow_http.unwrap_or_default()).map_err(|m| entry_err("actors", &name, m))?;
+            if !allow_http.is_empty() && a.component.is_none() {
+                return Err(entry_err(
+                    "actors",
+                    &name,
+                    "`allow-http` grants outgoing HTTP to a wasm component: it goes with `component = ...`".into(),
+                ));
+            }
             let source = match (a.component, a.builtin) {
                 (Some(path), None) => {
                     ActorSource::Component { path: normalize(&plugins_dir.join(path)), sha256: a.sha256 }
@@ -316,7 +352,7 @@ impl Manifest {
                 )),
             };
             let description = a.description.map(|d| crate::text::one_line(&d, 200));
-            actors.insert(name, ActorEntry { source, limits, description });
+            actors.insert(name, ActorEntry { source, limits, allow_http, description });
         }
 
         Ok(Manifest { file: file.to_path_buf(), plugins_dir, executors, actors })
@@ -356,6 +392,13 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+fn check_grants(texts: Vec<String>) -> Result<Vec<HttpGrant>, String> {
+    if texts.len() > grants::MAX_GRANTS {
+        return Err(format!("allow-http lists {} grants; at most {}", texts.len(), grants::MAX_GRANTS));
+    }
+    texts.iter().map(|t| HttpGrant::parse(t).map_err(|why| format!("allow-http: {why}"))).collect()
+}
+
 fn check_limits(limits: Limits) -> Result<Limits, String> {
     if limits.memory_mib == 0 || limits.memory_mib > Limits::MAX_MEMORY_MIB {
         return Err(format!(
@@ -365,7 +408,7 @@ fn check_limits(limits: Limits) -> Result<Limits, String> {
         ));
     }
     // A zero would make every call fail; a timeout past a day is a typo, not a budget.
-    let positive: [(&str, u64, u64); 15] = [
+    let positive: [(&str, u64, u64); 18] = [
         ("timeout-ms", limits.timeout_ms, 86_400_000),
         ("component-mib", limits.component_mib.into(), 4096),
         ("max-tasks", limits.max_tasks, 100_000_000),
@@ -381,6 +424,9 @@ fn check_limits(limits: Limits) -> Result<Limits, String> {
         ("task-attempts", limits.task_attempts, 1_000_000),
         ("task-deferrals", limits.task_deferrals, 1_000_000),
         ("max-delay-ms", limits.max_delay_ms, 30 * 86_400_000),
+        ("http-requests", limits.http_requests, 1_000_000),
+        ("http-response-bytes", limits.http_response_bytes, 1 << 32),
+        ("http-timeout-ms", limits.http_timeout_ms, 86_400_000),
     ];
     for (name, value, max) in positive {
         if value == 0 || value > max {

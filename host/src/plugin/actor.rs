@@ -56,7 +56,11 @@ impl ActorPlugin {
                 self.core.error(Failure::Malformed(format!("invoke returned a result that is not JSON: {e}")))
             }),
             Err(message) => {
-                Ok(Err(format!("{}{}", text::one_line(&message, text::LINE_BUDGET), printed(&called.output))))
+                let mut message = text::one_line(&message, text::LINE_BUDGET);
+                if let Some(refused) = called.http_refused.as_deref().filter(|r| !message.contains(*r)) {
+                    message = format!("{message} (troupe refused an HTTP request: {})", text::one_line(refused, 400));
+                }
+                Ok(Err(format!("{message}{}", printed(&called.output))))
             }
         }
     }

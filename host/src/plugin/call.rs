@@ -6,7 +6,7 @@ use super::engine::PluginEngine;
 use super::error::{CallError, EntryRef, Failure};
 use super::store::{Export, HostState};
 use crate::api::LogLevel;
-use crate::manifest::Limits;
+use crate::manifest::{HttpGrant, Limits};
 use crate::stage_host::{Scope, StageHost};
 use crate::text;
 use std::sync::Arc;
@@ -16,6 +16,8 @@ use wasmtime::{CallHook, Store, StoreContextMut, Trap, UpdateDeadline};
 pub(crate) struct PluginCore {
     pub entry: EntryRef,
     pub limits: Limits,
+    /// Its `allow-http` grants (actors only; empty: no outgoing HTTP).
+    pub http: Arc<[HttpGrant]>,
     pub uses_wasi: bool,
     pub engine: Arc<PluginEngine>,
 }
@@ -31,6 +33,9 @@ fn shown(output: &str) -> String {
 pub(crate) struct Called<R> {
     pub value: R,
     pub output: Option<String>,
+    /// The first outgoing HTTP request the call was refused (`plugin::http`), for the
+    /// actor's error when the guest did not pass the refusal on.
+    pub http_refused: Option<String>,
 }
 
 impl PluginCore {
@@ -81,13 +86,14 @@ impl PluginCore {
             state.host.log(&state.scope, LogLevel::Warn, &notice);
         }
         let output = state.output().map(|o| shown(&o));
+        let http_refused = state.http_refusal();
         // A refusal (a limit, a bad index) fails the call whatever the plugin did next:
         // returned normally having ignored the error it was given, or trapped.
         if let Some(why) = store.data_mut().refused.take() {
             return Err(CallError { output, ..self.error(Failure::Refused(why.message().to_string())) });
         }
         match result {
-            Ok(value) => Ok(Called { value, output }),
+            Ok(value) => Ok(Called { value, output, http_refused }),
             Err(err) => Err(self.classify(&store, err, output)),
         }
     }
@@ -99,7 +105,7 @@ impl PluginCore {
     /// under load (a 10 s limit fired at 16.4 s: a sleeping ticker thread is late, and
     /// late ticks add up); a clock is never late by more than one tick.
     fn store(&self, host: Arc<dyn StageHost>, scope: Scope, export: Export) -> Store<HostState> {
-        let state = HostState::new(host, scope, export, &self.limits, self.uses_wasi);
+        let state = HostState::new(host, scope, export, &self.limits, self.uses_wasi, &self.http);
         let mut store = Store::new(&self.engine.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);

@@ -93,6 +93,11 @@ fn linker(
         .map_err(anyhow::Error::from)
         .with_context(|| format!("cannot link the troupe:executor@{} interfaces", version.minor()))?;
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from).context("cannot link WASI")?;
+    // Linked for every component; what a request may reach is the plugin's grants
+    // (`plugin::http`), none unless the manifest gives some.
+    wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
+        .map_err(anyhow::Error::from)
+        .context("cannot link wasi:http")?;
     Ok(linker)
 }
 

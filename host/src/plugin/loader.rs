@@ -13,7 +13,7 @@ use super::error::{EntryRef, LoadError, LoadProblem, WIT_PACKAGE};
 use super::executor::{ExecutorPlugin, ExecutorPre};
 use super::version::{self, WitVersion};
 use super::PluginInfo;
-use crate::manifest::{Limits, Sha256Pin};
+use crate::manifest::{HttpGrant, Limits, Sha256Pin};
 use crate::stage_host::Role;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -38,6 +38,8 @@ pub struct PluginSpec {
     pub limits: Limits,
     /// The plugins directory `file` is relative to, for messages.
     pub plugins_dir: PathBuf,
+    /// Outgoing HTTP it is granted (`allow-http`; actors only).
+    pub allow_http: Arc<[HttpGrant]>,
 }
 
 impl PluginSpec {
@@ -52,11 +54,18 @@ impl PluginSpec {
             sha256: None,
             limits: Limits::default(),
             plugins_dir,
+            allow_http: Arc::from([]),
         }
     }
 
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Grant it outgoing HTTP (`allow-http`).
+    pub fn with_http(mut self, grants: impl Into<Arc<[HttpGrant]>>) -> Self {
+        self.allow_http = grants.into();
         self
     }
 
@@ -143,7 +152,7 @@ impl Loader {
     }
 
     fn core(&self, entry: EntryRef, spec: &PluginSpec, uses_wasi: bool) -> PluginCore {
-        PluginCore { entry, limits: spec.limits, uses_wasi, engine: self.engine.clone() }
+        PluginCore { entry, limits: spec.limits, http: spec.allow_http.clone(), uses_wasi, engine: self.engine.clone() }
     }
 
     fn compile(&self, spec: &PluginSpec, world: World) -> Result<Compiled, LoadProblem> {
@@ -176,6 +185,7 @@ fn info(spec: &PluginSpec, role: Role, c: &Compiled) -> PluginInfo {
         load_ms: c.load_ms,
         uses_wasi: c.uses_wasi,
         limits: spec.limits,
+        allow_http: spec.allow_http.iter().map(ToString::to_string).collect(),
     }
 }
 

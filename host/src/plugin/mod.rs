@@ -11,6 +11,8 @@
 //! - `store`: one call's store data (host, scope, limiter, deadline, log budget,
 //!   locked-down WASI).
 //! - `output`: a WASI guest's stdout and stderr, captured up to `output-bytes`.
+//! - `http`: outgoing `wasi:http` requests, each checked against the plugin's
+//!   `allow-http` grants and limits, connected to the address that was checked.
 //! - `log_budget`: the `log-lines` and `log-bytes` limits of one call.
 //! - `imports/`: one file per imported WIT interface, over the host's types, and one per
 //!   version (`v0_1.rs`, `v0_2.rs`) implementing its generated traits on them.
@@ -29,6 +31,7 @@ mod convert;
 mod engine;
 mod error;
 mod executor;
+mod http;
 mod imports;
 mod loader;
 mod log_budget;
@@ -67,4 +70,7 @@ pub struct PluginInfo {
     pub uses_wasi: bool,
     #[serde(skip)]
     pub limits: Limits,
+    /// Its `allow-http` grants as written back (`https://api.example.com/v1`); empty:
+    /// no outgoing HTTP.
+    pub allow_http: Vec<String>,
 }

@@ -10,6 +10,7 @@ use crate::manifest::{ActorSource, Limits, Manifest};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 /// How to load a manifest's plugins.
 #[derive(Debug, Clone, Default)]
@@ -63,6 +64,7 @@ impl Plugins {
             sha256,
             limits,
             plugins_dir: manifest.plugins_dir.clone(),
+            allow_http: Arc::from([]),
         };
 
         let mut errors = Vec::new();
@@ -80,7 +82,8 @@ impl Plugins {
         for (name, a) in &manifest.actors {
             let actor = match &a.source {
                 ActorSource::Component { path, sha256 } => {
-                    match loader.load_actor(&spec(name.as_str(), path, sha256.clone(), a.limits)) {
+                    let spec = spec(name.as_str(), path, sha256.clone(), a.limits).with_http(a.allow_http.clone());
+                    match loader.load_actor(&spec) {
                         Ok(p) => Actor::Component(Box::new(p)),
                         Err(err) => {
                             errors.push(err);

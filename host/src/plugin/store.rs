@@ -1,11 +1,12 @@
 //! The data of one plugin call's `Store`: who is calling, what serves its imports, its
 //! memory limiter and, only for guests that import WASI, a locked-down WASI context.
 
+use super::http::HttpGate;
 use super::imports::Ledger;
 use super::log_budget::LogBudget;
 use super::output::Captured;
 use crate::api::{Extension, HostError};
-use crate::manifest::Limits;
+use crate::manifest::{HttpGrant, Limits};
 use crate::stage_host::{Scope, StageHost};
 use std::fmt;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
 use wasmtime::ResourceLimiter;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// Which export a call is running: what decides the queue calls a guest may make
 /// (`enqueue` in `execute` only, `extend` in `after-task` only).
@@ -71,24 +73,39 @@ struct Wasi {
     ctx: WasiCtx,
     table: ResourceTable,
     output: Captured,
+    http: WasiHttpCtx,
+    gate: HttpGate,
 }
 
 impl HostState {
-    pub fn new(host: Arc<dyn StageHost>, scope: Scope, export: Export, limits: &Limits, uses_wasi: bool) -> Self {
+    /// `http`: the plugin's `allow-http` grants (empty: no outgoing HTTP), used only by a
+    /// guest that imports WASI.
+    pub fn new(
+        host: Arc<dyn StageHost>,
+        scope: Scope,
+        export: Export,
+        limits: &Limits,
+        uses_wasi: bool,
+        http: &Arc<[HttpGrant]>,
+    ) -> Self {
+        let deadline = Instant::now() + Duration::from_millis(limits.timeout_ms);
+        let who = format!("{} `{}`", scope.role.as_str(), scope.name);
+        let wasi = uses_wasi
+            .then(|| Wasi::locked_down(limits.output_bytes, HttpGate::new(who, http.clone(), limits, deadline)));
         HostState {
             host,
             scope,
             export,
             limiter: MemoryLimiter::new(limits.memory_mib),
             panic_message: None,
-            deadline: Instant::now() + Duration::from_millis(limits.timeout_ms),
+            deadline,
             log: LogBudget::new(limits),
             limits: *limits,
             ledger: Ledger::new(),
             refused: None,
             extension: None,
             left_out: 0,
-            wasi: uses_wasi.then(|| Wasi::locked_down(limits.output_bytes)),
+            wasi,
         }
     }
 
@@ -123,6 +140,11 @@ impl HostState {
     pub fn output(&self) -> Option<String> {
         self.wasi.as_ref()?.output.text()
     }
+
+    /// The first outgoing HTTP request this call was refused, if any.
+    pub fn http_refusal(&self) -> Option<String> {
+        self.wasi.as_ref()?.gate.refusal()
+    }
 }
 
 impl Wasi {
@@ -130,7 +152,7 @@ impl Wasi {
     /// is empty; stdout and stderr are captured together (see [`Captured`]); both clocks
     /// are frozen at zero so a plugin cannot observe time except through the host's
     /// interfaces.
-    fn locked_down(output_bytes: u64) -> Self {
+    fn locked_down(output_bytes: u64, gate: HttpGate) -> Self {
         let output = Captured::new(output_bytes);
         let ctx = WasiCtxBuilder::new()
             .stdout(output.clone())
@@ -142,7 +164,7 @@ impl Wasi {
             .wall_clock(FrozenClock)
             .monotonic_clock(FrozenClock)
             .build();
-        Wasi { ctx, table: ResourceTable::new(), output }
+        Wasi { ctx, table: ResourceTable::new(), output, http: WasiHttpCtx::new(), gate }
     }
 }
 
@@ -152,6 +174,13 @@ impl WasiView for HostState {
         // their store is made (`uses_wasi` is computed from the component's imports).
         let wasi = self.wasi.as_mut().expect("a WASI import was called by a component that declared none");
         WasiCtxView { ctx: &mut wasi.ctx, table: &mut wasi.table }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        let wasi = self.wasi.as_mut().expect("a wasi:http import was called by a component that declared no WASI");
+        WasiHttpCtxView { ctx: &mut wasi.http, table: &mut wasi.table, hooks: &mut wasi.gate }
     }
 }
 

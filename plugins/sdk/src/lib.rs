@@ -36,6 +36,8 @@
 //! - `state`, `log`: host calls executors and actors share.
 //! - `actor`: the [`Actor`] trait and `export_actor!`.
 //! - `panic`: routes a guest panic's message to the host log before the trap.
+//! - `http` (feature `http`): outgoing JSON requests and webhooks from an actor, as far
+//!   as its manifest entry's `allow-http` grants.
 
 #[doc(hidden)]
 pub mod bindings;
@@ -44,6 +46,8 @@ mod actor;
 pub mod context;
 mod error;
 mod executor;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod log;
 #[doc(hidden)]
 pub mod panic;

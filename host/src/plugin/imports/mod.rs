@@ -43,5 +43,5 @@ pub(crate) fn test_state(
         ["Pass".to_string()],
     ));
     let scope = Scope { role: Role::Executor, name: "m".into(), run_id: "r".into(), stage: "s".into() };
-    (host.clone(), super::store::HostState::new(host, scope, export, &limits, false))
+    (host.clone(), super::store::HostState::new(host, scope, export, &limits, false, &std::sync::Arc::from([])))
 }
