@@ -67,6 +67,11 @@ pub fn run(args: PluginsArgs) -> anyhow::Result<ExitCode> {
             r.file.display()
         );
     }
+    for r in rows.iter() {
+        if let Some(actors) = &r.actors {
+            println!("{} {} may enqueue for (actors): {}", r.role, r.name, actors.join(", "));
+        }
+    }
     for r in rows.iter().filter(|r| !r.allow_http.is_empty()) {
         println!("{} {} may reach (allow-http): {}", r.role, r.name, r.allow_http.join(", "));
     }

@@ -9,6 +9,7 @@
 //! sha256 = "…"                          # optional pin
 //! config = { batchSize = 100 }          # default executorConfig, under each stage's own
 //! limits = { memory-mib = 64, timeout-ms = 5000 }   # see `Limits` for every limit
+//! actors = ["Pass", "Classifier"]       # optional: the only actors it may enqueue for
 //!
 //! [actors.Classifier]
 //! component = "classifier.wasm"
@@ -162,6 +163,7 @@ struct RawExecutor {
     sha256: Option<Sha256Pin>,
     config: Option<toml::Table>,
     limits: Option<Limits>,
+    actors: Option<Vec<ActorName>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -193,6 +195,8 @@ pub struct ExecutorEntry {
     /// Default `executorConfig`, always a JSON object.
     pub config: Value,
     pub limits: Limits,
+    /// The actors it may enqueue tasks for (`actors = [...]`); None: any of the manifest.
+    pub actors: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -273,6 +277,7 @@ impl Manifest {
                     sha256: e.sha256,
                     config,
                     limits,
+                    actors: e.actors.map(|a| a.iter().map(|n| n.to_string()).collect()),
                 },
             );
         }
@@ -353,6 +358,18 @@ impl Manifest {
             };
             let description = a.description.map(|d| crate::text::one_line(&d, 200));
             actors.insert(name, ActorEntry { source, limits, allow_http, description });
+        }
+
+        for (mode, e) in &executors {
+            for actor in e.actors.iter().flatten() {
+                if !actors.keys().any(|a| a.as_str() == actor) {
+                    return Err(entry_err(
+                        "executors",
+                        mode,
+                        format!("actors: `{actor}` is not an actor of this manifest (no [actors.{actor}])"),
+                    ));
+                }
+            }
         }
 
         Ok(Manifest { file: file.to_path_buf(), plugins_dir, executors, actors })

@@ -18,6 +18,8 @@ pub(crate) struct PluginCore {
     pub limits: Limits,
     /// Its `allow-http` grants (actors only; empty: no outgoing HTTP).
     pub http: Arc<[HttpGrant]>,
+    /// The only actors it may enqueue for (executors' `actors = [...]`); None: any.
+    pub may_enqueue: Option<Arc<[String]>>,
     pub uses_wasi: bool,
     pub engine: Arc<PluginEngine>,
 }
@@ -105,7 +107,8 @@ impl PluginCore {
     /// under load (a 10 s limit fired at 16.4 s: a sleeping ticker thread is late, and
     /// late ticks add up); a clock is never late by more than one tick.
     fn store(&self, host: Arc<dyn StageHost>, scope: Scope, export: Export) -> Store<HostState> {
-        let state = HostState::new(host, scope, export, &self.limits, self.uses_wasi, &self.http);
+        let mut state = HostState::new(host, scope, export, &self.limits, self.uses_wasi, &self.http);
+        state.may_enqueue = self.may_enqueue.clone();
         let mut store = Store::new(&self.engine.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);

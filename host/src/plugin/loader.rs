@@ -40,6 +40,8 @@ pub struct PluginSpec {
     pub plugins_dir: PathBuf,
     /// Outgoing HTTP it is granted (`allow-http`; actors only).
     pub allow_http: Arc<[HttpGrant]>,
+    /// The only actors it may enqueue for (`actors = [...]`; executors only); None: any.
+    pub may_enqueue: Option<Arc<[String]>>,
 }
 
 impl PluginSpec {
@@ -55,11 +57,18 @@ impl PluginSpec {
             limits: Limits::default(),
             plugins_dir,
             allow_http: Arc::from([]),
+            may_enqueue: None,
         }
     }
 
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Let it enqueue for these actors only (`actors = [...]`).
+    pub fn with_actors(mut self, actors: Option<Vec<String>>) -> Self {
+        self.may_enqueue = actors.map(Into::into);
         self
     }
 
@@ -152,7 +161,14 @@ impl Loader {
     }
 
     fn core(&self, entry: EntryRef, spec: &PluginSpec, uses_wasi: bool) -> PluginCore {
-        PluginCore { entry, limits: spec.limits, http: spec.allow_http.clone(), uses_wasi, engine: self.engine.clone() }
+        PluginCore {
+            entry,
+            limits: spec.limits,
+            http: spec.allow_http.clone(),
+            may_enqueue: spec.may_enqueue.clone(),
+            uses_wasi,
+            engine: self.engine.clone(),
+        }
     }
 
     fn compile(&self, spec: &PluginSpec, world: World) -> Result<Compiled, LoadProblem> {
@@ -186,6 +202,7 @@ fn info(spec: &PluginSpec, role: Role, c: &Compiled) -> PluginInfo {
         uses_wasi: c.uses_wasi,
         limits: spec.limits,
         allow_http: spec.allow_http.iter().map(ToString::to_string).collect(),
+        actors: spec.may_enqueue.as_ref().map(|a| a.to_vec()),
     }
 }
 

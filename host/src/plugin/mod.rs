@@ -73,4 +73,6 @@ pub struct PluginInfo {
     /// Its `allow-http` grants as written back (`https://api.example.com/v1`); empty:
     /// no outgoing HTTP.
     pub allow_http: Vec<String>,
+    /// The only actors it may enqueue for (an executor's `actors = [...]`); None: any.
+    pub actors: Option<Vec<String>>,
 }

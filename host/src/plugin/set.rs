@@ -65,13 +65,14 @@ impl Plugins {
             limits,
             plugins_dir: manifest.plugins_dir.clone(),
             allow_http: Arc::from([]),
+            may_enqueue: None,
         };
 
         let mut errors = Vec::new();
         let mut executors = BTreeMap::new();
         for (mode, e) in &manifest.executors {
-            match loader.load_executor(&spec(mode.as_str(), &e.component, e.sha256.clone(), e.limits), e.config.clone())
-            {
+            let spec = spec(mode.as_str(), &e.component, e.sha256.clone(), e.limits).with_actors(e.actors.clone());
+            match loader.load_executor(&spec, e.config.clone()) {
                 Ok(p) => {
                     executors.insert(mode.to_string(), p);
                 }

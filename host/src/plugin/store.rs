@@ -66,6 +66,8 @@ pub(crate) struct HostState {
     pub extension: Option<Extension>,
     /// Tasks `queue.extend` handed over past the extension's cap, checked but not kept.
     pub left_out: usize,
+    /// The only actors this executor may enqueue for (its manifest entry's `actors`).
+    pub may_enqueue: Option<Arc<[String]>>,
     wasi: Option<Wasi>,
 }
 
@@ -105,6 +107,7 @@ impl HostState {
             refused: None,
             extension: None,
             left_out: 0,
+            may_enqueue: None,
             wasi,
         }
     }

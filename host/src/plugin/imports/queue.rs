@@ -64,6 +64,19 @@ fn task(t: TaskText) -> Result<(Task, usize, usize), HostError> {
 }
 
 impl HostState {
+    /// Whether this executor may enqueue for `actor` (its manifest entry's `actors`).
+    fn may_enqueue_for(&self, which: &str, actor: &str) -> Result<(), HostError> {
+        match &self.may_enqueue {
+            Some(allowed) if !allowed.iter().any(|a| a == actor) => Err(HostError::Invalid(format!(
+                "{which}: mode `{}` may not enqueue for actor `{}`: its manifest entry allows actors = [{}]",
+                self.scope.name,
+                text::one_line(actor, NAME_SHOWN),
+                allowed.join(", ")
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// A queue call from an export that may not make it: `invalid`, and refused.
     fn only_in(&mut self, call: &str, allowed: Export, instead: &str) -> Result<(), HostError> {
         if self.export == allowed {
@@ -83,6 +96,7 @@ impl HostState {
             .map_err(|e| self.refuse(HostError::Invalid(e)))?;
         let mut checked = Vec::with_capacity(tasks.len());
         for t in tasks {
+            self.may_enqueue_for(&format!("task {}", t.index), &t.actor).map_err(|e| self.refuse(e))?;
             let (task, input_len, key_len) = task(t)?;
             self.ledger.admit(&task, input_len, key_len, &self.limits).map_err(|e| self.refuse(e))?;
             checked.push(task);
@@ -141,6 +155,7 @@ impl HostState {
                     crate::manifest::ADD_ACTOR_HINT
                 )));
             }
+            self.may_enqueue_for(&format!("queue.extend: {which}"), &t.actor)?;
             let input = parse(&format!("queue.extend: {which}"), "input", &t.input)?;
             let key = t.key.as_deref().map(|k| parse(&format!("queue.extend: {which}"), "key", k)).transpose()?;
             let key_len = t.key.as_ref().map_or(0, String::len);

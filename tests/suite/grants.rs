@@ -3,7 +3,8 @@
 //! local receiver on 127.0.0.1 that records what arrives. A granted URL is reached with
 //! the body sent; an ungranted one, a name resolving to an internal address, requests
 //! past `http-requests` and a response past `http-response-bytes` are refused with the
-//! host's message naming the actor and the URL, and nothing of them arrives.
+//! host's message naming the actor and the URL, and nothing of them arrives. And an
+//! executor's `actors = [...]`: the mode enqueues for those actors only.
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -227,4 +228,72 @@ fn requests_and_response_bytes_stop_at_the_calls_limits() {
     let outcomes = fetch(&manifest, json!([{ "url": url("big") }]), false).unwrap();
     let error = outcomes[0]["error"].as_str().unwrap_or_else(|| panic!("not refused: {outcomes}"));
     assert!(error.contains("limit") && error.contains("100000 bytes"), "{error}");
+}
+
+#[test]
+fn an_executor_enqueues_only_for_the_actors_its_entry_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("troupe.toml");
+    let text = format!(
+        r#"version = 1
+plugins-dir = "{}"
+
+[executors.scatter]
+component = "scatter.wasm"
+actors = ["Pass"]
+
+[actors.Pass]
+component = "pass.wasm"
+
+[actors.Fail]
+component = "fail.wasm"
+"#,
+        root().join("target/plugins").display()
+    );
+    std::fs::write(&manifest, text).unwrap();
+    let run = |actor: &str| {
+        let pipeline = json!({ "name": "scattering", "stages": [
+            { "name": "each", "mode": "scatter", "actor": actor,
+              "scatter": { "input": "$.trigger.items", "as": "item" }, "input": { "n": "$.item" } } ] });
+        let (p, i) = (dir.path().join("p.json"), dir.path().join("i.json"));
+        std::fs::write(&p, pipeline.to_string()).unwrap();
+        std::fs::write(&i, json!({ "items": [1, 2] }).to_string()).unwrap();
+        Command::new(root().join("target/release/troupe"))
+            .arg("run")
+            .arg(&p)
+            .arg("--input")
+            .arg(&i)
+            .arg("--json")
+            .arg("--manifest")
+            .arg(&manifest)
+            .arg("--cache-dir")
+            .arg(root().join("target/test-cache"))
+            .env_remove("TROUPE_REDIS")
+            .output()
+            .unwrap()
+    };
+    let ok = run("Pass");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let context: Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(context["each"], json!([{ "n": 1 }, { "n": 2 }]));
+
+    let refused = run("Fail");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "task 0: mode `scatter` may not enqueue for actor `Fail`: its manifest entry allows actors = [Pass]"
+        ),
+        "{stderr}"
+    );
+
+    let listed = Command::new(root().join("target/release/troupe"))
+        .args(["plugins", "--manifest"])
+        .arg(&manifest)
+        .arg("--cache-dir")
+        .arg(root().join("target/test-cache"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert!(stdout.contains("mode scatter may enqueue for (actors): Pass"), "{stdout}");
 }
