@@ -69,38 +69,43 @@ pub struct Feed {
 }
 
 impl Feed {
+    /// The next buffered task, marked running before it leaves the buffer: a reclaim
+    /// looking between the two (`holds`) would otherwise take this process's own delivery
+    /// again (the `still_ours` check below is a Redis round trip, a window that grows
+    /// under load) and the task would run twice here.
     pub fn take(&self) -> Option<TaskEnvelope> {
-        let task = loop {
+        loop {
             let mut buffer = self.buffer.lock().unwrap_or_else(|p| p.into_inner());
             let task = buffer.pop_front();
+            if let Some(t) = &task {
+                self.started(&t.receipt);
+            }
             if task.is_some() && buffer.len() <= self.prefetch / 2 {
                 self.room.notify_one();
             }
             drop(buffer);
             match task {
-                Some(t) if !self.still_ours(&t.receipt) => continue,
-                other => break other,
+                Some(t) if !self.still_ours(&t.receipt) => self.ended(&t.receipt),
+                other => return other,
             }
-        };
-        if let Some(task) = &task {
-            self.started(&task.receipt);
         }
-        task
     }
 
+    /// The next hook work, marked running before it leaves its buffer (as [`Feed::take`]).
     pub fn take_hook_work(&self) -> Option<HookWork> {
-        let work = loop {
-            let work = self.hook_buffer.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+        loop {
+            let mut buffer = self.hook_buffer.lock().unwrap_or_else(|p| p.into_inner());
+            let work = buffer.pop_front();
+            if let Some(w) = &work {
+                self.started(&w.task.receipt);
+            }
+            drop(buffer);
             self.room.notify_one();
             match work {
-                Some(w) if !self.still_ours(&w.task.receipt) => continue,
-                other => break other,
+                Some(w) if !self.still_ours(&w.task.receipt) => self.ended(&w.task.receipt),
+                other => return other,
             }
-        };
-        if let Some(work) = &work {
-            self.started(&work.task.receipt);
         }
-        work
     }
 
     /// Keep a delivery claimed while it is worked on (see `running`).
@@ -503,11 +508,22 @@ impl Feed {
     /// names this process's own consumer, so it also returns deliveries this process
     /// holds that sat idle past the timeout (a long wait in the buffer, a late
     /// heartbeat): taking them again would run the task twice here.
+    ///
+    /// The buffers are looked at before `running`, each lock on its own: `take` marks a
+    /// delivery running before it leaves its buffer (under the buffer's lock), so a
+    /// delivery on its way is seen in one or the other.
     fn holds(&self, stream: &str, entry: &str) -> bool {
         let is = |r: &Receipt| r.0.as_ref().is_some_and(|r| r.stream == stream && r.entry == entry);
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).get(stream).is_some_and(|e| e.contains(entry))
-            || self.buffer.lock().unwrap_or_else(|p| p.into_inner()).iter().any(|t| is(&t.receipt))
-            || self.hook_buffer.lock().unwrap_or_else(|p| p.into_inner()).iter().any(|w| is(&w.task.receipt))
+        let buffered = self.buffer.lock().unwrap_or_else(|p| p.into_inner()).iter().any(|t| is(&t.receipt));
+        if buffered {
+            return true;
+        }
+        let hooked = self.hook_buffer.lock().unwrap_or_else(|p| p.into_inner()).iter().any(|w| is(&w.task.receipt));
+        if hooked {
+            return true;
+        }
+        let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        running.get(stream).is_some_and(|e| e.contains(entry))
     }
 
     fn read(&self, reader: &mut Option<Connection>, streams: &[&String], block: Duration) -> redis::RedisResult<Taken> {
