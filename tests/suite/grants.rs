@@ -105,15 +105,13 @@ limits = {{ http-requests = 3, http-response-bytes = 100000 }}
     path
 }
 
-/// Run `Fetch` once with `requests`; its outcomes, or the run's error output.
-fn fetch(manifest: &Path, requests: Value, stop_on_error: bool) -> Result<Value, String> {
+/// `troupe run --json` of `pipeline` with `input`, on the embedded engine.
+fn run(manifest: &Path, pipeline: &Value, input: &Value) -> std::process::Output {
     let dir = manifest.parent().unwrap();
-    let pipeline = json!({ "name": "fetching", "stages": [
-        { "name": "fetch", "mode": "single", "actor": "Fetch", "input": "$.trigger" } ] });
     let (p, i) = (dir.join("pipeline.json"), dir.join("input.json"));
     std::fs::write(&p, pipeline.to_string()).unwrap();
-    std::fs::write(&i, json!({ "requests": requests, "stopOnError": stop_on_error }).to_string()).unwrap();
-    let out = Command::new(root().join("target/release/troupe"))
+    std::fs::write(&i, input.to_string()).unwrap();
+    Command::new(root().join("target/release/troupe"))
         .arg("run")
         .arg(&p)
         .arg("--input")
@@ -125,7 +123,14 @@ fn fetch(manifest: &Path, requests: Value, stop_on_error: bool) -> Result<Value,
         .arg(root().join("target/test-cache"))
         .env_remove("TROUPE_REDIS")
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// Run `Fetch` once with `requests`; its outcomes, or the run's error output.
+fn fetch(manifest: &Path, requests: Value, stop_on_error: bool) -> Result<Value, String> {
+    let pipeline = json!({ "name": "fetching", "stages": [
+        { "name": "fetch", "mode": "single", "actor": "Fetch", "input": "$.trigger" } ] });
+    let out = run(manifest, &pipeline, &json!({ "requests": requests, "stopOnError": stop_on_error }));
     if out.status.success() {
         let context: Value = serde_json::from_slice(&out.stdout).unwrap();
         Ok(context["fetch"].clone())
@@ -251,33 +256,18 @@ component = "fail.wasm"
         root().join("target/plugins").display()
     );
     std::fs::write(&manifest, text).unwrap();
-    let run = |actor: &str| {
+    let scatter = |actor: &str| {
         let pipeline = json!({ "name": "scattering", "stages": [
             { "name": "each", "mode": "scatter", "actor": actor,
               "scatter": { "input": "$.trigger.items", "as": "item" }, "input": { "n": "$.item" } } ] });
-        let (p, i) = (dir.path().join("p.json"), dir.path().join("i.json"));
-        std::fs::write(&p, pipeline.to_string()).unwrap();
-        std::fs::write(&i, json!({ "items": [1, 2] }).to_string()).unwrap();
-        Command::new(root().join("target/release/troupe"))
-            .arg("run")
-            .arg(&p)
-            .arg("--input")
-            .arg(&i)
-            .arg("--json")
-            .arg("--manifest")
-            .arg(&manifest)
-            .arg("--cache-dir")
-            .arg(root().join("target/test-cache"))
-            .env_remove("TROUPE_REDIS")
-            .output()
-            .unwrap()
+        run(&manifest, &pipeline, &json!({ "items": [1, 2] }))
     };
-    let ok = run("Pass");
+    let ok = scatter("Pass");
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     let context: Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert_eq!(context["each"], json!([{ "n": 1 }, { "n": 2 }]));
 
-    let refused = run("Fail");
+    let refused = scatter("Fail");
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success(), "{stderr}");
     assert!(
