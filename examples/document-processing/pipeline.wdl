@@ -1,7 +1,7 @@
 # The seed's document pipeline in troupe's WDL-style language: it compiles to exactly
 # pipeline.json beside it (`troupe compile examples/document-processing/pipeline.wdl`).
 workflow document-processing {
-  input { files }
+  input { files, notify }
 
   # Classify each page by its text, five at a time.
   scatter (file in files) {
@@ -19,12 +19,13 @@ workflow document-processing {
     }
   }
 
-  # The same summary to every notifier.
+  # The same summary to every notifier, and where to deliver it (`notify.webhookUrl`,
+  # if the input names one and the manifest grants it: see notify.toml).
   broadcast as notify-all {
     config: { waitForAll: true }
-    call EmailNotifier { input: result = consolidate.output }
-    call SlackNotifier { input: result = consolidate.output }
-    call WebhookNotifier { input: result = consolidate.output }
+    call EmailNotifier { input: result = consolidate.output, notify = notify }
+    call SlackNotifier { input: result = consolidate.output, notify = notify }
+    call WebhookNotifier { input: result = consolidate.output, notify = notify }
   }
 
   # Three branches over the pages and the groups.

@@ -4,7 +4,8 @@
 //! the body sent; an ungranted one, a name resolving to an internal address, requests
 //! past `http-requests` and a response past `http-response-bytes` are refused with the
 //! host's message naming the actor and the URL, and nothing of them arrives. And an
-//! executor's `actors = [...]`: the mode enqueues for those actors only.
+//! executor's `actors = [...]`: the mode enqueues for those actors only. And a Python
+//! actor (`plugins/python/fetch-json`, the `http-actor` world) under the same checks.
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -286,4 +287,74 @@ component = "fail.wasm"
         .unwrap();
     let stdout = String::from_utf8_lossy(&listed.stdout);
     assert!(stdout.contains("mode scatter may enqueue for (actors): Pass"), "{stdout}");
+}
+
+/// `FetchJson` (plugins/python/fetch-json, componentize-py against the `http-actor`
+/// world) once with `input`, granted the receiver's `/hooks`: its output or the run's
+/// error output.
+fn fetch_json(receiver: &Receiver, input: Value) -> Result<Value, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        r#"version = 1
+plugins-dir = "{}"
+
+[executors.single]
+component = "single.wasm"
+
+[actors.FetchJson]
+component = "fetch-json.wasm"
+allow-http = ["http://127.0.0.1:{}/hooks"]
+limits = {{ memory-mib = 256, timeout-ms = 30000 }}
+"#,
+        root().join("target/plugins").display(),
+        receiver.port
+    );
+    let manifest = dir.path().join("troupe.toml");
+    std::fs::write(&manifest, text).unwrap();
+    let pipeline = json!({ "name": "fetching", "stages": [
+        { "name": "fetch", "mode": "single", "actor": "FetchJson", "input": "$.trigger" } ] });
+    let out = run(&manifest, &pipeline, &input);
+    if out.status.success() {
+        let context: Value = serde_json::from_slice(&out.stdout).unwrap();
+        Ok(context["fetch"].clone())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into())
+    }
+}
+
+#[test]
+fn a_python_actor_reaches_a_granted_url_and_is_refused_another() {
+    let receiver = Receiver::start();
+    let port = receiver.port;
+    let url = format!("http://127.0.0.1:{port}/hooks/py?run=7");
+    let posted = fetch_json(&receiver, json!({ "url": url, "json": { "text": "done ✓", "n": [1, 2] } }));
+    assert_eq!(posted, Ok(json!({ "status": 200, "body": { "received": "/hooks/py?run=7" } })));
+    let got = fetch_json(&receiver, json!({ "url": format!("http://127.0.0.1:{port}/hooks/get") }));
+    assert_eq!(got, Ok(json!({ "status": 200, "body": { "received": "/hooks/get" } })));
+    let arrived = receiver.arrived();
+    let seen: Vec<(&str, &str)> = arrived.iter().map(|a| (a.method.as_str(), a.path.as_str())).collect();
+    assert_eq!(seen, [("POST", "/hooks/py?run=7"), ("GET", "/hooks/get")]);
+    let sent: Value = serde_json::from_str(&arrived[0].body).unwrap();
+    assert_eq!(sent, json!({ "text": "done ✓", "n": [1, 2] }));
+    assert_eq!(arrived[1].body, "");
+
+    let admin = format!("http://127.0.0.1:{port}/admin");
+    let err = fetch_json(&receiver, json!({ "url": admin })).unwrap_err();
+    let expected = format!(
+        "GET {admin} failed: actor `FetchJson` may not reach {admin}: not in its allow-http grant \
+         (http://127.0.0.1:{port}/hooks)"
+    );
+    assert!(err.contains(&expected), "the error lacks {expected:?}:\n{err}");
+
+    // The reply is read within http-response-bytes' default (4 MiB): 200,000 bytes pass,
+    // and a body that is not JSON fails the task saying so.
+    let err = fetch_json(&receiver, json!({ "url": format!("http://127.0.0.1:{port}/hooks/big") })).unwrap_err();
+    assert!(
+        err.contains(&format!("GET http://127.0.0.1:{port}/hooks/big answered 200 with a body that is not JSON: xxx")),
+        "{err}"
+    );
+
+    let err = fetch_json(&receiver, json!({ "json": {} })).unwrap_err();
+    assert!(err.contains("input.url must be a string, not null"), "{err}");
+    assert_eq!(receiver.arrived().len(), 3, "nothing refused arrived: {:#?}", receiver.arrived());
 }

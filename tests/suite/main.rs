@@ -24,6 +24,7 @@ mod hostile;
 mod loading;
 mod manifest_ui;
 mod node_worker_package;
+mod notifiers;
 mod pipelines;
 mod protocol_doc;
 mod python_guests;

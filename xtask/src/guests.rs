@@ -1,9 +1,10 @@
 //! The Rust guests in `plugins/`: build each for the wasm target and componentize it
 //! into `target/plugins/` (fixtures into `target/plugins/fixtures/`).
 //!
-//! Every guest is built by one cargo invocation: troupe-sdk has no features to unify
-//! (it binds both worlds, each in its own module), and each guest's component type is
-//! the one its export macro puts into the guest's own crate.
+//! Every guest is built by one cargo invocation: troupe-sdk binds both worlds, each in
+//! its own module, and each guest's component type is the one its export macro puts into
+//! the guest's own crate. Its one feature, `http`, is unified across the guests, which is
+//! harmless: a component imports `wasi:http` only if its code calls it.
 
 use crate::toolchain::{self, Route};
 use crate::{cargo, run};

@@ -6,7 +6,7 @@
 #
 # It installs the worker (Python: a venv under target/document-workers/; Node: `npm install`
 # in node/), loads troupe's Redis functions, starts the worker, runs
-# `troupe run pipeline.json --redis ... --concurrency 0` in the foreground, then stops the
+# `troupe run ../pipeline.json --redis ... --concurrency 0` in the foreground, then stops the
 # worker (SIGTERM) and exits with troupe's status. Options after the language go to
 # `troupe run` (`--json`, `--input FILE`, ...). Environment: TROUPE_REDIS (default
 # redis://127.0.0.1:6379), TROUPE_REDIS_PREFIX (default one of its own per call),
@@ -59,11 +59,11 @@ stop_worker() {
 }
 trap stop_worker EXIT
 
-input=(--input "$here/input.json")
+input=(--input "$here/../input.json")
 for arg in "$@"; do
     [[ "$arg" == --input || "$arg" == --input=* ]] && input=()
 done
 status=0
-"$troupe" run "$here/pipeline.json" --manifest "$here/troupe.toml" --redis "$redis" --redis-prefix "$prefix" \
+"$troupe" run "$here/../pipeline.json" --manifest "$here/troupe.toml" --redis "$redis" --redis-prefix "$prefix" \
     --concurrency 0 "${input[@]}" "$@" || status=$?
 exit "$status"

@@ -11,6 +11,8 @@
 //!   (DNS rebinding) cannot pass;
 //! - per call: at most `http-requests` requests and `http-response-bytes` of response
 //!   bodies; each request ends by `http-timeout-ms` and never after the call's deadline.
+//!   The guest's own request options (connect, first-byte and between-bytes timeouts)
+//!   are honoured within those bounds, never past them.
 //!
 //! A refusal reaches the guest as `internal-error` with a message naming the plugin and
 //! the URL, and is kept for the call's error ([`HttpGate::refusal`]) in case the guest
@@ -68,7 +70,7 @@ impl WasiHttpHooks for HttpGate {
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
-        _options: Option<RequestOptions>,
+        options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> Sent {
         let (who, spent, limits, deadline) = (self.who.clone(), self.spent.clone(), self.limits, self.deadline);
@@ -80,8 +82,12 @@ impl WasiHttpHooks for HttpGate {
             };
             let timeout =
                 Duration::from_millis(limits.http_timeout_ms).min(deadline.saturating_duration_since(Instant::now()));
-            let ends = tokio::time::Instant::now() + timeout;
-            let sent = tokio::time::timeout_at(ends, send(&who, &grant, &url, request)).await;
+            let now = tokio::time::Instant::now();
+            let ends = now + timeout;
+            let asked = options.unwrap_or_default();
+            let head_ends = asked.first_byte_timeout.map_or(ends, |t| ends.min(now + t));
+            let connect = asked.connect_timeout;
+            let sent = tokio::time::timeout_at(head_ends, send(&who, &grant, &url, request, connect)).await;
             let response = match sent {
                 Ok(Ok(response)) => response,
                 Ok(Err(Refused(why))) => return Err(refuse(&spent, why)),
@@ -95,6 +101,8 @@ impl WasiHttpHooks for HttpGate {
                 limit,
                 who: who.clone(),
                 ends: Box::pin(tokio::time::sleep_until(ends)),
+                between: asked.between_bytes_timeout,
+                gap: asked.between_bytes_timeout.map(|t| Box::pin(tokio::time::sleep(t))),
             };
             let response = response.0.map(|_| body.boxed_unsync());
             Ok((response, Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>))
@@ -182,6 +190,7 @@ async fn send(
     grant: &HttpGrant,
     url: &Url,
     mut request: http::Request<WasiBody>,
+    connect: Option<Duration>,
 ) -> Result<(http::Response<()>, hyper::body::Incoming), Outcome> {
     let addresses: Vec<SocketAddr> = match tokio::net::lookup_host((url.host.as_str(), url.port)).await {
         Ok(found) => found.collect(),
@@ -207,7 +216,15 @@ async fn send(
     let mut stream = None;
     let mut last = None;
     for address in &allowed {
-        match TcpStream::connect(address).await {
+        let connecting = TcpStream::connect(address);
+        let connected = match connect {
+            Some(limit) => match tokio::time::timeout(limit, connecting).await {
+                Ok(connected) => connected,
+                Err(_) => return Err(Failed(Error::ConnectionTimeout)),
+            },
+            None => connecting.await,
+        };
+        match connected {
             Ok(s) => {
                 stream = Some(s);
                 break;
@@ -271,6 +288,9 @@ struct Bounded {
     limit: u64,
     who: Arc<str>,
     ends: Pin<Box<tokio::time::Sleep>>,
+    /// The guest's between-bytes timeout, and the timer of the current wait.
+    between: Option<Duration>,
+    gap: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl http_body::Body for Bounded {
@@ -295,14 +315,21 @@ impl http_body::Body for Bounded {
                         return Poll::Ready(Some(Err(Error::HttpResponseBodySize(Some(self.limit)))));
                     }
                 }
+                if let Some(between) = self.between {
+                    self.gap = Some(Box::pin(tokio::time::sleep(between)));
+                }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
             Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => match self.ends.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Some(Err(Error::ConnectionReadTimeout))),
-                Poll::Pending => Poll::Pending,
-            },
+            Poll::Pending => {
+                let gap_over = self.gap.as_mut().is_some_and(|gap| gap.as_mut().poll(cx).is_ready());
+                if gap_over || self.ends.as_mut().poll(cx).is_ready() {
+                    Poll::Ready(Some(Err(Error::ConnectionReadTimeout)))
+                } else {
+                    Poll::Pending
+                }
+            }
         }
     }
 

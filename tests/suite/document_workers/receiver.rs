@@ -52,8 +52,15 @@ pub struct Receiver {
 pub const PATH: &str = "/hooks/documents?source=troupe";
 
 impl Receiver {
+    /// On a port of its own.
     pub fn start(answer: fn(&Value) -> Answer) -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Receiver::start_on(0, answer)
+    }
+
+    /// On `port` of 127.0.0.1 (0: any free one), for a URL a manifest grants by port.
+    pub fn start_on(port: u16, answer: fn(&Value) -> Answer) -> Receiver {
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .unwrap_or_else(|e| panic!("cannot listen on 127.0.0.1:{port} for the webhook receiver: {e}"));
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));

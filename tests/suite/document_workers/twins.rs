@@ -2,7 +2,8 @@
 //! sends: ties, Unicode whitespace, wrong types, missing fields, `__proto__` keys. The wasm
 //! side is one `troupe run` whose stages scatter every actor over its cases (failures
 //! tolerated, so a failed case is `null`); the other side calls the functions directly.
-//! The notifiers get no `notify`, so both sides compute the message only.
+//! The notifiers get no usable `webhookUrl`, so nothing is sent: both sides compute the
+//! message and judge `notify` only (a bad one fails the case on both sides).
 
 use super::{run_limited, EXAMPLE, RUN_LIMIT};
 use serde_json::{json, Value};
@@ -76,7 +77,16 @@ fn notifier_cases() -> Value {
             { "key": "toString", "result": {} } ] },
         { "result": [] },
         { "result": {} },
-        {}
+        {},
+        { "result": [], "notify": {} },
+        { "result": [], "notify": null },
+        { "result": [], "notify": { "webhookUrl": null, "timeoutMs": "ignored without a URL" } },
+        { "result": [], "notify": "http://127.0.0.1:9/hook" },
+        { "result": [], "notify": { "webhookUrl": 7 } },
+        { "result": [], "notify": { "webhookUrl": "ftp://127.0.0.1/hook" } },
+        { "result": [], "notify": { "webhookUrl": "http://user:pw@127.0.0.1:9/hook" } },
+        { "result": [], "notify": { "webhookUrl": "http://127.0.0.1:9/hook", "timeoutMs": 0 } },
+        { "result": [], "notify": { "webhookUrl": "http://127.0.0.1:9/hook", "timeoutMs": 1.5 } }
     ])
 }
 

@@ -1,5 +1,7 @@
 //! `EmailNotifier`: formats the email that reports the consolidated documents.
-//! Input `{ "result": [{ "key", "result": { "pages", "words" } }, ...] }`.
+//! Input `{ "result": [{ "key", "result": { "pages", "words" } }, ...], "notify"? }`; the
+//! message is also POSTed to `notify.webhookUrl` when the input names one (see
+//! `example_webhook`: the manifest must grant that URL).
 
 use troupe_sdk::prelude::*;
 
@@ -16,7 +18,10 @@ impl Actor for EmailNotifier {
             let n = g.pointer("/result/pages").and_then(Value::as_u64).unwrap_or(0);
             body.push_str(&format!("  - {kind}: {n} page{}\n", if n == 1 { "" } else { "s" }));
         }
-        Ok(json!({ "channel": "email", "subject": format!("Documents processed: {pages} pages"), "body": body }))
+        let message =
+            json!({ "channel": "email", "subject": format!("Documents processed: {pages} pages"), "body": body });
+        example_webhook::deliver(&input, &message)?;
+        Ok(message)
     }
 }
 

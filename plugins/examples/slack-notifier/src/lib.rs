@@ -1,4 +1,5 @@
-//! `SlackNotifier`: formats a one-line Slack message about the consolidated documents.
+//! `SlackNotifier`: formats a one-line Slack message about the consolidated documents,
+//! and POSTs it to `notify.webhookUrl` when the input names one (`example_webhook`).
 
 use troupe_sdk::prelude::*;
 
@@ -15,7 +16,9 @@ impl Actor for SlackNotifier {
                 format!("{} {kind}", g.pointer("/result/pages").and_then(Value::as_u64).unwrap_or(0))
             })
             .collect();
-        Ok(json!({ "channel": "slack", "text": format!(":page_facing_up: Processed {}", parts.join(", ")) }))
+        let message = json!({ "channel": "slack", "text": format!(":page_facing_up: Processed {}", parts.join(", ")) });
+        example_webhook::deliver(&input, &message)?;
+        Ok(message)
     }
 }
 

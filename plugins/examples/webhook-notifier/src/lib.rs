@@ -1,4 +1,5 @@
-//! `WebhookNotifier`: formats the JSON payload a webhook would receive: counts by type.
+//! `WebhookNotifier`: formats the JSON event a webhook receives, pages by document type,
+//! and POSTs it to `notify.webhookUrl` when the input names one (`example_webhook`).
 
 use troupe_sdk::prelude::*;
 
@@ -13,7 +14,10 @@ impl Actor for WebhookNotifier {
             let kind = g.get("key").and_then(Value::as_str).unwrap_or("other").to_string();
             counts.insert(kind, g.pointer("/result/pages").cloned().unwrap_or(json!(0)));
         }
-        Ok(json!({ "channel": "webhook", "payload": { "event": "documents.processed", "pagesByType": counts } }))
+        let message =
+            json!({ "channel": "webhook", "payload": { "event": "documents.processed", "pagesByType": counts } });
+        example_webhook::deliver(&input, &message)?;
+        Ok(message)
     }
 }
 
