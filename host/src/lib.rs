@@ -36,6 +36,8 @@
 //! - [`harness`]: the plugin harness: one executor, a stage, a context and scripted
 //!   outcomes, simulated on a virtual clock with the stage rules (release, admission,
 //!   review, maxParallel, rate limits, the barrier); `troupe test` is its command.
+//! - [`serve`]: `troupe serve`, the HTTP API (axum) that applications submit runs to:
+//!   runs, their events, problem documents, the OpenAPI document.
 //! - `cli` (binary only): the `troupe` command.
 
 pub mod actors;
@@ -52,6 +54,7 @@ pub mod pipeline;
 pub mod plugin;
 pub mod recording;
 pub mod rules;
+pub mod serve;
 pub mod stage_host;
 pub mod text;
 pub mod worker;

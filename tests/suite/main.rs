@@ -33,6 +33,7 @@ mod retention;
 mod sandbox;
 mod scaffold;
 mod sdk;
+mod serve;
 mod validate_ui;
 mod wdl_compile;
 mod wdl_docs;

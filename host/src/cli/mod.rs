@@ -9,6 +9,7 @@ mod progress;
 mod redis_args;
 mod resume;
 mod run;
+mod serve;
 mod status;
 mod test;
 mod validate;
@@ -36,6 +37,8 @@ enum Command {
     /// Run a pipeline (on the embedded engine, or on Redis with --redis), with live
     /// progress per stage.
     Run(run::RunArgs),
+    /// Serve the HTTP API that applications submit runs to, until SIGTERM.
+    Serve(serve::ServeArgs),
     /// Serve actors to every run in a Redis until SIGTERM.
     Worker(worker::WorkerArgs),
     /// Show where a Redis run stands, stage by stage.
@@ -133,6 +136,7 @@ pub fn main() -> ExitCode {
         Command::DryRun(args) => dry_run::run(args),
         Command::Test(args) => test::run(args),
         Command::Run(args) => run::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Worker(args) => worker::run(args),
         Command::Status(args) => status::run(args),
         Command::Resume(args) => resume::run(args),

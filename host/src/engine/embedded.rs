@@ -105,6 +105,18 @@ impl EmbeddedEngine {
 
     /// Refuse tasks of these actors (the manifest's `external = true`) with an error that
     /// says they need Redis and a worker of the user's own.
+    /// Drop an ended run and everything kept for it, so a long-lived host (`troupe
+    /// serve`) stays bounded; a running run is kept. Whether it was dropped.
+    pub fn forget_run(&self, run_id: &str) -> bool {
+        let mut inner = self.lock();
+        let ended = inner.runs.get(run_id).is_some_and(|r| r.record.status != RunStatus::Running);
+        if ended {
+            inner.runs.remove(run_id);
+            inner.order.retain(|id| id != run_id);
+        }
+        ended
+    }
+
     pub fn with_external(mut self, actors: impl IntoIterator<Item = String>) -> Self {
         self.external = actors.into_iter().collect();
         self

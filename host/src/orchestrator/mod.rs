@@ -74,7 +74,9 @@ pub struct Orchestrator<E: Engine> {
     plugins: Arc<Plugins>,
     /// This orchestrator's name in run leases.
     owner: String,
-    renewed: std::sync::Mutex<Instant>,
+    /// When each run's lease was last renewed: one orchestrator may drive several runs
+    /// at once (`troupe serve`), each renewing its own.
+    renewed: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
     /// The hook host serving the stages' hooks, started with the first run driven and
     /// kept while this orchestrator lives (detached tasks may still need it).
     hooks: std::sync::OnceLock<crate::gatekeeper::HookHost>,
@@ -87,7 +89,7 @@ impl<E: Engine> Orchestrator<E> {
             engine,
             plugins,
             owner,
-            renewed: std::sync::Mutex::new(Instant::now()),
+            renewed: std::sync::Mutex::new(std::collections::HashMap::new()),
             hooks: std::sync::OnceLock::new(),
         }
     }
@@ -171,7 +173,7 @@ impl<E: Engine> Orchestrator<E> {
         let started = Instant::now();
         loop {
             if self.engine.acquire_lease(run_id, &self.owner, LEASE).map_err(RunError::Engine)? {
-                *self.renewed.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+                self.renewed.lock().unwrap_or_else(|p| p.into_inner()).insert(run_id.to_string(), Instant::now());
                 return Ok(());
             }
             if started.elapsed() > LEASE + RENEW_EVERY {
@@ -184,13 +186,13 @@ impl<E: Engine> Orchestrator<E> {
     /// Renew the lease when it is due; fails if another orchestrator took the run.
     fn renew_lease(&self, run_id: &str) -> Result<(), RunError> {
         let mut renewed = self.renewed.lock().unwrap_or_else(|p| p.into_inner());
-        if renewed.elapsed() < RENEW_EVERY {
+        if renewed.get(run_id).is_some_and(|at| at.elapsed() < RENEW_EVERY) {
             return Ok(());
         }
         if !self.engine.acquire_lease(run_id, &self.owner, LEASE).map_err(RunError::Engine)? {
             return Err(RunError::Busy { run_id: run_id.to_string(), holder: "another orchestrator".into() });
         }
-        *renewed = Instant::now();
+        renewed.insert(run_id.to_string(), Instant::now());
         Ok(())
     }
 
@@ -210,6 +212,15 @@ impl<E: Engine> Orchestrator<E> {
         let outcome = tokio::select! {
             outcome = self.drive_stages(run_id, pipeline, from, observer) => outcome,
             stop = self.watch(run_id) => Err(stop),
+        };
+        self.renewed.lock().unwrap_or_else(|p| p.into_inner()).remove(run_id);
+        // A cancel that lands while an executor runs can make its stage fail (the tasks
+        // it enqueued after the cancel were dropped): the run was cancelled, not failed.
+        let outcome = match outcome {
+            Err(RunError::StageFailed { .. }) if matches!(self.engine.run_status(run_id), Ok(RunStatus::Cancelled)) => {
+                Err(RunError::Cancelled { run_id: run_id.to_string() })
+            }
+            other => other,
         };
         let status = match &outcome {
             Ok(_) => Some(RunStatus::Succeeded),

@@ -1,0 +1,901 @@
+//! The runs a server was given: submitting (with idempotency keys), watching (a registry
+//! of views kept current by an [`Observer`], and their events), cancelling, and
+//! forgetting ended runs after the retention period so a long-lived host stays bounded.
+//!
+//! Generic over the engine; the routes see it as `dyn` [`Runs`].
+
+use super::events::{Counts, Event, Numbered};
+use super::problem::{FieldError, Problem};
+use crate::api::Outcome;
+use crate::engine::{Engine, StageCounts};
+use crate::orchestrator::{new_run_id, Observer, Orchestrator, RunError};
+use crate::pipeline::{Pipeline, StageProblem};
+use crate::plugin::{Actor, Plugins};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::broadcast;
+use utoipa::ToSchema;
+
+/// Drops an ended run from the engine (the embedded engine's `forget_run`).
+pub type Forget = Box<dyn Fn(&str) + Send + Sync>;
+
+/// Events a slow subscriber may fall behind by before it misses some (it is told).
+const EVENT_BUFFER: usize = 4096;
+/// Most runs one list page holds.
+pub const MAX_PAGE: usize = 500;
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunState {
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl RunState {
+    pub fn parse(text: &str) -> Option<RunState> {
+        match text {
+            "running" => Some(RunState::Running),
+            "succeeded" => Some(RunState::Succeeded),
+            "failed" => Some(RunState::Failed),
+            "cancelled" => Some(RunState::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// Where a stage stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum StageState {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// A run as the list and the events show it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunView {
+    pub id: String,
+    /// The pipeline's name (a named pipeline's, or an inline definition's `name`).
+    pub pipeline: String,
+    pub status: RunState,
+    /// RFC 3339, UTC.
+    pub submitted_at: String,
+    pub ended_at: Option<String>,
+    pub duration_ms: Option<u64>,
+    /// Why it failed or was cancelled.
+    pub error: Option<String>,
+    pub stages: Vec<StageView>,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StageView {
+    pub name: String,
+    pub mode: String,
+    pub status: StageState,
+    pub counts: Counts,
+    pub duration_ms: Option<u64>,
+}
+
+/// A run in full: its view, its input and outputs, its failed tasks and stragglers, and
+/// the plugins it used.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunDetail {
+    #[serde(flatten)]
+    pub run: RunView,
+    #[schema(value_type = Object)]
+    pub input: Value,
+    /// Each ended stage's output, by stage name.
+    #[schema(value_type = Object)]
+    pub outputs: Value,
+    pub failed_tasks: Vec<TaskView>,
+    pub stragglers: Vec<TaskView>,
+    pub plugins: Vec<PluginUse>,
+}
+
+/// One task, as the run detail lists failed ones and stragglers.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskView {
+    pub stage: String,
+    pub index: u64,
+    pub actor: String,
+    pub attempts: u32,
+    /// The error, for a failed task.
+    pub error: Option<String>,
+}
+
+/// A plugin a run used, with the sha256 of the component it ran.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginUse {
+    /// `mode` or `actor`.
+    pub role: String,
+    pub name: String,
+    /// Absent for a builtin or external actor.
+    pub sha256: Option<String>,
+}
+
+/// `POST /v1/runs`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubmitRun {
+    /// A named pipeline (`GET /v1/pipelines`), or a definition: `{ "name"?, "stages": [...] }`.
+    #[schema(value_type = Object)]
+    pub pipeline: Value,
+    /// The run's input, `$.trigger` (default `{}`).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub input: Option<Value>,
+    /// The same key with the same request returns the same run (also the
+    /// `Idempotency-Key` header).
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// `POST /v1/validate`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateRequest {
+    /// A named pipeline or a definition, as in `POST /v1/runs`.
+    #[schema(value_type = Object)]
+    pub pipeline: Value,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Validation {
+    pub valid: bool,
+    pub problems: Vec<FieldError>,
+}
+
+/// How a submission went.
+pub struct Submitted {
+    pub run: RunView,
+    /// False when an idempotency key gave back an earlier run.
+    pub created: bool,
+}
+
+/// A page of runs, newest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RunPage {
+    pub runs: Vec<RunView>,
+    /// Pass as `after` for the next page; absent on the last.
+    pub next: Option<String>,
+}
+
+/// Which runs to list.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RunFilter {
+    /// `running`, `succeeded`, `failed` or `cancelled`.
+    pub status: Option<String>,
+    /// A pipeline name.
+    pub pipeline: Option<String>,
+    /// Runs per page (default 50, at most 500).
+    pub limit: Option<usize>,
+    /// The `next` of the previous page.
+    pub after: Option<String>,
+}
+
+/// A plugin the server has loaded.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginView {
+    pub role: String,
+    pub name: String,
+    /// `component`, `builtin` or `external`.
+    pub kind: String,
+    pub wit_version: Option<String>,
+    pub sha256: Option<String>,
+    pub size: Option<u64>,
+    pub allow_http: Vec<String>,
+    /// For a mode: the only actors it may enqueue for, if its entry limits them.
+    pub actors: Option<Vec<String>>,
+}
+
+/// A pipeline the server was given (`--pipelines DIR`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PipelineView {
+    pub name: String,
+    pub stages: Vec<String>,
+    pub modes: Vec<String>,
+}
+
+/// What the routes need of a server's runs.
+pub trait Runs: Send + Sync {
+    fn submit(&self, request: SubmitRun, header_key: Option<String>) -> Result<Submitted, Problem>;
+    fn list(&self, filter: &RunFilter) -> Result<RunPage, Problem>;
+    fn get(&self, run_id: &str) -> Result<RunDetail, Problem>;
+    fn cancel(&self, run_id: &str) -> Result<RunView, Problem>;
+    fn validate(&self, pipeline: &Value) -> Validation;
+    fn plugins(&self) -> Vec<PluginView>;
+    fn pipelines(&self) -> Vec<PipelineView>;
+    /// The run's view and its events from now on (subscribed before the view is taken,
+    /// so nothing falls between).
+    fn watch(&self, run_id: &str) -> Result<(RunView, broadcast::Receiver<Numbered>), Problem>;
+    /// Every run's events from now on.
+    fn watch_all(&self) -> broadcast::Receiver<Numbered>;
+    /// Runs not ended yet.
+    fn running(&self) -> Vec<String>;
+    /// Cancel every running run, recording why (shutdown past its drain deadline).
+    fn interrupt_all(&self, why: &str);
+    /// Forget runs that ended more than the retention ago; how many.
+    fn forget_ended(&self) -> usize;
+}
+
+/// One run the server knows.
+struct Entry {
+    view: RunView,
+    input: Arc<Value>,
+    events: broadcast::Sender<Numbered>,
+    seq: u64,
+    fingerprint: u64,
+    started: Instant,
+    stage_started: HashMap<String, Instant>,
+    ended: Option<Instant>,
+    /// Cancelled through the API before the engine had the run: cancel it when it has.
+    cancel_requested: bool,
+    /// Failed task indices already announced, per stage.
+    announced: HashMap<String, HashSet<u64>>,
+}
+
+struct Registry {
+    runs: HashMap<String, Entry>,
+    /// Run ids, oldest first.
+    order: VecDeque<String>,
+    /// Idempotency key -> run id.
+    keys: HashMap<String, String>,
+}
+
+pub struct Service<E: Engine> {
+    engine: Arc<E>,
+    plugins: Arc<Plugins>,
+    orchestrator: Arc<Orchestrator<E>>,
+    pipelines: BTreeMap<String, Pipeline>,
+    registry: Mutex<Registry>,
+    all: broadcast::Sender<Numbered>,
+    retention: Duration,
+    runtime: tokio::runtime::Handle,
+    /// The engine forgets a run when the server does (embedded engine only).
+    forget: Option<Forget>,
+    me: std::sync::Weak<Service<E>>,
+}
+
+impl<E: Engine> Service<E> {
+    pub fn new(
+        engine: Arc<E>,
+        plugins: Arc<Plugins>,
+        pipelines: BTreeMap<String, Pipeline>,
+        retention: Duration,
+        forget: Option<Forget>,
+    ) -> Arc<Service<E>> {
+        let orchestrator = Arc::new(Orchestrator::new(engine.clone(), plugins.clone()));
+        Arc::new_cyclic(|me| Service {
+            engine,
+            plugins,
+            orchestrator,
+            pipelines,
+            registry: Mutex::new(Registry { runs: HashMap::new(), order: VecDeque::new(), keys: HashMap::new() }),
+            all: broadcast::channel(EVENT_BUFFER).0,
+            retention,
+            runtime: tokio::runtime::Handle::current(),
+            forget,
+            me: me.clone(),
+        })
+    }
+
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The pipeline a request names or defines; a problem naming `pointer` otherwise.
+    fn resolve(&self, pipeline: &Value, pointer: &str) -> Result<Pipeline, Problem> {
+        match pipeline {
+            Value::String(name) => self.pipelines.get(name).cloned().ok_or_else(|| {
+                let known: Vec<&str> = self.pipelines.keys().map(String::as_str).collect();
+                let has = if known.is_empty() {
+                    "the server has no named pipelines (start it with --pipelines DIR)".to_string()
+                } else {
+                    format!("the server has: {}", known.join(", "))
+                };
+                let detail = format!("no pipeline named `{}`; {has}", crate::text::one_line(name, 200));
+                Problem::new(StatusCode::NOT_FOUND, "unknown-pipeline", "No such pipeline", detail.clone())
+                    .with_errors(vec![FieldError { pointer: pointer.into(), stage: None, message: detail }])
+            }),
+            Value::Object(_) | Value::Array(_) => Pipeline::from_value(pipeline.clone(), "inline")
+                .map_err(|why| Problem::bad_request(format!("the pipeline definition is not one: {why}"), pointer)),
+            _ => Err(Problem::bad_request(
+                "`pipeline` must be a pipeline's name or its definition `{ \"stages\": [...] }`",
+                pointer,
+            )),
+        }
+    }
+
+    fn problems(&self, pipeline: &Pipeline, pointer: &str) -> Vec<FieldError> {
+        let problems = self.orchestrator.validate(pipeline);
+        problems.iter().map(|p| field_error(pipeline, p, pointer)).collect()
+    }
+
+    /// Publish `event` to its run's subscribers and everyone's, under the registry lock
+    /// (so a watcher's snapshot and its first event agree).
+    fn publish(registry: &mut Registry, all: &broadcast::Sender<Numbered>, event: Event) {
+        let Some(entry) = registry.runs.get_mut(event.run_id()) else { return };
+        entry.seq += 1;
+        let numbered = Numbered { seq: entry.seq, event };
+        let _ = entry.events.send(numbered.clone());
+        let _ = all.send(numbered);
+    }
+
+    fn start(self: &Arc<Self>, run_id: String, pipeline: Pipeline, input: Value) {
+        let service = self.clone();
+        self.runtime.spawn(async move {
+            let observer = RunObserver { service: service.clone(), run_id: run_id.clone() };
+            let outcome = service.orchestrator.run_as(&run_id, &pipeline, input, &observer).await;
+            service.ended(&run_id, outcome.err());
+        });
+    }
+
+    fn ended(&self, run_id: &str, error: Option<RunError>) {
+        let mut registry = self.registry();
+        let Some(entry) = registry.runs.get_mut(run_id) else { return };
+        let (status, message) = match &error {
+            None => (RunState::Succeeded, None),
+            Some(RunError::Cancelled { .. }) => (RunState::Cancelled, entry.view.error.clone()),
+            Some(e) => (RunState::Failed, Some(crate::text::one_line(&e.to_string(), 16 * 1024))),
+        };
+        let now = Instant::now();
+        entry.ended = Some(now);
+        entry.view.status = status;
+        entry.view.error = message.clone();
+        entry.view.ended_at = Some(timestamp(SystemTime::now()));
+        entry.view.duration_ms = Some(now.duration_since(entry.started).as_millis() as u64);
+        for stage in &mut entry.view.stages {
+            if stage.status == StageState::Running {
+                stage.status = if status == RunState::Succeeded { StageState::Succeeded } else { StageState::Failed };
+            }
+        }
+        let event = Event::RunEnded { run_id: run_id.to_string(), status, error: message };
+        Self::publish(&mut registry, &self.all, event);
+    }
+
+    /// Announce failed tasks of `stage` not announced yet.
+    fn announce_failures(&self, run_id: &str, stage: &str, failed: u64) {
+        {
+            let registry = self.registry();
+            let known = registry.runs.get(run_id).and_then(|e| e.announced.get(stage)).map_or(0, HashSet::len);
+            if failed as usize <= known {
+                return;
+            }
+        }
+        let Ok(results) = self.engine.results(run_id, stage) else { return };
+        let mut registry = self.registry();
+        let mut events = Vec::new();
+        if let Some(entry) = registry.runs.get_mut(run_id) {
+            let announced = entry.announced.entry(stage.to_string()).or_default();
+            for r in results {
+                if let Outcome::Failed(error) = &r.outcome {
+                    if announced.insert(r.index) {
+                        events.push(Event::TaskFailed {
+                            run_id: run_id.to_string(),
+                            stage: stage.to_string(),
+                            index: r.index,
+                            actor: r.actor.clone(),
+                            error: crate::text::one_line(error, 4096),
+                            attempts: r.attempts,
+                        });
+                    }
+                }
+            }
+        }
+        for event in events {
+            Self::publish(&mut registry, &self.all, event);
+        }
+    }
+
+    fn update_stage(&self, run_id: &str, stage: &str, update: impl FnOnce(&mut StageView, &mut Entry)) {
+        let mut registry = self.registry();
+        let Some(entry) = registry.runs.get_mut(run_id) else { return };
+        let Some(i) = entry.view.stages.iter().position(|s| s.name == stage) else { return };
+        let mut view = entry.view.stages[i].clone();
+        update(&mut view, entry);
+        entry.view.stages[i] = view;
+    }
+}
+
+/// A validation problem as a field error: the pointer into the request's pipeline.
+fn field_error(pipeline: &Pipeline, p: &StageProblem, pointer: &str) -> FieldError {
+    let index = pipeline.stages.iter().position(|s| s.get("name").and_then(Value::as_str) == Some(p.stage.as_str()));
+    let index = index.or_else(|| p.stage.strip_prefix('#').and_then(|n| n.parse::<usize>().ok()).map(|n| n - 1));
+    let mut at = pointer.to_string();
+    if let Some(i) = index {
+        at.push_str(&format!("/stages/{i}"));
+    }
+    let field = p.field.split(['.', '[']).next().unwrap_or_default();
+    if !field.is_empty() {
+        at.push('/');
+        at.push_str(field);
+    }
+    FieldError {
+        pointer: at,
+        stage: (!p.stage.is_empty()).then(|| p.stage.clone()),
+        message: if p.field.is_empty() { p.message.clone() } else { format!("{}: {}", p.field, p.message) },
+    }
+}
+
+/// What identifies a submission, for idempotency: the pipeline and the input.
+fn fingerprint(pipeline: &Value, input: &Value) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    pipeline.to_string().hash(&mut hasher);
+    input.to_string().hash(&mut hasher);
+    hasher.finish()
+}
+
+pub fn timestamp(at: SystemTime) -> String {
+    humantime::format_rfc3339_millis(at).to_string()
+}
+
+/// An idempotency key: what a client may send.
+fn key_problem(key: &str) -> Option<String> {
+    let ok =
+        !key.is_empty() && key.len() <= 256 && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+    (!ok).then(|| "an idempotency key is 1 to 256 characters of A-Z, a-z, 0-9, `-`, `_`, `.` and `:`".to_string())
+}
+
+impl<E: Engine> Runs for Service<E> {
+    fn submit(&self, request: SubmitRun, header_key: Option<String>) -> Result<Submitted, Problem> {
+        let me = self.me.upgrade().ok_or_else(|| Problem::internal("the server is stopping"))?;
+        let key = match (request.idempotency_key, header_key) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(Problem::bad_request(
+                    "`idempotencyKey` and the `Idempotency-Key` header differ; send one",
+                    "/idempotencyKey",
+                ))
+            }
+            (a, b) => a.or(b),
+        };
+        if let Some(why) = key.as_deref().and_then(key_problem) {
+            return Err(Problem::bad_request(why, "/idempotencyKey"));
+        }
+        let input = request.input.unwrap_or_else(|| serde_json::json!({}));
+        let fingerprint = fingerprint(&request.pipeline, &input);
+        if let Some(key) = &key {
+            let registry = self.registry();
+            if let Some(entry) = registry.keys.get(key).and_then(|id| registry.runs.get(id)) {
+                if entry.fingerprint != fingerprint {
+                    return Err(Problem::conflict(
+                        "idempotency-key-reused",
+                        "The idempotency key was used for another request",
+                        format!(
+                            "idempotency key `{key}` started run {} with another pipeline or input; use a new key",
+                            entry.view.id
+                        ),
+                    ));
+                }
+                return Ok(Submitted { run: entry.view.clone(), created: false });
+            }
+        }
+        let pipeline = self.resolve(&request.pipeline, "/pipeline")?;
+        let problems = self.problems(&pipeline, "/pipeline");
+        if !problems.is_empty() {
+            let n = problems.len();
+            return Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-pipeline",
+                "The pipeline is invalid",
+                format!(
+                    "the pipeline `{}` has {n} problem{}; nothing ran",
+                    pipeline.name,
+                    if n == 1 { "" } else { "s" }
+                ),
+            )
+            .with_errors(problems));
+        }
+        let run_id = new_run_id();
+        let stages = pipeline
+            .stages
+            .iter()
+            .enumerate()
+            .map(|(i, s)| StageView {
+                name: s.get("name").and_then(Value::as_str).map_or_else(|| pipeline.stage_label(i), str::to_string),
+                mode: s.get("mode").and_then(Value::as_str).unwrap_or_default().to_string(),
+                status: StageState::Pending,
+                counts: Counts::default(),
+                duration_ms: None,
+            })
+            .collect();
+        let view = RunView {
+            id: run_id.clone(),
+            pipeline: pipeline.name.clone(),
+            status: RunState::Running,
+            submitted_at: timestamp(SystemTime::now()),
+            ended_at: None,
+            duration_ms: None,
+            error: None,
+            stages,
+            idempotency_key: key.clone(),
+        };
+        {
+            let mut registry = self.registry();
+            // Two submissions with one key racing: the first to get here wins.
+            if let Some(entry) = key.as_ref().and_then(|k| registry.keys.get(k)).and_then(|id| registry.runs.get(id)) {
+                return Ok(Submitted { run: entry.view.clone(), created: false });
+            }
+            registry.runs.insert(
+                run_id.clone(),
+                Entry {
+                    view: view.clone(),
+                    input: Arc::new(input.clone()),
+                    events: broadcast::channel(EVENT_BUFFER).0,
+                    seq: 0,
+                    fingerprint,
+                    started: Instant::now(),
+                    stage_started: HashMap::new(),
+                    ended: None,
+                    cancel_requested: false,
+                    announced: HashMap::new(),
+                },
+            );
+            registry.order.push_back(run_id.clone());
+            if let Some(key) = key {
+                registry.keys.insert(key, run_id.clone());
+            }
+        }
+        me.start(run_id, pipeline, input);
+        Ok(Submitted { run: view, created: true })
+    }
+
+    fn list(&self, filter: &RunFilter) -> Result<RunPage, Problem> {
+        let status = match filter.status.as_deref() {
+            None => None,
+            Some(s) => Some(RunState::parse(s).ok_or_else(|| {
+                Problem::bad_request(
+                    format!("unknown status `{s}`: use running, succeeded, failed or cancelled"),
+                    "?status",
+                )
+            })?),
+        };
+        let limit = filter.limit.unwrap_or(50);
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(Problem::bad_request(format!("`limit` must be from 1 to {MAX_PAGE}"), "?limit"));
+        }
+        let registry = self.registry();
+        let mut newest_first = registry.order.iter().rev();
+        if let Some(after) = &filter.after {
+            if !registry.runs.contains_key(after) {
+                return Err(Problem::bad_request(
+                    format!("`after` names no run this server knows: `{}`", crate::text::one_line(after, 200)),
+                    "?after",
+                ));
+            }
+            for id in newest_first.by_ref() {
+                if id == after {
+                    break;
+                }
+            }
+        }
+        let mut runs = Vec::new();
+        let mut next = None;
+        for id in newest_first {
+            let Some(entry) = registry.runs.get(id) else { continue };
+            if status.is_some_and(|s| s != entry.view.status)
+                || filter.pipeline.as_ref().is_some_and(|p| *p != entry.view.pipeline)
+            {
+                continue;
+            }
+            if runs.len() == limit {
+                next = runs.last().map(|r: &RunView| r.id.clone());
+                break;
+            }
+            runs.push(entry.view.clone());
+        }
+        Ok(RunPage { runs, next })
+    }
+
+    fn get(&self, run_id: &str) -> Result<RunDetail, Problem> {
+        let (view, input) = {
+            let registry = self.registry();
+            let entry = registry.runs.get(run_id).ok_or_else(|| no_run(run_id))?;
+            (entry.view.clone(), entry.input.clone())
+        };
+        // A run just submitted may not be in the engine yet: no outputs then.
+        let context = match self.engine.run_context(run_id) {
+            Ok(context) => context,
+            Err(_) if view.stages.iter().all(|s| s.status == StageState::Pending) => Arc::new(Value::Null),
+            Err(e) => return Err(Problem::internal(format!("{e:#}"))),
+        };
+        let input = Value::clone(&input);
+        let mut outputs = serde_json::Map::new();
+        let mut failed_tasks = Vec::new();
+        let mut stragglers = Vec::new();
+        let mut used = BTreeSet::new();
+        for stage in &view.stages {
+            if let Some(output) = context.get(&stage.name) {
+                outputs.insert(stage.name.clone(), output.clone());
+            }
+            if let Some(p) = self.plugins.executor(&stage.mode) {
+                used.insert(PluginUse {
+                    role: "mode".into(),
+                    name: stage.mode.clone(),
+                    sha256: Some(p.info().sha256.clone()),
+                });
+            }
+            if stage.status == StageState::Pending {
+                continue;
+            }
+            for r in self.engine.results(run_id, &stage.name).unwrap_or_default() {
+                used.insert(self.actor_use(&r.actor));
+                if let Outcome::Failed(error) = &r.outcome {
+                    failed_tasks.push(TaskView {
+                        stage: stage.name.clone(),
+                        index: r.index,
+                        actor: r.actor.clone(),
+                        attempts: r.attempts,
+                        error: Some(error.clone()),
+                    });
+                }
+            }
+            for r in self.engine.stragglers(run_id, &stage.name).unwrap_or_default() {
+                stragglers.push(TaskView {
+                    stage: stage.name.clone(),
+                    index: r.index,
+                    actor: r.actor.clone(),
+                    attempts: r.attempts,
+                    error: match &r.outcome {
+                        Outcome::Failed(e) => Some(e.clone()),
+                        _ => None,
+                    },
+                });
+            }
+        }
+        failed_tasks.sort_by(|a, b| (&a.stage, a.index).cmp(&(&b.stage, b.index)));
+        Ok(RunDetail {
+            run: view,
+            input,
+            outputs: Value::Object(outputs),
+            failed_tasks,
+            stragglers,
+            plugins: used.into_iter().collect(),
+        })
+    }
+
+    fn cancel(&self, run_id: &str) -> Result<RunView, Problem> {
+        {
+            let registry = self.registry();
+            let entry = registry.runs.get(run_id).ok_or_else(|| no_run(run_id))?;
+            if entry.view.status != RunState::Running {
+                return Err(Problem::conflict(
+                    "run-ended",
+                    "The run already ended",
+                    format!("run {run_id} already ended: it {}", past(entry.view.status)),
+                ));
+            }
+        }
+        let cancelled = self.engine.cancel_run(run_id);
+        let mut registry = self.registry();
+        let entry = registry.runs.get_mut(run_id).ok_or_else(|| no_run(run_id))?;
+        if let Err(e) = cancelled {
+            if self.engine.run_exists(run_id).unwrap_or(true) {
+                let detail = crate::text::one_line(&format!("{e:#}"), 1024);
+                return Err(Problem::conflict("run-ended", "The run already ended", detail));
+            }
+            // Submitted a moment ago, not in the engine yet: cancelled as soon as it is.
+            entry.cancel_requested = true;
+        }
+        entry.view.error.get_or_insert_with(|| "cancelled through the API".into());
+        Ok(entry.view.clone())
+    }
+
+    fn validate(&self, pipeline: &Value) -> Validation {
+        match self.resolve(pipeline, "/pipeline") {
+            Ok(p) => {
+                let problems = self.problems(&p, "/pipeline");
+                Validation { valid: problems.is_empty(), problems }
+            }
+            Err(problem) => Validation { valid: false, problems: problem.errors },
+        }
+    }
+
+    fn plugins(&self) -> Vec<PluginView> {
+        let mut views: Vec<PluginView> = self
+            .plugins
+            .executors()
+            .map(|(_, p)| {
+                let info = p.info();
+                PluginView {
+                    role: "mode".into(),
+                    name: info.name.clone(),
+                    kind: "component".into(),
+                    wit_version: Some(info.wit_version.clone()),
+                    sha256: Some(info.sha256.clone()),
+                    size: Some(info.size),
+                    allow_http: info.allow_http.clone(),
+                    actors: info.actors.clone(),
+                }
+            })
+            .collect();
+        for (name, actor) in self.plugins.actors() {
+            let (kind, info) = match actor {
+                Actor::Component(p) => ("component", Some(p.info())),
+                Actor::Builtin(_) => ("builtin", None),
+                Actor::External(_) => ("external", None),
+            };
+            views.push(PluginView {
+                role: "actor".into(),
+                name: name.to_string(),
+                kind: kind.into(),
+                wit_version: info.map(|i| i.wit_version.clone()),
+                sha256: info.map(|i| i.sha256.clone()),
+                size: info.map(|i| i.size),
+                allow_http: info.map(|i| i.allow_http.clone()).unwrap_or_default(),
+                actors: None,
+            });
+        }
+        views
+    }
+
+    fn pipelines(&self) -> Vec<PipelineView> {
+        self.pipelines
+            .iter()
+            .map(|(name, p)| {
+                let field = |f: &str| -> Vec<String> {
+                    p.stages.iter().filter_map(|s| s.get(f).and_then(Value::as_str).map(str::to_string)).collect()
+                };
+                let mut modes = field("mode");
+                modes.sort();
+                modes.dedup();
+                PipelineView { name: name.clone(), stages: field("name"), modes }
+            })
+            .collect()
+    }
+
+    fn watch(&self, run_id: &str) -> Result<(RunView, broadcast::Receiver<Numbered>), Problem> {
+        let registry = self.registry();
+        let entry = registry.runs.get(run_id).ok_or_else(|| no_run(run_id))?;
+        Ok((entry.view.clone(), entry.events.subscribe()))
+    }
+
+    fn watch_all(&self) -> broadcast::Receiver<Numbered> {
+        self.all.subscribe()
+    }
+
+    fn running(&self) -> Vec<String> {
+        let registry = self.registry();
+        registry.order.iter().filter(|id| registry.runs.get(*id).is_some_and(|e| e.ended.is_none())).cloned().collect()
+    }
+
+    fn interrupt_all(&self, why: &str) {
+        for run_id in self.running() {
+            {
+                let mut registry = self.registry();
+                if let Some(entry) = registry.runs.get_mut(&run_id) {
+                    entry.view.error = Some(why.to_string());
+                }
+            }
+            let _ = self.engine.cancel_run(&run_id);
+        }
+    }
+
+    fn forget_ended(&self) -> usize {
+        let mut registry = self.registry();
+        let due: Vec<String> = registry
+            .runs
+            .iter()
+            .filter(|(_, e)| e.ended.is_some_and(|at| at.elapsed() >= self.retention))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &due {
+            registry.runs.remove(id);
+            if let Some(forget) = &self.forget {
+                forget(id);
+            }
+        }
+        let Registry { runs, order, keys } = &mut *registry;
+        order.retain(|id| runs.contains_key(id));
+        keys.retain(|_, id| runs.contains_key(id));
+        due.len()
+    }
+}
+
+impl<E: Engine> Service<E> {
+    fn actor_use(&self, actor: &str) -> PluginUse {
+        let sha256 = match self.plugins.actor(actor) {
+            Some(Actor::Component(p)) => Some(p.info().sha256.clone()),
+            _ => None,
+        };
+        PluginUse { role: "actor".into(), name: actor.to_string(), sha256 }
+    }
+}
+
+fn no_run(run_id: &str) -> Problem {
+    Problem::not_found(format!(
+        "no run `{}` on this server (ended runs are forgotten after the retention period)",
+        crate::text::one_line(run_id, 200)
+    ))
+}
+
+fn past(state: RunState) -> &'static str {
+    match state {
+        RunState::Running => "is running",
+        RunState::Succeeded => "succeeded",
+        RunState::Failed => "failed",
+        RunState::Cancelled => "was cancelled",
+    }
+}
+
+/// Keeps a run's view current and announces what happens to it.
+struct RunObserver<E: Engine> {
+    service: Arc<Service<E>>,
+    run_id: String,
+}
+
+impl<E: Engine> Observer for RunObserver<E> {
+    fn run_started(&self, run_id: &str) {
+        let mut registry = self.service.registry();
+        if registry.runs.get(run_id).is_some_and(|e| e.cancel_requested) {
+            let _ = self.service.engine.cancel_run(run_id);
+        }
+        let pipeline = registry.runs.get(run_id).map(|e| e.view.pipeline.clone()).unwrap_or_default();
+        let event = Event::RunStarted { run_id: run_id.to_string(), pipeline };
+        Service::<E>::publish(&mut registry, &self.service.all, event);
+    }
+
+    fn stage_started(&self, index: usize, stage: &str, mode: &str) {
+        self.service.update_stage(&self.run_id, stage, |view, entry| {
+            view.status = StageState::Running;
+            entry.stage_started.insert(stage.to_string(), Instant::now());
+        });
+        let mut registry = self.service.registry();
+        let event = Event::StageStarted {
+            run_id: self.run_id.clone(),
+            stage: stage.to_string(),
+            index,
+            mode: mode.to_string(),
+        };
+        Service::<E>::publish(&mut registry, &self.service.all, event);
+    }
+
+    fn stage_progress(&self, stage: &str, counts: &StageCounts) {
+        self.service.update_stage(&self.run_id, stage, |view, _| view.counts = counts.into());
+        {
+            let mut registry = self.service.registry();
+            let event =
+                Event::StageProgress { run_id: self.run_id.clone(), stage: stage.to_string(), counts: counts.into() };
+            Service::<E>::publish(&mut registry, &self.service.all, event);
+        }
+        if counts.failed > 0 {
+            self.service.announce_failures(&self.run_id, stage, counts.failed);
+        }
+    }
+
+    fn stage_finished(&self, stage: &str, counts: &StageCounts, succeeded: bool) {
+        if counts.failed > 0 {
+            self.service.announce_failures(&self.run_id, stage, counts.failed);
+        }
+        self.service.update_stage(&self.run_id, stage, |view, entry| {
+            view.counts = counts.into();
+            view.status = if succeeded { StageState::Succeeded } else { StageState::Failed };
+            view.duration_ms = entry.stage_started.get(stage).map(|at| at.elapsed().as_millis() as u64);
+        });
+        let mut registry = self.service.registry();
+        let event = Event::StageEnded {
+            run_id: self.run_id.clone(),
+            stage: stage.to_string(),
+            counts: counts.into(),
+            succeeded,
+        };
+        Service::<E>::publish(&mut registry, &self.service.all, event);
+    }
+}

@@ -1,0 +1,506 @@
+//! `troupe serve` over real HTTP: the binary started on port 0 with the default manifest
+//! and a folder of named pipelines, driven with a plain HTTP client as an application
+//! would: submit (named and inline, idempotent), list with filters and pages, get, the
+//! per-run and all-runs event streams, cancel, validate, problem documents naming the
+//! field, the bearer token, retention, 50 concurrent runs, shutdown on SIGTERM, and the
+//! OpenAPI document kept identical to `docs/openapi.json`.
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use troupe_tests::{assert_golden, root};
+
+/// A `troupe serve` process, killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    token: Option<String>,
+    agent: ureq::Agent,
+    _pipelines: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Server {
+        Server::start_with(extra, None)
+    }
+
+    fn start_with(extra: &[&str], token: Option<&str>) -> Server {
+        let pipelines = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            root().join("examples/document-processing/pipeline.json"),
+            pipelines.path().join("documents.json"),
+        )
+        .unwrap();
+        std::fs::copy(
+            root().join("examples/document-processing/pipeline.wdl"),
+            pipelines.path().join("documents-wdl.wdl"),
+        )
+        .unwrap();
+        let mut cmd = Command::new(root().join("target/release/troupe"));
+        cmd.current_dir(root())
+            .args(["serve", "--listen", "127.0.0.1:0", "--cache-dir", "target/test-cache", "--pipelines"])
+            .arg(pipelines.path())
+            .args(extra)
+            .env_remove("TROUPE_REDIS")
+            .env_remove("TROUPE_TOKEN")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(token) = token {
+            cmd.env("TROUPE_TOKEN", token);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        let base = loop {
+            let mut line = String::new();
+            if stderr.read_line(&mut line).unwrap_or(0) == 0 {
+                let _ = child.kill();
+                panic!("troupe serve ended before listening:\n{seen}");
+            }
+            seen.push_str(&line);
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_string();
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            let _ = stderr.read_to_string(&mut sink);
+        });
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        Server { child, base, token: token.map(str::to_string), agent, _pipelines: pipelines }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        let mut request = self.agent.get(&self.url(path));
+        if let Some(t) = &self.token {
+            request = request.header("authorization", &format!("Bearer {t}"));
+        }
+        let mut response = request.call().unwrap();
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.post_with(path, body, &[])
+    }
+
+    fn post_with(&self, path: &str, body: &Value, headers: &[(&str, &str)]) -> (u16, Value) {
+        let mut request = self.agent.post(&self.url(path)).header("content-type", "application/json");
+        if let Some(t) = &self.token {
+            request = request.header("authorization", &format!("Bearer {t}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut response = request.send(body.to_string()).unwrap();
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// The run's events until its stream ends: (event name, data) pairs.
+    fn events(&self, run_id: &str) -> Vec<(String, Value)> {
+        let response = self.agent.get(&self.url(&format!("/v1/runs/{run_id}/events"))).call().unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        let reader = BufReader::new(response.into_body().into_reader());
+        let mut events = Vec::new();
+        let mut name = String::new();
+        for line in reader.lines() {
+            let line = line.unwrap();
+            if let Some(n) = line.strip_prefix("event: ") {
+                name = n.to_string();
+            } else if let Some(data) = line.strip_prefix("data: ") {
+                events.push((name.clone(), serde_json::from_str(data).unwrap()));
+            }
+        }
+        events
+    }
+
+    /// Poll the run until it ended; its detail.
+    fn wait(&self, run_id: &str) -> Value {
+        let started = Instant::now();
+        loop {
+            let (status, run) = self.get(&format!("/v1/runs/{run_id}"));
+            assert_eq!(status, 200, "{run}");
+            if run["status"] != "running" {
+                return run;
+            }
+            assert!(started.elapsed() < Duration::from_secs(120), "run {run_id} did not end: {run}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn document_input() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(root().join("examples/document-processing/input.json")).unwrap())
+        .unwrap()
+}
+
+/// A run of `tasks` `Wait` tasks that take `ms` each.
+fn waiting(ms: u64, tasks: usize) -> Value {
+    json!({ "pipeline": { "name": "waiting", "stages": [{ "name": "wait", "mode": "scatter", "actor": "Wait",
+        "scatter": { "input": "$.trigger.items", "as": "item" }, "input": { "ms": ms } }] },
+        "input": { "items": vec![1; tasks] } })
+}
+
+#[test]
+fn a_named_pipeline_runs_and_its_events_stream_to_the_end() {
+    let server = Server::start(&[]);
+    let (status, run) = server.post("/v1/runs", &json!({ "pipeline": "documents", "input": document_input() }));
+    assert_eq!(status, 201, "{run}");
+    let id = run["id"].as_str().unwrap().to_string();
+    assert_eq!(run["pipeline"], "document-processing");
+    assert_eq!(run["stages"].as_array().unwrap().len(), 4);
+
+    let events = server.events(&id);
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names.first(), Some(&"snapshot"), "{names:?}");
+    assert_eq!(names.last(), Some(&"run-ended"), "{names:?}");
+    let (_, ended) = events.last().unwrap();
+    assert_eq!(ended["status"], "succeeded");
+    // A snapshot of a run already ended stands alone; a live one is followed by the rest.
+    if events[0].1["status"] == "running" {
+        for stage in ["process-files", "consolidate", "notify-all", "parallel-processing"] {
+            assert!(
+                events.iter().any(|(n, d)| n == "stage-ended" && d["stage"] == stage && d["succeeded"] == true),
+                "no stage-ended for {stage}: {names:?}"
+            );
+        }
+    }
+
+    let detail = server.wait(&id);
+    assert_eq!(detail["status"], "succeeded");
+    assert_eq!(detail["input"], document_input());
+    assert_eq!(detail["outputs"]["notify-all"]["EmailNotifier"]["subject"], "Documents processed: 7 pages");
+    let counts = &detail["stages"][0]["counts"];
+    assert_eq!((counts["expected"].as_u64(), counts["succeeded"].as_u64()), (Some(7), Some(7)), "{detail}");
+    assert!(detail["stages"].as_array().unwrap().iter().all(|s| s["status"] == "succeeded"), "{detail}");
+    let plugins = detail["plugins"].as_array().unwrap();
+    for (role, name) in [("mode", "scatter"), ("mode", "fork-join"), ("actor", "FileProcessor")] {
+        let used = plugins.iter().find(|p| p["role"] == role && p["name"] == name);
+        let sha = used.and_then(|p| p["sha256"].as_str()).unwrap_or_else(|| panic!("{role} {name}: {plugins:?}"));
+        assert_eq!(sha.len(), 64);
+    }
+
+    // The WDL program of the same pipeline, by its own name.
+    let (status, run) = server.post("/v1/runs", &json!({ "pipeline": "documents-wdl", "input": document_input() }));
+    assert_eq!(status, 201, "{run}");
+    let wdl = server.wait(run["id"].as_str().unwrap());
+    assert_eq!(wdl["outputs"], detail["outputs"]);
+}
+
+#[test]
+fn runs_are_listed_newest_first_filtered_and_paged() {
+    let server = Server::start(&[]);
+    let ok = json!({ "pipeline": [{ "name": "one", "mode": "single", "actor": "Pass", "input": "$.trigger" }], "input": { "n": 1 } });
+    let bad = json!({ "pipeline": { "name": "failing", "stages": [{ "name": "one", "mode": "single", "actor": "Fail",
+        "input": { "message": "no" } }] } });
+    let mut ids = Vec::new();
+    for request in [&ok, &bad, &ok] {
+        let (status, run) = server.post("/v1/runs", request);
+        assert_eq!(status, 201, "{run}");
+        let id = run["id"].as_str().unwrap().to_string();
+        server.wait(&id);
+        ids.push(id);
+    }
+    let listed = |query: &str| -> Vec<String> {
+        let (status, page) = server.get(&format!("/v1/runs{query}"));
+        assert_eq!(status, 200, "{page}");
+        page["runs"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(listed(""), [ids[2].clone(), ids[1].clone(), ids[0].clone()]);
+    assert_eq!(listed("?status=failed"), [ids[1].clone()]);
+    assert_eq!(listed("?status=succeeded"), [ids[2].clone(), ids[0].clone()]);
+    assert_eq!(listed("?pipeline=failing"), [ids[1].clone()]);
+
+    let (_, first) = server.get("/v1/runs?limit=2");
+    assert_eq!(first["runs"].as_array().unwrap().len(), 2);
+    let next = first["next"].as_str().unwrap();
+    assert_eq!(next, ids[1]);
+    let (_, second) = server.get(&format!("/v1/runs?limit=2&after={next}"));
+    assert_eq!(second["runs"][0]["id"], ids[0].as_str());
+    assert!(second["next"].is_null(), "{second}");
+
+    let (status, problem) = server.get("/v1/runs?status=done");
+    assert_eq!(status, 400);
+    assert_eq!(problem["errors"][0]["pointer"], "?status");
+    assert_eq!(problem["detail"], "unknown status `done`: use running, succeeded, failed or cancelled");
+}
+
+#[test]
+fn a_failed_task_is_reported_with_its_error_and_attempts() {
+    let server = Server::start(&[]);
+    let request = json!({ "pipeline": { "name": "failing", "stages": [{ "name": "each", "mode": "scatter", "actor": "Fail",
+        "scatter": { "input": "$.trigger.items", "as": "item" }, "input": { "message": "item $.item is bad" } }] },
+        "input": { "items": [1, 2] } });
+    let (status, run) = server.post("/v1/runs", &request);
+    assert_eq!(status, 201, "{run}");
+    let id = run["id"].as_str().unwrap();
+    let events = server.events(id);
+    let detail = server.wait(id);
+    assert_eq!(detail["status"], "failed");
+    let error = detail["error"].as_str().unwrap();
+    assert!(error.contains("stage each failed: 2 of 2 tasks failed"), "{error}");
+    let failed = detail["failedTasks"].as_array().unwrap();
+    assert_eq!(failed.len(), 2, "{detail}");
+    assert_eq!(failed[0]["actor"], "Fail");
+    assert_eq!(failed[0]["attempts"], 1);
+    assert!(failed[0]["error"].as_str().unwrap().contains("item $.item is bad"), "{failed:?}");
+    if events[0].1["status"] == "running" {
+        let reported: Vec<&Value> = events.iter().filter(|(n, _)| n == "task-failed").map(|(_, d)| d).collect();
+        assert_eq!(reported.len(), 2, "{events:?}");
+        assert!(reported.iter().all(|d| d["stage"] == "each" && d["actor"] == "Fail"), "{reported:?}");
+    }
+    let (_, ended) = events.last().unwrap();
+    assert_eq!(ended["status"], "failed");
+}
+
+#[test]
+fn the_same_idempotency_key_returns_the_same_run() {
+    let server = Server::start(&[]);
+    let request = json!({ "pipeline": "documents", "input": document_input(), "idempotencyKey": "order-42" });
+    let (first, run) = server.post("/v1/runs", &request);
+    assert_eq!(first, 201, "{run}");
+    let (again, same) = server.post("/v1/runs", &request);
+    assert_eq!(again, 200, "{same}");
+    assert_eq!(same["id"], run["id"]);
+    assert_eq!(same["idempotencyKey"], "order-42");
+
+    // The header works the same; a key reused for another request is a conflict.
+    let no_key = json!({ "pipeline": "documents", "input": document_input() });
+    let (status, by_header) = server.post_with("/v1/runs", &no_key, &[("idempotency-key", "order-42")]);
+    assert_eq!((status, &by_header["id"]), (200, &run["id"]));
+    let other =
+        json!({ "pipeline": "documents", "input": { "files": [] , "notify": {} }, "idempotencyKey": "order-42" });
+    let (status, problem) = server.post("/v1/runs", &other);
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(problem["type"], "urn:troupe:problem:idempotency-key-reused");
+    let (status, problem) = server.post("/v1/runs", &json!({ "pipeline": "documents", "idempotencyKey": "no spaces" }));
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(problem["errors"][0]["pointer"], "/idempotencyKey");
+
+    let (_, page) = server.get("/v1/runs");
+    assert_eq!(page["runs"].as_array().unwrap().len(), 1, "one run for one key: {page}");
+}
+
+#[test]
+fn a_long_run_is_cancelled() {
+    let server = Server::start(&[]);
+    let (status, run) = server.post("/v1/runs", &waiting(60_000, 3));
+    assert_eq!(status, 201, "{run}");
+    let id = run["id"].as_str().unwrap();
+    let (status, cancelled) = server.post(&format!("/v1/runs/{id}/cancel"), &json!({}));
+    assert_eq!(status, 202, "{cancelled}");
+    let detail = server.wait(id);
+    assert_eq!(detail["status"], "cancelled", "{detail}");
+    assert_eq!(detail["error"], "cancelled through the API");
+    let (status, problem) = server.post(&format!("/v1/runs/{id}/cancel"), &json!({}));
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(problem["detail"], format!("run {id} already ended: it was cancelled"));
+    let (status, problem) = server.post("/v1/runs/run-nope/cancel", &json!({}));
+    assert_eq!(status, 404, "{problem}");
+}
+
+#[test]
+fn problems_name_the_field_that_is_wrong() {
+    let server = Server::start(&[]);
+    let (status, problem) = server.post(
+        "/v1/runs",
+        &json!({ "pipeline": { "stages": [{ "name": "a", "mode": "scater", "actor": "Pass", "input": "$.trigger" },
+                                           { "name": "b", "mode": "single", "actor": "Pas", "input": "$.a" }] } }),
+    );
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["type"], "urn:troupe:problem:invalid-pipeline");
+    assert_eq!(problem["detail"], "the pipeline `inline` has 2 problems; nothing ran");
+    let errors = problem["errors"].as_array().unwrap();
+    assert_eq!(errors[0]["pointer"], "/pipeline/stages/0/mode");
+    assert_eq!(errors[0]["stage"], "a");
+    assert!(errors[0]["message"].as_str().unwrap().starts_with("mode: unknown mode `scater`"), "{errors:?}");
+    assert_eq!(errors[1]["pointer"], "/pipeline/stages/1/actor");
+    assert!(errors[1]["message"].as_str().unwrap().contains("did you mean `Pass`?"), "{errors:?}");
+
+    let (status, problem) = server.post("/v1/runs", &json!({ "pipeline": "nope" }));
+    assert_eq!(status, 404);
+    assert_eq!(problem["detail"], "no pipeline named `nope`; the server has: documents, documents-wdl");
+    assert_eq!(problem["errors"][0]["pointer"], "/pipeline");
+
+    let (status, problem) = server.post("/v1/runs", &json!({ "pipeline": "documents", "idempotencyKey": 7 }));
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(problem["errors"][0]["pointer"], "/idempotencyKey");
+    let (status, problem) = server.post("/v1/runs", &json!({ "pipline": "documents" }));
+    assert_eq!(status, 400, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("unknown field `pipline`"), "{problem}");
+
+    let mut response = server
+        .agent
+        .post(&server.url("/v1/runs"))
+        .header("content-type", "text/plain")
+        .send("pipeline=documents")
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 415);
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    let body: Value = serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(body["status"], 415);
+
+    let (status, problem) = server.get("/v1/nothing-here");
+    assert_eq!((status, problem["type"].as_str()), (404, Some("urn:troupe:problem:not-found")));
+    let (status, problem) = server.get("/v1/runs/run-unknown");
+    assert_eq!(status, 404);
+    assert!(problem["detail"].as_str().unwrap().starts_with("no run `run-unknown` on this server"), "{problem}");
+}
+
+#[test]
+fn validate_says_every_problem_without_running() {
+    let server = Server::start(&[]);
+    let (status, ok) = server.post("/v1/validate", &json!({ "pipeline": "documents" }));
+    assert_eq!((status, &ok), (200, &json!({ "valid": true, "problems": [] })));
+    let (status, bad) = server.post(
+        "/v1/validate",
+        &json!({ "pipeline": [{ "name": "g", "mode": "gather", "actor": "Pass", "gather": { "stage": "later" } }] }),
+    );
+    assert_eq!(status, 200, "{bad}");
+    assert_eq!(bad["valid"], false);
+    assert_eq!(bad["problems"][0]["pointer"], "/pipeline/stages/0/gather");
+    let (_, page) = server.get("/v1/runs");
+    assert_eq!(page["runs"], json!([]), "validation runs nothing");
+}
+
+#[test]
+fn the_catalogue_lists_pipelines_and_plugins() {
+    let server = Server::start(&[]);
+    let (status, pipelines) = server.get("/v1/pipelines");
+    assert_eq!(status, 200);
+    assert_eq!(pipelines[0]["name"], "documents");
+    assert_eq!(pipelines[0]["modes"], json!(["broadcast", "fork-join", "gather", "scatter"]));
+    let (_, plugins) = server.get("/v1/plugins");
+    let find = |role: &str, name: &str| -> Value {
+        plugins.as_array().unwrap().iter().find(|p| p["role"] == role && p["name"] == name).cloned().unwrap()
+    };
+    assert_eq!(find("mode", "scatter")["witVersion"], "0.2.0");
+    assert_eq!(find("actor", "Wait")["kind"], "builtin");
+    assert_eq!(find("actor", "FetchJson")["allowHttp"], json!([]));
+}
+
+#[test]
+fn a_token_guards_every_operation_but_the_health_check() {
+    let token = "a-test-token-of-some-length";
+    let server = Server::start_with(&[], Some(token));
+    let mut anonymous = server.agent.get(&server.url("/v1/runs")).call().unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+    assert_eq!(anonymous.headers()["www-authenticate"], "Bearer");
+    let body: Value = serde_json::from_str(&anonymous.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(body["type"], "urn:troupe:problem:unauthorized");
+    let wrong = server.agent.get(&server.url("/v1/runs")).header("authorization", "Bearer wrong").call().unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    let health = server.agent.get(&server.url("/v1/health")).call().unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let (status, _) = server.get("/v1/runs");
+    assert_eq!(status, 200, "with the token");
+
+    // Beyond loopback without a token, the server refuses to start.
+    let out = Command::new(root().join("target/release/troupe"))
+        .current_dir(root())
+        .args(["serve", "--listen", "0.0.0.0:0"])
+        .env_remove("TROUPE_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("refusing to listen on 0.0.0.0:0 without a token"), "{stderr}");
+}
+
+#[test]
+fn fifty_concurrent_runs_all_finish() {
+    let server = Server::start(&[]);
+    let request = json!({ "pipeline": { "name": "fan", "stages": [
+        { "name": "each", "mode": "scatter", "actor": "Pass", "scatter": { "input": "$.trigger.items", "as": "item" },
+          "input": { "n": "$.item" } },
+        { "name": "all", "mode": "gather", "actor": "Pass", "gather": { "stage": "each" }, "input": "$.group" } ] },
+        "input": { "items": (0..20).collect::<Vec<u32>>() } });
+    let ids: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..50)
+            .map(|_| {
+                scope.spawn(|| {
+                    let (status, run) = server.post("/v1/runs", &request);
+                    assert_eq!(status, 201, "{run}");
+                    run["id"].as_str().unwrap().to_string()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for id in &ids {
+        let run = server.wait(id);
+        assert_eq!(run["status"], "succeeded", "{run}");
+        assert_eq!(run["outputs"]["all"]["items"].as_array().map(Vec::len), Some(20), "{run}");
+    }
+    let (_, page) = server.get("/v1/runs?status=succeeded&limit=500");
+    assert_eq!(page["runs"].as_array().unwrap().len(), 50);
+}
+
+#[test]
+fn ended_runs_are_forgotten_after_the_retention() {
+    let server = Server::start(&["--retain-minutes", "0"]);
+    let (_, run) = server
+        .post("/v1/runs", &json!({ "pipeline": [{ "name": "one", "mode": "single", "actor": "Pass", "input": {} }] }));
+    let id = run["id"].as_str().unwrap();
+    let started = Instant::now();
+    loop {
+        let (status, _) = server.get(&format!("/v1/runs/{id}"));
+        if status == 404 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "run {id} is still kept");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, page) = server.get("/v1/runs");
+    assert_eq!(page["runs"], json!([]));
+}
+
+#[test]
+fn sigterm_stops_accepting_and_cancels_what_outlives_the_drain() {
+    let mut server = Server::start(&["--drain-seconds", "1"]);
+    let (status, run) = server.post("/v1/runs", &waiting(60_000, 2));
+    assert_eq!(status, 201, "{run}");
+    let started = Instant::now();
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "troupe serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn the_openapi_document_is_served_and_checked_in() {
+    let generated = troupe::serve::openapi_document();
+    assert_golden(Path::new(&root().join("docs/openapi.json")), &generated);
+    let server = Server::start(&[]);
+    let (status, served) = server.get("/v1/openapi.json");
+    assert_eq!(status, 200);
+    assert_eq!(served, serde_json::from_str::<Value>(&generated).unwrap());
+    for path in
+        ["/v1/runs", "/v1/runs/{id}", "/v1/runs/{id}/cancel", "/v1/runs/{id}/events", "/v1/events", "/v1/validate"]
+    {
+        assert!(served["paths"].get(path).is_some(), "{path} is not documented");
+    }
+}
