@@ -7,6 +7,7 @@ mod new;
 mod plugins;
 mod progress;
 mod redis_args;
+mod remote;
 mod resume;
 mod run;
 mod serve;

@@ -37,6 +37,13 @@ pub struct RunArgs {
     /// Print the final context as one JSON document on stdout (progress stays on stderr).
     #[arg(long)]
     json: bool,
+    /// Submit the run to a `troupe serve` host at this URL and follow it there, instead of
+    /// running it here (the pipeline file is read and sent as a definition).
+    #[arg(long, env = "TROUPE_SERVER", conflicts_with_all = ["redis", "run_id"])]
+    server: Option<String>,
+    /// The server's bearer token, with --server.
+    #[arg(long, env = "TROUPE_TOKEN", hide_env_values = true, requires = "server")]
+    token: Option<String>,
     #[command(flatten)]
     manifest: ManifestArgs,
     #[command(flatten)]
@@ -89,6 +96,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         None => serde_json::json!({}),
     };
+    if let Some(server) = &args.server {
+        // The server validates against its own manifest; a program is compiled here.
+        let pipeline = match troupe::pipeline::Pipeline::load(&args.pipeline) {
+            Ok(p) => p,
+            Err(e) if e.is_invalid() => {
+                eprint!("{}", e.render(std::io::IsTerminal::is_terminal(&std::io::stderr())));
+                return Ok(super::invalid());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        return super::remote::Remote::new(server, args.token.clone())?.run(&pipeline, trigger, args.json);
+    }
     let (plugins, manifest) = args.manifest.load_plugins()?;
     // A `.wdl` program's problems are shown at its lines before anything runs.
     let pipeline: Pipeline = match super::compile::load_for_run(&args.pipeline, &plugins, &manifest)? {

@@ -354,7 +354,7 @@ impl<E: Engine> Service<E> {
         let (status, message) = match &error {
             None => (RunState::Succeeded, None),
             Some(RunError::Cancelled { .. }) => (RunState::Cancelled, entry.view.error.clone()),
-            Some(e) => (RunState::Failed, Some(crate::text::one_line(&e.to_string(), 16 * 1024))),
+            Some(e) => (RunState::Failed, Some(bounded(&e.to_string(), 64 * 1024))),
         };
         let now = Instant::now();
         entry.ended = Some(now);
@@ -441,6 +441,19 @@ fn fingerprint(pipeline: &Value, input: &Value) -> u64 {
     pipeline.to_string().hash(&mut hasher);
     input.to_string().hash(&mut hasher);
     hasher.finish()
+}
+
+/// At most `budget` bytes of `text`, cut at a character boundary. A run's error keeps its
+/// lines (the failed tasks, one a line); each part of it was made safe where it arose.
+fn bounded(text: &str, budget: usize) -> String {
+    if text.len() <= budget {
+        return text.to_string();
+    }
+    let mut end = budget;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes more)", &text[..end], text.len() - end)
 }
 
 pub fn timestamp(at: SystemTime) -> String {
