@@ -550,3 +550,77 @@ fn troupe_run_with_server_submits_and_follows_the_run() {
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(stderr.contains("stage a failed") && stderr.contains("nope"), "{stderr}");
 }
+
+#[test]
+fn a_running_stages_max_parallel_is_raised_and_the_engine_counts_it() {
+    let server = Server::start(&[]);
+    let request = json!({ "pipeline": { "name": "slow", "stages": [{ "name": "wait", "mode": "scatter", "actor": "Wait",
+        "scatter": { "input": "$.trigger.items", "as": "item" }, "input": { "ms": 200 },
+        "executorConfig": { "maxParallel": 1 } }] }, "input": { "items": vec![1; 12] } });
+    // Every run's events, subscribed before the run exists (the reply's headers come
+    // after the subscription), read until this run ends.
+    let all = server.agent.get(&server.url("/v1/events")).call().unwrap();
+    let (sender, received) = std::sync::mpsc::channel::<(String, Value)>();
+    std::thread::spawn(move || {
+        let mut name = String::new();
+        for line in BufReader::new(all.into_body().into_reader()).lines() {
+            let Ok(line) = line else { return };
+            if let Some(n) = line.strip_prefix("event: ") {
+                name = n.to_string();
+            } else if let Some(data) = line.strip_prefix("data: ") {
+                if sender.send((name.clone(), serde_json::from_str(data).unwrap())).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let (status, run) = server.post("/v1/runs", &request);
+    assert_eq!(status, 201, "{run}");
+    let id = run["id"].as_str().unwrap();
+    // Wait for the stage to run (one task at a time), then raise its limit.
+    let started = Instant::now();
+    loop {
+        let (_, detail) = server.get(&format!("/v1/runs/{id}"));
+        if detail["stages"][0]["status"] == "running" {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the stage never ran: {detail}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let patch = |body: &Value| -> (u16, Value) {
+        let mut response = server
+            .agent
+            .patch(&server.url(&format!("/v1/runs/{id}/stages/wait")))
+            .header("content-type", "application/json")
+            .send(body.to_string())
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap())
+    };
+    let (status, stage) = patch(&json!({ "maxParallel": 6 }));
+    assert_eq!(status, 200, "{stage}");
+    assert_eq!(stage["name"], "wait");
+    let (status, problem) = patch(&json!({ "rate": { "perSecond": 5 } }));
+    assert_eq!((status, problem["type"].as_str()), (501, Some("urn:troupe:problem:not-implemented")));
+    let (status, problem) = patch(&json!({ "maxParallel": 0 }));
+    assert_eq!((status, problem["errors"][0]["pointer"].as_str()), (400, Some("/maxParallel")));
+
+    let detail = server.wait(id);
+    assert_eq!(detail["status"], "succeeded", "{detail}");
+    let counts = &detail["stages"][0]["counts"];
+    let most = counts["maxInFlight"].as_u64().unwrap();
+    assert!(most > 1 && most <= 6, "the engine ran at most 1 task at once before, up to 6 after: {counts}");
+    let mut events = Vec::new();
+    while !events.iter().any(|(n, d): &(String, Value)| n == "run-ended" && d["runId"] == id) {
+        events.push(received.recv_timeout(Duration::from_secs(30)).expect("the run's events end"));
+    }
+    let retuned: Vec<&Value> = events.iter().filter(|(n, _)| n == "stage-retuned").map(|(_, d)| d).collect();
+    assert_eq!(retuned.len(), 1, "{events:?}");
+    assert_eq!(
+        (&retuned[0]["runId"], &retuned[0]["stage"], &retuned[0]["maxParallel"]),
+        (&json!(id), &json!("wait"), &json!(6))
+    );
+    let (status, problem) = patch(&json!({ "maxParallel": 2 }));
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(problem["type"], "urn:troupe:problem:stage-not-running");
+}

@@ -67,6 +67,8 @@ struct StageState {
     /// Index -> (actor, key) of every task enqueued.
     tasks: HashMap<u64, (String, Option<Value>)>,
     max_parallel: Option<u32>,
+    /// Set through [`RunStore::set_max_parallel`]: later enqueues keep it.
+    retuned: bool,
     held: VecDeque<(TaskEnvelope, EnqueueOptions)>,
     in_flight: u64,
     max_in_flight: u64,
@@ -236,7 +238,7 @@ impl Inner {
         let mut out = Added::default();
         let namespace = {
             let stage = self.stage(run_id, stage_name)?;
-            if options.max_parallel.is_some() {
+            if options.max_parallel.is_some() && !stage.retuned {
                 stage.max_parallel = options.max_parallel;
             }
             for task in tasks {
@@ -563,6 +565,43 @@ impl RunStore for EmbeddedEngine {
         Ok(())
     }
 
+    fn set_max_parallel(&self, run_id: &str, stage: &str, max: u32) -> anyhow::Result<u64> {
+        anyhow::ensure!(max > 0, "maxParallel must be at least 1");
+        let mut inner = self.lock();
+        if inner.runs.get(run_id).is_some_and(|r| r.record.status != RunStatus::Running) {
+            anyhow::bail!("run `{run_id}` already ended");
+        }
+        let s = inner.stage(run_id, stage)?;
+        s.max_parallel = Some(max);
+        s.retuned = true;
+        let mut released = Vec::new();
+        while s.in_flight < u64::from(max) {
+            let Some(next) = s.held.pop_front() else { break };
+            s.in_flight += 1;
+            s.max_in_flight = s.max_in_flight.max(s.in_flight);
+            released.push(next);
+        }
+        let namespace =
+            Scope { role: Role::Executor, name: s.info.mode.clone(), run_id: String::new(), stage: String::new() }
+                .state_namespace();
+        let count = released.len() as u64;
+        let gated = inner.hooks.len();
+        let mut ready = 0;
+        for (envelope, options) in released {
+            ready += usize::from(inner.release(envelope, &options, &namespace));
+        }
+        let gated = inner.hooks.len() > gated || ready < count as usize;
+        drop(inner);
+        for _ in 0..ready {
+            self.task_ready.notify_one();
+        }
+        if gated {
+            self.hook_ready.notify_one();
+        }
+        self.changed();
+        Ok(count)
+    }
+
     fn acquire_lease(&self, run_id: &str, owner: &str, ttl: Duration) -> anyhow::Result<bool> {
         let mut inner = self.lock();
         let run = inner.runs.get_mut(run_id).with_context(|| format!("no run `{run_id}`"))?;
@@ -591,6 +630,7 @@ impl RunStore for EmbeddedEngine {
             execution: None,
             tasks: HashMap::new(),
             max_parallel: None,
+            retuned: false,
             held: VecDeque::new(),
             in_flight: 0,
             max_in_flight: 0,

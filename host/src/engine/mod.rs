@@ -248,6 +248,15 @@ pub trait RunStore: StageHost {
     /// orchestrator stops when it sees the status. An error if it already ended.
     fn cancel_run(&self, run_id: &str) -> anyhow::Result<()>;
 
+    /// Change a running stage's `maxParallel` (`troupe serve`'s retuning): held tasks are
+    /// released up to the new limit at once; a lower limit lets running tasks finish and
+    /// holds later ones. It stays for the rest of the stage, whatever the executor's
+    /// later enqueues ask. How many held tasks it released.
+    fn set_max_parallel(&self, run_id: &str, stage: &str, max: u32) -> anyhow::Result<u64> {
+        let _ = (run_id, stage, max);
+        anyhow::bail!("this engine cannot change a running stage's maxParallel yet")
+    }
+
     /// Hold the run for `owner` for `ttl` (take it, or extend it if `owner` holds it);
     /// false while another orchestrator holds it.
     fn acquire_lease(&self, run_id: &str, owner: &str, ttl: Duration) -> anyhow::Result<bool>;

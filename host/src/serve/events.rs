@@ -55,6 +55,9 @@ pub enum Event {
     /// A task ended failed (after its retries): its error and how many tries it had.
     #[serde(rename_all = "camelCase")]
     TaskFailed { run_id: String, stage: String, index: u64, actor: String, error: String, attempts: u32 },
+    /// A running stage's `maxParallel` was changed through the API.
+    #[serde(rename_all = "camelCase")]
+    StageRetuned { run_id: String, stage: String, max_parallel: u32, released: u64 },
     #[serde(rename_all = "camelCase")]
     RunEnded { run_id: String, status: super::service::RunState, error: Option<String> },
 }
@@ -67,6 +70,7 @@ impl Event {
             Event::StageProgress { .. } => "stage-progress",
             Event::StageEnded { .. } => "stage-ended",
             Event::TaskFailed { .. } => "task-failed",
+            Event::StageRetuned { .. } => "stage-retuned",
             Event::RunEnded { .. } => "run-ended",
         }
     }
@@ -78,6 +82,7 @@ impl Event {
             | Event::StageProgress { run_id, .. }
             | Event::StageEnded { run_id, .. }
             | Event::TaskFailed { run_id, .. }
+            | Event::StageRetuned { run_id, .. }
             | Event::RunEnded { run_id, .. } => run_id,
         }
     }

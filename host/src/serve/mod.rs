@@ -69,6 +69,7 @@ pub fn router(runs: Arc<dyn Runs>, options: &ServeOptions) -> Router {
         .route("/v1/runs/{id}", get(routes::get))
         .route("/v1/runs/{id}/cancel", post(routes::cancel))
         .route("/v1/runs/{id}/events", get(routes::run_events))
+        .route("/v1/runs/{id}/stages/{stage}", axum::routing::patch(routes::tune))
         .route("/v1/events", get(routes::all_events))
         .route("/v1/validate", post(routes::validate))
         .route("/v1/pipelines", get(routes::pipelines))

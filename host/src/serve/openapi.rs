@@ -7,7 +7,7 @@ use super::problem::{FieldError, Problem};
 use super::routes::{self, Health};
 use super::service::{
     PipelineView, PluginUse, PluginView, RunDetail, RunPage, RunState, RunView, StageState, StageView, SubmitRun,
-    TaskView, ValidateRequest, Validation,
+    TaskView, TuneStage, ValidateRequest, Validation,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -25,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         routes::list,
         routes::get,
         routes::cancel,
+        routes::tune,
         routes::run_events,
         routes::all_events,
         routes::validate,
@@ -34,7 +35,7 @@ use utoipa::{Modify, OpenApi};
     ),
     components(schemas(
         Problem, FieldError, SubmitRun, RunView, RunDetail, RunPage, RunState, StageState, StageView, TaskView,
-        PluginUse, PluginView, PipelineView, Validation, ValidateRequest, Counts, Event, Health
+        PluginUse, PluginView, PipelineView, Validation, ValidateRequest, Counts, Event, Health, TuneStage
     )),
     modifiers(&Bearer),
     security(("bearer" = [])),

@@ -4,7 +4,8 @@
 use super::events::{Event, Numbered};
 use super::problem::Problem;
 use super::service::{
-    PipelineView, PluginView, RunDetail, RunFilter, RunPage, RunView, Runs, SubmitRun, ValidateRequest, Validation,
+    PipelineView, PluginView, RunDetail, RunFilter, RunPage, RunView, Runs, StageView, SubmitRun, TuneStage,
+    ValidateRequest, Validation,
 };
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -138,6 +139,25 @@ pub async fn get(State(api): State<Api>, Path(id): Path<String>) -> Result<Json<
     ))]
 pub async fn cancel(State(api): State<Api>, Path(id): Path<String>) -> Result<(StatusCode, Json<RunView>), Problem> {
     Ok((StatusCode::ACCEPTED, Json(api.cancel(&id)?)))
+}
+
+/// Change a running stage: its `maxParallel`, applied from the next release and recorded
+/// in the run's events (`stage-retuned`).
+#[utoipa::path(patch, path = "/v1/runs/{id}/stages/{stage}", tag = "runs", request_body = TuneStage,
+    params(("id" = String, Path, description = "The run's id"), ("stage" = String, Path, description = "The stage's name")),
+    responses(
+        (status = 200, description = "The stage, retuned", body = StageView),
+        (status = 400, description = "Nothing or a bad value to change", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such run or stage", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The stage is not running", body = Problem, content_type = "application/problem+json"),
+        (status = 501, description = "A change not supported yet (the rate)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn tune(
+    State(api): State<Api>,
+    Path((id, stage)): Path<(String, String)>,
+    Body(request): Body<TuneStage>,
+) -> Result<Json<StageView>, Problem> {
+    Ok(Json(api.tune(&id, &stage, &request)?))
 }
 
 /// Check a pipeline without running it: every problem, by field.

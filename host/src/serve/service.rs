@@ -150,6 +150,19 @@ pub struct SubmitRun {
     pub idempotency_key: Option<String>,
 }
 
+/// `PATCH /v1/runs/{id}/stages/{stage}`: what to change in a running stage.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TuneStage {
+    /// The most tasks of the stage enqueued-or-running at once, from now on (1 to
+    /// 1,000,000): held tasks are released up to it at once; lowering it lets running
+    /// tasks finish.
+    pub max_parallel: Option<u32>,
+    /// Not yet supported: changing a stage's rate limit.
+    #[schema(value_type = Object)]
+    pub rate: Option<Value>,
+}
+
 /// `POST /v1/validate`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -225,6 +238,7 @@ pub trait Runs: Send + Sync {
     fn get(&self, run_id: &str) -> Result<RunDetail, Problem>;
     fn cancel(&self, run_id: &str) -> Result<RunView, Problem>;
     fn validate(&self, pipeline: &Value) -> Validation;
+    fn tune(&self, run_id: &str, stage: &str, tune: &TuneStage) -> Result<StageView, Problem>;
     fn plugins(&self) -> Vec<PluginView>;
     fn pipelines(&self) -> Vec<PipelineView>;
     /// The run's view and its events from now on (subscribed before the view is taken,
@@ -733,6 +747,53 @@ impl<E: Engine> Runs for Service<E> {
         }
     }
 
+    fn tune(&self, run_id: &str, stage: &str, tune: &TuneStage) -> Result<StageView, Problem> {
+        if tune.rate.is_some() {
+            return Err(Problem::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "not-implemented",
+                "Not supported yet",
+                "changing a running stage's rate limit is not supported yet; `maxParallel` is",
+            ));
+        }
+        let Some(max) = tune.max_parallel else {
+            return Err(Problem::bad_request("say what to change: `maxParallel`", "/maxParallel"));
+        };
+        if !(1..=1_000_000).contains(&max) {
+            return Err(Problem::bad_request("`maxParallel` must be from 1 to 1,000,000", "/maxParallel"));
+        }
+        {
+            let registry = self.registry();
+            let entry = registry.runs.get(run_id).ok_or_else(|| no_run(run_id))?;
+            let view = entry.view.stages.iter().find(|s| s.name == stage).ok_or_else(|| {
+                Problem::not_found(format!("run {run_id} has no stage `{}`", crate::text::one_line(stage, 200)))
+            })?;
+            if entry.view.status != RunState::Running || view.status != StageState::Running {
+                return Err(Problem::conflict(
+                    "stage-not-running",
+                    "The stage is not running",
+                    format!(
+                        "stage `{stage}` of run {run_id} is {}: only a running stage can be retuned",
+                        stage_word(view.status, entry.view.status)
+                    ),
+                ));
+            }
+        }
+        let released = self.engine.set_max_parallel(run_id, stage, max).map_err(|e| {
+            Problem::conflict(
+                "stage-not-running",
+                "The stage is not running",
+                crate::text::one_line(&format!("{e:#}"), 1024),
+            )
+        })?;
+        let mut registry = self.registry();
+        let event =
+            Event::StageRetuned { run_id: run_id.to_string(), stage: stage.to_string(), max_parallel: max, released };
+        Self::publish(&mut registry, &self.all, event);
+        let entry = registry.runs.get(run_id).ok_or_else(|| no_run(run_id))?;
+        entry.view.stages.iter().find(|s| s.name == stage).cloned().ok_or_else(|| no_run(run_id))
+    }
+
     fn plugins(&self) -> Vec<PluginView> {
         let mut views: Vec<PluginView> = self
             .plugins
@@ -854,6 +915,16 @@ fn no_run(run_id: &str) -> Problem {
         "no run `{}` on this server (ended runs are forgotten after the retention period)",
         crate::text::one_line(run_id, 200)
     ))
+}
+
+fn stage_word(stage: StageState, run: RunState) -> &'static str {
+    match (stage, run) {
+        (StageState::Pending, RunState::Running) => "not started yet",
+        (StageState::Pending, _) => "never started",
+        (StageState::Running, _) => "running",
+        (StageState::Succeeded, _) => "over (it succeeded)",
+        (StageState::Failed, _) => "over (it failed)",
+    }
 }
 
 fn past(state: RunState) -> &'static str {
