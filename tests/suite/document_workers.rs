@@ -13,7 +13,7 @@
 pub(crate) mod receiver;
 mod twins;
 
-use receiver::{Answer, Receiver, PATH};
+use receiver::{Answer, Receiver};
 use serde_json::{json, Value};
 use std::io::Read;
 use std::path::Path;
@@ -135,29 +135,7 @@ fn the_example_in(language: &str) {
         ran.stderr
     );
 
-    let requests = accepting.requests();
-    assert_eq!(requests.len(), 3, "one POST per notifier: {requests:#?}");
-    let mut bodies: Vec<Value> = requests
-        .iter()
-        .map(|r| {
-            assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", PATH), "{r:?}");
-            assert_eq!(r.header("content-type"), Some("application/json"), "{r:?}");
-            assert!(r.header("user-agent").is_some_and(|a| a.starts_with("troupe-document-example")), "{r:?}");
-            r.json()
-        })
-        .collect();
-    bodies.sort_by_key(|b| b["channel"].as_str().unwrap_or("").to_string());
-    let notified = &reference["notify-all"];
-    assert_eq!(
-        bodies,
-        [&notified["EmailNotifier"], &notified["SlackNotifier"], &notified["WebhookNotifier"]].map(Value::clone)
-    );
-    assert_eq!(bodies[0]["subject"], "Documents processed: 7 pages");
-    assert_eq!(bodies[1]["text"], ":page_facing_up: Processed 2 invoice, 2 contract, 1 receipt, 1 report, 1 other");
-    assert_eq!(
-        bodies[2]["payload"]["pagesByType"],
-        json!({ "invoice": 2, "contract": 2, "receipt": 1, "report": 1, "other": 1 })
-    );
+    receiver::assert_the_three_messages(&accepting.requests(), &reference["notify-all"], None);
 
     // Email is accepted, Slack refused with a 500, the webhook hangs past the timeout.
     let refusing = Receiver::start(|body| match body["channel"].as_str() {

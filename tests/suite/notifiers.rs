@@ -9,7 +9,7 @@
 //!   refused by the host: the task fails naming the actor and the URL, nothing arrives;
 //! - the example's own input names no webhook: the default run stays offline.
 
-use crate::document_workers::receiver::{Answer, Receiver, PATH};
+use crate::document_workers::receiver::{self, Answer, Receiver, PATH};
 use crate::document_workers::{input_with, read_json};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -64,29 +64,10 @@ fn the_notifiers_post_their_messages_to_the_granted_webhook() {
     let notified = &context["notify-all"];
 
     let requests = receiver.requests();
-    assert_eq!(requests.len(), 3, "one POST per notifier: {requests:#?}");
-    let mut bodies: Vec<Value> = requests
-        .iter()
-        .map(|r| {
-            assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", PATH), "{r:?}");
-            assert_eq!(r.header("content-type"), Some("application/json"), "{r:?}");
-            assert_eq!(r.header("user-agent"), Some("troupe-document-example (wasm)"), "{r:?}");
-            assert_eq!(r.header("content-length"), Some(r.body.len().to_string().as_str()), "{r:?}");
-            r.json()
-        })
-        .collect();
-    bodies.sort_by_key(|b| b["channel"].as_str().unwrap_or("").to_string());
-    assert_eq!(
-        bodies,
-        [&notified["EmailNotifier"], &notified["SlackNotifier"], &notified["WebhookNotifier"]].map(Value::clone),
-        "each notifier posts exactly the message it returns"
-    );
-    assert_eq!(bodies[0]["subject"], "Documents processed: 7 pages");
-    assert_eq!(bodies[1]["text"], ":page_facing_up: Processed 2 invoice, 2 contract, 1 receipt, 1 report, 1 other");
-    assert_eq!(
-        bodies[2]["payload"]["pagesByType"],
-        json!({ "invoice": 2, "contract": 2, "receipt": 1, "report": 1, "other": 1 })
-    );
+    receiver::assert_the_three_messages(&requests, notified, Some("troupe-document-example (wasm)"));
+    for r in &requests {
+        assert_eq!(r.header("content-length"), Some(r.body.len().to_string().as_str()), "{r:?}");
+    }
 
     // The same outputs as the offline run: delivering changes nothing in the context.
     let offline = run("troupe.toml", &format!("{EXAMPLE}/input.json"));

@@ -146,3 +146,33 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     reader.read_exact(&mut body).ok()?;
     Some(Request { method, path, headers, body })
 }
+
+/// The three notifiers' POSTs, each checked (method, path, JSON, a `troupe-document-example`
+/// user agent; `agent` whole when given), equal to what they returned (`notified`, the
+/// notify-all stage's output) and to the example's known messages.
+pub fn assert_the_three_messages(requests: &[Request], notified: &Value, agent: Option<&str>) {
+    assert_eq!(requests.len(), 3, "one POST per notifier: {requests:#?}");
+    let mut bodies: Vec<Value> = requests
+        .iter()
+        .map(|r| {
+            assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", PATH), "{r:?}");
+            assert_eq!(r.header("content-type"), Some("application/json"), "{r:?}");
+            let user_agent = r.header("user-agent").unwrap_or_default();
+            assert!(user_agent.starts_with("troupe-document-example"), "{r:?}");
+            assert!(agent.is_none_or(|a| a == user_agent), "{r:?}");
+            r.json()
+        })
+        .collect();
+    bodies.sort_by_key(|b| b["channel"].as_str().unwrap_or("").to_string());
+    assert_eq!(
+        bodies,
+        [&notified["EmailNotifier"], &notified["SlackNotifier"], &notified["WebhookNotifier"]].map(Value::clone),
+        "each notifier posts exactly the message it returns"
+    );
+    assert_eq!(bodies[0]["subject"], "Documents processed: 7 pages");
+    assert_eq!(bodies[1]["text"], ":page_facing_up: Processed 2 invoice, 2 contract, 1 receipt, 1 report, 1 other");
+    assert_eq!(
+        bodies[2]["payload"]["pagesByType"],
+        serde_json::json!({ "invoice": 2, "contract": 2, "receipt": 1, "report": 1, "other": 1 })
+    );
+}
