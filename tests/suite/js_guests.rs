@@ -261,7 +261,10 @@ fn a_pipeline_of_dedupe_and_render_runs_in_troupe() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("scatter.input: `$.trigger.orders` is an object, not an array (stage letters)"),
+        stderr.contains(
+            ": stage letters failed: the `dedupe` executor returned an error: \
+             scatter.input: `$.trigger.orders` is an object, not an array (stage letters)\n"
+        ),
         "{stderr}"
     );
 
@@ -272,7 +275,10 @@ fn a_pipeline_of_dedupe_and_render_runs_in_troupe() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("task 0 (Render): Render: `lettres` at offset 0: no value named `lettres`"),
+        stderr.contains(
+            ": stage summary failed: 1 of 1 tasks failed (tolerated: 0)\n  \
+             task 0 (Render): Render: `lettres` at offset 0: no value named `lettres`"
+        ),
         "{stderr}"
     );
 }
