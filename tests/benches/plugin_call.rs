@@ -86,8 +86,11 @@ fn summary() {
 
     let cache_dir = tempfile::tempdir().unwrap();
     let cached = Loader::new(&options(), Some(CompileCache::new(cache_dir.path()))).unwrap();
-    let languages =
-        [("single", "Rust, single.wasm", 20_000), ("chunk", "Python, chunk.wasm", 500), ("dedupe", "JavaScript, dedupe.wasm", 500)];
+    let languages = [
+        ("single", "Rust, single.wasm", 20_000),
+        ("chunk", "Python, chunk.wasm", 500),
+        ("dedupe", "JavaScript, dedupe.wasm", 500),
+    ];
     for (name, label, calls) in languages {
         let size = std::fs::metadata(plugin(name)).unwrap().len() as f64 / (1 << 20) as f64;
         let cold = load_time(&Loader::new(&options(), None).unwrap(), name);

@@ -60,7 +60,14 @@ fn dedupe_is_a_0_2_0_executor_that_reports_every_problem_with_its_field() {
     let fields: Vec<&str> = problems.iter().map(|(f, _)| f.as_str()).collect();
     assert_eq!(
         fields,
-        ["actor", "scatter.input", "scatter.as", "executorConfig.key", "executorConfig.maxParallel", "executorConfig.size"],
+        [
+            "actor",
+            "scatter.input",
+            "scatter.as",
+            "executorConfig.key",
+            "executorConfig.maxParallel",
+            "executorConfig.size"
+        ],
         "{problems:#?}"
     );
     let message = |field: &str| problems.iter().find(|(f, _)| f == field).map(|(_, m)| m.as_str()).unwrap();
@@ -145,13 +152,18 @@ fn dedupe_fails_its_stage_with_a_clear_message_for_bad_stage_input() {
         Err(ExecutorError::Fatal("scatter.input: `$.trigger.orders` matched nothing".into()))
     );
     assert_eq!(
-        fatal(json!({ "trigger": { "orders": [{ "email": "a@example.com" }, { "name": "b" }] } }), json!({ "key": "$.email" })),
+        fatal(
+            json!({ "trigger": { "orders": [{ "email": "a@example.com" }, { "name": "b" }] } }),
+            json!({ "key": "$.email" })
+        ),
         Err(ExecutorError::Fatal("executorConfig.key: `$.email` matched nothing in item 1 ({\"name\":\"b\"})".into()))
     );
     // `execute` checks what `validate` checks, in one message.
     assert_eq!(
         fatal(json!({ "trigger": { "orders": [] } }), json!({ "maxParallel": "2" })),
-        Err(ExecutorError::Fatal("executorConfig.maxParallel: must be a whole number of at least 1, found \"2\"".into()))
+        Err(ExecutorError::Fatal(
+            "executorConfig.maxParallel: must be a whole number of at least 1, found \"2\"".into()
+        ))
     );
 }
 
@@ -170,16 +182,24 @@ fn render_fills_its_template_and_refuses_bad_input_with_the_reason() {
                     {{/each}}total {{total}}, {{ lines | length }} lines, {{ note | trim | html }}, {{ name | json }}";
     assert_eq!(
         invoke(json!({ "template": template, "values": values })),
-        Ok(json!({ "text": "Dear ADA: 0. 2 x tea for Ada; 1. 1 x jam for Ada; total 12.5, 2 lines, &lt;fragile&gt;, \"Ada\"" }))
+        Ok(
+            json!({ "text": "Dear ADA: 0. 2 x tea for Ada; 1. 1 x jam for Ada; total 12.5, 2 lines, &lt;fragile&gt;, \"Ada\"" })
+        )
     );
     assert_eq!(invoke(json!({ "template": "no values" })), Ok(json!({ "text": "no values" })));
 
     let refused = [
         (json!([1]), "Render: the input must be an object {\"template\": \"...\", \"values\": {...}}, found an array"),
         (json!({ "values": {} }), "Render: `template` must be a string, found nothing"),
-        (json!({ "template": "x", "value": {} }), "Render: unknown input field `value` (Render reads `template` and `values`)"),
+        (
+            json!({ "template": "x", "value": {} }),
+            "Render: unknown input field `value` (Render reads `template` and `values`)",
+        ),
         (json!({ "template": "x", "values": [] }), "Render: `values` must be an object, found an array"),
-        (json!({ "template": "Hi {{nmae}}", "values": { "name": "Ada" } }), "Render: `nmae` at offset 3: no value named `nmae`"),
+        (
+            json!({ "template": "Hi {{nmae}}", "values": { "name": "Ada" } }),
+            "Render: `nmae` at offset 3: no value named `nmae`",
+        ),
         (
             json!({ "template": "{{a.b.c}}", "values": { "a": { "b": 1 } } }),
             "Render: `a.b.c` at offset 0: `a.b` is a number without `c`",
@@ -193,7 +213,10 @@ fn render_fills_its_template_and_refuses_bad_input_with_the_reason() {
             json!({ "template": "{{#each name}}x{{/each}}", "values": { "name": "Ada" } }),
             "Render: `{{#each name}}` at offset 0: `name` is a string, not an array",
         ),
-        (json!({ "template": "{{#each xs}}x", "values": { "xs": [] } }), "Render: `{{#each xs}}` at offset 0 is never closed with `{{/each}}`"),
+        (
+            json!({ "template": "{{#each xs}}x", "values": { "xs": [] } }),
+            "Render: `{{#each xs}}` at offset 0 is never closed with `{{/each}}`",
+        ),
         (json!({ "template": "x{{/each}}" }), "Render: `{{/each}}` at offset 1 closes no `{{#each}}`"),
     ];
     for (input, message) in refused {
