@@ -2,12 +2,15 @@
 //!
 //! Prints, before criterion's own report, a summary with the figures the foundation
 //! issue asks for: the median of instantiate + one no-op call (goal: 20 µs or less), the
-//! cold compile time, and the time to load the same component from the on-disk cache.
+//! cold compile time, and the time to load the same component from the on-disk cache;
+//! then the same three for an executor in each guest language (Rust `single`, Python
+//! `chunk`, JavaScript `dedupe`).
 
 use criterion::{criterion_group, Criterion};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use troupe::manifest::Limits;
 use troupe::plugin::{CompileCache, EngineOptions, Loader, PluginSpec};
 use troupe::{RecordingHost, StageHost};
 use troupe_tests::plugin;
@@ -30,10 +33,33 @@ fn percentile(mut samples: Vec<Duration>, p: f64) -> Duration {
     samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)]
 }
 
+/// Room for the components with a language runtime inside (Python, JavaScript), as their
+/// manifest entries give them.
+fn spec(name: &str) -> PluginSpec {
+    PluginSpec::file(name, plugin(name)).with_limits(Limits { memory_mib: 256, timeout_ms: 30_000, ..Limits::DEFAULT })
+}
+
 fn load_time(loader: &Loader, name: &str) -> Duration {
     let started = Instant::now();
-    loader.load_executor(&PluginSpec::file(name, plugin(name)), json!({})).unwrap();
+    loader.load_executor(&spec(name), json!({})).unwrap();
     started.elapsed()
+}
+
+/// Instantiate + `name()` of `name`, `calls` times after a warm-up: the median and p99.
+fn call_times(loader: &Loader, name: &str, calls: usize) -> (Duration, Duration) {
+    let executor = loader.load_executor(&spec(name), json!({})).unwrap();
+    let host = host();
+    for _ in 0..calls.div_ceil(10) {
+        executor.reported_name(host.clone()).unwrap();
+    }
+    let samples: Vec<Duration> = (0..calls)
+        .map(|_| {
+            let started = Instant::now();
+            executor.reported_name(host.clone()).unwrap();
+            started.elapsed()
+        })
+        .collect();
+    (median(samples.clone()), percentile(samples, 0.99))
 }
 
 fn summary() {
@@ -60,13 +86,22 @@ fn summary() {
 
     let cache_dir = tempfile::tempdir().unwrap();
     let cached = Loader::new(&options(), Some(CompileCache::new(cache_dir.path()))).unwrap();
-    for (name, label) in [("single", "Rust, single.wasm"), ("chunk", "Python, chunk.wasm")] {
+    let languages = [
+        ("single", "Rust, single.wasm", 20_000),
+        ("chunk", "Python, chunk.wasm", 500),
+        ("dedupe", "JavaScript, dedupe.wasm", 500),
+    ];
+    for (name, label, calls) in languages {
         let size = std::fs::metadata(plugin(name)).unwrap().len() as f64 / (1 << 20) as f64;
         let cold = load_time(&Loader::new(&options(), None).unwrap(), name);
         load_time(&cached, name); // fills the cache
         let warm = median((0..5).map(|_| load_time(&cached, name)).collect());
+        let (call, p99) = call_times(&cached, name, calls);
         println!(
-            "load {label} ({size:.1} MiB): cold compile {:.1} ms, from the on-disk cache {:.2} ms (median of 5)",
+            "{label} ({size:.1} MiB): instantiate + name() median {:.1} µs (p99 {:.1} µs, {calls} calls), \
+             cold compile {:.1} ms, from the on-disk cache {:.2} ms (median of 5)",
+            call.as_secs_f64() * 1e6,
+            p99.as_secs_f64() * 1e6,
             cold.as_secs_f64() * 1e3,
             warm.as_secs_f64() * 1e3
         );

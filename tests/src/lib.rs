@@ -24,6 +24,8 @@
 //!   - `custom_executors.rs`: rate-limited, retry, circuit-breaker (both engines).
 //!   - `python_guests.rs`: the Python guests on WIT 0.2: `chunk`'s host-error handling,
 //!     the `py-canary` fixture growing its stage (both engines).
+//!   - `js_guests.rs`: the JavaScript guests (`dedupe`, `Render`): called directly, then
+//!     together in a pipeline through the `troupe` binary.
 //!   - `examples.rs`: `examples/` end to end (both engines).
 //!   - `distributed.rs`: real processes against a real Redis (kills, restarts, resume).
 //!   - `protocol_doc/`: docs/redis-protocol.md's worked session replayed against a real
@@ -85,7 +87,8 @@ fn built(relative: &str) -> PathBuf {
     path
 }
 
-/// A component built from `plugins/executors/<name>` or `plugins/python/<name>`.
+/// A component built from `plugins/executors/<name>`, `plugins/python/<name>` or
+/// `plugins/js/<name>`.
 pub fn plugin(name: &str) -> PathBuf {
     built(&format!("{name}.wasm"))
 }

@@ -21,6 +21,7 @@ mod grants;
 mod growing_stages;
 mod harness;
 mod hostile;
+mod js_guests;
 mod loading;
 mod manifest_ui;
 mod node_worker_package;

@@ -61,6 +61,7 @@ fn the_default_manifest_loads() {
             "canary",
             "chunk",
             "circuit-breaker",
+            "dedupe",
             "expand",
             "fork-join",
             "gather",

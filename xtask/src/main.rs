@@ -1,7 +1,8 @@
 //! `cargo xtask <command>`: the project's one entry point for building, testing and
 //! demonstrating troupe from a fresh clone.
 //!
-//! - `build`: the host (release) and every guest, as components in `target/plugins/`.
+//! - `build`: the host (release) and every guest (Rust, Python, JavaScript), as components
+//!   in `target/plugins/`.
 //! - `test`: `build`, then every test of the host workspace (starting Redis if none answers),
 //!   then the behavioural suites again on Redis.
 //! - `lint`: rustfmt and clippy over both workspaces (what CI checks).
@@ -9,6 +10,7 @@
 //! - `bench`: `build`, then the benchmarks, which print their figures.
 
 mod guests;
+mod js;
 mod python;
 mod redis;
 mod testing;
@@ -71,6 +73,7 @@ fn build(root: &Path) -> anyhow::Result<()> {
     let out = root.join("target").join("plugins");
     guests::build_all(root, &out)?;
     python::build_all(root, &out)?;
+    js::build_all(root, &out)?;
     eprintln!("xtask: building the host (release)");
     run(cargo(root).args(["build", "--release", "-p", "troupe"]))
 }
