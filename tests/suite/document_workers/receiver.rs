@@ -59,8 +59,17 @@ impl Receiver {
 
     /// On `port` of 127.0.0.1 (0: any free one), for a URL a manifest grants by port.
     pub fn start_on(port: u16, answer: fn(&Value) -> Answer) -> Receiver {
-        let listener = TcpListener::bind(("127.0.0.1", port))
-            .unwrap_or_else(|e| panic!("cannot listen on 127.0.0.1:{port} for the webhook receiver: {e}"));
+        // A receiver just dropped on the same port lets go of it from its own thread.
+        let started = std::time::Instant::now();
+        let listener = loop {
+            match TcpListener::bind(("127.0.0.1", port)) {
+                Ok(listener) => break listener,
+                Err(_) if port != 0 && started.elapsed() < Duration::from_secs(10) => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => panic!("cannot listen on 127.0.0.1:{port} for the webhook receiver: {e}"),
+            }
+        };
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
