@@ -105,8 +105,6 @@ impl EmbeddedEngine {
         }
     }
 
-    /// Refuse tasks of these actors (the manifest's `external = true`) with an error that
-    /// says they need Redis and a worker of the user's own.
     /// Drop an ended run and everything kept for it, so a long-lived host (`troupe
     /// serve`) stays bounded; a running run is kept. Whether it was dropped.
     pub fn forget_run(&self, run_id: &str) -> bool {
@@ -119,6 +117,8 @@ impl EmbeddedEngine {
         ended
     }
 
+    /// Refuse tasks of these actors (the manifest's `external = true`) with an error that
+    /// says they need Redis and a worker of the user's own.
     pub fn with_external(mut self, actors: impl IntoIterator<Item = String>) -> Self {
         self.external = actors.into_iter().collect();
         self
