@@ -712,8 +712,8 @@ impl<E: Engine> Runs for Service<E> {
 
     fn cancel(&self, run_id: &str) -> Result<RunView, Problem> {
         {
-            let registry = self.registry();
-            let entry = registry.runs.get(run_id).ok_or_else(|| no_run(run_id))?;
+            let mut registry = self.registry();
+            let entry = registry.runs.get_mut(run_id).ok_or_else(|| no_run(run_id))?;
             if entry.view.status != RunState::Running {
                 return Err(Problem::conflict(
                     "run-ended",
@@ -721,18 +721,27 @@ impl<E: Engine> Runs for Service<E> {
                     format!("run {run_id} already ended: it {}", past(entry.view.status)),
                 ));
             }
-        }
-        let cancelled = self.engine.cancel_run(run_id);
-        let mut registry = self.registry();
-        let entry = registry.runs.get_mut(run_id).ok_or_else(|| no_run(run_id))?;
-        if let Err(e) = cancelled {
-            if self.engine.run_exists(run_id).unwrap_or(true) {
-                let detail = crate::text::one_line(&format!("{e:#}"), 1024);
-                return Err(Problem::conflict("run-ended", "The run already ended", detail));
-            }
-            // Submitted a moment ago, not in the engine yet: cancelled as soon as it is.
+            // First the flag, then the engine: a run the engine does not have yet is
+            // cancelled by its observer as soon as it has (`run_started`), whichever of
+            // the two comes first.
             entry.cancel_requested = true;
         }
+        let ended = |e: anyhow::Error| {
+            Problem::conflict("run-ended", "The run already ended", crate::text::one_line(&format!("{e:#}"), 1024))
+        };
+        if let Err(e) = self.engine.cancel_run(run_id) {
+            if self.engine.run_exists(run_id).unwrap_or(true) {
+                // It may have started between the two calls: a running run is cancelled
+                // now, one its observer cancelled (the flag) is done.
+                match self.engine.run_status(run_id) {
+                    Ok(crate::engine::RunStatus::Running) => self.engine.cancel_run(run_id).map_err(ended)?,
+                    Ok(crate::engine::RunStatus::Cancelled) => {}
+                    _ => return Err(ended(e)),
+                }
+            }
+        }
+        let mut registry = self.registry();
+        let entry = registry.runs.get_mut(run_id).ok_or_else(|| no_run(run_id))?;
         entry.view.error.get_or_insert_with(|| "cancelled through the API".into());
         Ok(entry.view.clone())
     }
