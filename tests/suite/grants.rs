@@ -131,7 +131,11 @@ fn run(manifest: &Path, pipeline: &Value, input: &Value) -> std::process::Output
 fn fetch(manifest: &Path, requests: Value, stop_on_error: bool) -> Result<Value, String> {
     let pipeline = json!({ "name": "fetching", "stages": [
         { "name": "fetch", "mode": "single", "actor": "Fetch", "input": "$.trigger" } ] });
-    let out = run(manifest, &pipeline, &json!({ "requests": requests, "stopOnError": stop_on_error }));
+    fetch_output(&run(manifest, &pipeline, &json!({ "requests": requests, "stopOnError": stop_on_error })))
+}
+
+/// The `fetch` stage's output of a run that succeeded, or its error output.
+fn fetch_output(out: &std::process::Output) -> Result<Value, String> {
     if out.status.success() {
         let context: Value = serde_json::from_slice(&out.stdout).unwrap();
         Ok(context["fetch"].clone())
@@ -313,13 +317,7 @@ limits = {{ memory-mib = 256, timeout-ms = 30000 }}
     std::fs::write(&manifest, text).unwrap();
     let pipeline = json!({ "name": "fetching", "stages": [
         { "name": "fetch", "mode": "single", "actor": "FetchJson", "input": "$.trigger" } ] });
-    let out = run(&manifest, &pipeline, &input);
-    if out.status.success() {
-        let context: Value = serde_json::from_slice(&out.stdout).unwrap();
-        Ok(context["fetch"].clone())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into())
-    }
+    fetch_output(&run(&manifest, &pipeline, &input))
 }
 
 #[test]

@@ -81,7 +81,7 @@ fn guests(root: &Path) -> anyhow::Result<Vec<JsGuest>> {
 
 /// The newest modification time among `paths` and, for folders, the files directly in
 /// them (guests are flat folders; `wit/` is read without its frozen `v0.1/`).
-fn newest(paths: impl IntoIterator<Item = PathBuf>) -> SystemTime {
+pub(crate) fn newest(paths: impl IntoIterator<Item = PathBuf>) -> SystemTime {
     paths
         .into_iter()
         .flat_map(|p| match std::fs::read_dir(&p) {

@@ -11,11 +11,11 @@
 //! wasmtime-wasi-http crate ships, so the guest imports exactly the `wasi:http` version
 //! the host links, and nothing is vendored here.
 
+use crate::js::newest;
 use crate::run;
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::SystemTime;
 
 const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
 /// The world that adds `wasi:http/outgoing-handler` to an actor (see the module doc).
@@ -53,14 +53,6 @@ fn guests(root: &Path) -> anyhow::Result<Vec<PyGuest>> {
     Ok(found)
 }
 
-fn newest(paths: impl IntoIterator<Item = PathBuf>) -> SystemTime {
-    paths
-        .into_iter()
-        .filter_map(|p| p.metadata().and_then(|m| m.modified()).ok())
-        .max()
-        .unwrap_or(SystemTime::UNIX_EPOCH)
-}
-
 fn ensure_componentize_py() -> anyhow::Result<()> {
     let ok = Command::new("componentize-py").arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
     if !ok {
@@ -88,13 +80,11 @@ pub fn build_all(root: &Path, out: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     let wit = root.join("wit");
-    let wit_files: Vec<PathBuf> = std::fs::read_dir(&wit)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
     let mut checked = false;
     let mut http_wit: Option<PathBuf> = None;
     for g in guests {
         let dest = if g.fixture { out.join("fixtures") } else { out.to_path_buf() }.join(format!("{}.wasm", g.name));
-        let sources: Vec<PathBuf> = std::fs::read_dir(&g.dir)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        let inputs = newest(sources.into_iter().chain(wit_files.iter().cloned()));
+        let inputs = newest([g.dir.clone(), wit.clone()]);
         if dest.is_file() && newest([dest.clone()]) > inputs {
             continue;
         }
