@@ -14,7 +14,7 @@
 
 use crate::api::{Outcome, TaskRef};
 use crate::engine::{Engine, HookKind, HookWork, StageInfo, TaskEnvelope};
-use crate::plugin::{ExecutorPlugin, Plugins};
+use crate::plugin::{Catalog, ExecutorPlugin, Plugins};
 use crate::rules::hooks::{self, Admit, Review};
 use crate::stage_host::StageHost;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,8 +50,9 @@ impl Drop for HookHost {
     }
 }
 
-/// Start a hook host for `engine`, running the hooks of the executors in `plugins`.
-pub fn spawn<E: Engine>(engine: Arc<E>, plugins: Arc<Plugins>) -> HookHost {
+/// Start a hook host for `engine`, running the hooks of the executors in each run's
+/// plugins in `catalog`.
+pub fn spawn<E: Engine>(engine: Arc<E>, catalog: impl Catalog) -> HookHost {
     let (stop, mut stopped) = watch::channel(false);
     let done = Arc::new(AtomicU64::new(0));
     let counter = done.clone();
@@ -65,6 +66,7 @@ pub fn spawn<E: Engine>(engine: Arc<E>, plugins: Arc<Plugins>) -> HookHost {
                         work = engine.next_hook_work() => work,
                         _ = stopped.changed() => break,
                     };
+                    let plugins = catalog.plugins_for(&work.task.run_id);
                     if let Err(e) = handle(&engine, &plugins, work) {
                         eprintln!("troupe hooks: {e:#}");
                     }

@@ -36,6 +36,9 @@
 //! - [`harness`]: the plugin harness: one executor, a stage, a context and scripted
 //!   outcomes, simulated on a virtual clock with the stage rules (release, admission,
 //!   review, maxParallel, rate limits, the barrier); `troupe test` is its command.
+//! - [`reload`]: hot reload: watch a manifest and its plugins folder, load a changed set
+//!   off the serving path, swap it into a [`plugin::Pinned`] catalog (running runs keep
+//!   theirs) or refuse it whole.
 //! - [`serve`]: `troupe serve`, the HTTP API (axum) that applications submit runs to:
 //!   runs, their events, problem documents, the OpenAPI document.
 //! - `cli` (binary only): the `troupe` command.
@@ -53,6 +56,7 @@ pub mod orchestrator;
 pub mod pipeline;
 pub mod plugin;
 pub mod recording;
+pub mod reload;
 pub mod rules;
 pub mod serve;
 pub mod stage_host;

@@ -12,7 +12,7 @@
 use crate::actors;
 use crate::api::Outcome;
 use crate::engine::{Engine, TaskEnvelope};
-use crate::plugin::{Actor, Plugins};
+use crate::plugin::{Actor, Catalog, Plugins};
 use crate::stage_host::StageHost;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -54,8 +54,10 @@ impl Drop for Workers {
 }
 
 /// Start workers serving `engine`: at most `concurrency` tasks in progress, on
-/// `min(concurrency, 2 x cores)` threads.
-pub fn spawn<E: Engine>(engine: Arc<E>, plugins: Arc<Plugins>, concurrency: usize) -> Workers {
+/// `min(concurrency, 2 x cores)` threads. Each task runs on its run's plugins in
+/// `catalog` (one set for everything, or the set its run is pinned to).
+pub fn spawn<E: Engine>(engine: Arc<E>, catalog: impl Catalog, concurrency: usize) -> Workers {
+    let catalog: Arc<dyn Catalog> = Arc::new(catalog);
     let concurrency = concurrency.max(1);
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let permits = Arc::new(Semaphore::new(concurrency));
@@ -63,8 +65,8 @@ pub fn spawn<E: Engine>(engine: Arc<E>, plugins: Arc<Plugins>, concurrency: usiz
     let mut threads = Vec::new();
     let ran = Arc::new(AtomicU64::new(0));
     for n in 0..concurrency.min(2 * cores) {
-        let (engine, plugins, permits, mut stopped) =
-            (engine.clone(), plugins.clone(), permits.clone(), stopped.clone());
+        let (engine, catalog, permits, mut stopped) =
+            (engine.clone(), catalog.clone(), permits.clone(), stopped.clone());
         let ran = ran.clone();
         let thread = std::thread::Builder::new()
             .name(format!("troupe-worker-{n}"))
@@ -82,8 +84,9 @@ pub fn spawn<E: Engine>(engine: Arc<E>, plugins: Arc<Plugins>, concurrency: usiz
                             task = engine.next_task() => task,
                             _ = stopped.changed() => break,
                         };
+                        let plugins = catalog.plugins_for(&task.run_id);
                         let native = matches!(plugins.actor(&task.actor), Some(Actor::Builtin(_)));
-                        let (engine, plugins, ran) = (engine.clone(), plugins.clone(), ran.clone());
+                        let (engine, ran) = (engine.clone(), ran.clone());
                         let work = async move {
                             if let Err(e) = run_task(&engine, &plugins, task).await {
                                 eprintln!("troupe worker: {e:#}");

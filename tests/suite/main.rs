@@ -21,6 +21,7 @@ mod grants;
 mod growing_stages;
 mod harness;
 mod hostile;
+mod hot_reload;
 mod js_guests;
 mod loading;
 mod manifest_ui;

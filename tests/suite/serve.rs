@@ -13,20 +13,20 @@ use std::time::{Duration, Instant};
 use troupe_tests::{assert_golden, root};
 
 /// A `troupe serve` process, killed when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     token: Option<String>,
-    agent: ureq::Agent,
+    pub(crate) agent: ureq::Agent,
     _pipelines: tempfile::TempDir,
 }
 
 impl Server {
-    fn start(extra: &[&str]) -> Server {
+    pub(crate) fn start(extra: &[&str]) -> Server {
         Server::start_with(extra, None)
     }
 
-    fn start_with(extra: &[&str], token: Option<&str>) -> Server {
+    pub(crate) fn start_with(extra: &[&str], token: Option<&str>) -> Server {
         let pipelines = tempfile::tempdir().unwrap();
         std::fs::copy(
             root().join("examples/document-processing/pipeline.json"),
@@ -73,11 +73,11 @@ impl Server {
         Server { child, base, token: token.map(str::to_string), agent, _pipelines: pipelines }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    fn get(&self, path: &str) -> (u16, Value) {
+    pub(crate) fn get(&self, path: &str) -> (u16, Value) {
         let mut request = self.agent.get(&self.url(path));
         if let Some(t) = &self.token {
             request = request.header("authorization", &format!("Bearer {t}"));
@@ -88,11 +88,11 @@ impl Server {
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
-    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+    pub(crate) fn post(&self, path: &str, body: &Value) -> (u16, Value) {
         self.post_with(path, body, &[])
     }
 
-    fn post_with(&self, path: &str, body: &Value, headers: &[(&str, &str)]) -> (u16, Value) {
+    pub(crate) fn post_with(&self, path: &str, body: &Value, headers: &[(&str, &str)]) -> (u16, Value) {
         let mut request = self.agent.post(&self.url(path)).header("content-type", "application/json");
         if let Some(t) = &self.token {
             request = request.header("authorization", &format!("Bearer {t}"));
@@ -107,7 +107,7 @@ impl Server {
     }
 
     /// The run's events until its stream ends: (event name, data) pairs.
-    fn events(&self, run_id: &str) -> Vec<(String, Value)> {
+    pub(crate) fn events(&self, run_id: &str) -> Vec<(String, Value)> {
         let response = self.agent.get(&self.url(&format!("/v1/runs/{run_id}/events"))).call().unwrap();
         assert_eq!(response.status().as_u16(), 200);
         let reader = BufReader::new(response.into_body().into_reader());
@@ -124,8 +124,29 @@ impl Server {
         events
     }
 
+    /// Every run's events from now on (subscribed when this returns: the reply's headers
+    /// come after the subscription), as (event name, data) pairs.
+    pub(crate) fn all_events(&self) -> std::sync::mpsc::Receiver<(String, Value)> {
+        let all = self.agent.get(&self.url("/v1/events")).call().unwrap();
+        let (sender, received) = std::sync::mpsc::channel::<(String, Value)>();
+        std::thread::spawn(move || {
+            let mut name = String::new();
+            for line in BufReader::new(all.into_body().into_reader()).lines() {
+                let Ok(line) = line else { return };
+                if let Some(n) = line.strip_prefix("event: ") {
+                    name = n.to_string();
+                } else if let Some(data) = line.strip_prefix("data: ") {
+                    if sender.send((name.clone(), serde_json::from_str(data).unwrap())).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        received
+    }
+
     /// Poll the run until it ended; its detail.
-    fn wait(&self, run_id: &str) -> Value {
+    pub(crate) fn wait(&self, run_id: &str) -> Value {
         let started = Instant::now();
         loop {
             let (status, run) = self.get(&format!("/v1/runs/{run_id}"));
@@ -389,8 +410,10 @@ fn the_catalogue_lists_pipelines_and_plugins() {
     assert_eq!(pipelines[0]["modes"], json!(["broadcast", "fork-join", "gather", "scatter"]));
     let (_, plugins) = server.get("/v1/plugins");
     let find = |role: &str, name: &str| -> Value {
-        plugins.as_array().unwrap().iter().find(|p| p["role"] == role && p["name"] == name).cloned().unwrap()
+        plugins["plugins"].as_array().unwrap().iter().find(|p| p["role"] == role && p["name"] == name).cloned().unwrap()
     };
+    assert_eq!(plugins["error"], Value::Null, "{plugins}");
+    assert_eq!(plugins["olderSetsInUse"], 0, "{plugins}");
     assert_eq!(find("mode", "scatter")["witVersion"], "0.2.0");
     assert_eq!(find("actor", "Wait")["kind"], "builtin");
     assert_eq!(find("actor", "FetchJson")["allowHttp"], json!([]));
@@ -557,23 +580,8 @@ fn a_running_stages_max_parallel_is_raised_and_the_engine_counts_it() {
     let request = json!({ "pipeline": { "name": "slow", "stages": [{ "name": "wait", "mode": "scatter", "actor": "Wait",
         "scatter": { "input": "$.trigger.items", "as": "item" }, "input": { "ms": 200 },
         "executorConfig": { "maxParallel": 1 } }] }, "input": { "items": vec![1; 12] } });
-    // Every run's events, subscribed before the run exists (the reply's headers come
-    // after the subscription), read until this run ends.
-    let all = server.agent.get(&server.url("/v1/events")).call().unwrap();
-    let (sender, received) = std::sync::mpsc::channel::<(String, Value)>();
-    std::thread::spawn(move || {
-        let mut name = String::new();
-        for line in BufReader::new(all.into_body().into_reader()).lines() {
-            let Ok(line) = line else { return };
-            if let Some(n) = line.strip_prefix("event: ") {
-                name = n.to_string();
-            } else if let Some(data) = line.strip_prefix("data: ") {
-                if sender.send((name.clone(), serde_json::from_str(data).unwrap())).is_err() {
-                    return;
-                }
-            }
-        }
-    });
+    // Every run's events, subscribed before the run exists, read until this run ends.
+    let received = server.all_events();
     let (status, run) = server.post("/v1/runs", &request);
     assert_eq!(status, 201, "{run}");
     let id = run["id"].as_str().unwrap();

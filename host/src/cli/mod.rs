@@ -3,6 +3,7 @@
 mod cancel;
 mod compile;
 mod dry_run;
+mod hot_reload;
 mod new;
 mod plugins;
 mod progress;

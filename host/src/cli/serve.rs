@@ -12,7 +12,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use troupe::engine::{EmbeddedEngine, Engine};
-use troupe::plugin::Plugins;
+use troupe::manifest::Manifest;
+use troupe::plugin::Pinned;
+use troupe::reload::Accept;
 use troupe::serve::{self, Runs, ServeOptions, Service};
 
 #[derive(Args)]
@@ -42,6 +44,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     manifest: ManifestArgs,
     #[command(flatten)]
+    reload: super::hot_reload::ReloadArgs,
+    #[command(flatten)]
     redis: RedisArgs,
 }
 
@@ -56,9 +60,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let retention = Duration::from_secs(args.retain_minutes * 60);
     let drain = Duration::from_secs(args.drain_seconds);
+    let catalog = Arc::new(Pinned::new(plugins));
     if args.redis.redis.is_some() {
         let engine = Arc::new(args.redis.connect(&manifest, None, args.concurrency)?);
-        runtime.block_on(host(engine, plugins, pipelines, &args, options, retention, drain, None))
+        let accept = super::hot_reload::fixed_actors(&manifest);
+        let setup = Setup { catalog, manifest, accept, pipelines, options, retention, drain, forget: None };
+        runtime.block_on(host(engine, setup, &args))
     } else {
         let actors = manifest.actors.keys().map(|a| a.to_string());
         let engine =
@@ -67,24 +74,46 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let forget: serve::service::Forget = Box::new(move |id| {
             kept.forget_run(id);
         });
-        runtime.block_on(host(engine, plugins, pipelines, &args, options, retention, drain, Some(forget)))
+        // A reloaded manifest's new actors become known to the engine.
+        let known = engine.clone();
+        let accept: Accept = Box::new(move |m: &Manifest| {
+            known.add_actors(m.actors.keys().map(|a| a.to_string()), m.external_actors());
+            Ok(())
+        });
+        let setup = Setup { catalog, manifest, accept, pipelines, options, retention, drain, forget: Some(forget) };
+        runtime.block_on(host(engine, setup, &args))
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn host<E: Engine>(
-    engine: Arc<E>,
-    plugins: Arc<Plugins>,
+/// What the server is made of, besides its engine.
+struct Setup {
+    catalog: Arc<Pinned>,
+    manifest: Manifest,
+    /// What a reloaded manifest must pass on this engine.
+    accept: Accept,
     pipelines: std::collections::BTreeMap<String, troupe::pipeline::Pipeline>,
-    args: &ServeArgs,
     options: ServeOptions,
     retention: Duration,
     drain: Duration,
     forget: Option<serve::service::Forget>,
-) -> anyhow::Result<ExitCode> {
+}
+
+async fn host<E: Engine>(engine: Arc<E>, setup: Setup, args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let Setup { catalog, manifest, accept, pipelines, options, retention, drain, forget } = setup;
     let concurrency = if forget.is_some() { args.concurrency.max(1) } else { args.concurrency };
-    let _workers = (concurrency > 0).then(|| troupe::worker::spawn(engine.clone(), plugins.clone(), concurrency));
-    let service: Arc<dyn Runs> = Service::new(engine, plugins, pipelines, retention, forget);
+    let _workers = (concurrency > 0).then(|| troupe::worker::spawn(engine.clone(), catalog.clone(), concurrency));
+    // The service hears of reloads from the watcher, which needs the service's reloader:
+    // the watcher's callback reaches the service through this slot, filled just after.
+    let slot: Arc<std::sync::OnceLock<Arc<dyn Runs>>> = Arc::default();
+    let announce = slot.clone();
+    let reload = super::hot_reload::start(&args.reload, &args.manifest, &manifest, catalog.clone(), accept, move |o| {
+        if let Some(service) = announce.get() {
+            service.reloaded(o);
+        }
+    });
+    let reloader = reload.as_ref().map(|(r, _)| r.clone());
+    let service: Arc<dyn Runs> = Service::new(engine, catalog, reloader, pipelines, retention, forget);
+    let _ = slot.set(service.clone());
     let _retention =
         serve::spawn_retention(service.clone(), (retention / 4).clamp(Duration::from_secs(1), Duration::from_secs(60)));
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -7,6 +7,7 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use std::process::ExitCode;
 use std::sync::Arc;
+use troupe::plugin::Pinned;
 
 #[derive(Args)]
 pub struct WorkerArgs {
@@ -18,6 +19,8 @@ pub struct WorkerArgs {
     concurrency: usize,
     #[command(flatten)]
     manifest: ManifestArgs,
+    #[command(flatten)]
+    reload: super::hot_reload::ReloadArgs,
     #[command(flatten)]
     redis: RedisArgs,
 }
@@ -44,10 +47,16 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let engine = Arc::new(args.redis.connect(&manifest, args.actors.clone(), args.concurrency)?);
-    let workers = troupe::worker::spawn(engine.clone(), plugins.clone(), args.concurrency);
+    // Each run is pinned to the plugins current at its first task here, so a reload
+    // (hot reload) never changes a run's actors midway on this worker.
+    let catalog = Arc::new(Pinned::pinning_on_sight(plugins));
+    let workers = troupe::worker::spawn(engine.clone(), catalog.clone(), args.concurrency);
     // A troupe worker is also a hook host: it holds the manifest's executors, so the
     // stages' hooks run here too (never inside the actor workers).
-    let hooks = troupe::gatekeeper::spawn(engine.clone(), plugins);
+    let hooks = troupe::gatekeeper::spawn(engine.clone(), catalog.clone());
+    let accept = super::hot_reload::fixed_actors(&manifest);
+    let _reload = super::hot_reload::start(&args.reload, &args.manifest, &manifest, catalog.clone(), accept, |_| {});
+    let _unpin = super::hot_reload::sweep_ended(engine.clone(), catalog, std::time::Duration::from_secs(10));
     eprintln!(
         "troupe worker {}: serving {} with {} at once, and the stages' hooks",
         engine.consumer(),

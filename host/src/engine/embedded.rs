@@ -17,7 +17,7 @@ use crate::stage_host::{Role, Scope, StageHost, StateQuota};
 use anyhow::{anyhow, Context as _};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 
@@ -30,9 +30,10 @@ pub struct EmbeddedEngine {
     hook_ready: Notify,
     /// Bumped on every change a run's orchestrator may wait for.
     progress: watch::Sender<u64>,
-    actors: HashSet<String>,
+    /// The manifest's actors (a hot reload may add some: [`EmbeddedEngine::add_actors`]).
+    actors: RwLock<HashSet<String>>,
     /// Actors the manifest marks `external`: known, but nothing in this process runs them.
-    external: HashSet<String>,
+    external: RwLock<HashSet<String>>,
     log_level: LogLevel,
     state: MemoryState,
 }
@@ -98,8 +99,8 @@ impl EmbeddedEngine {
             task_ready: Notify::new(),
             hook_ready: Notify::new(),
             progress: watch::Sender::new(0),
-            actors: actors.into_iter().collect(),
-            external: HashSet::new(),
+            actors: RwLock::new(actors.into_iter().collect()),
+            external: RwLock::default(),
             log_level,
             state: MemoryState::default(),
         }
@@ -120,8 +121,16 @@ impl EmbeddedEngine {
     /// Refuse tasks of these actors (the manifest's `external = true`) with an error that
     /// says they need Redis and a worker of the user's own.
     pub fn with_external(mut self, actors: impl IntoIterator<Item = String>) -> Self {
-        self.external = actors.into_iter().collect();
+        *self.external.get_mut().unwrap_or_else(|p| p.into_inner()) = actors.into_iter().collect();
         self
+    }
+
+    /// A reloaded manifest's actors: names it adds become known (names it drops stay, so
+    /// runs still on the old plugins can enqueue for them; a new run cannot validate a
+    /// stage naming one), and its `external` ones are refused from now on.
+    pub fn add_actors(&self, actors: impl IntoIterator<Item = String>, external: impl IntoIterator<Item = String>) {
+        self.actors.write().unwrap_or_else(|p| p.into_inner()).extend(actors);
+        *self.external.write().unwrap_or_else(|p| p.into_inner()) = external.into_iter().collect();
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -413,14 +422,16 @@ impl StageHost for EmbeddedEngine {
     }
 
     fn enqueue(&self, scope: &Scope, tasks: Vec<Task>, options: &EnqueueOptions) -> Result<(), HostError> {
-        super::check_actors(&tasks, &self.actors)?;
-        if let Some(external) = tasks.iter().find(|t| self.external.contains(&t.actor)) {
+        super::check_actors(&tasks, &self.actors.read().unwrap_or_else(|p| p.into_inner()))?;
+        let refused = self.external.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(external) = tasks.iter().find(|t| refused.contains(&t.actor)) {
             return Err(HostError::Invalid(format!(
                 "task {}: {}",
                 external.index,
                 super::external_refusal(&external.actor)
             )));
         }
+        drop(refused);
         let mut inner = self.lock();
         if inner.runs.get(&scope.run_id).is_some_and(|r| r.record.status == RunStatus::Cancelled) {
             // The run was cancelled while its executor ran: nothing more runs.
@@ -444,7 +455,7 @@ impl StageHost for EmbeddedEngine {
     }
 
     fn has_actor(&self, name: &str) -> bool {
-        self.actors.contains(name)
+        self.actors.read().unwrap_or_else(|p| p.into_inner()).contains(name)
     }
 
     fn state_get(&self, namespace: &str, key: &str) -> Result<Option<String>, HostError> {

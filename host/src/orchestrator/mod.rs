@@ -15,7 +15,7 @@ pub use observer::{Observer, Silent};
 use crate::api::{ExecutorError, Stage, StagePlan};
 use crate::engine::{Engine, RunStatus, StageCounts, StageInfo, StateError, TaskResult};
 use crate::pipeline::{self, Pipeline, StageProblem, ValidPipeline};
-use crate::plugin::{ExecutorPlugin, Plugins};
+use crate::plugin::{Catalog, ExecutorPlugin, Plugins};
 use crate::rules::{barrier, output};
 use crate::stage_host::StageHost;
 use serde::Serialize;
@@ -71,7 +71,8 @@ struct Step<'a> {
 
 pub struct Orchestrator<E: Engine> {
     engine: Arc<E>,
-    plugins: Arc<Plugins>,
+    /// Each run's plugins (validation uses the current set).
+    catalog: Arc<dyn Catalog>,
     /// This orchestrator's name in run leases.
     owner: String,
     /// When each run's lease was last renewed: one orchestrator may drive several runs
@@ -83,11 +84,11 @@ pub struct Orchestrator<E: Engine> {
 }
 
 impl<E: Engine> Orchestrator<E> {
-    pub fn new(engine: Arc<E>, plugins: Arc<Plugins>) -> Self {
+    pub fn new(engine: Arc<E>, catalog: impl Catalog) -> Self {
         let owner = format!("orchestrator-{}-{}", std::process::id(), new_run_id());
         Orchestrator {
             engine,
-            plugins,
+            catalog: Arc::new(catalog),
             owner,
             renewed: std::sync::Mutex::new(std::collections::HashMap::new()),
             hooks: std::sync::OnceLock::new(),
@@ -104,18 +105,18 @@ impl<E: Engine> Orchestrator<E> {
 
     /// Every problem in the pipeline (see [`pipeline::validate`]).
     pub fn validate(&self, pipeline: &Pipeline) -> Vec<StageProblem> {
-        pipeline::validate(pipeline, &self.plugins, self.host())
+        pipeline::validate(pipeline, &self.catalog.current(), self.host())
     }
 
-    /// The pipeline, validated, as the run loop takes it.
-    fn check(&self, pipeline: &Pipeline) -> Result<ValidPipeline, RunError> {
-        pipeline::check(pipeline, &self.plugins, self.host()).map_err(RunError::Invalid)
+    /// The pipeline, validated against the run's plugins, as the run loop takes it.
+    fn check(&self, run_id: &str, pipeline: &Pipeline) -> Result<ValidPipeline, RunError> {
+        pipeline::check(pipeline, &self.catalog.plugins_for(run_id), self.host()).map_err(RunError::Invalid)
     }
 
-    /// The executor of a validated stage's mode (a manifest is loaded once, so a mode that
-    /// validated is there; an error rather than a panic all the same).
-    fn executor(&self, mode: &str) -> Result<&ExecutorPlugin, RunError> {
-        self.plugins.executor(mode).ok_or_else(|| RunError::Engine(anyhow::anyhow!("mode `{mode}` is not loaded")))
+    /// The executor of a validated stage's mode in the run's plugins (a run keeps its
+    /// set, so a mode that validated is there; an error rather than a panic all the same).
+    fn executor<'p>(plugins: &'p Plugins, mode: &str) -> Result<&'p ExecutorPlugin, RunError> {
+        plugins.executor(mode).ok_or_else(|| RunError::Engine(anyhow::anyhow!("mode `{mode}` is not loaded")))
     }
 
     /// Run `pipeline` with `trigger` as `$.trigger` to its end.
@@ -139,7 +140,7 @@ impl<E: Engine> Orchestrator<E> {
         if let Some(why) = run_id_problem(run_id) {
             return Err(RunError::BadRunId(why));
         }
-        let valid = self.check(pipeline)?;
+        let valid = self.check(run_id, pipeline)?;
         self.engine.start_run(run_id, pipeline, trigger).map_err(RunError::Engine)?;
         observer.run_started(run_id);
         self.drive(run_id, &valid, 0, observer).await
@@ -163,7 +164,7 @@ impl<E: Engine> Orchestrator<E> {
             }
         }
         let pipeline = record.pipeline().map_err(RunError::Engine)?;
-        let valid = self.check(&pipeline)?;
+        let valid = self.check(run_id, &pipeline)?;
         observer.run_started(run_id);
         self.drive(run_id, &valid, record.stage, observer).await
     }
@@ -205,7 +206,7 @@ impl<E: Engine> Orchestrator<E> {
         observer: &dyn Observer,
     ) -> Result<RunReport, RunError> {
         self.take_lease(run_id).await?;
-        self.hooks.get_or_init(|| crate::gatekeeper::spawn(self.engine.clone(), self.plugins.clone()));
+        self.hooks.get_or_init(|| crate::gatekeeper::spawn(self.engine.clone(), self.catalog.clone()));
         // The stages race the watch: a cancel (or a lost lease, or a state gone from the
         // store) ends the run at whatever await point the stages are (an executor call
         // still running on its blocking thread ends at its deadline, unheard).
@@ -264,8 +265,9 @@ impl<E: Engine> Orchestrator<E> {
         observer: &dyn Observer,
     ) -> Result<RunReport, RunError> {
         let mut stages: Vec<(String, Stage)> = Vec::with_capacity(pipeline.stages.len());
+        let plugins = self.catalog.plugins_for(run_id);
         for valid in &pipeline.stages {
-            let stage = self.executor(&valid.mode)?.stage(run_id, &valid.definition);
+            let stage = Self::executor(&plugins, &valid.mode)?.stage(run_id, &valid.definition);
             stages.push((valid.mode.clone(), stage));
         }
         let mut plans = Vec::with_capacity(stages.len());
@@ -313,7 +315,7 @@ impl<E: Engine> Orchestrator<E> {
     async fn plan(&self, mode: &str, stage: &Stage) -> Result<StagePlan, RunError> {
         let fail = |reason| RunError::StageFailed { run_id: stage.run_id.clone(), stage: stage.name.clone(), reason };
         let (plugins, host, mode_owned, stage_owned) =
-            (self.plugins.clone(), self.host(), mode.to_string(), stage.clone());
+            (self.catalog.plugins_for(&stage.run_id), self.host(), mode.to_string(), stage.clone());
         let result =
             tokio::task::spawn_blocking(move || plugins.executor(&mode_owned).map(|e| e.plan(host, &stage_owned)))
                 .await
@@ -475,7 +477,7 @@ impl<E: Engine> Orchestrator<E> {
     async fn execute(&self, mode: &str, stage: &Stage) -> Result<crate::api::Execution, StageFailure> {
         for retry in 0.. {
             let (plugins, host, mode_owned, stage_owned) =
-                (self.plugins.clone(), self.host(), mode.to_string(), stage.clone());
+                (self.catalog.plugins_for(&stage.run_id), self.host(), mode.to_string(), stage.clone());
             let result = tokio::task::spawn_blocking(move || {
                 plugins.executor(&mode_owned).map(|e| e.execute(host, &stage_owned))
             })

@@ -20,6 +20,8 @@
 //!   on, and the classification of failures.
 //! - `loader`: one plugin from file to `InstancePre`; `executor`, `actor`: calling them.
 //! - `error`: the boundary's error types.
+//! - `set`: [`Plugins`], a manifest's plugins loaded together; `catalog`: which set each
+//!   run runs on ([`Pinned`] keeps a run on its set while a newer one serves new runs).
 
 mod actor;
 mod artifact;
@@ -27,6 +29,7 @@ mod bindings;
 mod cache;
 mod cache_key;
 mod call;
+mod catalog;
 mod convert;
 mod engine;
 mod error;
@@ -43,6 +46,7 @@ mod version;
 pub use actor::ActorPlugin;
 pub use artifact::{componentize, SourceKind};
 pub use cache::{CacheOutcome, CompileCache};
+pub use catalog::{Catalog, Pinned};
 pub use engine::EngineOptions;
 pub use error::{CallError, EntryRef, Failure, LoadError, LoadProblem, WIT_PACKAGE, WIT_VERSION};
 pub use executor::{merge, ExecutorPlugin};

@@ -60,6 +60,14 @@ pub enum Event {
     StageRetuned { run_id: String, stage: String, max_parallel: u32, released: u64 },
     #[serde(rename_all = "camelCase")]
     RunEnded { run_id: String, status: super::service::RunState, error: Option<String> },
+    /// The server loaded a changed manifest or plugins folder: runs submitted from now
+    /// on use it, running runs keep theirs (all-runs stream only).
+    #[serde(rename_all = "camelCase")]
+    PluginsReloaded { at: String, changes: Vec<crate::reload::Change> },
+    /// A changed manifest or plugins folder failed to load or check; the set that was
+    /// serving keeps serving (all-runs stream only).
+    #[serde(rename_all = "camelCase")]
+    PluginsRefused { at: String, error: String },
 }
 
 impl Event {
@@ -72,11 +80,15 @@ impl Event {
             Event::TaskFailed { .. } => "task-failed",
             Event::StageRetuned { .. } => "stage-retuned",
             Event::RunEnded { .. } => "run-ended",
+            Event::PluginsReloaded { .. } => "plugins-reloaded",
+            Event::PluginsRefused { .. } => "plugins-refused",
         }
     }
 
+    /// The run the event is about; empty for the server's own events.
     pub fn run_id(&self) -> &str {
         match self {
+            Event::PluginsReloaded { .. } | Event::PluginsRefused { .. } => "",
             Event::RunStarted { run_id, .. }
             | Event::StageStarted { run_id, .. }
             | Event::StageProgress { run_id, .. }
@@ -88,7 +100,8 @@ impl Event {
     }
 }
 
-/// An event with its place in its run's sequence (the SSE `id`).
+/// An event with its place in its run's sequence (the SSE `id`; 0 for the server's own
+/// events, sent without one).
 #[derive(Debug, Clone)]
 pub struct Numbered {
     pub seq: u64,

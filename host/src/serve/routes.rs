@@ -4,7 +4,7 @@
 use super::events::{Event, Numbered};
 use super::problem::Problem;
 use super::service::{
-    PipelineView, PluginView, RunDetail, RunFilter, RunPage, RunView, Runs, StageView, SubmitRun, TuneStage,
+    PipelineView, PluginList, RunDetail, RunFilter, RunPage, RunView, Runs, StageView, SubmitRun, TuneStage,
     ValidateRequest, Validation,
 };
 use axum::extract::rejection::QueryRejection;
@@ -180,10 +180,11 @@ pub async fn pipelines(State(api): State<Api>) -> Json<Vec<PipelineView>> {
     Json(api.pipelines())
 }
 
-/// Every mode and actor the server loaded, with its component's sha256 and grants.
+/// Every mode and actor new runs get, with its component's sha256, grants and when it
+/// was loaded; the server's reloads and the newest refusal (hot reload).
 #[utoipa::path(get, path = "/v1/plugins", tag = "plugins",
-    responses((status = 200, description = "Every plugin", body = Vec<PluginView>)))]
-pub async fn plugins(State(api): State<Api>) -> Json<Vec<PluginView>> {
+    responses((status = 200, description = "Every plugin", body = PluginList)))]
+pub async fn plugins(State(api): State<Api>) -> Json<PluginList> {
     Json(api.plugins())
 }
 
@@ -246,7 +247,12 @@ impl Sent {
         Ok(match self {
             Sent::Event(n) | Sent::Ended(n) => {
                 let data = serde_json::to_string(&n.event).unwrap_or_default();
-                SseEvent::default().event(n.event.name()).id(n.seq.to_string()).data(data)
+                let event = SseEvent::default().event(n.event.name()).data(data);
+                if n.seq > 0 {
+                    event.id(n.seq.to_string())
+                } else {
+                    event
+                }
             }
             Sent::Lagged(missed) => {
                 SseEvent::default().event("lagged").data(serde_json::json!({ "missed": missed }).to_string())

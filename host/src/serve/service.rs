@@ -10,13 +10,14 @@ use crate::api::Outcome;
 use crate::engine::{Engine, StageCounts};
 use crate::orchestrator::{new_run_id, Observer, Orchestrator, RunError};
 use crate::pipeline::{Pipeline, StageProblem};
-use crate::plugin::{Actor, Plugins};
+use crate::plugin::{Actor, Catalog, Pinned, Plugins};
+use crate::reload::{self, Reload, Reloader};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::broadcast;
 use utoipa::ToSchema;
@@ -195,6 +196,7 @@ pub struct RunPage {
 
 /// Which runs to list.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RunFilter {
     /// `running`, `succeeded`, `failed` or `cancelled`.
@@ -221,6 +223,25 @@ pub struct PluginView {
     pub allow_http: Vec<String>,
     /// For a mode: the only actors it may enqueue for, if its entry limits them.
     pub actors: Option<Vec<String>>,
+    /// When this version was loaded (the server's start, or the reload that brought it).
+    pub loaded_at: String,
+}
+
+/// `GET /v1/plugins`: what new runs get, and how hot reload went.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginList {
+    pub plugins: Vec<PluginView>,
+    /// When the set serving new runs was loaded.
+    pub loaded_at: String,
+    /// Whether the server watches its manifest and plugins folder (hot reload).
+    pub watching: bool,
+    /// Older sets still loaded because running runs started on them.
+    pub older_sets_in_use: usize,
+    /// The latest reloads and refusals, oldest first (at most 50).
+    pub reloads: Vec<Reload>,
+    /// The newest refusal, while the files on disk are not what serves.
+    pub error: Option<Reload>,
 }
 
 /// A pipeline the server was given (`--pipelines DIR`).
@@ -239,7 +260,9 @@ pub trait Runs: Send + Sync {
     fn cancel(&self, run_id: &str) -> Result<RunView, Problem>;
     fn validate(&self, pipeline: &Value) -> Validation;
     fn tune(&self, run_id: &str, stage: &str, tune: &TuneStage) -> Result<StageView, Problem>;
-    fn plugins(&self) -> Vec<PluginView>;
+    fn plugins(&self) -> PluginList;
+    /// Announce a reload or a refusal (hot reload) on the all-runs stream.
+    fn reloaded(&self, outcome: &reload::Outcome);
     fn pipelines(&self) -> Vec<PipelineView>;
     /// The run's view and its events from now on (subscribed before the view is taken,
     /// so nothing falls between).
@@ -269,7 +292,12 @@ struct Entry {
     cancel_requested: bool,
     /// Failed task indices already announced, per stage.
     announced: HashMap<String, HashSet<u64>>,
+    /// The version of every plugin in the set the run is pinned to.
+    versions: Arc<Versions>,
 }
+
+/// A set's versions by (role, name) ([`reload::versions`]), shared by its runs.
+type Versions = BTreeMap<(String, String), String>;
 
 struct Registry {
     runs: HashMap<String, Entry>,
@@ -281,7 +309,13 @@ struct Registry {
 
 pub struct Service<E: Engine> {
     engine: Arc<E>,
-    plugins: Arc<Plugins>,
+    /// Each run is pinned to the set current at its submission, until it ends.
+    catalog: Arc<Pinned>,
+    /// Present when the server watches for changed plugins.
+    reloader: Option<Arc<Reloader>>,
+    started_at: SystemTime,
+    /// The versions of the set runs were last pinned to (computed once per set).
+    versions: Mutex<(Weak<Plugins>, Arc<Versions>)>,
     orchestrator: Arc<Orchestrator<E>>,
     pipelines: BTreeMap<String, Pipeline>,
     registry: Mutex<Registry>,
@@ -296,15 +330,19 @@ pub struct Service<E: Engine> {
 impl<E: Engine> Service<E> {
     pub fn new(
         engine: Arc<E>,
-        plugins: Arc<Plugins>,
+        catalog: Arc<Pinned>,
+        reloader: Option<Arc<Reloader>>,
         pipelines: BTreeMap<String, Pipeline>,
         retention: Duration,
         forget: Option<Forget>,
     ) -> Arc<Service<E>> {
-        let orchestrator = Arc::new(Orchestrator::new(engine.clone(), plugins.clone()));
+        let orchestrator = Arc::new(Orchestrator::new(engine.clone(), catalog.clone()));
         Arc::new_cyclic(|me| Service {
             engine,
-            plugins,
+            catalog,
+            reloader,
+            started_at: SystemTime::now(),
+            versions: Mutex::new((Weak::new(), Arc::default())),
             orchestrator,
             pipelines,
             registry: Mutex::new(Registry { runs: HashMap::new(), order: VecDeque::new(), keys: HashMap::new() }),
@@ -343,9 +381,20 @@ impl<E: Engine> Service<E> {
         }
     }
 
-    fn problems(&self, pipeline: &Pipeline, pointer: &str) -> Vec<FieldError> {
-        let problems = self.orchestrator.validate(pipeline);
+    /// Every problem of `pipeline` against `plugins` (a run's pinned set; validation
+    /// alone uses the current one).
+    fn problems(&self, pipeline: &Pipeline, plugins: &Plugins, pointer: &str) -> Vec<FieldError> {
+        let problems = crate::pipeline::validate(pipeline, plugins, self.engine.clone());
         problems.iter().map(|p| field_error(pipeline, p, pointer)).collect()
+    }
+
+    /// The versions of `plugins`, computed once per set.
+    fn versions_of(&self, plugins: &Arc<Plugins>) -> Arc<Versions> {
+        let mut memo = self.versions.lock().unwrap_or_else(|p| p.into_inner());
+        if !std::ptr::eq(memo.0.as_ptr(), Arc::as_ptr(plugins)) {
+            *memo = (Arc::downgrade(plugins), Arc::new(reload::versions(plugins)));
+        }
+        memo.1.clone()
     }
 
     /// Publish `event` to its run's subscribers and everyone's, under the registry lock
@@ -375,6 +424,7 @@ impl<E: Engine> Service<E> {
     }
 
     fn ended(&self, run_id: &str, error: Option<RunError>) {
+        self.catalog.unpin(run_id);
         let mut registry = self.registry();
         let Some(entry) = registry.runs.get_mut(run_id) else { return };
         let (status, message) = match &error {
@@ -527,8 +577,12 @@ impl<E: Engine> Runs for Service<E> {
             }
         }
         let pipeline = self.resolve(&request.pipeline, "/pipeline")?;
-        let problems = self.problems(&pipeline, "/pipeline");
+        let run_id = new_run_id();
+        // Pinned first, so the run is validated against the set it will run on.
+        let plugins = self.catalog.pin(&run_id);
+        let problems = self.problems(&pipeline, &plugins, "/pipeline");
         if !problems.is_empty() {
+            self.catalog.unpin(&run_id);
             let n = problems.len();
             return Err(Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -542,7 +596,8 @@ impl<E: Engine> Runs for Service<E> {
             )
             .with_errors(problems));
         }
-        let run_id = new_run_id();
+        let versions = self.versions_of(&plugins);
+        drop(plugins);
         let stages = pipeline
             .stages
             .iter()
@@ -570,6 +625,7 @@ impl<E: Engine> Runs for Service<E> {
             let mut registry = self.registry();
             // Two submissions with one key racing: the first to get here wins.
             if let Some(entry) = key.as_ref().and_then(|k| registry.keys.get(k)).and_then(|id| registry.runs.get(id)) {
+                self.catalog.unpin(&run_id);
                 return Ok(Submitted { run: entry.view.clone(), created: false });
             }
             registry.runs.insert(
@@ -585,6 +641,7 @@ impl<E: Engine> Runs for Service<E> {
                     ended: None,
                     cancel_requested: false,
                     announced: HashMap::new(),
+                    versions,
                 },
             );
             registry.order.push_back(run_id.clone());
@@ -644,10 +701,10 @@ impl<E: Engine> Runs for Service<E> {
     }
 
     fn get(&self, run_id: &str) -> Result<RunDetail, Problem> {
-        let (view, input) = {
+        let (view, input, versions) = {
             let registry = self.registry();
             let entry = registry.runs.get(run_id).ok_or_else(|| no_run(run_id))?;
-            (entry.view.clone(), entry.input.clone())
+            (entry.view.clone(), entry.input.clone(), entry.versions.clone())
         };
         // A run just submitted may not be in the engine yet: no outputs then.
         let context = match self.engine.run_context(run_id) {
@@ -664,18 +721,14 @@ impl<E: Engine> Runs for Service<E> {
             if let Some(output) = context.get(&stage.name) {
                 outputs.insert(stage.name.clone(), output.clone());
             }
-            if let Some(p) = self.plugins.executor(&stage.mode) {
-                used.insert(PluginUse {
-                    role: "mode".into(),
-                    name: stage.mode.clone(),
-                    sha256: Some(p.info().sha256.clone()),
-                });
+            if let Some(sha256) = versions.get(&("mode".to_string(), stage.mode.clone())) {
+                used.insert(PluginUse { role: "mode".into(), name: stage.mode.clone(), sha256: Some(sha256.clone()) });
             }
             if stage.status == StageState::Pending {
                 continue;
             }
             for r in self.engine.results(run_id, &stage.name).unwrap_or_default() {
-                used.insert(self.actor_use(&r.actor));
+                used.insert(actor_use(&versions, &r.actor));
                 if let Outcome::Failed(error) = &r.outcome {
                     failed_tasks.push(TaskView {
                         stage: stage.name.clone(),
@@ -749,7 +802,7 @@ impl<E: Engine> Runs for Service<E> {
     fn validate(&self, pipeline: &Value) -> Validation {
         match self.resolve(pipeline, "/pipeline") {
             Ok(p) => {
-                let problems = self.problems(&p, "/pipeline");
+                let problems = self.problems(&p, &self.catalog.current(), "/pipeline");
                 Validation { valid: problems.is_empty(), problems }
             }
             Err(problem) => Validation { valid: false, problems: problem.errors },
@@ -803,9 +856,18 @@ impl<E: Engine> Runs for Service<E> {
         entry.view.stages.iter().find(|s| s.name == stage).cloned().ok_or_else(|| no_run(run_id))
     }
 
-    fn plugins(&self) -> Vec<PluginView> {
-        let mut views: Vec<PluginView> = self
-            .plugins
+    fn plugins(&self) -> PluginList {
+        let plugins = self.catalog.current();
+        let reloads = self.reloader.as_ref().map(|r| r.history()).unwrap_or_default();
+        // When each entry's version came: the last applied reload that changed it.
+        let since = |role: &str, name: &str| -> String {
+            reloads
+                .iter()
+                .rev()
+                .find(|r| r.applied && r.changes.iter().any(|c| c.role == role && c.name == name && c.to.is_some()))
+                .map_or_else(|| timestamp(self.started_at), |r| r.at.clone())
+        };
+        let mut views: Vec<PluginView> = plugins
             .executors()
             .map(|(_, p)| {
                 let info = p.info();
@@ -818,10 +880,11 @@ impl<E: Engine> Runs for Service<E> {
                     size: Some(info.size),
                     allow_http: info.allow_http.clone(),
                     actors: info.actors.clone(),
+                    loaded_at: since("mode", &info.name),
                 }
             })
             .collect();
-        for (name, actor) in self.plugins.actors() {
+        for (name, actor) in plugins.actors() {
             let (kind, info) = match actor {
                 Actor::Component(p) => ("component", Some(p.info())),
                 Actor::Builtin(_) => ("builtin", None),
@@ -836,9 +899,28 @@ impl<E: Engine> Runs for Service<E> {
                 size: info.map(|i| i.size),
                 allow_http: info.map(|i| i.allow_http.clone()).unwrap_or_default(),
                 actors: None,
+                loaded_at: since("actor", name),
             });
         }
-        views
+        PluginList {
+            plugins: views,
+            loaded_at: timestamp(self.reloader.as_ref().map_or(self.started_at, |r| r.loaded_at())),
+            watching: self.reloader.is_some(),
+            older_sets_in_use: self.catalog.older_sets(),
+            error: self.reloader.as_ref().and_then(|r| r.error()),
+            reloads,
+        }
+    }
+
+    fn reloaded(&self, outcome: &reload::Outcome) {
+        let event = match outcome {
+            reload::Outcome::Unchanged => return,
+            reload::Outcome::Reloaded(r) => Event::PluginsReloaded { at: r.at.clone(), changes: r.changes.clone() },
+            reload::Outcome::Refused(r) => {
+                Event::PluginsRefused { at: r.at.clone(), error: r.error.clone().unwrap_or_default() }
+            }
+        };
+        let _ = self.all.send(Numbered { seq: 0, event });
     }
 
     fn pipelines(&self) -> Vec<PipelineView> {
@@ -909,14 +991,13 @@ impl<E: Engine> Runs for Service<E> {
     }
 }
 
-impl<E: Engine> Service<E> {
-    fn actor_use(&self, actor: &str) -> PluginUse {
-        let sha256 = match self.plugins.actor(actor) {
-            Some(Actor::Component(p)) => Some(p.info().sha256.clone()),
-            _ => None,
-        };
-        PluginUse { role: "actor".into(), name: actor.to_string(), sha256 }
-    }
+/// An actor a run used, with its component's sha256 in the run's set.
+fn actor_use(versions: &Versions, actor: &str) -> PluginUse {
+    let sha256 = versions
+        .get(&("actor".to_string(), actor.to_string()))
+        .filter(|v| !v.starts_with("builtin:") && *v != "external")
+        .cloned();
+    PluginUse { role: "actor".into(), name: actor.to_string(), sha256 }
 }
 
 fn no_run(run_id: &str) -> Problem {
