@@ -2,14 +2,17 @@
 //! The run in flight finishes on the version it started with, the next run gets the new
 //! one (proven by their outputs and the sha256 each run records), and a broken file
 //! dropped in is refused while the set that was serving keeps serving; the reload and
-//! the refusal show in the plugin list and on the all-runs event stream.
+//! the refusal show in the plugin list and on the all-runs event stream. The same for a
+//! `troupe worker` on Redis, which pins a run at its first task.
 
 use crate::serve::Server;
 use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
-use troupe_tests::root;
+use troupe_tests::{root, test_redis_url};
 
 /// A manifest in a folder of its own whose `Ver` actor is `ver.wasm`, a copy of `Pass`.
 fn plugins_folder() -> tempfile::TempDir {
@@ -173,4 +176,113 @@ fn a_manifest_that_adds_a_mode_and_an_actor_serves_them_to_new_runs() {
     let run = server.wait(run["id"].as_str().unwrap());
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["stages"][0]["counts"]["succeeded"], 2, "{run}");
+}
+
+/// `troupe <args>` on Redis under `prefix`.
+fn on_redis(prefix: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(root().join("target/release/troupe"));
+    cmd.args(args)
+        .arg("--redis")
+        .arg(test_redis_url())
+        .arg("--redis-prefix")
+        .arg(prefix)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// The same with the test's manifest and compile cache.
+fn troupe_on_redis(manifest: &Path, prefix: &str, args: &[&str]) -> Command {
+    let mut cmd = on_redis(prefix, args);
+    cmd.arg("--manifest").arg(manifest).arg("--cache-dir").arg(root().join("target/test-cache"));
+    cmd
+}
+
+/// Killed when dropped (a failing test leaves no process behind).
+struct Killed(Option<Child>);
+
+impl Killed {
+    fn child(&mut self) -> &mut Child {
+        self.0.as_mut().unwrap()
+    }
+
+    /// Wait for it to end on its own.
+    fn output(mut self) -> std::process::Output {
+        self.0.take().unwrap().wait_with_output().unwrap()
+    }
+}
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[test]
+fn a_troupe_worker_on_redis_reloads_and_keeps_each_run_on_the_actor_it_started_with() {
+    let dir = plugins_folder();
+    let manifest = dir.path().join("troupe.toml");
+    let prefix = troupe_tests::unique_prefix("hot-reload");
+    let mut worker = troupe_on_redis(&manifest, &prefix, &["worker", "--concurrency", "4", "--watch-ms", "100"]);
+    let mut worker = Killed(Some(worker.spawn().unwrap()));
+    let lines = {
+        let stderr = BufReader::new(worker.child().stderr.take().unwrap());
+        let (sender, lines) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                let _ = sender.send(line);
+            }
+        });
+        lines
+    };
+    let pipeline = |name: &str, ms: u64, n: u64| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, run_request(ms, n)["pipeline"].to_string()).unwrap();
+        path
+    };
+    let run = |path: &Path, run_id: &str| {
+        let mut cmd = troupe_on_redis(
+            &manifest,
+            &prefix,
+            &["run", path.to_str().unwrap(), "--run-id", run_id, "--concurrency", "0", "--json"],
+        );
+        Killed(Some(cmd.spawn().unwrap()))
+    };
+
+    // Run A holds 6 s in its first stage, whose task this worker takes (pinning the run
+    // here); then `Ver` becomes `Fail` and the worker reloads.
+    let first = run(&pipeline("a.json", 6000, 1), "hot-a");
+    let started = Instant::now();
+    loop {
+        let out = on_redis(&prefix, &["status", "hot-a", "--json"]).output().unwrap();
+        let status: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        if status["stages"][0]["counts"]["in_flight"].as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "run A's first stage never ran: {status}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The worker blocks on the stream and takes the task within milliseconds.
+    std::thread::sleep(Duration::from_millis(500));
+    replace(&dir.path().join("plugins/ver.wasm"), &std::fs::read(root().join("target/plugins/fail.wasm")).unwrap());
+    loop {
+        let line = lines.recv_timeout(Duration::from_secs(120)).expect("the worker reloads");
+        if line.contains("plugins reloaded") {
+            assert!(line.contains("actor Ver"), "{line}");
+            break;
+        }
+    }
+
+    // Run B starts after the reload: its `Ver` is `Fail`. Run A finishes on `Pass`.
+    let second = run(&pipeline("b.json", 0, 2), "hot-b").output();
+    assert_eq!(second.status.code(), Some(1), "run B fails on Fail: {}", String::from_utf8_lossy(&second.stderr));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("failed"), "{}", String::from_utf8_lossy(&second.stderr));
+    let out = first.output();
+    assert!(out.status.success(), "run A succeeds on Pass: {}", String::from_utf8_lossy(&out.stderr));
+    let context: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(context["ver"], json!({ "n": 1 }), "{context}");
+    drop(worker);
 }
