@@ -7,8 +7,8 @@
 //! releases the next held one. Workers take ready tasks from one FIFO queue.
 
 use super::{
-    BoxFuture, HookKind, HookQueue, HookWork, Receipt, Recorded, RunRecord, RunStatus, RunStore, StageCounts,
-    StageInfo, TaskEnvelope, TaskQueue, TaskResult,
+    BoxFuture, HookKind, HookQueue, HookWork, Receipt, Recorded, Retune, Retuned, RunRecord, RunStatus, RunStore,
+    StageCounts, StageInfo, TaskEnvelope, TaskQueue, TaskResult,
 };
 use crate::api::{EnqueueOptions, Execution, Extension, HostError, LogLevel, Outcome, Task};
 use crate::memory_state::MemoryState;
@@ -68,8 +68,11 @@ struct StageState {
     /// Index -> (actor, key) of every task enqueued.
     tasks: HashMap<u64, (String, Option<Value>)>,
     max_parallel: Option<u32>,
-    /// Set through [`RunStore::set_max_parallel`]: later enqueues keep it.
+    /// `maxParallel` set through [`RunStore::retune`]: later enqueues keep it.
     retuned: bool,
+    /// A rate set through [`RunStore::retune`], (per second, burst): the stage's first
+    /// tries are paced by a bucket of its own.
+    rate: Option<(f64, u32)>,
     held: VecDeque<(TaskEnvelope, EnqueueOptions)>,
     in_flight: u64,
     max_in_flight: u64,
@@ -88,6 +91,15 @@ struct StageState {
     history: Vec<(u64, u64)>,
     /// How many times each deferred task was deferred.
     deferrals: HashMap<u64, u64>,
+}
+
+/// The namespace of retuned stages' own buckets (no plugin's namespace is empty-prefixed
+/// like this).
+const RETUNED: &str = "\u{0}retuned";
+
+/// A retuned stage's bucket name: its run and stage.
+fn retuned_bucket(task: &TaskEnvelope) -> String {
+    format!("{}\u{0}{}", task.run_id, task.stage)
 }
 
 impl EmbeddedEngine {
@@ -340,13 +352,21 @@ impl Inner {
         // Delays and rates are bounded where a plugin hands them over (`crate::rules::bounds`);
         // the checked arithmetic keeps a bug there from becoming a panic here.
         let mut due = now.checked_add(Duration::from_millis(options.delay_ms)).unwrap_or(now);
-        if let Some(rate) = &options.rate_limit {
+        // A retuned stage's own rate paces its first tries in place of the executor's.
+        let retuned = (task.attempt == 1)
+            .then(|| self.runs.get(&*task.run_id)?.stages.get(&*task.stage)?.rate)
+            .flatten()
+            .map(|(per_second, burst)| ((RETUNED.to_string(), retuned_bucket(&task)), per_second, burst));
+        let rate = retuned.or_else(|| {
+            let r = options.rate_limit.as_ref()?;
+            Some(((namespace.to_string(), r.bucket.clone()), r.per_second, r.burst))
+        });
+        if let Some((bucket, per_second, burst)) = rate {
             // The bucket rule is `rules::rate`, on ms from now (a TAT in the past is a full
             // bucket, as is a bucket never used).
-            let tat = self.buckets.entry((namespace.to_string(), rate.bucket.clone())).or_insert(now);
+            let tat = self.buckets.entry(bucket).or_insert(now);
             let tat_ms = tat.saturating_duration_since(now).as_secs_f64() * 1000.0;
-            let slot =
-                crate::rules::rate::take(Some(tat_ms), 0.0, options.delay_ms as f64, rate.per_second, rate.burst);
+            let slot = crate::rules::rate::take(Some(tat_ms), 0.0, options.delay_ms as f64, per_second, burst);
             let fallback = due;
             let at = |ms: f64| {
                 Duration::try_from_secs_f64(ms / 1000.0).ok().and_then(|d| now.checked_add(d)).unwrap_or(fallback)
@@ -576,41 +596,72 @@ impl RunStore for EmbeddedEngine {
         Ok(())
     }
 
-    fn set_max_parallel(&self, run_id: &str, stage: &str, max: u32) -> anyhow::Result<u64> {
-        anyhow::ensure!(max > 0, "maxParallel must be at least 1");
+    fn retune(&self, run_id: &str, stage: &str, retune: &Retune) -> anyhow::Result<Retuned> {
+        if let Some(max) = retune.max_parallel {
+            anyhow::ensure!(max > 0, "maxParallel must be at least 1");
+        }
+        if let Some((per_second, burst)) = retune.rate {
+            anyhow::ensure!(per_second.is_finite() && per_second > 0.0 && burst > 0, "a rate must be positive");
+        }
         let mut inner = self.lock();
         if inner.runs.get(run_id).is_some_and(|r| r.record.status != RunStatus::Running) {
             anyhow::bail!("run `{run_id}` already ended");
         }
         let s = inner.stage(run_id, stage)?;
-        s.max_parallel = Some(max);
-        s.retuned = true;
-        let mut released = Vec::new();
-        while s.in_flight < u64::from(max) {
-            let Some(next) = s.held.pop_front() else { break };
-            s.in_flight += 1;
-            s.max_in_flight = s.max_in_flight.max(s.in_flight);
-            released.push(next);
-        }
         let namespace =
             Scope { role: Role::Executor, name: s.info.mode.clone(), run_id: String::new(), stage: String::new() }
                 .state_namespace();
-        let count = released.len() as u64;
-        let gated = inner.hooks.len();
+        let mut done = Retuned::default();
         let mut ready = 0;
-        for (envelope, options) in released {
-            ready += usize::from(inner.release(envelope, &options, &namespace));
+        if let Some(rate) = retune.rate {
+            s.rate = Some(rate);
+            // The stage's first tries waiting for their turn go again, from now, at the
+            // new rate, in the order they had.
+            let waiting: Vec<(Instant, u64)> = inner
+                .delayed
+                .iter()
+                .filter(|(_, t)| &*t.run_id == run_id && &*t.stage == stage && t.attempt == 1)
+                .map(|(at, _)| *at)
+                .collect();
+            let tasks: Vec<TaskEnvelope> = waiting.iter().filter_map(|at| inner.delayed.remove(at)).collect();
+            if let Some(first) = tasks.first() {
+                inner.buckets.remove(&(RETUNED.to_string(), retuned_bucket(first)));
+            }
+            done.retimed = tasks.len() as u64;
+            for task in tasks {
+                ready += usize::from(inner.release(task, &EnqueueOptions::default(), &namespace));
+            }
         }
-        let gated = inner.hooks.len() > gated || ready < count as usize;
+        let gated = inner.hooks.len();
+        let mut released_ready = 0;
+        if let Some(max) = retune.max_parallel {
+            let s = inner.stage(run_id, stage)?;
+            s.max_parallel = Some(max);
+            s.retuned = true;
+            let mut released = Vec::new();
+            while s.in_flight < u64::from(max) {
+                let Some(next) = s.held.pop_front() else { break };
+                s.in_flight += 1;
+                s.max_in_flight = s.max_in_flight.max(s.in_flight);
+                released.push(next);
+            }
+            done.released = released.len() as u64;
+            for (envelope, options) in released {
+                released_ready += usize::from(inner.release(envelope, &options, &namespace));
+            }
+        }
+        let gated = inner.hooks.len() > gated || released_ready < done.released as usize;
         drop(inner);
-        for _ in 0..ready {
+        for _ in 0..ready + released_ready {
             self.task_ready.notify_one();
         }
-        if gated {
+        // Re-timed tasks may be due sooner than the delayed set's next wake-up.
+        if gated || done.retimed > 0 {
             self.hook_ready.notify_one();
+            self.task_ready.notify_one();
         }
         self.changed();
-        Ok(count)
+        Ok(done)
     }
 
     fn acquire_lease(&self, run_id: &str, owner: &str, ttl: Duration) -> anyhow::Result<bool> {
@@ -642,6 +693,7 @@ impl RunStore for EmbeddedEngine {
             tasks: HashMap::new(),
             max_parallel: None,
             retuned: false,
+            rate: None,
             held: VecDeque::new(),
             in_flight: 0,
             max_in_flight: 0,

@@ -218,6 +218,29 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// `troupe status`, `resume` and `cancel` read. Every rule that must hold across
 /// processes (the lease, first result wins, maxParallel slots) is the engine's to keep
 /// atomic; the conformance suite in `tests/` pins each one on every engine.
+/// What to change in a running stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Retune {
+    /// A new `maxParallel`: held tasks are released up to it at once; a lower one lets
+    /// running tasks finish and holds later ones. It stays for the rest of the stage,
+    /// whatever the executor's later enqueues ask.
+    pub max_parallel: Option<u32>,
+    /// A new rate, (per second, burst): the stage gets a bucket of its own (no longer
+    /// shared with other stages), started afresh; its first tries waiting for their turn
+    /// are re-timed from now at this rate, and every later first try is paced by it.
+    /// Retries keep their backoff.
+    pub rate: Option<(f64, u32)>,
+}
+
+/// What a retune did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retuned {
+    /// Held tasks released by a higher `maxParallel`.
+    pub released: u64,
+    /// Waiting first tries re-timed by a new rate.
+    pub retimed: u64,
+}
+
 pub trait RunStore: StageHost {
     /// Create a run of `pipeline` whose context is `{"trigger": trigger}`.
     fn start_run(&self, run_id: &str, pipeline: &Pipeline, trigger: Value) -> anyhow::Result<()>;
@@ -248,13 +271,11 @@ pub trait RunStore: StageHost {
     /// orchestrator stops when it sees the status. An error if it already ended.
     fn cancel_run(&self, run_id: &str) -> anyhow::Result<()>;
 
-    /// Change a running stage's `maxParallel` (`troupe serve`'s retuning): held tasks are
-    /// released up to the new limit at once; a lower limit lets running tasks finish and
-    /// holds later ones. It stays for the rest of the stage, whatever the executor's
-    /// later enqueues ask. How many held tasks it released.
-    fn set_max_parallel(&self, run_id: &str, stage: &str, max: u32) -> anyhow::Result<u64> {
-        let _ = (run_id, stage, max);
-        anyhow::bail!("this engine cannot change a running stage's maxParallel yet")
+    /// Change a running stage (`troupe serve`'s retuning); see [`Retune`] for what each
+    /// change does. An error if the run is not running or the stage has not started.
+    fn retune(&self, run_id: &str, stage: &str, retune: &Retune) -> anyhow::Result<Retuned> {
+        let _ = (run_id, stage, retune);
+        anyhow::bail!("this engine cannot retune a running stage")
     }
 
     /// Hold the run for `owner` for `ttl` (take it, or extend it if `owner` holds it);

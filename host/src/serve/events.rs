@@ -55,9 +55,18 @@ pub enum Event {
     /// A task ended failed (after its retries): its error and how many tries it had.
     #[serde(rename_all = "camelCase")]
     TaskFailed { run_id: String, stage: String, index: u64, actor: String, error: String, attempts: u32 },
-    /// A running stage's `maxParallel` was changed through the API.
+    /// A running stage was retuned through the API: its new `maxParallel` and rate (what
+    /// was not changed is absent), the held tasks the limit released and the waiting
+    /// first tries the rate re-timed.
     #[serde(rename_all = "camelCase")]
-    StageRetuned { run_id: String, stage: String, max_parallel: u32, released: u64 },
+    StageRetuned {
+        run_id: String,
+        stage: String,
+        max_parallel: Option<u32>,
+        rate: Option<super::service::Rate>,
+        released: u64,
+        retimed: u64,
+    },
     #[serde(rename_all = "camelCase")]
     RunEnded { run_id: String, status: super::service::RunState, error: Option<String> },
     /// The server loaded a changed manifest or plugins folder: runs submitted from now

@@ -6,8 +6,8 @@ use super::events::{Counts, Event};
 use super::problem::{FieldError, Problem};
 use super::routes::{self, Health};
 use super::service::{
-    PipelineView, PluginList, PluginUse, PluginView, RunDetail, RunPage, RunState, RunView, StageState, StageView,
-    SubmitRun, TaskView, TuneStage, ValidateRequest, Validation,
+    PipelineView, PluginList, PluginUse, PluginView, Rate, RunDetail, RunPage, RunState, RunView, StageState,
+    StageView, SubmitRun, TaskView, TuneStage, ValidateRequest, Validation,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -35,7 +35,7 @@ use utoipa::{Modify, OpenApi};
     ),
     components(schemas(
         Problem, FieldError, SubmitRun, RunView, RunDetail, RunPage, RunState, StageState, StageView, TaskView,
-        PluginList, PluginUse, PluginView, PipelineView, crate::reload::Reload, crate::reload::Change, Validation, ValidateRequest, Counts, Event, Health, TuneStage
+        PluginList, PluginUse, PluginView, PipelineView, crate::reload::Reload, crate::reload::Change, Validation, ValidateRequest, Counts, Event, Health, TuneStage, Rate
     )),
     modifiers(&Bearer),
     security(("bearer" = [])),

@@ -141,8 +141,8 @@ pub async fn cancel(State(api): State<Api>, Path(id): Path<String>) -> Result<(S
     Ok((StatusCode::ACCEPTED, Json(api.cancel(&id)?)))
 }
 
-/// Change a running stage: its `maxParallel`, applied from the next release and recorded
-/// in the run's events (`stage-retuned`).
+/// Change a running stage: its `maxParallel` (applied from the next release) and its rate
+/// (waiting tasks re-timed from now), recorded in the run's events (`stage-retuned`).
 #[utoipa::path(patch, path = "/v1/runs/{id}/stages/{stage}", tag = "runs", request_body = TuneStage,
     params(("id" = String, Path, description = "The run's id"), ("stage" = String, Path, description = "The stage's name")),
     responses(

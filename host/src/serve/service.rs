@@ -159,9 +159,25 @@ pub struct TuneStage {
     /// 1,000,000): held tasks are released up to it at once; lowering it lets running
     /// tasks finish.
     pub max_parallel: Option<u32>,
-    /// Not yet supported: changing a stage's rate limit.
-    #[schema(value_type = Object)]
-    pub rate: Option<Value>,
+    /// A rate of the stage's own from now on: its first tries waiting for their turn are
+    /// re-timed from now at this rate, and later ones follow it (retries keep their
+    /// backoff). The stage no longer shares a bucket with other stages.
+    pub rate: Option<Rate>,
+}
+
+/// A rate limit: at most `perSecond` tasks a second, `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Rate {
+    /// Tasks per second (0.001 to 1,000,000).
+    pub per_second: f64,
+    /// Tasks at once after an idle spell (1 to 10,000; default 1).
+    #[serde(default = "one")]
+    pub burst: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// `POST /v1/validate`.
@@ -810,19 +826,19 @@ impl<E: Engine> Runs for Service<E> {
     }
 
     fn tune(&self, run_id: &str, stage: &str, tune: &TuneStage) -> Result<StageView, Problem> {
-        if tune.rate.is_some() {
-            return Err(Problem::new(
-                StatusCode::NOT_IMPLEMENTED,
-                "not-implemented",
-                "Not supported yet",
-                "changing a running stage's rate limit is not supported yet; `maxParallel` is",
-            ));
+        if tune.max_parallel.is_none() && tune.rate.is_none() {
+            return Err(Problem::bad_request("say what to change: `maxParallel`, `rate` or both", "/maxParallel"));
         }
-        let Some(max) = tune.max_parallel else {
-            return Err(Problem::bad_request("say what to change: `maxParallel`", "/maxParallel"));
-        };
-        if !(1..=1_000_000).contains(&max) {
+        if tune.max_parallel.is_some_and(|max| !(1..=1_000_000).contains(&max)) {
             return Err(Problem::bad_request("`maxParallel` must be from 1 to 1,000,000", "/maxParallel"));
+        }
+        if let Some(rate) = &tune.rate {
+            if !(rate.per_second.is_finite() && (0.001..=1_000_000.0).contains(&rate.per_second)) {
+                return Err(Problem::bad_request("`perSecond` must be from 0.001 to 1,000,000", "/rate/perSecond"));
+            }
+            if !(1..=10_000).contains(&rate.burst) {
+                return Err(Problem::bad_request("`burst` must be from 1 to 10,000", "/rate/burst"));
+            }
         }
         {
             let registry = self.registry();
@@ -841,7 +857,9 @@ impl<E: Engine> Runs for Service<E> {
                 ));
             }
         }
-        let released = self.engine.set_max_parallel(run_id, stage, max).map_err(|e| {
+        let retune =
+            crate::engine::Retune { max_parallel: tune.max_parallel, rate: tune.rate.map(|r| (r.per_second, r.burst)) };
+        let done = self.engine.retune(run_id, stage, &retune).map_err(|e| {
             Problem::conflict(
                 "stage-not-running",
                 "The stage is not running",
@@ -849,8 +867,14 @@ impl<E: Engine> Runs for Service<E> {
             )
         })?;
         let mut registry = self.registry();
-        let event =
-            Event::StageRetuned { run_id: run_id.to_string(), stage: stage.to_string(), max_parallel: max, released };
+        let event = Event::StageRetuned {
+            run_id: run_id.to_string(),
+            stage: stage.to_string(),
+            max_parallel: tune.max_parallel,
+            rate: tune.rate,
+            released: done.released,
+            retimed: done.retimed,
+        };
         Self::publish(&mut registry, &self.all, event);
         let entry = registry.runs.get(run_id).ok_or_else(|| no_run(run_id))?;
         entry.view.stages.iter().find(|s| s.name == stage).cloned().ok_or_else(|| no_run(run_id))

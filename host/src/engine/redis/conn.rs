@@ -31,6 +31,7 @@ pub mod function {
     pub const PROMOTE: &str = "troupe_v5_promote";
     pub const HANDBACK: &str = "troupe_v5_handback";
     pub const KEEP: &str = "troupe_v5_keep";
+    pub const RETUNE: &str = "troupe_v5_retune";
 }
 
 pub struct Pool {

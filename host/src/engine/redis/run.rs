@@ -8,7 +8,9 @@ use super::feed::wall_ms;
 use super::keys::GROUP;
 use super::RedisEngine;
 use crate::api::Execution;
-use crate::engine::{BoxFuture, RunRecord, RunStatus, RunStore, StageCounts, StageInfo, StateError, TaskResult};
+use crate::engine::{
+    BoxFuture, Retune, Retuned, RunRecord, RunStatus, RunStore, StageCounts, StageInfo, StateError, TaskResult,
+};
 use crate::pipeline::Pipeline;
 use anyhow::{anyhow, bail};
 use serde_json::{Map, Value};
@@ -382,6 +384,36 @@ impl RunStore for RedisEngine {
                 pipe.query::<Option<()>>(c)
             })
         })
+    }
+
+    fn retune(&self, run_id: &str, stage: &str, retune: &Retune) -> anyhow::Result<Retuned> {
+        if let Some(max) = retune.max_parallel {
+            anyhow::ensure!(max > 0, "maxParallel must be at least 1");
+        }
+        if let Some((per_second, burst)) = retune.rate {
+            anyhow::ensure!(per_second.is_finite() && per_second > 0.0 && burst > 0, "a rate must be positive");
+        }
+        // Tasks the executor enqueued just before are in Redis before the retune sees them.
+        if let Some(error) = self.enqueuer.flush() {
+            bail!("Redis refused tasks of stage `{stage}`: {error}");
+        }
+        let (per_second, burst) =
+            retune.rate.map_or((String::new(), String::new()), |(p, b)| (p.to_string(), b.to_string()));
+        let (released, retimed): (u64, u64) = self.pool.with(|c| {
+            redis::cmd("FCALL")
+                .arg(function::RETUNE)
+                .arg(1)
+                .arg(self.keys.stage(run_id, stage))
+                .arg(self.keys.base(run_id))
+                .arg(self.keys.prefix())
+                .arg(run_id)
+                .arg(stage)
+                .arg(retune.max_parallel.map(|m| m.to_string()).unwrap_or_default())
+                .arg(&per_second)
+                .arg(&burst)
+                .query(c)
+        })?;
+        Ok(Retuned { released, retimed })
     }
 
     fn seal_stage(&self, run_id: &str, stage: &str, execution: &Execution) -> anyhow::Result<u64> {

@@ -124,15 +124,21 @@ local function xadd(base, run, stage, index, attempt, rec, hist, now, gate)
 end
 
 -- Release a task: to its stream now, or to the run's delayed set until its delay and its
--- rate bucket (GCRA, shared by every host) allow. rec.r = { bucket, per second, burst }.
-local function release(base, prefix, run, stage, index, attempt, rec, delay, now, hist, gate)
+-- rate bucket (GCRA, shared by every host) allow. rec.r = { bucket, per second, burst };
+-- `over`, a stage's retuned rate ({ bucket key, per second, burst }, see `retuned_rate`),
+-- takes its place.
+local function release(base, prefix, run, stage, index, attempt, rec, delay, now, hist, gate, over)
   local due = now + delay
-  if rec.r then
-    local bucket = prefix .. ':rate:' .. rec.r[1]
-    local interval = 1000.0 / rec.r[2]
+  local r = over
+  if not r and rec.r then
+    r = { prefix .. ':rate:' .. rec.r[1], rec.r[2], rec.r[3] }
+  end
+  if r then
+    local bucket = r[1]
+    local interval = 1000.0 / r[2]
     local tat = tonumber(redis.call('GET', bucket)) or now
     local start = math.max(tat, due)
-    due = math.max(due, start - interval * math.max(rec.r[3] - 1, 0))
+    due = math.max(due, start - interval * math.max(r[3] - 1, 0))
     local next_tat = start + interval
     redis.call('SET', bucket, string.format('%.3f', next_tat), 'PX', math.ceil(next_tat - now) + 60000)
   end
@@ -161,21 +167,58 @@ local function bump_peak(sh, inflight)
   end
 end
 
+-- A stage's rate set through the API (`retune`): { bucket key, per second, burst }, or
+-- nil. A retuned stage has a bucket of its own, under the run's hash tag; it paces the
+-- stage's first tries (retries keep their backoff).
+local function retuned_rate(sh, base, stage)
+  local v = redis.call('HMGET', sh, 'rate_ps', 'rate_burst')
+  if not v[1] then
+    return nil
+  end
+  local ps, burst = tonumber(v[1]), tonumber(v[2])
+  if not ps or ps <= 0 or not burst or burst < 1 then
+    return nil, redis.error_reply('troupe: fields `rate_ps`, `rate_burst` of `' .. sh .. '` hold garbage')
+  end
+  return { base .. ':bucket:' .. stage, ps, burst }
+end
+
+-- Release held tasks while fewer than `maxp` are in flight; how many.
+local function release_held(sh, base, prefix, run, stage, maxp, inflight, before, over, now, hist)
+  local n = 0
+  while inflight < maxp do
+    local nxt = redis.call('LPOP', base .. ':held:' .. stage)
+    if not nxt then
+      break
+    end
+    inflight = redis.call('HINCRBY', sh, 'in_flight', 1)
+    bump_peak(sh, inflight)
+    local rec = load(base, stage, nxt)
+    release(base, prefix, run, stage, nxt, 1, rec, rec.d or 0, now, hist, before, over)
+    n = n + 1
+  end
+  return n
+end
+
 -- The stage a call adds tasks to: what adding one needs, read once per call.
 local function stage_ctx(sh, base, prefix, run, stage, maxp_arg, skip)
-  if maxp_arg ~= '' then
+  -- A limit retuned through the API holds for the rest of the stage.
+  if maxp_arg ~= '' and redis.call('HEXISTS', sh, 'retuned') == 0 then
     redis.call('HSET', sh, 'max_parallel', maxp_arg)
   end
   local c, bad = counts(sh, { 'max_parallel', 'in_flight' })
   if bad then
     return nil, bad
   end
+  local over, garbage = retuned_rate(sh, base, stage)
+  if garbage then
+    return nil, garbage
+  end
   local before, after = hooks_of(sh)
   return {
     sh = sh, base = base, prefix = prefix, run = run, stage = stage,
     tasks = base .. ':tasks:' .. stage, held = base .. ':held:' .. stage, inputs = base .. ':in:' .. stage,
     results = base .. ':res:' .. stage,
-    maxp = c[1], inflight = c[2] or 0, before = before, after = after, skip = skip,
+    maxp = c[1], inflight = c[2] or 0, before = before, after = after, skip = skip, over = over,
     now = now_ms(), hist = {}, added = 0, skipped = 0, keyed = false,
   }
 end
@@ -204,13 +247,13 @@ local function add_task(ctx, index, record, actor, input, key, timed)
   end
   ctx.inflight = ctx.inflight + 1
   -- A hooked stage keeps every input: its hook host may run the task again.
-  if timed == '1' or ctx.before or ctx.after then
+  if timed == '1' or ctx.over or ctx.before or ctx.after then
     redis.call('HSET', ctx.inputs, index, input)
   end
   local rec = cjson.decode(record)
   rec.i = input
-  if timed == '1' then
-    release(ctx.base, ctx.prefix, ctx.run, ctx.stage, index, 1, rec, rec.d or 0, ctx.now, ctx.hist, ctx.before)
+  if timed == '1' or ctx.over then
+    release(ctx.base, ctx.prefix, ctx.run, ctx.stage, index, 1, rec, rec.d or 0, ctx.now, ctx.hist, ctx.before, ctx.over)
   else
     xadd(ctx.base, ctx.run, ctx.stage, index, 1, rec, ctx.hist, ctx.now, ctx.before)
   end
@@ -363,17 +406,12 @@ local function record_items(sh, base, prefix, run, stage, stream, items)
     local inflight = redis.call('HINCRBY', sh, 'in_flight', -ended)
     if maxp then
       local before = hooks_of(sh)
-      local now, hist = now_ms(), {}
-      while inflight < maxp do
-        local nxt = redis.call('LPOP', base .. ':held:' .. stage)
-        if not nxt then
-          break
-        end
-        inflight = redis.call('HINCRBY', sh, 'in_flight', 1)
-        bump_peak(sh, inflight)
-        local rec = load(base, stage, nxt)
-        release(base, prefix, run, stage, nxt, 1, rec, rec.d or 0, now, hist, before)
+      local over, garbage = retuned_rate(sh, base, stage)
+      if garbage then
+        return garbage
       end
+      local now, hist = now_ms(), {}
+      release_held(sh, base, prefix, run, stage, maxp, inflight, before, over, now, hist)
       write_history(base, hist)
     end
   end
@@ -579,6 +617,63 @@ local function requeue(keys, args)
   return 1
 end
 
+-- Retune a running stage (the API's PATCH /v1/runs/{id}/stages/{stage}):
+-- - a rate: kept in the stage hash (`rate_ps`, `rate_burst`) and paced by a bucket of the
+--   stage's own (`<base>:bucket:<stage>`, started afresh); the stage's first tries waiting
+--   in the run's delayed set are re-timed from now at that rate, and every later release
+--   of a first try uses it;
+-- - a max-parallel: `max_parallel` and `retuned` (so the executor's later enqueues keep
+--   it); held tasks are released up to it at once, a lower one lets running tasks finish.
+-- KEYS: stage hash. ARGV: base, prefix, run, stage, max-parallel ('' = unchanged), per
+-- second ('' = unchanged), burst. Returns { released, re-timed }; an error when the run
+-- is not running or has no such stage.
+local function retune(keys, args)
+  local sh = keys[1]
+  local base, prefix, run, stage, maxp, ps, burst = unpack(args)
+  if run_state(base) ~= 'running' then
+    return redis.error_reply('troupe: run `' .. run .. '` is not running')
+  end
+  if redis.call('EXISTS', sh) == 0 then
+    return redis.error_reply('troupe: run `' .. run .. '` has no stage `' .. stage .. '` started')
+  end
+  if ps ~= '' then
+    redis.call('HSET', sh, 'rate_ps', ps, 'rate_burst', burst)
+    redis.call('DEL', base .. ':bucket:' .. stage)
+  end
+  local over, garbage = retuned_rate(sh, base, stage)
+  if garbage then
+    return garbage
+  end
+  local before = hooks_of(sh)
+  local now, hist = now_ms(), {}
+  local released, retimed = 0, 0
+  if ps ~= '' then
+    local delayed = base .. ':delayed'
+    for _, member in ipairs(redis.call('ZRANGE', delayed, 0, -1)) do
+      local t = cjson.decode(member)
+      if t[1] == stage and t[3] == 1 then
+        local index = string.format('%d', t[2])
+        local rec = load(base, stage, index)
+        redis.call('ZREM', delayed, member)
+        if rec then
+          release(base, prefix, run, stage, index, 1, rec, 0, now, hist, before, over)
+          retimed = retimed + 1
+        end
+      end
+    end
+  end
+  if maxp ~= '' then
+    redis.call('HSET', sh, 'max_parallel', maxp, 'retuned', 1)
+    local c, bad = counts(sh, { 'in_flight' })
+    if bad then
+      return bad
+    end
+    released = release_held(sh, base, prefix, run, stage, tonumber(maxp), c[1] or 0, before, over, now, hist)
+  end
+  write_history(base, hist)
+  return { released, retimed }
+end
+
 -- Move the run's due delayed tasks to their streams.
 -- KEYS: the run's delayed set. ARGV: base, run. Returns { how many moved, ms until the
 -- next delayed task is due (-1: none) }.
@@ -641,6 +736,7 @@ end
 
 redis.register_function('troupe_v5_enqueue', enqueue)
 redis.register_function('troupe_v5_keep', keep)
+redis.register_function('troupe_v5_retune', retune)
 redis.register_function('troupe_v5_finish', finish)
 redis.register_function('troupe_v5_record', record)
 redis.register_function('troupe_v5_seal', seal)
