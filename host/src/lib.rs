@@ -39,6 +39,8 @@
 //! - [`reload`]: hot reload: watch a manifest and its plugins folder, load a changed set
 //!   off the serving path, swap it into a [`plugin::Pinned`] catalog (running runs keep
 //!   theirs) or refuse it whole.
+//! - [`telemetry`]: `tracing` spans (run, stage, plugin call, task) as text or JSON lines,
+//!   and the Prometheus metrics `troupe serve` serves at `/metrics`.
 //! - [`serve`]: `troupe serve`, the HTTP API (axum) that applications submit runs to:
 //!   runs, their events, problem documents, the OpenAPI document.
 //! - `cli` (binary only): the `troupe` command.
@@ -60,6 +62,7 @@ pub mod reload;
 pub mod rules;
 pub mod serve;
 pub mod stage_host;
+pub mod telemetry;
 pub mod text;
 pub mod worker;
 

@@ -184,6 +184,7 @@ impl Reloader {
             Outcome::Reloaded(r) | Outcome::Refused(r) => r.clone(),
             Outcome::Unchanged => return outcome,
         };
+        crate::telemetry::metrics::reload(record.applied);
         if record.applied {
             watched.loaded_at = SystemTime::now();
         }

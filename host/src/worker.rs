@@ -17,6 +17,7 @@ use crate::stage_host::StageHost;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{watch, Semaphore};
+use tracing::Instrument as _;
 
 /// Running workers; dropping this stops them (each finishes the task in hand).
 pub struct Workers {
@@ -116,8 +117,44 @@ pub fn spawn<E: Engine>(engine: Arc<E>, catalog: impl Catalog, concurrency: usiz
 /// worker's business: the engine hands the outcome to the hook host when the stage has
 /// `after-task`, and only admitted tasks reach a worker when it has `before-task`.
 pub async fn run_task<E: Engine>(engine: &Arc<E>, plugins: &Arc<Plugins>, task: TaskEnvelope) -> anyhow::Result<()> {
-    let outcome = invoke(engine, plugins, &task).await;
+    let span = tracing::debug_span!("task", run_id = %task.run_id, stage = %task.stage, index = task.index,
+        actor = %task.actor, attempt = task.attempt);
+    let outcome = invoke(engine, plugins, &task).instrument(span.clone()).await;
+    let word = match &outcome {
+        Outcome::Succeeded(_) => "succeeded",
+        Outcome::Failed(error) => {
+            // Its own fields, not only the span's: `task` spans are debug-level.
+            tracing::info!(parent: &span, run_id = %task.run_id, stage = %task.stage, index = task.index,
+                actor = %task.actor, attempt = task.attempt, error = %crate::text::one_line(error, 512), "task failed");
+            "failed"
+        }
+        Outcome::Skipped(_) => "skipped",
+    };
+    crate::telemetry::metrics::task_ended(&mode_of(engine, &task), &task.actor, word);
     engine.report(&task, outcome)
+}
+
+/// The mode of a task's stage, for metrics: asked of the engine once per stage and
+/// thread (on Redis a round trip), then remembered.
+fn mode_of<E: Engine>(engine: &Arc<E>, task: &TaskEnvelope) -> String {
+    type Modes = std::collections::HashMap<(Arc<str>, Arc<str>), String>;
+    thread_local! {
+        static MODES: std::cell::RefCell<Modes> = Default::default();
+    }
+    let key = (task.run_id.clone(), task.stage.clone());
+    if let Some(mode) = MODES.with(|m| m.borrow().get(&key).cloned()) {
+        return mode;
+    }
+    let mode = engine.stage_info(&task.run_id, &task.stage).map(|i| i.mode).unwrap_or_else(|_| "unknown".into());
+    MODES.with(|m| {
+        let mut modes = m.borrow_mut();
+        // Stages come and go: a long-lived worker forgets them in bulk.
+        if modes.len() >= 4096 {
+            modes.clear();
+        }
+        modes.insert(key, mode.clone());
+    });
+    mode
 }
 
 async fn invoke<E: Engine>(engine: &Arc<E>, plugins: &Arc<Plugins>, task: &TaskEnvelope) -> Outcome {

@@ -18,6 +18,8 @@ pub(crate) struct Server {
     pub(crate) base: String,
     token: Option<String>,
     pub(crate) agent: ureq::Agent,
+    /// Every line the server wrote on stderr after it listened.
+    logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     _pipelines: tempfile::TempDir,
 }
 
@@ -65,12 +67,20 @@ impl Server {
             }
         };
         // Keep draining stderr so the server never blocks on a full pipe.
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = logs.clone();
         std::thread::spawn(move || {
-            let mut sink = String::new();
-            let _ = stderr.read_to_string(&mut sink);
+            for line in stderr.lines().map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
         });
         let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        Server { child, base, token: token.map(str::to_string), agent, _pipelines: pipelines }
+        Server { child, base, token: token.map(str::to_string), agent, logs, _pipelines: pipelines }
+    }
+
+    /// The server's stderr so far, a line each.
+    pub(crate) fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
@@ -620,6 +630,16 @@ fn the_api_serves_runs_kept_in_redis() {
 
     raise_max_parallel(&server);
     change_rate(&server);
+
+    // The queue gauges read Redis's consumer groups: nothing waits now.
+    let (status, text) = server.get("/metrics");
+    assert_eq!(status, 200);
+    let text = text.as_str().unwrap();
+    assert!(text.contains("troupe_queue_depth{actor=\"FileProcessor\"} 0"), "{text}");
+    assert!(
+        text.contains("troupe_tasks_total{mode=\"rate-limited\",actor=\"Pass\",outcome=\"succeeded\"} 30"),
+        "{text}"
+    );
 }
 
 /// Wait until stage `stage` of run `id` runs and its executor has enqueued `expected` tasks.
@@ -705,4 +725,65 @@ fn change_rate(server: &Server) {
     assert_eq!(retuned["maxParallel"], Value::Null, "{retuned}");
     let retimed = retuned["retimed"].as_u64().unwrap();
     assert!(retimed >= 25, "the waiting first tries were re-timed (at most a few had their turn): {retuned}");
+}
+
+#[test]
+fn metrics_count_tasks_stages_and_plugin_calls_and_logs_are_json_lines() {
+    let server = Server::start(&["--log-format", "json"]);
+    let (status, run) = server.post("/v1/runs", &json!({ "pipeline": "documents", "input": document_input() }));
+    assert_eq!(status, 201, "{run}");
+    let id = run["id"].as_str().unwrap().to_string();
+    assert_eq!(server.wait(&id)["status"], "succeeded");
+    let (_, failing) = server.post(
+        "/v1/runs",
+        &json!({ "pipeline": { "name": "failing", "stages": [
+        { "name": "boom", "mode": "single", "actor": "Fail", "input": { "message": "no" } }] } }),
+    );
+    server.wait(failing["id"].as_str().unwrap());
+
+    let response = server.agent.get(&server.url("/metrics")).call().unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let text = response.into_body().read_to_string().unwrap();
+    let value = |series: &str| -> f64 {
+        let line = text.lines().find(|l| l.starts_with(series)).unwrap_or_else(|| panic!("no {series} in:\n{text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(value(r#"troupe_tasks_total{mode="scatter",actor="FileProcessor",outcome="succeeded"}"#), 7.0);
+    assert_eq!(value(r#"troupe_tasks_total{mode="broadcast",actor="SlackNotifier",outcome="succeeded"}"#), 1.0);
+    assert_eq!(value(r#"troupe_tasks_total{mode="single",actor="Fail",outcome="failed"}"#), 1.0);
+    assert_eq!(value(r#"troupe_stage_duration_seconds_count{mode="gather",outcome="succeeded"}"#), 1.0);
+    assert!(
+        value(r#"troupe_plugin_call_duration_seconds_count{role="mode",name="scatter",function="execute"}"#) >= 1.0
+    );
+    assert_eq!(
+        value(r#"troupe_plugin_call_duration_seconds_count{role="actor",name="FileProcessor",function="invoke"}"#),
+        7.0
+    );
+    assert_eq!(value(r#"troupe_queue_depth{actor="FileProcessor"}"#), 0.0);
+    assert_eq!(value(r#"troupe_queue_oldest_seconds{actor="FileProcessor"}"#), 0.0);
+
+    // Every log line is one JSON object; the stages and the run say how they ended, in
+    // their spans.
+    let started = Instant::now();
+    let lines = loop {
+        let lines: Vec<Value> = server.logs().iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        if lines.iter().any(|l| l["fields"]["message"] == "run failed") {
+            break lines;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no `run failed` line: {:?}", server.logs());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stage = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "stage ended" && l["span"]["stage"] == "consolidate")
+        .unwrap_or_else(|| panic!("{lines:?}"));
+    assert_eq!(stage["span"]["run_id"], id.as_str());
+    assert_eq!(stage["span"]["mode"], "gather");
+    assert_eq!(stage["fields"]["succeeded"], 5);
+    assert_eq!(stage["level"], "INFO");
+    let run = lines.iter().find(|l| l["fields"]["message"] == "run succeeded").unwrap();
+    assert_eq!(run["span"]["pipeline"], "document-processing");
+    let failed = lines.iter().find(|l| l["fields"]["message"] == "task failed").unwrap_or_else(|| panic!("{lines:#?}"));
+    assert_eq!(failed["fields"]["error"], "no");
+    assert_eq!((&failed["fields"]["actor"], &failed["fields"]["stage"]), (&json!("Fail"), &json!("boom")), "{failed}");
 }

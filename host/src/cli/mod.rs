@@ -4,6 +4,7 @@ mod cancel;
 mod compile;
 mod dry_run;
 mod hot_reload;
+mod logging;
 mod new;
 mod plugins;
 mod progress;

@@ -45,6 +45,8 @@ pub struct RunArgs {
     #[arg(long, env = "TROUPE_TOKEN", hide_env_values = true, requires = "server")]
     token: Option<String>,
     #[command(flatten)]
+    log: super::logging::LogArgs,
+    #[command(flatten)]
     manifest: ManifestArgs,
     #[command(flatten)]
     redis: RedisArgs,
@@ -87,6 +89,7 @@ pub enum Driven {
 const INTERRUPTED: u8 = 130;
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    args.log.init("off");
     // The input first: a wrong `--input` is said at once, not after every plugin of the
     // manifest was loaded (compiled, on a cold cache: minutes for a Python component).
     let trigger = match &args.input {

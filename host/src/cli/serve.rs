@@ -46,10 +46,13 @@ pub struct ServeArgs {
     #[command(flatten)]
     reload: super::hot_reload::ReloadArgs,
     #[command(flatten)]
+    log: super::logging::LogArgs,
+    #[command(flatten)]
     redis: RedisArgs,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    args.log.init("info");
     let options = ServeOptions { token: args.token.clone(), max_body_bytes: args.max_body_mib << 20 };
     serve::check(args.listen, &options)?;
     let pipelines = match &args.pipelines {

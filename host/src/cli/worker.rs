@@ -22,10 +22,13 @@ pub struct WorkerArgs {
     #[command(flatten)]
     reload: super::hot_reload::ReloadArgs,
     #[command(flatten)]
+    log: super::logging::LogArgs,
+    #[command(flatten)]
     redis: RedisArgs,
 }
 
 pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    args.log.init("info");
     // Listening before anything else: a SIGTERM while the plugins load or Redis connects
     // (a deploy scaling down a worker that just started) is kept and honoured as soon as
     // the worker serves, rather than killing the process uncleanly.

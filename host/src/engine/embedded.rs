@@ -14,6 +14,7 @@ use crate::api::{EnqueueOptions, Execution, Extension, HostError, LogLevel, Outc
 use crate::memory_state::MemoryState;
 use crate::pipeline::Pipeline;
 use crate::stage_host::{Role, Scope, StageHost, StateQuota};
+use crate::telemetry::metrics::ActorQueue;
 use anyhow::{anyhow, Context as _};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -41,7 +42,8 @@ pub struct EmbeddedEngine {
 #[derive(Default)]
 struct Inner {
     runs: HashMap<String, Run>,
-    ready: VecDeque<TaskEnvelope>,
+    /// Tasks a worker may take, with when they became ready (the queue-age metric).
+    ready: VecDeque<(TaskEnvelope, Instant)>,
     /// Work for the stages' hooks: released tasks to admit, outcomes to review.
     hooks: VecDeque<HookWork>,
     /// Run ids in the order they started.
@@ -409,7 +411,7 @@ impl Inner {
         if gated {
             self.hooks.push_back(HookWork { task, kind: HookKind::Admit });
         } else {
-            self.ready.push_back(task);
+            self.ready.push_back((task, Instant::now()));
         }
     }
 }
@@ -588,12 +590,31 @@ impl RunStore for EmbeddedEngine {
             for stage in run.stages.values_mut() {
                 stage.held.clear();
             }
-            inner.ready.retain(|t| &*t.run_id != run_id);
+            inner.ready.retain(|(t, _)| &*t.run_id != run_id);
             inner.hooks.retain(|w| &*w.task.run_id != run_id);
             inner.delayed.retain(|_, t| &*t.run_id != run_id);
         }
         self.changed();
         Ok(())
+    }
+
+    fn queue_stats(&self) -> anyhow::Result<Vec<ActorQueue>> {
+        let inner = self.lock();
+        let now = Instant::now();
+        let known = self.actors.read().unwrap_or_else(|p| p.into_inner());
+        let mut by: BTreeMap<&str, (u64, f64)> = known.iter().map(|a| (a.as_str(), (0, 0.0))).collect();
+        for (task, since) in &inner.ready {
+            let entry = by.entry(&task.actor).or_default();
+            entry.0 += 1;
+            entry.1 = entry.1.max(now.saturating_duration_since(*since).as_secs_f64());
+        }
+        for task in inner.delayed.values() {
+            by.entry(&task.actor).or_default().0 += 1;
+        }
+        Ok(by
+            .into_iter()
+            .map(|(actor, (waiting, oldest_seconds))| ActorQueue { actor: actor.to_string(), waiting, oldest_seconds })
+            .collect())
     }
 
     fn retune(&self, run_id: &str, stage: &str, retune: &Retune) -> anyhow::Result<Retuned> {
@@ -814,7 +835,7 @@ impl TaskQueue for EmbeddedEngine {
                     if !inner.hooks.is_empty() {
                         self.hook_ready.notify_one();
                     }
-                    if let Some(task) = inner.ready.pop_front() {
+                    if let Some((task, _)) = inner.ready.pop_front() {
                         if !inner.ready.is_empty() {
                             self.task_ready.notify_one();
                         }
@@ -909,7 +930,7 @@ impl HookQueue for EmbeddedEngine {
         if inner.runs.get(&*task.run_id).is_some_and(|r| r.record.status == RunStatus::Cancelled) {
             return Ok(()); // cancelled: an admitted task is not run
         }
-        inner.ready.push_back(task);
+        inner.ready.push_back((task, Instant::now()));
         drop(inner);
         self.task_ready.notify_one();
         Ok(())

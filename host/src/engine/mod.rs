@@ -271,6 +271,12 @@ pub trait RunStore: StageHost {
     /// orchestrator stops when it sees the status. An error if it already ended.
     fn cancel_run(&self, run_id: &str) -> anyhow::Result<()>;
 
+    /// Each actor's waiting tasks and the age of its oldest ready one, for the metrics
+    /// (`/metrics`); none when the engine cannot tell.
+    fn queue_stats(&self) -> anyhow::Result<Vec<crate::telemetry::metrics::ActorQueue>> {
+        Ok(Vec::new())
+    }
+
     /// Change a running stage (`troupe serve`'s retuning); see [`Retune`] for what each
     /// change does. An error if the run is not running or the stage has not started.
     fn retune(&self, run_id: &str, stage: &str, retune: &Retune) -> anyhow::Result<Retuned> {

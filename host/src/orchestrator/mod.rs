@@ -22,6 +22,7 @@ use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument as _;
 
 /// How often progress is reported while a stage runs, at most.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
@@ -197,8 +198,30 @@ impl<E: Engine> Orchestrator<E> {
         Ok(())
     }
 
-    /// Run stages `from..` of a started run and record how it ended.
+    /// Run stages `from..` of a started run and record how it ended, in a `run` span.
     async fn drive(
+        &self,
+        run_id: &str,
+        pipeline: &ValidPipeline,
+        from: usize,
+        observer: &dyn Observer,
+    ) -> Result<RunReport, RunError> {
+        let span = tracing::info_span!("run", run_id, pipeline = %pipeline.name);
+        let started = Instant::now();
+        tracing::info!(parent: &span, from_stage = from, "run started");
+        let outcome = self.drive_spanned(run_id, pipeline, from, observer).instrument(span.clone()).await;
+        let ms = started.elapsed().as_millis() as u64;
+        match &outcome {
+            Ok(_) => tracing::info!(parent: &span, duration_ms = ms, "run succeeded"),
+            Err(RunError::Cancelled { .. }) => tracing::info!(parent: &span, duration_ms = ms, "run cancelled"),
+            Err(e) => {
+                tracing::warn!(parent: &span, duration_ms = ms, error = %crate::text::one_line(&e.to_string(), 2048), "run failed")
+            }
+        }
+        outcome
+    }
+
+    async fn drive_spanned(
         &self,
         run_id: &str,
         pipeline: &ValidPipeline,
@@ -332,7 +355,30 @@ impl<E: Engine> Orchestrator<E> {
 
     /// One stage: open it and get its tasks enqueued, wait for its barrier (or its early
     /// cut), then judge its results and record its output.
+    /// [`Orchestrator::run_stage_spanned`] in a `stage` span, timed (metrics).
     async fn run_stage(&self, run_id: &str, step: Step<'_>, observer: &dyn Observer) -> Result<StageReport, RunError> {
+        let mode = step.mode.to_string();
+        let span = tracing::info_span!("stage", run_id, stage = %step.stage.name, mode = %mode);
+        let started = Instant::now();
+        let report = self.run_stage_spanned(run_id, step, observer).instrument(span.clone()).await;
+        let seconds = started.elapsed().as_secs_f64();
+        crate::telemetry::metrics::stage_ended(&mode, report.is_ok(), seconds);
+        match &report {
+            Ok(r) => tracing::info!(parent: &span, duration_ms = r.duration_ms, succeeded = r.counts.succeeded,
+                failed = r.counts.failed, skipped = r.counts.skipped, "stage ended"),
+            Err(e) => {
+                tracing::info!(parent: &span, error = %crate::text::one_line(&e.to_string(), 2048), "stage failed")
+            }
+        }
+        report
+    }
+
+    async fn run_stage_spanned(
+        &self,
+        run_id: &str,
+        step: Step<'_>,
+        observer: &dyn Observer,
+    ) -> Result<StageReport, RunError> {
         let Step { index, mode, stage, plan, early } = step;
         let started = Instant::now();
         observer.stage_started(index, &stage.name, mode);

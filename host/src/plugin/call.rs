@@ -74,7 +74,34 @@ impl PluginCore {
         }
     }
 
+    /// [`PluginCore::call_inner`] in a `plugin_call` span, timed and counted (metrics).
     fn call_here<R>(
+        &self,
+        host: Arc<dyn StageHost>,
+        scope: Scope,
+        export: Export,
+        f: impl FnOnce(&mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<Called<R>, CallError> {
+        let (role, function) = (self.entry.role.as_str(), export.to_string());
+        let span = tracing::debug_span!("plugin_call", role, name = %self.entry.name, function = %function);
+        let _inside = span.enter();
+        let started = std::time::Instant::now();
+        let result = self.call_inner(host, scope, export, f);
+        let fault = result.as_ref().err().map(|e| e.failure.kind());
+        crate::telemetry::metrics::plugin_call(
+            role,
+            &self.entry.name,
+            &function,
+            started.elapsed().as_secs_f64(),
+            fault,
+        );
+        if let Err(e) = &result {
+            tracing::warn!(fault = fault.unwrap_or_default(), error = %e.failure, "plugin call failed");
+        }
+        result
+    }
+
+    fn call_inner<R>(
         &self,
         host: Arc<dyn StageHost>,
         scope: Scope,

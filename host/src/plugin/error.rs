@@ -108,3 +108,16 @@ pub enum Failure {
     #[error("{0}")]
     Refused(String),
 }
+
+impl Failure {
+    /// A word for metrics and logs: `deadline` and `memory` are limits hit.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Failure::Deadline { .. } => "deadline",
+            Failure::Memory { .. } => "memory",
+            Failure::Trap(_) => "trap",
+            Failure::Malformed(_) => "malformed",
+            Failure::Refused(_) => "refused",
+        }
+    }
+}

@@ -76,6 +76,7 @@ pub fn router(runs: Arc<dyn Runs>, options: &ServeOptions) -> Router {
         .route("/v1/plugins", get(routes::plugins))
         .route("/v1/health", get(routes::health))
         .route("/v1/openapi.json", get(routes::openapi))
+        .route("/metrics", get(routes::metrics))
         .fallback(routes::not_found)
         .with_state(runs)
         .layer(DefaultBodyLimit::max(options.max_body_bytes));

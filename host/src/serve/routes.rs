@@ -276,6 +276,13 @@ fn events(receiver: broadcast::Receiver<Numbered>, one_run: bool) -> impl Stream
     })
 }
 
+/// The Prometheus metrics (text format 0.0.4), for a scraper; with a token, it needs it
+/// too (Prometheus's `authorization` setting).
+pub async fn metrics(State(api): State<Api>) -> Response {
+    let text = tokio::task::spawn_blocking(move || api.metrics()).await.unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
 /// The OpenAPI document of this API.
 pub async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], super::openapi::document()).into_response()

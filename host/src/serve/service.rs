@@ -279,6 +279,8 @@ pub trait Runs: Send + Sync {
     fn plugins(&self) -> PluginList;
     /// Announce a reload or a refusal (hot reload) on the all-runs stream.
     fn reloaded(&self, outcome: &reload::Outcome);
+    /// The Prometheus metrics, with the engine's queues read now (blocking).
+    fn metrics(&self) -> String;
     fn pipelines(&self) -> Vec<PipelineView>;
     /// The run's view and its events from now on (subscribed before the view is taken,
     /// so nothing falls between).
@@ -934,6 +936,14 @@ impl<E: Engine> Runs for Service<E> {
             error: self.reloader.as_ref().and_then(|r| r.error()),
             reloads,
         }
+    }
+
+    fn metrics(&self) -> String {
+        let queues = self.engine.queue_stats().unwrap_or_else(|e| {
+            tracing::warn!(error = %crate::text::one_line(&format!("{e:#}"), 1024), "cannot read the queues for /metrics");
+            Vec::new()
+        });
+        crate::telemetry::metrics::encode(&queues)
     }
 
     fn reloaded(&self, outcome: &reload::Outcome) {

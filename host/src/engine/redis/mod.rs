@@ -10,6 +10,7 @@
 //! - `conn.rs`: the connection pool that retries across Redis restarts.
 //! - `first_contact.rs`: the first connection, failing fast with what is wrong.
 //! - `state.rs`: plugins' state, held to each plugin's quota, every key expiring.
+//! - `stats.rs`: per-actor queue figures for the metrics.
 //! - `codec.rs`: task records, stream entries and results as text.
 //! - `poison.rs`: stream entries no actor can run, failed or dropped at once.
 //! - `keys.rs`: the key layout.
@@ -29,6 +30,7 @@ mod poison;
 mod queues;
 mod run;
 mod state;
+mod stats;
 
 pub use first_contact::{redact_url, ConnectError};
 pub use keys::Keys;

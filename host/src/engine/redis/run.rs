@@ -386,6 +386,10 @@ impl RunStore for RedisEngine {
         })
     }
 
+    fn queue_stats(&self) -> anyhow::Result<Vec<crate::telemetry::metrics::ActorQueue>> {
+        self.actor_queues()
+    }
+
     fn retune(&self, run_id: &str, stage: &str, retune: &Retune) -> anyhow::Result<Retuned> {
         if let Some(max) = retune.max_parallel {
             anyhow::ensure!(max > 0, "maxParallel must be at least 1");
