@@ -6,7 +6,7 @@
 //! OpenAPI document kept identical to `docs/openapi.json`.
 
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
