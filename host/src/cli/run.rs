@@ -89,7 +89,7 @@ pub enum Driven {
 const INTERRUPTED: u8 = 130;
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    args.log.init("off");
+    let _telemetry = args.log.init("off")?;
     // The input first: a wrong `--input` is said at once, not after every plugin of the
     // manifest was loaded (compiled, on a cold cache: minutes for a Python component).
     let trigger = match &args.input {

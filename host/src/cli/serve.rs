@@ -52,7 +52,7 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    args.log.init("info");
+    let _telemetry = args.log.init("info")?;
     let options = ServeOptions { token: args.token.clone(), max_body_bytes: args.max_body_mib << 20 };
     serve::check(args.listen, &options)?;
     let pipelines = match &args.pipelines {

@@ -28,7 +28,7 @@ pub struct WorkerArgs {
 }
 
 pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
-    args.log.init("info");
+    let _telemetry = args.log.init("info")?;
     // Listening before anything else: a SIGTERM while the plugins load or Redis connects
     // (a deploy scaling down a worker that just started) is kept and honoured as soon as
     // the worker serves, rather than killing the process uncleanly.
