@@ -1,11 +1,12 @@
 //! What a `troupe serve` host costs per run. Run with `cargo xtask bench -- --bench serve`.
 //!
-//! Starts the release binary on port 0 (embedded engine, default manifest) and prints:
+//! Starts the release binary on port 0 (default manifest) and prints, on the embedded
+//! engine and on Redis (the machine's, `TROUPE_TEST_REDIS`, under a fresh key prefix):
 //! - submit-to-finish latency of a one-stage run (`single` over `Pass`), one at a time,
 //!   p50 and p99 over 500 runs, timed from the POST to the `run-ended` event;
 //! - sustained runs/s for 1,000 such runs submitted by 16 concurrent clients, each run
 //!   followed to its end;
-//! - the server's RSS after 10,000 runs, with the default retention (60 minutes: every
+//! - on the embedded engine, the server's RSS after 10,000 runs, with the default retention (60 minutes: every
 //!   run kept) and with `--retain-minutes 0` (ended runs forgotten within a second).
 //!
 //! Figures are printed, never asserted: the machine is shared and noisy.
@@ -120,27 +121,33 @@ fn many(server: &Server, runs: usize, clients: usize) -> Duration {
 }
 
 fn main() {
-    println!("== troupe serve: per-run cost (embedded engine, one `single` stage over `Pass`) ==");
-    let server = Server::start(&[]);
-    let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
-    let body = request();
-    for _ in 0..50 {
-        one_run(&agent, &server.base, &body);
+    let url = troupe_tests::test_redis_url();
+    let prefix = troupe_tests::unique_prefix("bench-serve");
+    let engines: [(&str, Vec<&str>); 2] =
+        [("embedded engine", vec![]), ("Redis engine", vec!["--redis", &url, "--redis-prefix", &prefix])];
+    for (engine, extra) in engines {
+        println!("== troupe serve: per-run cost ({engine}, one `single` stage over `Pass`) ==");
+        let server = Server::start(&extra);
+        let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+        let body = request();
+        for _ in 0..50 {
+            one_run(&agent, &server.base, &body);
+        }
+        let mut latencies: Vec<Duration> = (0..500).map(|_| one_run(&agent, &server.base, &body)).collect();
+        println!(
+            "submit-to-finish, one run at a time: p50 {:.2} ms, p99 {:.2} ms (500 runs)",
+            percentile(&mut latencies, 0.5),
+            percentile(&mut latencies, 0.99)
+        );
+        let took = many(&server, 1_000, 16);
+        println!(
+            "1,000 runs from 16 concurrent clients: {:.2} s, {:.0} runs/s",
+            took.as_secs_f64(),
+            1_000.0 / took.as_secs_f64()
+        );
     }
-    let mut latencies: Vec<Duration> = (0..500).map(|_| one_run(&agent, &server.base, &body)).collect();
-    println!(
-        "submit-to-finish, one run at a time: p50 {:.2} ms, p99 {:.2} ms (500 runs)",
-        percentile(&mut latencies, 0.5),
-        percentile(&mut latencies, 0.99)
-    );
-    let took = many(&server, 1_000, 16);
-    println!(
-        "1,000 runs from 16 concurrent clients: {:.2} s, {:.0} runs/s",
-        took.as_secs_f64(),
-        1_000.0 / took.as_secs_f64()
-    );
-    drop(server);
 
+    println!("== troupe serve: memory (embedded engine) ==");
     for (label, extra) in
         [("kept (--retain-minutes 60)", &[][..]), ("forgotten (--retain-minutes 0)", &["--retain-minutes", "0"][..])]
     {

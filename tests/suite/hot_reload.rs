@@ -226,7 +226,11 @@ fn a_troupe_worker_on_redis_reloads_and_keeps_each_run_on_the_actor_it_started_w
     let dir = plugins_folder();
     let manifest = dir.path().join("troupe.toml");
     let prefix = troupe_tests::unique_prefix("hot-reload");
-    let mut worker = troupe_on_redis(&manifest, &prefix, &["worker", "--concurrency", "4", "--watch-ms", "100"]);
+    let mut worker = troupe_on_redis(
+        &manifest,
+        &prefix,
+        &["worker", "--concurrency", "4", "--watch-ms", "100", "--metrics-listen", "127.0.0.1:0"],
+    );
     let mut worker = Killed(Some(worker.spawn().unwrap()));
     let lines = {
         let stderr = BufReader::new(worker.child().stderr.take().unwrap());
@@ -237,6 +241,12 @@ fn a_troupe_worker_on_redis_reloads_and_keeps_each_run_on_the_actor_it_started_w
             }
         });
         lines
+    };
+    let metrics = loop {
+        let line = lines.recv_timeout(Duration::from_secs(120)).expect("the worker says where its metrics are");
+        if let Some(url) = line.split("metrics at ").nth(1) {
+            break url.trim().to_string();
+        }
     };
     let pipeline = |name: &str, ms: u64, n: u64| {
         let path = dir.path().join(name);
@@ -284,5 +294,15 @@ fn a_troupe_worker_on_redis_reloads_and_keeps_each_run_on_the_actor_it_started_w
     assert!(out.status.success(), "run A succeeds on Pass: {}", String::from_utf8_lossy(&out.stderr));
     let context: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(context["ver"], json!({ "n": 1 }), "{context}");
+
+    // The worker's own metrics: each version's task, and the reload.
+    let text = ureq::get(&metrics).call().unwrap().into_body().read_to_string().unwrap();
+    for series in [
+        r#"troupe_tasks_total{mode="single",actor="Ver",outcome="succeeded"} 1"#,
+        r#"troupe_tasks_total{mode="single",actor="Ver",outcome="failed"} 1"#,
+        r#"troupe_plugin_reloads_total{outcome="applied"} 1"#,
+    ] {
+        assert!(text.lines().any(|l| l == series), "no `{series}` in:\n{text}");
+    }
     drop(worker);
 }

@@ -7,6 +7,7 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use std::process::ExitCode;
 use std::sync::Arc;
+use troupe::engine::RunStore as _;
 use troupe::plugin::Pinned;
 
 #[derive(Args)]
@@ -23,6 +24,10 @@ pub struct WorkerArgs {
     reload: super::hot_reload::ReloadArgs,
     #[command(flatten)]
     log: super::logging::LogArgs,
+    /// Serve Prometheus metrics at http://ADDR/metrics (no token: listen on loopback or
+    /// a private network).
+    #[arg(long)]
+    metrics_listen: Option<std::net::SocketAddr>,
     #[command(flatten)]
     redis: RedisArgs,
 }
@@ -66,6 +71,26 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         args.actors.as_ref().map_or("every actor".to_string(), |a| a.join(", ")),
         args.concurrency
     );
+    if let Some(addr) = args.metrics_listen {
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(addr))
+            .with_context(|| format!("cannot listen on {addr} for metrics"))?;
+        let queues = engine.clone();
+        let router = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let queues = queues.clone();
+                async move {
+                    let stats = tokio::task::spawn_blocking(move || queues.queue_stats().unwrap_or_default())
+                        .await
+                        .unwrap_or_default();
+                    troupe::telemetry::metrics::encode(&stats)
+                }
+            }),
+        );
+        eprintln!("troupe worker {}: metrics at http://{}/metrics", engine.consumer(), listener.local_addr()?);
+        runtime.spawn(async move { axum::serve(listener, router).await });
+    }
     runtime.block_on(async {
         tokio::select! {
             _ = term.recv() => {}
