@@ -534,6 +534,37 @@ fn sigterm_stops_accepting_and_cancels_what_outlives_the_drain() {
     assert!(status.success(), "{status:?}");
 }
 
+/// On Redis a run outlives its server: SIGTERM past the drain leaves it running in
+/// Redis, and `troupe resume` carries it to its end.
+#[test]
+fn sigterm_on_redis_leaves_the_run_to_be_resumed() {
+    let prefix = troupe_tests::unique_prefix("serve-term");
+    let url = troupe_tests::test_redis_url();
+    let mut server = Server::start(&["--drain-seconds", "0", "--redis", &url, "--redis-prefix", &prefix]);
+    let (status, run) = server.post("/v1/runs", &waiting(3_000, 2));
+    assert_eq!(status, 201, "{run}");
+    let id = run["id"].as_str().unwrap().to_string();
+    // The engine has it before the signal.
+    let started = Instant::now();
+    while server.get(&format!("/v1/runs/{id}")).1["stages"][0]["status"] != "running" {
+        assert!(started.elapsed() < Duration::from_secs(30), "the run never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(server.logs().iter().any(|l| l.contains("leaving 1 run(s) in Redis")), "{:?}", server.logs());
+    let resumed = Command::new(root().join("target/release/troupe"))
+        .current_dir(root())
+        .args(["resume", &id, "--json", "--cache-dir", "target/test-cache", "--redis", &url, "--redis-prefix", &prefix])
+        .output()
+        .unwrap();
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let context: Value = serde_json::from_slice(&resumed.stdout).unwrap();
+    assert_eq!(context["wait"].as_array().map(Vec::len), Some(2), "{context}");
+}
+
 #[test]
 fn the_openapi_document_is_served_and_checked_in() {
     let generated = troupe::serve::openapi_document();

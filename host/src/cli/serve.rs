@@ -1,6 +1,7 @@
 //! `troupe serve`: the HTTP API over an engine (embedded, or Redis with `--redis`), until
 //! SIGTERM or Ctrl-C; then it stops accepting, lets running runs finish for up to
-//! `--drain-seconds` and, on the embedded engine, cancels what is left, recording why.
+//! `--drain-seconds` and, on the embedded engine, cancels what is left, recording why;
+//! on Redis it leaves them there, for another host to resume.
 
 use super::redis_args::RedisArgs;
 use super::ManifestArgs;
@@ -67,7 +68,23 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.redis.redis.is_some() {
         let engine = Arc::new(args.redis.connect(&manifest, None, args.concurrency)?);
         let accept = super::hot_reload::fixed_actors(&manifest);
-        let setup = Setup { catalog, manifest, accept, pipelines, options, retention, drain, forget: None };
+        let taking = engine.clone();
+        let stop_taking: StopTaking = Box::new(move || {
+            if let Err(e) = taking.stop_taking() {
+                eprintln!("troupe serve: cannot give back the tasks taken but not started: {e:#}");
+            }
+        });
+        let setup = Setup {
+            catalog,
+            manifest,
+            accept,
+            pipelines,
+            options,
+            retention,
+            drain,
+            forget: None,
+            stop_taking: Some(stop_taking),
+        };
         runtime.block_on(host(engine, setup, &args))
     } else {
         let actors = manifest.actors.keys().map(|a| a.to_string());
@@ -83,10 +100,23 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             known.add_actors(m.actors.keys().map(|a| a.to_string()), m.external_actors());
             Ok(())
         });
-        let setup = Setup { catalog, manifest, accept, pipelines, options, retention, drain, forget: Some(forget) };
+        let setup = Setup {
+            catalog,
+            manifest,
+            accept,
+            pipelines,
+            options,
+            retention,
+            drain,
+            forget: Some(forget),
+            stop_taking: None,
+        };
         runtime.block_on(host(engine, setup, &args))
     }
 }
+
+/// On Redis: stop taking tasks and give back those taken but not started.
+type StopTaking = Box<dyn FnOnce() + Send>;
 
 /// What the server is made of, besides its engine.
 struct Setup {
@@ -99,12 +129,14 @@ struct Setup {
     retention: Duration,
     drain: Duration,
     forget: Option<serve::service::Forget>,
+    stop_taking: Option<StopTaking>,
 }
 
 async fn host<E: Engine>(engine: Arc<E>, setup: Setup, args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    let Setup { catalog, manifest, accept, pipelines, options, retention, drain, forget } = setup;
-    let concurrency = if forget.is_some() { args.concurrency.max(1) } else { args.concurrency };
-    let _workers = (concurrency > 0).then(|| troupe::worker::spawn(engine.clone(), catalog.clone(), concurrency));
+    let Setup { catalog, manifest, accept, pipelines, options, retention, drain, forget, stop_taking } = setup;
+    let embedded = forget.is_some();
+    let concurrency = if embedded { args.concurrency.max(1) } else { args.concurrency };
+    let workers = (concurrency > 0).then(|| troupe::worker::spawn(engine.clone(), catalog.clone(), concurrency));
     // The service hears of reloads from the watcher, which needs the service's reloader:
     // the watcher's callback reaches the service through this slot, filled just after.
     let slot: Arc<std::sync::OnceLock<Arc<dyn Runs>>> = Arc::default();
@@ -135,13 +167,30 @@ async fn host<E: Engine>(engine: Arc<E>, setup: Setup, args: &ServeArgs) -> anyh
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let left = service.running();
-        if !left.is_empty() {
+        if !left.is_empty() && !embedded {
+            // On Redis a run outlives its server: its state is all in Redis, and another
+            // orchestrator carries it on once this one's lease lapses.
+            eprintln!(
+                "troupe serve: leaving {} run(s) in Redis to be resumed (`troupe resume RUN`): {}",
+                left.len(),
+                left.join(", ")
+            );
+        } else if !left.is_empty() {
             eprintln!("troupe serve: cancelling {} run(s) still running: {}", left.len(), left.join(", "));
             service.interrupt_all("interrupted: the server shut down before the run ended");
             let started = Instant::now();
             while !service.running().is_empty() && started.elapsed() < Duration::from_secs(5) {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
+        }
+    }
+    // On Redis this process's workers hand back what they took but did not start and
+    // finish what they run (its outcome recorded), as `troupe worker` does on SIGTERM:
+    // nothing waits for a visibility timeout before another worker runs it.
+    if let Some(stop_taking) = stop_taking {
+        stop_taking();
+        if let Some(workers) = workers {
+            tokio::task::spawn_blocking(move || workers.shutdown()).await.ok();
         }
     }
     eprintln!("troupe serve: stopped");
