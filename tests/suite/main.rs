@@ -13,6 +13,7 @@
 mod compat;
 mod conformance;
 mod custom_executors;
+mod dashboard;
 mod distributed;
 mod document_workers;
 mod examples;

@@ -3,12 +3,14 @@
 //!
 //! - `build`: the host (release) and every guest (Rust, Python, JavaScript), as components
 //!   in `target/plugins/`.
-//! - `test`: `build`, then every test of the host workspace (starting Redis if none answers),
-//!   then the behavioural suites again on Redis.
+//! - `test`: `build`, then every test of the host workspace (starting Redis if none answers,
+//!   installing Chromium and ChromeDriver for the dashboard tests if missing), then the
+//!   behavioural suites again on Redis.
 //! - `lint`: rustfmt and clippy over both workspaces (what CI checks).
 //! - `demo`: `build`, then the main job.
 //! - `bench`: `build`, then the benchmarks, which print their figures.
 
+mod browser;
 mod guests;
 mod js;
 mod python;

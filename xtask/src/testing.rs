@@ -5,7 +5,7 @@
 //! name, so the selection is checked against the binary's own list before it runs: the
 //! pass runs exactly the tests whose first path segment is a behavioural module.
 
-use crate::{cargo, python, redis, run};
+use crate::{browser, cargo, python, redis, run};
 use anyhow::{bail, ensure, Context as _};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -27,6 +27,7 @@ const SELECTING_OPTIONS: &[&str] = &["--skip", "--ignored", "--include-ignored",
 pub fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     redis::ensure()?;
     python::ensure_redis_py()?;
+    browser::ensure()?;
     eprintln!("xtask: running every test (release profile, sharing the host's build)");
     run(cargo(root).args(["test", "--release", "--workspace"]).args(extra))?;
 

@@ -10,10 +10,13 @@
 //! - `problem`: errors as RFC 9457 problem documents.
 //! - `auth`: the bearer token.
 //! - `pipelines`: the named pipelines of `--pipelines DIR`.
+//! - `dashboard`: the web dashboard at `/` (`dashboard/`: its page, scripts and styles,
+//!   compiled in).
 //!
 //! The reference is `docs/api.md`.
 
 mod auth;
+mod dashboard;
 pub mod events;
 mod openapi;
 pub mod pipelines;
@@ -77,6 +80,8 @@ pub fn router(runs: Arc<dyn Runs>, options: &ServeOptions) -> Router {
         .route("/v1/health", get(routes::health))
         .route("/v1/openapi.json", get(routes::openapi))
         .route("/metrics", get(routes::metrics))
+        .route("/", get(dashboard::index))
+        .route("/assets/{name}", get(dashboard::file))
         .fallback(routes::not_found)
         .with_state(runs)
         .layer(DefaultBodyLimit::max(options.max_body_bytes));
