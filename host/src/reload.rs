@@ -195,8 +195,8 @@ impl Reloader {
         outcome
     }
 
-    /// The plugins folder of the manifest as it reads now (the last one that parsed,
-    /// else the manifest's own folder).
+    /// The plugins folder the manifest names now (its own folder while it does not
+    /// parse).
     fn plugins_dir_hint(&self) -> PathBuf {
         match Manifest::load(&self.manifest) {
             Ok(m) => m.plugins_dir,

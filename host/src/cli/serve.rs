@@ -64,29 +64,20 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let retention = Duration::from_secs(args.retain_minutes * 60);
     let drain = Duration::from_secs(args.drain_seconds);
-    let catalog = Arc::new(Pinned::new(plugins));
+    let common = Common { catalog: Arc::new(Pinned::new(plugins)), manifest, pipelines, options, retention, drain };
     if args.redis.redis.is_some() {
-        let engine = Arc::new(args.redis.connect(&manifest, None, args.concurrency)?);
-        let accept = super::hot_reload::fixed_actors(&manifest);
+        let engine = Arc::new(args.redis.connect(&common.manifest, None, args.concurrency)?);
         let taking = engine.clone();
         let stop_taking: StopTaking = Box::new(move || {
             if let Err(e) = taking.stop_taking() {
                 eprintln!("troupe serve: cannot give back the tasks taken but not started: {e:#}");
             }
         });
-        let setup = Setup {
-            catalog,
-            manifest,
-            accept,
-            pipelines,
-            options,
-            retention,
-            drain,
-            forget: None,
-            stop_taking: Some(stop_taking),
-        };
-        runtime.block_on(host(engine, setup, &args))
+        let accept = super::hot_reload::fixed_actors(&common.manifest);
+        let parts = EngineParts { accept, forget: None, stop_taking: Some(stop_taking) };
+        runtime.block_on(host(engine, common, parts, &args))
     } else {
+        let manifest = &common.manifest;
         let actors = manifest.actors.keys().map(|a| a.to_string());
         let engine =
             Arc::new(EmbeddedEngine::new(actors, super::log_level()).with_external(manifest.external_actors()));
@@ -100,40 +91,41 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             known.add_actors(m.actors.keys().map(|a| a.to_string()), m.external_actors());
             Ok(())
         });
-        let setup = Setup {
-            catalog,
-            manifest,
-            accept,
-            pipelines,
-            options,
-            retention,
-            drain,
-            forget: Some(forget),
-            stop_taking: None,
-        };
-        runtime.block_on(host(engine, setup, &args))
+        let parts = EngineParts { accept, forget: Some(forget), stop_taking: None };
+        runtime.block_on(host(engine, common, parts, &args))
     }
 }
 
 /// On Redis: stop taking tasks and give back those taken but not started.
 type StopTaking = Box<dyn FnOnce() + Send>;
 
-/// What the server is made of, besides its engine.
-struct Setup {
+/// What the server is made of, whatever its engine.
+struct Common {
     catalog: Arc<Pinned>,
     manifest: Manifest,
-    /// What a reloaded manifest must pass on this engine.
-    accept: Accept,
     pipelines: std::collections::BTreeMap<String, troupe::pipeline::Pipeline>,
     options: ServeOptions,
     retention: Duration,
     drain: Duration,
+}
+
+/// What differs by engine.
+struct EngineParts {
+    /// What a reloaded manifest must pass on this engine.
+    accept: Accept,
+    /// The embedded engine forgets a run when the server does.
     forget: Option<serve::service::Forget>,
     stop_taking: Option<StopTaking>,
 }
 
-async fn host<E: Engine>(engine: Arc<E>, setup: Setup, args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    let Setup { catalog, manifest, accept, pipelines, options, retention, drain, forget, stop_taking } = setup;
+async fn host<E: Engine>(
+    engine: Arc<E>,
+    common: Common,
+    parts: EngineParts,
+    args: &ServeArgs,
+) -> anyhow::Result<ExitCode> {
+    let Common { catalog, manifest, pipelines, options, retention, drain } = common;
+    let EngineParts { accept, forget, stop_taking } = parts;
     let embedded = forget.is_some();
     let concurrency = if embedded { args.concurrency.max(1) } else { args.concurrency };
     let workers = (concurrency > 0).then(|| troupe::worker::spawn(engine.clone(), catalog.clone(), concurrency));
