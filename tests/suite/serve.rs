@@ -541,7 +541,14 @@ fn sigterm_on_redis_leaves_the_run_to_be_resumed() {
     let prefix = troupe_tests::unique_prefix("serve-term");
     let url = troupe_tests::test_redis_url();
     let mut server = Server::start(&["--drain-seconds", "0", "--redis", &url, "--redis-prefix", &prefix]);
-    let (status, run) = server.post("/v1/runs", &waiting(3_000, 2));
+    // A second stage: the server stops taking tasks on SIGTERM, so whatever the timing,
+    // the run cannot end before the server does.
+    let mut request = waiting(3_000, 2);
+    request["pipeline"]["stages"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "name": "then", "mode": "single", "actor": "Wait", "input": { "ms": 1 } }));
+    let (status, run) = server.post("/v1/runs", &request);
     assert_eq!(status, 201, "{run}");
     let id = run["id"].as_str().unwrap().to_string();
     // The engine has it before the signal.
@@ -563,6 +570,7 @@ fn sigterm_on_redis_leaves_the_run_to_be_resumed() {
     assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
     let context: Value = serde_json::from_slice(&resumed.stdout).unwrap();
     assert_eq!(context["wait"].as_array().map(Vec::len), Some(2), "{context}");
+    assert!(context["then"].is_object(), "the second stage ran on resume: {context}");
 }
 
 #[test]

@@ -99,7 +99,14 @@ impl Remote {
                 }
                 "stage-progress" => progress.stage_progress(&stage, &counts(&event["counts"])),
                 "stage-ended" => progress.stage_finished(&stage, &counts(&event["counts"]), event["succeeded"] == true),
-                "snapshot" if event["status"] != "running" => return Ok(()),
+                "snapshot" => {
+                    // What happened before this client listened (a short run may have
+                    // ended already): drawn from the snapshot, then events go on.
+                    draw_snapshot(&event, progress);
+                    if event["status"] != "running" {
+                        return Ok(());
+                    }
+                }
                 "run-ended" => return Ok(()),
                 _ => {}
             }
@@ -174,5 +181,21 @@ fn counts(c: &Value) -> StageCounts {
         waiting: n("waiting"),
         max_in_flight: n("maxInFlight"),
         stragglers: n("stragglers"),
+    }
+}
+
+/// Every stage a run's snapshot shows started, as the progress display would have drawn
+/// it from the events.
+fn draw_snapshot(run: &Value, progress: &Progress) {
+    for (index, stage) in run["stages"].as_array().into_iter().flatten().enumerate() {
+        let (name, status) = (text(&stage["name"]), stage["status"].as_str().unwrap_or_default());
+        if status == "pending" {
+            continue;
+        }
+        progress.stage_started(index, &name, &text(&stage["mode"]));
+        match status {
+            "running" => progress.stage_progress(&name, &counts(&stage["counts"])),
+            _ => progress.stage_finished(&name, &counts(&stage["counts"]), status == "succeeded"),
+        }
     }
 }

@@ -801,14 +801,14 @@ impl<E: Engine> Runs for Service<E> {
             Problem::conflict("run-ended", "The run already ended", crate::text::one_line(&format!("{e:#}"), 1024))
         };
         if let Err(e) = self.engine.cancel_run(run_id) {
-            if self.engine.run_exists(run_id).unwrap_or(true) {
-                // It may have started between the two calls: a running run is cancelled
-                // now, one its observer cancelled (the flag) is done.
-                match self.engine.run_status(run_id) {
-                    Ok(crate::engine::RunStatus::Running) => self.engine.cancel_run(run_id).map_err(ended)?,
-                    Ok(crate::engine::RunStatus::Cancelled) => {}
-                    _ => return Err(ended(e)),
-                }
+            // It may have started between the two calls: a running run is cancelled now,
+            // one its observer cancelled (the flag) is done, and one the engine does not
+            // have yet (on Redis, not even half-written) is cancelled by its observer
+            // when it starts. Only a run that ended otherwise cannot be cancelled.
+            match self.engine.run_status(run_id) {
+                Ok(crate::engine::RunStatus::Running) => self.engine.cancel_run(run_id).map_err(ended)?,
+                Ok(crate::engine::RunStatus::Cancelled) | Err(_) => {}
+                Ok(_) => return Err(ended(e)),
             }
         }
         let mut registry = self.registry();

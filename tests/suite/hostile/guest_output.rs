@@ -194,7 +194,8 @@ fn a_troupe_worker_process_on_redis_serves_a_printing_actor() {
     assert!(status.success(), "stdout: {stdout}\nstderr: {stderr}\nworker: {worker_out}");
     let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
     assert_eq!(report["talk"], json!([{ "id": 1, "printed": true }, null, { "id": 3, "printed": true }]));
-    assert!(!worker_out.contains("panicked"), "{worker_out}");
+    // No thread of the worker panicked (the guest's own traceback may say anything).
+    assert!(!worker_out.lines().any(|l| l.starts_with("thread '") && l.contains("panicked")), "{worker_out}");
 }
 
 fn manifest_text_with_absolute_plugins_dir() -> String {
