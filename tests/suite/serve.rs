@@ -92,7 +92,9 @@ impl Server {
         if let Some(t) = &self.token {
             request = request.header("authorization", &format!("Bearer {t}"));
         }
-        let mut response = request.call().unwrap();
+        let mut response = request
+            .call()
+            .unwrap_or_else(|e| panic!("GET {path}: {e}; the server said:\n{}", self.logs().join("\n")));
         let status = response.status().as_u16();
         let text = response.body_mut().read_to_string().unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
@@ -110,7 +112,9 @@ impl Server {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let mut response = request.send(body.to_string()).unwrap();
+        let mut response = request
+            .send(body.to_string())
+            .unwrap_or_else(|e| panic!("{path}: {e}; the server said:\n{}", self.logs().join("\n")));
         let status = response.status().as_u16();
         let text = response.body_mut().read_to_string().unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
@@ -139,7 +143,9 @@ impl Server {
         if let Some(t) = &self.token {
             request = request.header("authorization", &format!("Bearer {t}"));
         }
-        let mut response = request.send(body.to_string()).unwrap();
+        let mut response = request
+            .send(body.to_string())
+            .unwrap_or_else(|e| panic!("{path}: {e}; the server said:\n{}", self.logs().join("\n")));
         let status = response.status().as_u16();
         let text = response.body_mut().read_to_string().unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
