@@ -524,13 +524,20 @@ impl<E: Engine> Orchestrator<E> {
         for retry in 0.. {
             let (plugins, host, mode_owned, stage_owned) =
                 (self.catalog.plugins_for(&stage.run_id), self.host(), mode.to_string(), stage.clone());
-            let result = tokio::task::spawn_blocking(move || {
+            let joined = tokio::task::spawn_blocking(move || {
                 plugins.executor(&mode_owned).map(|e| e.execute(host, &stage_owned))
             })
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.ok_or_else(|| format!("mode `{mode}` is not loaded")))
-            .map_err(|e| StageFailure::Executor { mode: mode.to_string(), error: ExecutorError::Fatal(e) })?;
+            .await;
+            // The runtime is shutting down (a server stopping): the call was cut short, not
+            // failed. Wait to be dropped with the runtime rather than fail the stage, which
+            // would record the run as failed where another host could have resumed it.
+            if joined.as_ref().is_err_and(|e| e.is_cancelled()) {
+                std::future::pending::<()>().await;
+            }
+            let result = joined
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.ok_or_else(|| format!("mode `{mode}` is not loaded")))
+                .map_err(|e| StageFailure::Executor { mode: mode.to_string(), error: ExecutorError::Fatal(e) })?;
             match result {
                 Ok(Ok(execution)) => return Ok(execution),
                 Ok(Err(error @ ExecutorError::Retryable(_))) => match barrier::executor_retry_delay(retry) {
