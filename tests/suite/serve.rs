@@ -107,12 +107,23 @@ impl Server {
     }
 
     pub(crate) fn post_with(&self, path: &str, body: &Value, headers: &[(&str, &str)]) -> (u16, Value) {
-        let mut request = self.agent.post(&self.url(path)).header("content-type", "application/json");
-        if let Some(t) = &self.token {
-            request = request.header("authorization", &format!("Bearer {t}"));
-        }
+        let mut request = self.agent.post(&self.url(path));
         for (name, value) in headers {
             request = request.header(*name, *value);
+        }
+        self.send_json(request, path, body)
+    }
+
+    /// Send `body` as JSON with the token; the status and the reply (JSON, else text).
+    fn send_json(
+        &self,
+        request: ureq::RequestBuilder<ureq::typestate::WithBody>,
+        path: &str,
+        body: &Value,
+    ) -> (u16, Value) {
+        let mut request = request.header("content-type", "application/json");
+        if let Some(t) = &self.token {
+            request = request.header("authorization", &format!("Bearer {t}"));
         }
         let mut response = request
             .send(body.to_string())
@@ -141,16 +152,7 @@ impl Server {
     }
 
     pub(crate) fn patch(&self, path: &str, body: &Value) -> (u16, Value) {
-        let mut request = self.agent.patch(&self.url(path)).header("content-type", "application/json");
-        if let Some(t) = &self.token {
-            request = request.header("authorization", &format!("Bearer {t}"));
-        }
-        let mut response = request
-            .send(body.to_string())
-            .unwrap_or_else(|e| panic!("{path}: {e}; the server said:\n{}", self.logs().join("\n")));
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        self.send_json(self.agent.patch(&self.url(path)), path, body)
     }
 
     /// Every run's events from now on (subscribed when this returns: the reply's headers
