@@ -8,6 +8,7 @@
 //! expired keys never count against it.
 
 use crate::api::HostError;
+use crate::engine::live::StateEntry;
 use crate::stage_host::{StateQuota, QUOTA_ERROR};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -180,6 +181,26 @@ impl MemoryState {
         }
         Ok(())
     }
+
+    /// The live keys starting with `prefix`, in key order, at most `limit`.
+    pub fn list(&self, namespace: &str, prefix: &str, limit: usize) -> Vec<StateEntry> {
+        let namespaces = self.lock();
+        let Some(ns) = namespaces.get(namespace) else { return Vec::new() };
+        let now = Instant::now();
+        let mut found: Vec<StateEntry> = ns
+            .keys
+            .iter()
+            .filter(|(k, e)| k.starts_with(prefix) && e.expires > now)
+            .map(|(k, e)| StateEntry {
+                key: k.clone(),
+                value: e.value.clone(),
+                expires_in_ms: e.expires.saturating_duration_since(now).as_millis() as u64,
+            })
+            .collect();
+        found.sort_by(|a, b| a.key.cmp(&b.key));
+        found.truncate(limit);
+        found
+    }
 }
 
 #[cfg(test)]
@@ -206,6 +227,23 @@ mod tests {
         assert!(matches!(&err, HostError::Invalid(m) if m.contains("not an integer")), "{err:?}");
         s.delete("ns", "word").unwrap();
         assert_eq!(s.get("ns", "word"), Ok(None));
+    }
+
+    #[test]
+    fn keys_are_listed_by_prefix_in_order_without_expired_ones() {
+        let s = MemoryState::default();
+        let q = &QUOTA;
+        for (k, ttl) in [("view:b", None), ("view:a", Some(60_000)), ("other", None), ("view:gone", Some(1))] {
+            s.set("ns", k, k, ttl, q).unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let listed = s.list("ns", "view:", 10);
+        let keys: Vec<&str> = listed.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["view:a", "view:b"]);
+        assert_eq!(listed[0].value, "view:a");
+        assert!(listed[0].expires_in_ms > 50_000 && listed[0].expires_in_ms <= 60_000, "{listed:?}");
+        assert_eq!(s.list("ns", "view:", 1).len(), 1, "limited");
+        assert!(s.list("none", "", 10).is_empty());
     }
 
     #[test]

@@ -41,8 +41,13 @@ impl Role {
 impl Scope {
     /// The namespace a plugin's state keys live under: one per mode or per actor.
     pub fn state_namespace(&self) -> String {
-        format!("{}:{}", self.role.as_str(), self.name)
+        namespace(self.role, &self.name)
     }
+}
+
+/// The state namespace of the mode or actor `name`: `mode:<name>`, `actor:<name>`.
+pub fn namespace(role: Role, name: &str) -> String {
+    format!("{}:{}", role.as_str(), name)
 }
 
 /// How much state one plugin (its namespace) may hold, from its manifest `limits`.

@@ -2,8 +2,10 @@
 //! ChromeDriver (WebDriver) as a user would: submit the document example from the form
 //! and watch every stage bar reach 100%, read a failed task's error on its run's page,
 //! cancel a long run, raise a running stage's `maxParallel` from its row (the engine's
-//! `maxInFlight` shows it), and the plugin list. Screenshots of the main views go to
-//! `target/screenshots/` (the README shows two of them).
+//! `maxInFlight` shows it), and the plugin list; the live-state view (a paced stage's
+//! slots and bucket, a circuit breaker opening, a hostile plugin's cards kept as text) and
+//! a keyboard-only walk through the runs page. Screenshots of the main views go to
+//! `target/screenshots/` (the README shows some of them).
 
 use crate::serve::Server;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -211,5 +213,144 @@ fn the_dashboard_submits_watches_cancels_and_retunes_runs_in_chromium() {
         assert_eq!(stage_bars(&phone).await.len(), 1);
         screenshot(&phone, "run-phone.png").await;
         phone.close().await.unwrap();
+    });
+}
+
+/// Press Tab `times` times (from the top of a freshly loaded page); what had the focus
+/// after each press (its id, else its label or text).
+async fn tab_walk(client: &Client, times: usize) -> Vec<String> {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let mut seen = Vec::new();
+    for _ in 0..times {
+        let tab = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: '\u{E004}' })
+            .then(KeyAction::Up { value: '\u{E004}' });
+        client.perform_actions(tab).await.unwrap();
+        let focused = js(
+            client,
+            "const e = document.activeElement; if (!e || e === document.body) return '';\
+            return e.id || e.getAttribute('aria-label') || e.textContent.trim().slice(0, 40);",
+        )
+        .await;
+        seen.push(focused.as_str().unwrap_or_default().to_string());
+    }
+    seen
+}
+
+#[test]
+fn the_live_state_view_shows_slots_a_rate_bucket_and_a_circuit_breaker_opening() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = crate::live::manifest_with_misbehave(dir.path());
+    let server = Server::start(&["--manifest", manifest.to_str().unwrap()]);
+    let driver = Driver::start();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let client = browser(&driver, 1280).await;
+
+        // A paced run: 2 tasks a second, bursts of 2, at most 3 in flight.
+        let (_, paced) = server.post(
+            "/v1/runs",
+            &json!({ "pipeline": { "name": "paced", "stages": [{ "name": "fetch", "mode": "rate-limited",
+            "actor": "Wait", "scatter": { "input": "$.trigger.items", "as": "item" }, "input": { "ms": 400 },
+            "executorConfig": { "rateLimit": 2, "burst": 2, "maxParallel": 3 } }] },
+            "input": { "items": vec![1; 40] } }),
+        );
+        let paced = paced["id"].as_str().unwrap().to_string();
+        client.goto(&format!("{}/#/live", server.base)).await.unwrap();
+        let row = format!("section[data-live-run='{paced}'] tr[data-live-stage=fetch]");
+        until("the paced stage's live row", || async { text(&client, &row).await.contains("burst 2") }).await;
+        let shown = text(&client, &row).await;
+        assert!(shown.contains("bucket Wait") && shown.contains("2/s") && shown.contains("of 3 in use"), "{shown}");
+        let script = format!("return document.querySelector(\"{row} [role=meter]\").getAttribute('aria-valuemax');");
+        let slots = js(&client, &script).await;
+        assert_eq!(slots, json!("3"), "the slots meter's maximum is the stage's maxParallel");
+        // The API says the same, from the engine's own state.
+        let live: Value = server.get(&format!("/v1/runs/{paced}/live")).1;
+        let stage = &live["stages"][0];
+        assert_eq!((stage["name"].as_str(), stage["maxParallel"].as_u64()), (Some("fetch"), Some(3)), "{live}");
+        assert_eq!(stage["rate"]["perSecond"], json!(2.0), "{live}");
+        assert_eq!(stage["rate"]["burst"], json!(2), "{live}");
+        let tokens = stage["rate"]["tokens"].as_f64().unwrap();
+        assert!((0.0..=2.0).contains(&tokens), "{live}");
+        let counts = &stage["counts"];
+        assert!(counts["inFlight"].as_u64().unwrap() <= 3, "never more than maxParallel in flight: {live}");
+        assert!(counts["waiting"].as_u64().unwrap() > 0, "held for a slot: {live}");
+
+        // A circuit breaker over an actor that always fails: after 3 failures it opens.
+        let (_, broken) = server.post(
+            "/v1/runs",
+            &json!({ "pipeline": { "name": "guarded", "stages": [{ "name": "call", "mode": "circuit-breaker",
+            "actor": "Fail", "scatter": { "input": "$.trigger.items", "as": "item" },
+            "input": { "message": "upstream said 503" }, "executorConfig": { "threshold": 3, "timeout": 60000 } }] },
+            "input": { "items": vec![1; 6] } }),
+        );
+        let broken = broken["id"].as_str().unwrap().to_string();
+        let card = "article[data-card='mode:circuit-breaker/breaker:Fail']";
+        until("the breaker's card", || async { text(&client, &format!("{card} .state")).await == "open" }).await;
+        let shown = text(&client, card).await;
+        assert!(shown.contains("next trial in") && shown.contains("failures3"), "{shown}");
+        let all: Value = server.get("/v1/live").1;
+        let breaker = all["cards"].as_array().unwrap().iter().find(|c| c["name"] == "breaker:Fail").cloned();
+        let breaker = breaker.unwrap_or_else(|| panic!("no breaker card: {all}"));
+        assert_eq!((breaker["kind"].as_str(), breaker["state"].as_str()), (Some("breaker"), Some("open")), "{breaker}");
+        assert!(breaker["until"]["inMs"].as_u64().unwrap() <= 60_000, "{breaker}");
+        let detail: Value = server.get(&format!("/v1/runs/{broken}")).1;
+        let errors: Vec<&str> =
+            detail["failedTasks"].as_array().unwrap().iter().filter_map(|t| t["error"].as_str()).collect();
+        assert_eq!(errors.iter().filter(|e| **e == "circuit open").count(), 3, "failed fast once open: {errors:?}");
+        screenshot(&client, "live.png").await;
+
+        // A plugin's cards are plugin output: markup in them is shown as text, never run.
+        let (_, cards) = server.post(
+            "/v1/runs",
+            &json!({ "pipeline": { "name": "cards", "stages": [{ "name": "c", "mode": "misbehave",
+            "executorConfig": { "behave": "cards" } }] } }),
+        );
+        server.wait(cards["id"].as_str().unwrap());
+        let markup = "article[data-card='mode:misbehave/markup']";
+        until("the markup card", || async { !text(&client, markup).await.is_empty() }).await;
+        assert_eq!(text(&client, &format!("{markup} .state")).await, "<b>open</b>");
+        assert!(!text(&client, "article[data-card='mode:misbehave/garbage'] .error").await.is_empty());
+        let ran = js(
+            &client,
+            "return [window.pwned ?? null, document.querySelectorAll('main img, main script, main b').length];",
+        );
+        assert_eq!(ran.await, json!([null, 0]), "no markup from a card became an element");
+
+        // The run's own page shows its live stage while it runs.
+        client.goto(&format!("{}/#/runs/{paced}", server.base)).await.unwrap();
+        until("the run page's live state", || async {
+            text(&client, "#live-state tr[data-live-stage=fetch]").await.contains("bucket Wait")
+        })
+        .await;
+
+        // Keyboard only: Tab reaches every control of the runs page, in reading order
+        // (loaded afresh, with nothing running to re-render it under the keyboard).
+        server.post(&format!("/v1/runs/{paced}/cancel"), &json!({}));
+        until("the paced run's end", || async { server.get(&format!("/v1/runs/{paced}")).1["status"] == "cancelled" })
+            .await;
+        client.goto("about:blank").await.unwrap();
+        client.goto(&format!("{}/#/runs", server.base)).await.unwrap();
+        until("the runs page", || async { !text(&client, "#submit-run").await.is_empty() }).await;
+        let walk = tab_walk(&client, 40).await;
+        let order = [
+            "Skip to content",
+            "Runs",
+            "Live state",
+            "Plugins",
+            "f-status",
+            "f-pipeline",
+            "Filter",
+            "s-pipeline",
+            "s-input",
+            "submit-run",
+        ];
+        let mut at = 0;
+        for want in order {
+            let found = walk[at..].iter().position(|f| f == want);
+            let found = found.unwrap_or_else(|| panic!("Tab never reached `{want}` after {at} presses: {walk:?}"));
+            at += found + 1;
+        }
+        client.close().await.unwrap();
     });
 }

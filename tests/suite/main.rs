@@ -24,6 +24,7 @@ mod harness;
 mod hostile;
 mod hot_reload;
 mod js_guests;
+mod live;
 mod loading;
 mod manifest_ui;
 mod node_worker_package;

@@ -6,6 +6,7 @@
 //! or holds it back while the stage has `maxParallel` tasks in flight. A finished task
 //! releases the next held one. Workers take ready tasks from one FIFO queue.
 
+use super::live::{RateLive, StageLive, StateEntry, RETUNED_BUCKET};
 use super::{
     BoxFuture, HookKind, HookQueue, HookWork, Receipt, Recorded, Retune, Retuned, RunRecord, RunStatus, RunStore,
     StageCounts, StageInfo, TaskEnvelope, TaskQueue, TaskResult,
@@ -75,6 +76,8 @@ struct StageState {
     /// A rate set through [`RunStore::retune`], (per second, burst): the stage's first
     /// tries are paced by a bucket of its own.
     rate: Option<(f64, u32)>,
+    /// The rate limit the executor's latest enqueue asked for (the live view's bucket).
+    paced_by: Option<crate::api::RateLimit>,
     held: VecDeque<(TaskEnvelope, EnqueueOptions)>,
     in_flight: u64,
     max_in_flight: u64,
@@ -102,6 +105,11 @@ const RETUNED: &str = "\u{0}retuned";
 /// A retuned stage's bucket name: its run and stage.
 fn retuned_bucket(task: &TaskEnvelope) -> String {
     format!("{}\u{0}{}", task.run_id, task.stage)
+}
+
+/// The state namespace of an executor (its rate buckets are kept under it).
+fn executor_namespace(mode: &str) -> String {
+    crate::stage_host::namespace(Role::Executor, mode)
 }
 
 impl EmbeddedEngine {
@@ -210,9 +218,7 @@ impl EmbeddedEngine {
         }
         let s = inner.stage(&task.run_id, &task.stage)?;
         let tripped = s.expected.is_some_and(|e| s.succeeded + s.failed + s.skipped >= e);
-        let namespace =
-            Scope { role: Role::Executor, name: s.info.mode.clone(), run_id: String::new(), stage: String::new() }
-                .state_namespace();
+        let namespace = executor_namespace(&s.info.mode);
         let gated = inner.hooks.len();
         let ready = match next {
             Some((envelope, options)) => inner.release(envelope, &options, &namespace),
@@ -264,6 +270,9 @@ impl Inner {
             if options.max_parallel.is_some() && !stage.retuned {
                 stage.max_parallel = options.max_parallel;
             }
+            if options.skip.is_none() && options.rate_limit.is_some() {
+                stage.paced_by = options.rate_limit.clone();
+            }
             for task in tasks {
                 if stage.tasks.contains_key(&task.index) {
                     continue; // idempotent: the first task with an index wins
@@ -302,8 +311,7 @@ impl Inner {
                     released.push(envelope);
                 }
             }
-            Scope { role: Role::Executor, name: stage.info.mode.clone(), run_id: String::new(), stage: String::new() }
-                .state_namespace()
+            executor_namespace(&stage.info.mode)
         };
         let gated = self.hooks.len();
         let count = released.len();
@@ -617,6 +625,36 @@ impl RunStore for EmbeddedEngine {
             .collect())
     }
 
+    fn stage_live(&self, run_id: &str, stage: &str) -> anyhow::Result<StageLive> {
+        let mut inner = self.lock();
+        let now = Instant::now();
+        let timed = inner.delayed.values().filter(|t| &*t.run_id == run_id && &*t.stage == stage).count() as u64;
+        let s = inner.stage(run_id, stage)?;
+        let namespace = executor_namespace(&s.info.mode);
+        let paced = match (s.rate, &s.paced_by) {
+            (Some((per_second, burst)), _) => Some((
+                (RETUNED.to_string(), format!("{run_id}\u{0}{stage}")),
+                RETUNED_BUCKET.to_string(),
+                per_second,
+                burst,
+                true,
+            )),
+            (None, Some(r)) => Some(((namespace, r.bucket.clone()), r.bucket.clone(), r.per_second, r.burst, false)),
+            (None, None) => None,
+        };
+        let mut live = StageLive { max_parallel: s.max_parallel, retuned: s.retuned, timed, ..StageLive::default() };
+        if let Some((key, bucket, per_second, burst, retuned)) = paced {
+            let tat = inner.buckets.get(&key).map(|tat| tat.saturating_duration_since(now).as_secs_f64() * 1000.0);
+            let tokens = crate::rules::rate::tokens(tat, 0.0, per_second, burst);
+            live.rate = Some(RateLive { bucket, per_second, burst, tokens, retuned });
+        }
+        Ok(live)
+    }
+
+    fn plugin_state(&self, namespace: &str, prefix: &str, limit: usize) -> anyhow::Result<Vec<StateEntry>> {
+        Ok(self.state.list(namespace, prefix, limit))
+    }
+
     fn retune(&self, run_id: &str, stage: &str, retune: &Retune) -> anyhow::Result<Retuned> {
         if let Some(max) = retune.max_parallel {
             anyhow::ensure!(max > 0, "maxParallel must be at least 1");
@@ -629,9 +667,7 @@ impl RunStore for EmbeddedEngine {
             anyhow::bail!("run `{run_id}` already ended");
         }
         let s = inner.stage(run_id, stage)?;
-        let namespace =
-            Scope { role: Role::Executor, name: s.info.mode.clone(), run_id: String::new(), stage: String::new() }
-                .state_namespace();
+        let namespace = executor_namespace(&s.info.mode);
         let mut done = Retuned::default();
         let mut ready = 0;
         if let Some(rate) = retune.rate {
@@ -715,6 +751,7 @@ impl RunStore for EmbeddedEngine {
             max_parallel: None,
             retuned: false,
             rate: None,
+            paced_by: None,
             held: VecDeque::new(),
             in_flight: 0,
             max_in_flight: 0,

@@ -6,6 +6,7 @@
 //! run against both.
 
 mod embedded;
+pub mod live;
 mod redis;
 mod state_error;
 
@@ -283,6 +284,14 @@ pub trait RunStore: StageHost {
         let _ = (run_id, stage, retune);
         anyhow::bail!("this engine cannot retune a running stage")
     }
+
+    /// A running stage's slots, waiting tasks and rate bucket now (the live-state view).
+    fn stage_live(&self, run_id: &str, stage: &str) -> anyhow::Result<live::StageLive>;
+
+    /// The live keys of plugin state `namespace` ([`crate::stage_host::Scope::state_namespace`])
+    /// that start with `prefix`, with their values, at most `limit` of them (in key order).
+    /// Read by the live-state view for the keys plugins write to be shown (`view:`).
+    fn plugin_state(&self, namespace: &str, prefix: &str, limit: usize) -> anyhow::Result<Vec<live::StateEntry>>;
 
     /// Hold the run for `owner` for `ttl` (take it, or extend it if `owner` holds it);
     /// false while another orchestrator holds it.

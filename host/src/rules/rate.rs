@@ -30,6 +30,17 @@ pub fn take(tat_ms: Option<f64>, now_ms: f64, due_ms: f64, per_second: f64, burs
     Slot { release_ms: due_ms.max(start - allowance), tat_ms: start + interval }
 }
 
+/// The tokens a bucket whose TAT is `tat_ms` holds at `now_ms`, fractional (what a
+/// dashboard shows: 2.4 of 3 refilling): `burst` for a bucket never used or idle long
+/// enough, 0 when the next task would wait. The inverse of [`take`]'s allowance: each
+/// token taken moves the TAT one interval past now.
+pub fn tokens(tat_ms: Option<f64>, now_ms: f64, per_second: f64, burst: u32) -> f64 {
+    let Some(tat) = tat_ms else { return f64::from(burst) };
+    let interval = 1000.0 / per_second;
+    let owed = (tat - now_ms).max(0.0) / interval;
+    (f64::from(burst) - owed).clamp(0.0, f64::from(burst))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +75,20 @@ mod tests {
         // A task delayed past the bucket's TAT goes at its own due time.
         let slot = take(Some(100.0), 0.0, 500.0, 10.0, 1);
         assert_eq!(slot, Slot { release_ms: 500.0, tat_ms: 600.0 });
+    }
+
+    #[test]
+    fn tokens_drain_with_each_take_and_refill_with_time() {
+        let mut tat = None;
+        assert_eq!(tokens(tat, 0.0, 10.0, 3), 3.0);
+        for left in [2.0, 1.0, 0.0] {
+            tat = Some(take(tat, 0.0, 0.0, 10.0, 3).tat_ms);
+            assert_eq!(tokens(tat, 0.0, 10.0, 3), left);
+        }
+        // A task now would wait: the bucket shows none, then refills one per interval.
+        assert_eq!(take(tat, 0.0, 0.0, 10.0, 3).release_ms, 100.0);
+        assert_eq!(tokens(tat, 50.0, 10.0, 3), 0.5);
+        assert_eq!(tokens(tat, 250.0, 10.0, 3), 2.5);
+        assert_eq!(tokens(tat, 10_000.0, 10.0, 3), 3.0);
     }
 }

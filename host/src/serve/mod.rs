@@ -4,7 +4,10 @@
 //! - `service`: the runs a server was given ([`Runs`], [`Service`]): submit with
 //!   idempotency keys, list, get, cancel, validate, their views kept current by an
 //!   orchestrator observer, and ended runs forgotten after the retention period.
+//! - `views`: what the API sends and takes (runs, stages, plugins, request bodies).
 //! - `events`: what happens to runs, as the event streams send it.
+//! - `live`: the live-state view: running stages' slots and rate buckets, and the
+//!   cards plugins write under `view:` state keys.
 //! - `routes`: the `/v1` handlers (axum), with their OpenAPI annotations.
 //! - `openapi`: the OpenAPI document generated from them (`docs/openapi.json`).
 //! - `problem`: errors as RFC 9457 problem documents.
@@ -18,11 +21,13 @@
 mod auth;
 mod dashboard;
 pub mod events;
+pub mod live;
 mod openapi;
 pub mod pipelines;
 pub mod problem;
 mod routes;
 pub mod service;
+mod views;
 
 pub use openapi::document as openapi_document;
 pub use service::{Runs, Service};
@@ -72,6 +77,8 @@ pub fn router(runs: Arc<dyn Runs>, options: &ServeOptions) -> Router {
         .route("/v1/runs/{id}", get(routes::get))
         .route("/v1/runs/{id}/cancel", post(routes::cancel))
         .route("/v1/runs/{id}/events", get(routes::run_events))
+        .route("/v1/runs/{id}/live", get(routes::run_live))
+        .route("/v1/live", get(routes::live))
         .route("/v1/runs/{id}/stages/{stage}", axum::routing::patch(routes::tune))
         .route("/v1/events", get(routes::all_events))
         .route("/v1/validate", post(routes::validate))

@@ -3,6 +3,7 @@
 //! identical, for readers and client generators.
 
 use super::events::{Counts, Event};
+use super::live::{Card, CardKind, LiveAll, RateView, RunLive, StageLiveView, Until};
 use super::problem::{FieldError, Problem};
 use super::routes::{self, Health};
 use super::service::{
@@ -27,6 +28,8 @@ use utoipa::{Modify, OpenApi};
         routes::cancel,
         routes::tune,
         routes::run_events,
+        routes::run_live,
+        routes::live,
         routes::all_events,
         routes::validate,
         routes::pipelines,
@@ -35,7 +38,8 @@ use utoipa::{Modify, OpenApi};
     ),
     components(schemas(
         Problem, FieldError, SubmitRun, RunView, RunDetail, RunPage, RunState, StageState, StageView, TaskView,
-        PluginList, PluginUse, PluginView, PipelineView, crate::reload::Reload, crate::reload::Change, Validation, ValidateRequest, Counts, Event, Health, TuneStage, Rate
+        PluginList, PluginUse, PluginView, PipelineView, crate::reload::Reload, crate::reload::Change, Validation, ValidateRequest, Counts, Event, Health, TuneStage, Rate,
+        RunLive, LiveAll, StageLiveView, RateView, Card, CardKind, Until
     )),
     modifiers(&Bearer),
     security(("bearer" = [])),
@@ -43,6 +47,7 @@ use utoipa::{Modify, OpenApi};
         (name = "runs", description = "Runs: submit, list, get, cancel, events"),
         (name = "pipelines", description = "Named pipelines and validation"),
         (name = "plugins", description = "The loaded modes and actors"),
+        (name = "live", description = "What running stages and plugins' state hold now"),
         (name = "server", description = "The server itself")
     )
 )]

@@ -2,6 +2,7 @@
 //! document (`openapi.rs`) by its `#[utoipa::path]`.
 
 use super::events::{Event, Numbered};
+use super::live::{LiveAll, RunLive};
 use super::problem::Problem;
 use super::service::{
     PipelineView, PluginList, RunDetail, RunFilter, RunPage, RunView, Runs, StageView, SubmitRun, TuneStage,
@@ -158,6 +159,25 @@ pub async fn tune(
     Body(request): Body<TuneStage>,
 ) -> Result<Json<StageView>, Problem> {
     Ok(Json(api.tune(&id, &stage, &request)?))
+}
+
+/// A run's running stages now (slots in use, tasks waiting for their time, the rate
+/// bucket pacing them) and the cards the modes it uses show (circuit breakers, ...).
+#[utoipa::path(get, path = "/v1/runs/{id}/live", tag = "live",
+    params(("id" = String, Path, description = "The run's id")),
+    responses(
+        (status = 200, description = "The run's live state", body = RunLive),
+        (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn run_live(State(api): State<Api>, Path(id): Path<String>) -> Result<Json<RunLive>, Problem> {
+    Ok(Json(blocking(move || api.live(&id)).await??))
+}
+
+/// Every running run's live state, and the cards of every plugin new runs get.
+#[utoipa::path(get, path = "/v1/live", tag = "live",
+    responses((status = 200, description = "Every running run's live state and every plugin's cards", body = LiveAll)))]
+pub async fn live(State(api): State<Api>) -> Result<Json<LiveAll>, Problem> {
+    Ok(Json(blocking(move || api.live_all()).await?))
 }
 
 /// Check a pipeline without running it: every problem, by field.

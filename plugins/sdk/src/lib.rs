@@ -34,6 +34,7 @@
 //!   grows a stage from `after-task`).
 //! - `template`: input templates compiled once, rendered per item in the guest.
 //! - `state`, `log`: host calls executors and actors share.
+//! - `view`: cards for the live-state view, written to state under `view:` keys.
 //! - `actor`: the [`Actor`] trait and `export_actor!`.
 //! - `panic`: routes a guest panic's message to the host log before the trap.
 //! - `http` (feature `http`): outgoing JSON requests and webhooks from an actor, as far
@@ -55,6 +56,7 @@ pub mod queue;
 mod stage;
 pub mod state;
 pub mod template;
+pub mod view;
 
 #[doc(hidden)]
 pub use actor::__private as __actor_private;
@@ -72,10 +74,11 @@ pub use serde::de::IgnoredAny;
 pub use serde_json::{json, Map, Value};
 pub use stage::{ScatterList, ScatterTemplate, Stage};
 pub use template::Template;
+pub use view::View;
 
 /// Everything a plugin usually needs, in one `use`.
 pub mod prelude {
-    pub use crate::{context, log, queue, state};
+    pub use crate::{context, log, queue, state, view, View};
     pub use crate::{export_actor, Actor};
     pub use crate::{
         export_executor, Admission, EarlyStart, EnqueueOptions, Execution, Executor, ExecutorError, HostError, NewTask,

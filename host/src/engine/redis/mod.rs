@@ -26,6 +26,7 @@ mod enqueuer;
 mod feed;
 mod first_contact;
 mod keys;
+mod live;
 mod poison;
 mod queues;
 mod run;

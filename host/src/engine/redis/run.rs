@@ -8,6 +8,7 @@ use super::feed::wall_ms;
 use super::keys::GROUP;
 use super::RedisEngine;
 use crate::api::Execution;
+use crate::engine::live::{StageLive, StateEntry};
 use crate::engine::{
     BoxFuture, Retune, Retuned, RunRecord, RunStatus, RunStore, StageCounts, StageInfo, StateError, TaskResult,
 };
@@ -388,6 +389,14 @@ impl RunStore for RedisEngine {
 
     fn queue_stats(&self) -> anyhow::Result<Vec<crate::telemetry::metrics::ActorQueue>> {
         self.actor_queues()
+    }
+
+    fn stage_live(&self, run_id: &str, stage: &str) -> anyhow::Result<StageLive> {
+        self.read_stage_live(run_id, stage)
+    }
+
+    fn plugin_state(&self, namespace: &str, prefix: &str, limit: usize) -> anyhow::Result<Vec<StateEntry>> {
+        self.read_plugin_state(namespace, prefix, limit)
     }
 
     fn retune(&self, run_id: &str, stage: &str, retune: &Retune) -> anyhow::Result<Retuned> {

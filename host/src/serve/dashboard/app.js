@@ -204,6 +204,14 @@ async function runsView() {
 
 async function runView(id) {
   const body = h("div");
+  let liveSection = null;
+  const loadLive = async (where) => {
+    liveSection = where;
+    try {
+      const l = await get(`/v1/runs/${encodeURIComponent(id)}/live`);
+      if (where === liveSection) fill(where, liveStages(l.stages), h("h3", {}, "Its executors' state"), cards(l.cards));
+    } catch (e) { showError(where, e); }
+  };
   fill(main(), h("p", {}, h("a", { href: "#/runs" }, "All runs")), body);
   const load = async () => {
     let run;
@@ -215,6 +223,8 @@ async function runView(id) {
         try { await post(`/v1/runs/${encodeURIComponent(id)}/cancel`, {}); onChange(); } catch (e) { showError(note, e); }
       } }, "Cancel run")
       : null;
+    const liveBox = h("div", { id: "live-state" });
+    if (run.status === "running") loadLive(liveBox);
     const stageRows = run.stages.map((s) => {
       const { done, total } = tally(s.counts);
       return h("tr", { "data-stage": s.name },
@@ -237,6 +247,7 @@ async function runView(id) {
       h("div", { class: "scroll" }, h("table", {},
         h("thead", {}, h("tr", {}, ["Stage", "Executor", "Status", "Progress", "Duration", "Retune"].map((t) => h("th", {}, t)))),
         h("tbody", {}, stageRows))),
+      run.status === "running" ? [h("h2", {}, "Live state"), liveBox] : null,
       h("h2", {}, `Failed tasks (${run.failedTasks.length})`),
       run.failedTasks.length === 0 ? h("p", { class: "muted" }, "None.") : h("div", { class: "scroll" }, h("table", { id: "failed" },
         h("thead", {}, h("tr", {}, ["Stage", "Task", "Actor", "Attempts", "Error"].map((t) => h("th", {}, t)))),
@@ -251,6 +262,83 @@ async function runView(id) {
   };
   refresh = load;
   refresh.runId = id;
+  tick(() => { if (liveSection && liveSection.isConnected) loadLive(liveSection); });
+  await load();
+}
+
+// ---- live state: slots, rate buckets, plugins' cards ----
+
+/** A meter (slots in use, tokens in a bucket), readable by a screen reader. */
+function meter(label, value, max) {
+  const pct = max > 0 ? Math.min(100, Math.round((100 * value) / max)) : 0;
+  const part = h("span", { class: "in-flight" });
+  part.style.width = `${pct}%`;
+  return h("div", { class: "bar meter", role: "meter", "aria-label": label, "aria-valuemin": 0,
+    "aria-valuemax": max, "aria-valuenow": value, title: label }, part);
+}
+
+function liveStages(stages) {
+  if (stages.length === 0) return h("p", { class: "muted" }, "No stage is running.");
+  return h("div", { class: "scroll" }, h("table", { class: "live-stages" },
+    h("thead", {}, h("tr", {}, ["Stage", "Slots (maxParallel)", "Waiting", "Rate bucket"].map((t) => h("th", {}, t)))),
+    h("tbody", {}, stages.map((s) => {
+      const c = s.counts;
+      const slots = s.maxParallel
+        ? [meter(`${s.name}: ${c.inFlight} of ${s.maxParallel} slots in use`, c.inFlight, s.maxParallel),
+          h("div", { class: "legend" }, `${c.inFlight} of ${s.maxParallel} in use${s.retuned ? " (retuned)" : ""} · peak ${c.maxInFlight}`)]
+        : h("div", { class: "legend" }, `${c.inFlight} in flight · no limit · peak ${c.maxInFlight}`);
+      const waiting = `${c.waiting} for a slot · ${s.timed}${s.timedCapped ? "+" : ""} for their time`;
+      const r = s.rate;
+      const rate = r
+        ? [meter(`${s.name}: bucket ${r.bucket}, ${r.tokens} of ${r.burst} tokens`, r.tokens, r.burst),
+          h("div", { class: "legend" }, `bucket ${r.bucket} · ${r.perSecond}/s · burst ${r.burst} · ${r.tokens} tokens now`)]
+        : h("span", { class: "muted" }, "none");
+      return h("tr", { "data-live-stage": s.name },
+        h("td", {}, s.name, h("div", { class: "muted" }, s.mode)),
+        h("td", {}, slots), h("td", {}, waiting), h("td", {}, rate),
+        s.error ? h("td", { class: "error" }, s.error) : null);
+    }))));
+}
+
+/** A plugin's card (`view:` state keys): what its author chose to show. */
+function card(c) {
+  const label = `${c.title}${c.state ? `: ${c.state}` : ""}`;
+  return h("article", { class: `card ${c.kind}`, "data-card": `${c.plugin}/${c.name}`, "aria-label": label },
+    h("h3", {}, c.title, c.state ? h("span", { class: `state ${c.state}` }, c.state) : null),
+    h("div", { class: "muted" }, c.plugin),
+    c.error ? h("p", { class: "error" }, c.error) : null,
+    c.until ? h("p", { class: "until" }, `${c.until.label} ${ms(c.until.inMs)}`) : null,
+    c.fields.length ? h("dl", {}, c.fields.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v === null ? "null" : String(v))])) : null);
+}
+
+function cards(list) {
+  if (list.length === 0) return h("p", { class: "muted" }, "No plugin shows any state.");
+  return h("div", { class: "cards" }, list.map(card));
+}
+
+/** Re-read a live view every second while it is shown (a breaker's timer runs without events). */
+let ticker = null;
+function tick(load) {
+  clearInterval(ticker);
+  ticker = setInterval(() => { if (!document.hidden) load(); }, 1000);
+}
+
+async function liveView() {
+  const body = h("div");
+  fill(main(), body);
+  const load = async () => {
+    let all;
+    try { all = await get("/v1/live"); } catch (e) { showError(body, e); return; }
+    fill(body,
+      h("h1", {}, "Live state"),
+      h("h2", {}, "Plugins' state"), cards(all.cards),
+      h("h2", {}, `Running runs (${all.runs.length})`),
+      all.runs.length === 0 ? h("p", { class: "muted" }, "None.") :
+        all.runs.map((r) => h("section", { "data-live-run": r.runId, "aria-label": `run ${r.runId}` },
+          h("h3", {}, h("a", { href: `#/runs/${r.runId}` }, r.runId), ` · ${r.pipeline}`), liveStages(r.stages))));
+  };
+  refresh = load;
+  tick(load);
   await load();
 }
 
@@ -299,9 +387,14 @@ async function pluginsView() {
 
 // ---- routing ----
 
+/** Whether focus moves to the new view: not on the first load (the keyboard starts at
+ * the top of the page, at the skip link), on every navigation after it. */
+let navigated = false;
+
 async function route() {
   const path = location.hash.replace(/^#/, "").split("?")[0] || "/runs";
   refresh = null;
+  clearInterval(ticker);
   for (const a of document.querySelectorAll("nav a")) {
     a.toggleAttribute("aria-current", false);
     if (path.startsWith(`/${a.dataset.nav}`)) a.setAttribute("aria-current", "page");
@@ -309,9 +402,11 @@ async function route() {
   try {
     if (path.startsWith("/runs/")) await runView(decodeURIComponent(path.slice(6)));
     else if (path === "/plugins") await pluginsView();
+    else if (path === "/live") await liveView();
     else await runsView();
   } catch (e) { showError(main(), e); }
-  main().focus({ preventScroll: true });
+  if (navigated) main().focus({ preventScroll: true });
+  navigated = true;
 }
 
 window.addEventListener("hashchange", route);

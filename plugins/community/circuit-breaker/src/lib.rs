@@ -11,6 +11,10 @@
 //! Config: `threshold` (default 5), `timeout` (ms, default 10000), `maxParallel` (default
 //! 1: tasks go through one at a time, so exactly `threshold` failures reach the actor
 //! before the circuit opens; with more in flight, up to that many more may).
+//!
+//! Each actor's breaker is shown in `troupe serve`'s live-state view as a card
+//! (`view:breaker:<actor>`, see `troupe_sdk::view`), written on every change of state or
+//! failure count; an open card says when the next trial goes.
 
 use serde::Deserialize;
 use troupe_sdk::prelude::*;
@@ -49,6 +53,21 @@ fn keys(actor: &str) -> Keys {
     Keys { failures: format!("{actor}/failures"), open: format!("{actor}/open"), trial: format!("{actor}/trial") }
 }
 
+/// Show `actor`'s breaker in the live view. Best effort: a card that cannot be written
+/// (a state quota) must not change what the breaker does.
+fn show(actor: &str, config: &Config, state: &str, failures: i64, first: bool) {
+    let mut card = View::breaker(&format!("{actor} breaker"))
+        .state(state)
+        .field("failures", failures)
+        .field("threshold", config.threshold)
+        .field("open for (ms)", config.timeout);
+    if state == "open" {
+        card = card.until(&keys(actor).open, "next trial in", Some("half-open"));
+    }
+    let name = format!("breaker:{actor}");
+    let _ = if first { card.show_if_absent(&name).map(|_| ()) } else { card.show(&name) };
+}
+
 struct CircuitBreaker;
 
 impl Executor for CircuitBreaker {
@@ -71,6 +90,12 @@ impl Executor for CircuitBreaker {
 
     fn execute(stage: &Stage, config: &Config) -> Result<Execution, ExecutorError> {
         let (tasks, shape) = stage.one_or_scatter_tasks()?;
+        let mut actors: Vec<&str> = tasks.iter().map(|t| t.actor.as_str()).collect();
+        actors.sort_unstable();
+        actors.dedup();
+        for actor in actors {
+            show(actor, config, "closed", 0, true);
+        }
         let options = EnqueueOptions { max_parallel: Some(config.max_parallel), ..Default::default() };
         let count = queue::enqueue_all(tasks, 1000, &options)?;
         Ok(Execution::new(count, shape))
@@ -98,7 +123,10 @@ impl Executor for CircuitBreaker {
         }
         // Half-open: the open period is over; elect one trial task.
         match state::set_if_absent(&k.trial, &task.index.to_string(), Some(config.timeout)) {
-            Ok(true) => Admission::Run,
+            Ok(true) => {
+                show(&task.actor, config, "half-open", failures, false);
+                Admission::Run
+            }
             Ok(false) => Admission::Reject(OPEN.to_string()),
             Err(e) => state_error(e),
         }
@@ -109,14 +137,21 @@ impl Executor for CircuitBreaker {
         match outcome {
             Outcome::Failed(message) if message == OPEN => {}
             Outcome::Succeeded(_) => {
-                let _ = state::delete(&k.failures);
-                let _ = state::delete(&k.trial);
+                // A success after failures closes the card; one after none changes nothing.
+                if !matches!(state::get(&k.failures), Ok(None)) {
+                    let _ = state::delete(&k.failures);
+                    let _ = state::delete(&k.trial);
+                    show(&task.actor, config, "closed", 0, false);
+                }
             }
             Outcome::Failed(_) => {
                 let failures = state::increment(&k.failures, 1, None).unwrap_or(config.threshold);
                 if failures >= config.threshold {
                     let _ = state::set(&k.open, "1", Some(config.timeout));
                     let _ = state::delete(&k.trial);
+                    show(&task.actor, config, "open", failures, false);
+                } else {
+                    show(&task.actor, config, "closed", failures, false);
                 }
             }
         }
