@@ -203,6 +203,11 @@ fn the_dashboard_submits_watches_cancels_and_retunes_runs_in_chromium() {
         client.goto(&format!("{}/#/plugins", server.base)).await.unwrap();
         until("the plugin list", || async { text(&client, "tr[data-plugin='mode:scatter']").await.contains("0.2.0") })
             .await;
+        // Each plugin's language, from its component's `producers` sections.
+        for (row, language) in [("mode:scatter", "Rust"), ("mode:chunk", "Python"), ("actor:Render", "JavaScript")] {
+            let shown = text(&client, &format!("tr[data-plugin='{row}'] td:nth-child(4)")).await;
+            assert_eq!(shown, language, "{row}");
+        }
         screenshot(&client, "plugins.png").await;
         client.close().await.unwrap();
 

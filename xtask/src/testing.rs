@@ -30,6 +30,7 @@ pub fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     browser::ensure()?;
     eprintln!("xtask: running every test (release profile, sharing the host's build)");
     run(cargo(root).args(["test", "--release", "--workspace"]).args(extra))?;
+    sdk_unit_tests(root)?;
 
     let args = TestArgs::split(extra);
     let listed = list(root, &args)?;
@@ -63,6 +64,17 @@ pub fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     let mut cmd = cargo(root);
     cmd.env("TROUPE_TEST_ENGINE", "redis").args(["test", "--release", "-p", "troupe-tests", "--test", "suite"]);
     run(cmd.args(&args.cargo).arg("--").args(options).args(selection))
+}
+
+/// The guest SDK's own unit tests, natively: its plain-Rust parts (the card builder of
+/// `troupe_sdk::view`) need no wasm target, and the guests' workspace is not the host's,
+/// so `--workspace` above does not reach them. A target dir of their own keeps the
+/// native build apart from the guests' wasm one.
+fn sdk_unit_tests(root: &Path) -> anyhow::Result<()> {
+    eprintln!("xtask: the guest SDK's unit tests (native)");
+    let mut cmd = cargo(&root.join("plugins"));
+    cmd.args(["test", "-p", "troupe-sdk", "--lib", "--target-dir"]).arg(root.join("target/sdk-native"));
+    run(&mut cmd)
 }
 
 /// `cargo xtask test`'s arguments: cargo's, then (after `--`) libtest's options and filters.

@@ -194,6 +194,7 @@ fn info(spec: &PluginSpec, role: Role, c: &Compiled) -> PluginInfo {
         name: spec.name.clone(),
         file: spec.file.clone(),
         wit_version: c.wit_version.clone(),
+        language: super::language::detect(&c.artifact.component),
         sha256: c.artifact.file_sha256.clone(),
         size: c.artifact.file_size,
         source: c.artifact.source,

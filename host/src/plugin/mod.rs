@@ -13,6 +13,7 @@
 //! - `output`: a WASI guest's stdout and stderr, captured up to `output-bytes`.
 //! - `http`: outgoing `wasi:http` requests, each checked against the plugin's
 //!   `allow-http` grants and limits, connected to the address that was checked.
+//! - `language`: the language a component was written in, from its `producers`.
 //! - `log_budget`: the `log-lines` and `log-bytes` limits of one call.
 //! - `imports/`: one file per imported WIT interface, over the host's types, and one per
 //!   version (`v0_1.rs`, `v0_2.rs`) implementing its generated traits on them.
@@ -36,6 +37,7 @@ mod error;
 mod executor;
 mod http;
 mod imports;
+mod language;
 mod loader;
 mod log_budget;
 mod output;
@@ -65,6 +67,8 @@ pub struct PluginInfo {
     pub name: String,
     pub file: PathBuf,
     pub wit_version: String,
+    /// The language it was written in, when its `producers` sections say so.
+    pub language: Option<String>,
     pub sha256: String,
     pub size: u64,
     pub source: SourceKind,

@@ -3,7 +3,8 @@
 //! # Layout
 //! - `service`: the runs a server was given ([`Runs`], [`Service`]): submit with
 //!   idempotency keys, list, get, cancel, validate, their views kept current by an
-//!   orchestrator observer, and ended runs forgotten after the retention period.
+//!   orchestrator observer (`service/observer.rs`), and ended runs forgotten after the
+//!   retention period.
 //! - `views`: what the API sends and takes (runs, stages, plugins, request bodies).
 //! - `events`: what happens to runs, as the event streams send it.
 //! - `live`: the live-state view: running stages' slots and rate buckets, and the

@@ -1,5 +1,5 @@
 //! The runs a server was given: submitting (with idempotency keys), watching (a registry
-//! of views kept current by an [`Observer`], and their events), cancelling, and
+//! of views kept current by an [`crate::orchestrator::Observer`], and their events), cancelling, and
 //! forgetting ended runs after the retention period so a long-lived host stays bounded.
 //!
 //! Generic over the engine; the routes see it as `dyn` [`Runs`].
@@ -8,8 +8,8 @@ use super::events::{Counts, Event, Numbered};
 use super::live::{self, LiveAll, RunLive};
 use super::problem::{FieldError, Problem};
 use crate::api::Outcome;
-use crate::engine::{Engine, StageCounts};
-use crate::orchestrator::{new_run_id, Observer, Orchestrator, RunError};
+use crate::engine::Engine;
+use crate::orchestrator::{new_run_id, Orchestrator, RunError};
 use crate::pipeline::{Pipeline, StageProblem};
 use crate::plugin::{Actor, Catalog, Pinned, Plugins};
 use crate::reload::{self, Reloader};
@@ -21,6 +21,9 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::broadcast;
+
+mod observer;
+use observer::RunObserver;
 
 /// Drops an ended run from the engine (the embedded engine's `forget_run`).
 pub type Forget = Box<dyn Fn(&str) + Send + Sync>;
@@ -725,6 +728,7 @@ impl<E: Engine> Runs for Service<E> {
                     name: info.name.clone(),
                     kind: "component".into(),
                     wit_version: Some(info.wit_version.clone()),
+                    language: info.language.clone(),
                     sha256: Some(info.sha256.clone()),
                     size: Some(info.size),
                     allow_http: info.allow_http.clone(),
@@ -744,6 +748,10 @@ impl<E: Engine> Runs for Service<E> {
                 name: name.to_string(),
                 kind: kind.into(),
                 wit_version: info.map(|i| i.wit_version.clone()),
+                language: match actor {
+                    Actor::Builtin(_) => Some("Rust".into()),
+                    _ => info.and_then(|i| i.language.clone()),
+                },
                 sha256: info.map(|i| i.sha256.clone()),
                 size: info.map(|i| i.size),
                 allow_http: info.map(|i| i.allow_http.clone()).unwrap_or_default(),
@@ -880,70 +888,5 @@ fn past(state: RunState) -> &'static str {
         RunState::Succeeded => "succeeded",
         RunState::Failed => "failed",
         RunState::Cancelled => "was cancelled",
-    }
-}
-
-/// Keeps a run's view current and announces what happens to it.
-struct RunObserver<E: Engine> {
-    service: Arc<Service<E>>,
-    run_id: String,
-}
-
-impl<E: Engine> Observer for RunObserver<E> {
-    fn run_started(&self, run_id: &str) {
-        let mut registry = self.service.registry();
-        if registry.runs.get(run_id).is_some_and(|e| e.cancel_requested) {
-            let _ = self.service.engine.cancel_run(run_id);
-        }
-        let pipeline = registry.runs.get(run_id).map(|e| e.view.pipeline.clone()).unwrap_or_default();
-        let event = Event::RunStarted { run_id: run_id.to_string(), pipeline };
-        Service::<E>::publish(&mut registry, &self.service.all, event);
-    }
-
-    fn stage_started(&self, index: usize, stage: &str, mode: &str) {
-        self.service.update_stage(&self.run_id, stage, |view, entry| {
-            view.status = StageState::Running;
-            entry.stage_started.insert(stage.to_string(), Instant::now());
-        });
-        let mut registry = self.service.registry();
-        let event = Event::StageStarted {
-            run_id: self.run_id.clone(),
-            stage: stage.to_string(),
-            index,
-            mode: mode.to_string(),
-        };
-        Service::<E>::publish(&mut registry, &self.service.all, event);
-    }
-
-    fn stage_progress(&self, stage: &str, counts: &StageCounts) {
-        self.service.update_stage(&self.run_id, stage, |view, _| view.counts = counts.into());
-        {
-            let mut registry = self.service.registry();
-            let event =
-                Event::StageProgress { run_id: self.run_id.clone(), stage: stage.to_string(), counts: counts.into() };
-            Service::<E>::publish(&mut registry, &self.service.all, event);
-        }
-        if counts.failed > 0 {
-            self.service.announce_failures(&self.run_id, stage, counts.failed);
-        }
-    }
-
-    fn stage_finished(&self, stage: &str, counts: &StageCounts, succeeded: bool) {
-        if counts.failed > 0 {
-            self.service.announce_failures(&self.run_id, stage, counts.failed);
-        }
-        self.service.update_stage(&self.run_id, stage, |view, entry| {
-            view.counts = counts.into();
-            view.status = if succeeded { StageState::Succeeded } else { StageState::Failed };
-            view.duration_ms = entry.stage_started.get(stage).map(|at| at.elapsed().as_millis() as u64);
-        });
-        let mut registry = self.service.registry();
-        let event = Event::StageEnded {
-            run_id: self.run_id.clone(),
-            stage: stage.to_string(),
-            counts: counts.into(),
-            succeeded,
-        };
-        Service::<E>::publish(&mut registry, &self.service.all, event);
     }
 }

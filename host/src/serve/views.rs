@@ -209,6 +209,9 @@ pub struct PluginView {
     /// `component`, `builtin` or `external`.
     pub kind: String,
     pub wit_version: Option<String>,
+    /// The language it was written in, when the component says (`Rust`, `Python`,
+    /// `JavaScript`, ...); `Rust` for a builtin actor; absent for an external one.
+    pub language: Option<String>,
     pub sha256: Option<String>,
     pub size: Option<u64>,
     pub allow_http: Vec<String>,
