@@ -144,6 +144,14 @@ fn the_dashboard_submits_watches_cancels_and_retunes_runs_in_chromium() {
         let bars = stage_bars(&client).await;
         assert_eq!(bars.len(), 4, "{bars:?}");
         assert!(bars.iter().all(|(_, p)| p == "100"), "every stage bar at 100%: {bars:?}");
+        // The timeline: each stage started, in order, and took its time.
+        let spans = js(
+            &client,
+            "return [...document.querySelectorAll('li[data-timeline] .track')].map(t => t.getAttribute('aria-label'));",
+        );
+        let spans: Vec<String> = serde_json::from_value(spans.await).unwrap();
+        assert_eq!(spans.len(), 4, "{spans:?}");
+        assert!(spans.iter().all(|s| s.contains(": from ") && !s.contains("running")), "{spans:?}");
         assert_eq!(text(&client, "details.output summary").await, "process-files");
         screenshot(&client, "run.png").await;
 

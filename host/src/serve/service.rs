@@ -418,6 +418,7 @@ impl<E: Engine> Runs for Service<E> {
                 mode: s.get("mode").and_then(Value::as_str).unwrap_or_default().to_string(),
                 status: StageState::Pending,
                 counts: Counts::default(),
+                started_ms: None,
                 duration_ms: None,
             })
             .collect();

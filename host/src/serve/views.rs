@@ -66,6 +66,8 @@ pub struct StageView {
     pub mode: String,
     pub status: StageState,
     pub counts: Counts,
+    /// When it started, in ms after the run was submitted (the dashboard's timeline).
+    pub started_ms: Option<u64>,
     pub duration_ms: Option<u64>,
 }
 

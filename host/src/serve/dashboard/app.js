@@ -80,6 +80,27 @@ function runProgress(run) {
   return sum;
 }
 
+/** The run's stages on one time axis: when each started and how long it took (a
+ * running one reaches now). */
+function timeline(run) {
+  const now = Date.now() - new Date(run.submittedAt).getTime();
+  const ends = run.stages.map((s) => (s.startedMs ?? 0) + (s.durationMs ?? 0));
+  const span = Math.max(run.durationMs ?? Math.max(now, ...ends), 1);
+  return h("ol", { class: "timeline", "aria-label": "Stages over time" }, run.stages.map((s) => {
+    const from = s.startedMs ?? null;
+    const to = from === null ? null : s.durationMs !== null ? from + s.durationMs : Math.max(span, from);
+    const seg = h("span", { class: `seg ${s.status}` });
+    if (from !== null) {
+      seg.style.left = `${(100 * from) / span}%`;
+      seg.style.width = `${Math.max(0.5, (100 * (to - from)) / span)}%`;
+    }
+    const text = from === null ? `${s.name}: not started`
+      : `${s.name}: from ${ms(from)} to ${ms(to)}${s.status === "running" ? " (running)" : ""}`;
+    return h("li", { "data-timeline": s.name }, h("span", { class: "tl-name" }, s.name),
+      h("div", { class: "track", role: "img", "aria-label": text, title: text }, seg));
+  }));
+}
+
 /** A JSON value as nested folds: objects and arrays open two levels deep. */
 function jsonView(value, depth = 0) {
   if (value === null || typeof value !== "object") {
@@ -243,6 +264,7 @@ async function runView(id) {
         run.durationMs !== null ? ` · ${ms(run.durationMs)}` : ""),
       run.error ? h("p", { class: "error" }, run.error) : null,
       h("div", { class: "row" }, cancel), note,
+      h("h2", {}, "Timeline"), timeline(run),
       h("h2", {}, "Stages"),
       h("div", { class: "scroll" }, h("table", {},
         h("thead", {}, h("tr", {}, ["Stage", "Executor", "Status", "Progress", "Duration", "Retune"].map((t) => h("th", {}, t)))),

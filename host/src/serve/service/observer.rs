@@ -29,6 +29,7 @@ impl<E: Engine> Observer for RunObserver<E> {
     fn stage_started(&self, index: usize, stage: &str, mode: &str) {
         self.service.update_stage(&self.run_id, stage, |view, entry| {
             view.status = StageState::Running;
+            view.started_ms = Some(entry.started.elapsed().as_millis() as u64);
             entry.stage_started.insert(stage.to_string(), Instant::now());
         });
         let mut registry = self.service.registry();
