@@ -15,14 +15,18 @@
 //! recorded outcome. Rounds alternate implementations; the medians are printed.
 
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use troupe::orchestrator::{Orchestrator, Silent};
 use troupe::pipeline::Pipeline;
 use troupe::plugin::Plugins;
 use troupe_tests::{default_plugins, python_worker_venv, redis_engine, root, test_redis_url, unique_prefix};
+
+#[path = "common/node.rs"]
+mod node;
+use node::{install_node, median, node_dir, redis_host_port, stop, Workers};
 
 const ITEMS: usize = 100_000;
 const WORKERS: usize = 4;
@@ -46,60 +50,6 @@ impl Implementation {
             Implementation::Python => "Python package",
             Implementation::Node => "Node package",
             Implementation::BullMq => "BullMQ worker (Node)",
-        }
-    }
-}
-
-/// Where the Node side is installed, with the bench's scripts beside its `node_modules`
-/// (ES modules resolve packages from the importing file's directory).
-fn node_dir() -> PathBuf {
-    root().join("target/bench-node")
-}
-
-fn install_node() {
-    let dir = node_dir();
-    std::fs::create_dir_all(&dir).unwrap();
-    let scripts = root().join("tests/benches/workers");
-    for file in ["package.json", "pass_worker.mjs", "bullmq_worker.mjs", "bullmq_produce.mjs"] {
-        std::fs::copy(scripts.join(file), dir.join(file)).unwrap();
-    }
-    let package = root().join("workers/node");
-    run(Command::new("npm").args(["install", "--no-audit", "--no-fund", "--install-links"]).current_dir(&dir));
-    // The package from this checkout, copied (not linked) so it resolves its own
-    // dependencies inside target/bench-node.
-    run(Command::new("npm")
-        .args(["install", "--no-audit", "--no-fund", "--no-save", "--install-links"])
-        .arg(&package)
-        .current_dir(&dir));
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn redis_host_port() -> (String, String) {
-    let url = test_redis_url();
-    let rest = url.trim_start_matches("redis://");
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let (host, port) = authority.rsplit_once(':').unwrap_or((authority, "6379"));
-    (host.to_string(), port.to_string())
-}
-
-/// A round's worker processes, killed if the round fails (a panic must not leave four
-/// workers serving the next round's prefix-less Redis, or the next benchmark).
-struct Workers(Vec<Child>);
-
-impl Drop for Workers {
-    fn drop(&mut self) {
-        for w in &mut self.0 {
-            let _ = w.kill();
-            let _ = w.wait();
         }
     }
 }
@@ -146,24 +96,6 @@ fn start_workers(which: Implementation, prefix: &str, python: &Path) -> Workers 
         })
         .collect();
     Workers(children)
-}
-
-/// SIGTERM every worker; how many tasks each says it ran.
-fn stop(mut workers: Workers) -> Vec<String> {
-    std::mem::take(&mut workers.0)
-        .into_iter()
-        .map(|w| {
-            Command::new("kill").args(["-TERM", &w.id().to_string()]).status().unwrap();
-            let out = w.wait_with_output().unwrap();
-            let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-            text.lines()
-                .rev()
-                .find_map(|l| l.split("ran ").nth(1))
-                .and_then(|r| r.split([' ', ';']).next())
-                .unwrap_or("?")
-                .to_string()
-        })
-        .collect()
 }
 
 fn scatter() -> Pipeline {
@@ -220,11 +152,6 @@ fn bullmq_round() -> Duration {
     let ran = stop(workers);
     println!("    {}: {ms:.0} ms (jobs per worker: {})", Implementation::BullMq.name(), ran.join(" "));
     Duration::from_secs_f64(ms / 1e3)
-}
-
-fn median(mut xs: Vec<Duration>) -> Duration {
-    xs.sort();
-    xs[xs.len() / 2]
 }
 
 fn main() {

@@ -103,8 +103,8 @@ struct StageState {
 const RETUNED: &str = "\u{0}retuned";
 
 /// A retuned stage's bucket name: its run and stage.
-fn retuned_bucket(task: &TaskEnvelope) -> String {
-    format!("{}\u{0}{}", task.run_id, task.stage)
+fn retuned_bucket(run_id: &str, stage: &str) -> String {
+    format!("{run_id}\u{0}{stage}")
 }
 
 /// The state namespace of an executor (its rate buckets are kept under it).
@@ -366,7 +366,9 @@ impl Inner {
         let retuned = (task.attempt == 1)
             .then(|| self.runs.get(&*task.run_id)?.stages.get(&*task.stage)?.rate)
             .flatten()
-            .map(|(per_second, burst)| ((RETUNED.to_string(), retuned_bucket(&task)), per_second, burst));
+            .map(|(per_second, burst)| {
+                ((RETUNED.to_string(), retuned_bucket(&task.run_id, &task.stage)), per_second, burst)
+            });
         let rate = retuned.or_else(|| {
             let r = options.rate_limit.as_ref()?;
             Some(((namespace.to_string(), r.bucket.clone()), r.per_second, r.burst))
@@ -633,7 +635,7 @@ impl RunStore for EmbeddedEngine {
         let namespace = executor_namespace(&s.info.mode);
         let paced = match (s.rate, &s.paced_by) {
             (Some((per_second, burst)), _) => Some((
-                (RETUNED.to_string(), format!("{run_id}\u{0}{stage}")),
+                (RETUNED.to_string(), retuned_bucket(run_id, stage)),
                 RETUNED_BUCKET.to_string(),
                 per_second,
                 burst,
@@ -682,7 +684,7 @@ impl RunStore for EmbeddedEngine {
                 .collect();
             let tasks: Vec<TaskEnvelope> = waiting.iter().filter_map(|at| inner.delayed.remove(at)).collect();
             if let Some(first) = tasks.first() {
-                inner.buckets.remove(&(RETUNED.to_string(), retuned_bucket(first)));
+                inner.buckets.remove(&(RETUNED.to_string(), retuned_bucket(&first.run_id, &first.stage)));
             }
             done.retimed = tasks.len() as u64;
             for task in tasks {

@@ -20,6 +20,8 @@ use utoipa::ToSchema;
 
 /// The key prefix cards are written under.
 pub const PREFIX: &str = "view:";
+/// Most running runs `GET /v1/live` reads (newest first).
+pub const MAX_RUNS: usize = 50;
 /// Most cards shown per plugin.
 pub const MAX_CARDS: usize = 50;
 /// Most fields shown per card.
@@ -46,6 +48,9 @@ pub struct RunLive {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LiveAll {
+    /// How many runs are running.
+    pub running: usize,
+    /// The newest of them, at most 50 (each costs reads of the engine).
     pub runs: Vec<RunLive>,
     pub cards: Vec<Card>,
 }

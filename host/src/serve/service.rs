@@ -689,24 +689,21 @@ impl<E: Engine> Runs for Service<E> {
     }
 
     fn live_all(&self) -> LiveAll {
-        let running: Vec<RunView> = {
+        let (running, newest): (usize, Vec<RunView>) = {
             let registry = self.registry();
-            registry
-                .order
-                .iter()
-                .filter_map(|id| registry.runs.get(id))
-                .filter(|e| e.ended.is_none())
-                .map(|e| e.view.clone())
-                .collect()
+            let mut running =
+                registry.order.iter().rev().filter_map(|id| registry.runs.get(id)).filter(|e| e.ended.is_none());
+            let newest: Vec<RunView> = running.by_ref().take(live::MAX_RUNS).map(|e| e.view.clone()).collect();
+            (newest.len() + running.count(), newest)
         };
-        let runs = running.into_iter().map(|view| self.run_live(view)).collect();
+        let runs = newest.into_iter().map(|view| self.run_live(view)).collect();
         let plugins = self.catalog.current();
         let namespaces = plugins
             .executors()
             .map(|(name, _)| crate::stage_host::namespace(Role::Executor, name))
             .chain(plugins.actors().map(|(name, _)| crate::stage_host::namespace(Role::Actor, name)));
         let cards = namespaces.flat_map(|ns| live::cards(&*self.engine, &ns)).collect();
-        LiveAll { runs, cards }
+        LiveAll { running, runs, cards }
     }
 
     fn plugins(&self) -> PluginList {

@@ -354,7 +354,7 @@ async function liveView() {
     fill(body,
       h("h1", {}, "Live state"),
       h("h2", {}, "Plugins' state"), cards(all.cards),
-      h("h2", {}, `Running runs (${all.runs.length})`),
+      h("h2", {}, `Running runs (${all.running}${all.running > all.runs.length ? `, the newest ${all.runs.length} shown` : ""})`),
       all.runs.length === 0 ? h("p", { class: "muted" }, "None.") :
         all.runs.map((r) => h("section", { "data-live-run": r.runId, "aria-label": `run ${r.runId}` },
           h("h3", {}, h("a", { href: `#/runs/${r.runId}` }, r.runId), ` · ${r.pipeline}`), liveStages(r.stages))));
