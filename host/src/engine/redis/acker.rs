@@ -46,11 +46,12 @@ pub struct Acker {
 }
 
 impl Acker {
-    pub fn start(pool: Arc<Pool>) -> Acker {
+    /// `recorded` is notified after each batch is in Redis.
+    pub fn start(pool: Arc<Pool>, recorded: Arc<tokio::sync::Notify>) -> Acker {
         let (tx, rx) = channel();
         std::thread::Builder::new()
             .name("troupe-acker".into())
-            .spawn(move || run(&pool, rx))
+            .spawn(move || run(&pool, rx, &recorded))
             .expect("cannot start the acker thread");
         Acker { tx: Mutex::new(tx) }
     }
@@ -72,7 +73,7 @@ impl Acker {
     }
 }
 
-fn run(pool: &Pool, rx: Receiver<Message>) {
+fn run(pool: &Pool, rx: Receiver<Message>, recorded: &tokio::sync::Notify) {
     let mut calls: Vec<Report> = Vec::with_capacity(BATCH);
     let mut flushes = Vec::new();
     while let Ok(first) = rx.recv() {
@@ -87,6 +88,9 @@ fn run(pool: &Pool, rx: Receiver<Message>) {
             }
         }
         send(pool, &calls);
+        if !calls.is_empty() {
+            recorded.notify_waiters();
+        }
         calls.clear();
         for done in flushes.drain(..) {
             let _ = done.send(());

@@ -66,9 +66,29 @@ pub struct Feed {
     /// `u64::MAX`: none), so the feed promotes it then rather than at its next refresh
     /// (up to 2 s late: a hook's 10 ms retry took 2 s a try).
     pub requeued_due: AtomicU64,
+    /// Set when this process started a run: the feed looks for runs at its next turn
+    /// rather than at its next look (`LOOK_EVERY` while busy: a run submitted to a busy
+    /// `troupe serve --redis` waited that long for its first task to be read).
+    pub look_now: AtomicBool,
+    /// The Redis client id of the connection the feed blocks on in `XREADGROUP` (0: not
+    /// connected yet), so that a run started here can cut the block short
+    /// ([`Feed::wake`]).
+    pub reader_id: AtomicU64,
 }
 
 impl Feed {
+    /// Look for runs at the next turn, and cut short the read the feed may be blocked in
+    /// (`CLIENT UNBLOCK`): a run started here is read at once rather than after the
+    /// block (up to `BLOCK` while the feed waits on other runs' streams). Best effort: a
+    /// Redis that refuses `CLIENT UNBLOCK` (an ACL) costs the block, as before.
+    pub fn wake(&self) {
+        self.look_now.store(true, Ordering::Relaxed);
+        let id = self.reader_id.load(Ordering::Relaxed);
+        if id != 0 {
+            let _ = self.pool.with(|c| redis::cmd("CLIENT").arg("UNBLOCK").arg(id).query::<i64>(c));
+        }
+    }
+
     /// The next buffered task, marked running before it leaves the buffer: a reclaim
     /// looking between the two (`holds`) would otherwise take this process's own delivery
     /// again (the `still_ours` check below is a Redis round trip, a window that grows
@@ -271,12 +291,13 @@ impl Feed {
             }
             // Idle, wait for a run to start; busy, only look whether one did.
             let idle = runs.values().all(Vec::is_empty) && next_due.is_none();
-            let events =
-                (idle || looked.elapsed() >= LOOK_EVERY) && self.run_events(&mut last_event, idle.then_some(BLOCK));
+            let hinted = self.look_now.swap(false, Ordering::Relaxed);
+            let events = (idle || hinted || looked.elapsed() >= LOOK_EVERY)
+                && self.run_events(&mut last_event, (idle && !hinted).then_some(BLOCK));
             if !idle && looked.elapsed() >= LOOK_EVERY {
                 looked = Instant::now();
             }
-            if events || refreshed.elapsed() >= REFRESH_RUNS {
+            if events || hinted || refreshed.elapsed() >= REFRESH_RUNS {
                 refreshed = Instant::now();
                 if let Err(e) = self.refresh(&mut runs) {
                     eprintln!("troupe worker: {e:#}");
@@ -528,7 +549,11 @@ impl Feed {
 
     fn read(&self, reader: &mut Option<Connection>, streams: &[&String], block: Duration) -> redis::RedisResult<Taken> {
         if reader.is_none() {
-            *reader = Some(self.pool.dedicated()?);
+            let mut conn = self.pool.dedicated()?;
+            // Without its id the feed is only never woken early: not worth failing for.
+            let id: u64 = redis::cmd("CLIENT").arg("ID").query(&mut conn).unwrap_or(0);
+            self.reader_id.store(id, Ordering::Relaxed);
+            *reader = Some(conn);
         }
         let conn = reader.as_mut().expect("just connected");
         let want = self.prefetch.saturating_sub(self.buffered()).max(1);

@@ -106,6 +106,9 @@ pub struct RedisEngine {
     log_level: LogLevel,
     feed: Arc<Feed>,
     acker: acker::Acker,
+    /// Notified each time this process's acker has recorded results: an orchestrator
+    /// here waiting for a stage's barrier looks at once rather than at its next poll.
+    progress: Arc<tokio::sync::Notify>,
     enqueuer: enqueuer::Enqueuer,
     feed_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     feed_started: OnceLock<()>,
@@ -167,14 +170,18 @@ impl RedisEngine {
             running: Mutex::default(),
             stop: AtomicBool::new(false),
             requeued_due: std::sync::atomic::AtomicU64::new(u64::MAX),
+            look_now: AtomicBool::new(false),
+            reader_id: std::sync::atomic::AtomicU64::new(0),
         });
+        let progress = Arc::new(tokio::sync::Notify::new());
         Ok(RedisEngine {
             pool: pool.clone(),
             keys,
             actors: actors.into_iter().collect(),
             log_level,
             feed,
-            acker: acker::Acker::start(pool.clone()),
+            acker: acker::Acker::start(pool.clone(), progress.clone()),
+            progress,
             enqueuer: enqueuer::Enqueuer::start(pool.clone()),
             feed_thread: Mutex::new(None),
             feed_started: OnceLock::new(),

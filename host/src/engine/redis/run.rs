@@ -232,6 +232,8 @@ impl RunStore for RedisEngine {
                 .ignore()
                 .query::<()>(c)
         })?;
+        // Local workers read the run's streams at once.
+        self.feed.wake();
         // Version 1 is the context just written: no need to read it back.
         self.contexts
             .lock()
@@ -280,7 +282,11 @@ impl RunStore for RedisEngine {
                 pipe.cmd("PEXPIRE").arg(key).arg(ms).ignore();
             }
         }
-        self.pool.with(|c| pipe.query::<()>(c))
+        self.pool.with(|c| pipe.query::<()>(c))?;
+        // The feed stops reading the run's streams at its next turn: with no run left it
+        // waits on the runs' events, so the next run here is seen the moment it starts.
+        self.feed.look_now.store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 
     fn run_status(&self, run_id: &str) -> anyhow::Result<RunStatus> {
@@ -535,7 +541,16 @@ impl RunStore for RedisEngine {
     }
 
     fn wait_for_change<'a>(&'a self, _run_id: &'a str, timeout: Duration) -> BoxFuture<'a, ()> {
-        Box::pin(tokio::time::sleep(timeout.min(POLL)))
+        // Results this process's workers record wake the wait at once; others' (workers
+        // elsewhere) are seen at the next poll. A notification missed between the
+        // caller's read and this call costs one poll, as before.
+        let recorded = self.progress.notified();
+        Box::pin(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(timeout.min(POLL)) => {}
+                _ = recorded => {}
+            }
+        })
     }
 }
 
