@@ -50,15 +50,16 @@ pub fn run(args: PluginsArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<6} {:<16} {:<6} {:>9}  {:<64}  {:<11} {:<8} {:>9}  FILE",
-        "KIND", "NAME", "WIT", "SIZE", "SHA256", "SOURCE", "CACHE", "LOAD"
+        "{:<6} {:<16} {:<6} {:<10} {:>9}  {:<64}  {:<11} {:<8} {:>9}  FILE",
+        "KIND", "NAME", "WIT", "LANGUAGE", "SIZE", "SHA256", "SOURCE", "CACHE", "LOAD"
     );
     for r in &rows {
         println!(
-            "{:<6} {:<16} {:<6} {:>9}  {:<64}  {:<11} {:<8} {:>7.1}ms  {}",
+            "{:<6} {:<16} {:<6} {:<10} {:>9}  {:<64}  {:<11} {:<8} {:>7.1}ms  {}",
             r.role,
             r.name,
             r.wit_version,
+            r.language.as_deref().unwrap_or("?"),
             human_size(r.size),
             r.sha256,
             json_word(&r.source),

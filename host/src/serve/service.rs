@@ -1,6 +1,7 @@
 //! The runs a server was given: submitting (with idempotency keys), watching (a registry
-//! of views kept current by an [`crate::orchestrator::Observer`], and their events), cancelling, and
-//! forgetting ended runs after the retention period so a long-lived host stays bounded.
+//! of views kept current by an [`crate::orchestrator::Observer`], and their events),
+//! cancelling, and forgetting ended runs after the retention period so a long-lived host
+//! stays bounded.
 //!
 //! Generic over the engine; the routes see it as `dyn` [`Runs`].
 
