@@ -284,7 +284,7 @@ async function runView(id) {
   };
   refresh = load;
   refresh.runId = id;
-  tick(() => { if (liveSection && liveSection.isConnected) loadLive(liveSection); });
+  tick(() => { if (liveSection && liveSection.isConnected) loadLive(liveSection); }, () => liveSection);
   await load();
 }
 
@@ -340,9 +340,15 @@ function cards(list) {
 
 /** Re-read a live view every second while it is shown (a breaker's timer runs without events). */
 let ticker = null;
-function tick(load) {
+function tick(load, region) {
   clearInterval(ticker);
-  ticker = setInterval(() => { if (!document.hidden) load(); }, 1000);
+  ticker = setInterval(() => {
+    // Not under a keyboard user's feet: re-rendering `region` would drop the focus they
+    // moved into it; it is re-read once the focus leaves.
+    const where = region();
+    const focused = document.activeElement;
+    if (!document.hidden && !(where && focused && where.contains(focused))) load();
+  }, 1000);
 }
 
 async function liveView() {
@@ -360,7 +366,7 @@ async function liveView() {
           h("h3", {}, h("a", { href: `#/runs/${r.runId}` }, r.runId), ` · ${r.pipeline}`), liveStages(r.stages))));
   };
   refresh = load;
-  tick(load);
+  tick(load, () => body);
   await load();
 }
 
