@@ -66,9 +66,9 @@ pub struct Feed {
     /// `u64::MAX`: none), so the feed promotes it then rather than at its next refresh
     /// (up to 2 s late: a hook's 10 ms retry took 2 s a try).
     pub requeued_due: AtomicU64,
-    /// Set when this process started a run: the feed looks for runs at its next turn
-    /// rather than at its next look (`LOOK_EVERY` while busy: a run submitted to a busy
-    /// `troupe serve --redis` waited that long for its first task to be read).
+    /// Set when this process started or ended a run: the feed looks for runs at its next
+    /// turn rather than at its next look (`LOOK_EVERY` while busy: a run submitted to a
+    /// busy `troupe serve --redis` waited that long for its first task to be read).
     pub look_now: AtomicBool,
     /// The Redis client id of the connection the feed blocks on in `XREADGROUP` (0: not
     /// connected yet), so that a run started here can cut the block short
