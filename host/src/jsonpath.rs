@@ -38,6 +38,11 @@ pub fn select(document: &Value, path: &str) -> Result<Vec<Value>, String> {
     document.query(path).map(|found| found.into_iter().cloned().collect()).map_err(|e| invalid(path, &e.to_string()))
 }
 
+/// Every match of `path` in `document`, borrowed: a scatter reads its items in place.
+pub fn select_refs<'v>(document: &'v Value, path: &str) -> Result<Vec<&'v Value>, String> {
+    document.query(path).map_err(|e| invalid(path, &e.to_string()))
+}
+
 /// Every match of `path` in `document`, serialized as one JSON array without copying the
 /// matches first (a gather reads 100,000 results this way).
 pub fn select_json(document: &Value, path: &str) -> Result<String, String> {

@@ -17,6 +17,8 @@
 //!   harness and `troupe dry-run`.
 //! - [`memory_state`]: plugins' key-value state in memory (embedded engine, recording).
 //! - [`jsonpath`]: queries, bindings and input templates over the run's context.
+//! - [`template`]: an input template compiled once and rendered per item on the host
+//!   (`queue.enqueue-each`, `queue.enqueue-groups`: payloads never cross into a guest).
 //! - [`pipeline`]: pipeline definitions (JSON and YAML read strictly, `.wdl` programs
 //!   compiled by `troupe-dsl`), their validation (`reads.rs`: no stage reads a later one)
 //!   and the validated form the orchestrator runs ([`pipeline::ValidPipeline`]).
@@ -63,6 +65,7 @@ pub mod rules;
 pub mod serve;
 pub mod stage_host;
 pub mod telemetry;
+pub mod template;
 pub mod text;
 pub mod worker;
 

@@ -337,7 +337,7 @@ const EXTENDER_0_2: &str = r#"(module
 #[test]
 fn a_0_2_hook_grows_its_stage_and_reads_each_error_by_its_kind() {
     let dir = tempfile::tempdir().unwrap();
-    let file = build_executor(dir.path(), "extender.wasm", &root().join("wit"), "0.2.0", "0.2.0", EXTENDER_0_2);
+    let file = build_executor(dir.path(), "extender.wasm", &root().join("wit"), "0.2.1", "0.2.0", EXTENDER_0_2);
     let plugin = loader()
         .load_executor(&PluginSpec::file("extender", &file).with_limits(Limits::default()), json!({}))
         .unwrap_or_else(|e| panic!("{e}"));
@@ -463,7 +463,7 @@ component = "present.wasm"
         errors.to_string(),
         format!(
             "{}: [executors.future]: {}: asks for troupe:executor@0.9.0; this host speaks troupe:executor@0.1 and \
-             @0.2; rebuild it against one of them (troupe-sdk builds against the newest, troupe:executor@0.2.0 in \
+             @0.2; rebuild it against one of them (troupe-sdk builds against the newest, troupe:executor@0.2.1 in \
              wit/)",
             manifest_file.display(),
             future.display()
@@ -516,7 +516,7 @@ const ECHO_0_2: &str = r#"(module
 #[test]
 fn a_0_2_actor_is_served_by_the_0_2_bindings() {
     let dir = tempfile::tempdir().unwrap();
-    let file = build(dir.path(), "echo.wasm", &root().join("wit"), ("0.2.0", "0.2.0"), "actor-component", ECHO_0_2);
+    let file = build(dir.path(), "echo.wasm", &root().join("wit"), ("0.2.1", "0.2.0"), "actor-component", ECHO_0_2);
     let actor = loader().load_actor(&PluginSpec::file("Echo", &file)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(actor.info().wit_version, "0.2.0");
     let (_, host) = recorder(json!({}));
@@ -534,4 +534,61 @@ fn a_later_patch_of_a_spoken_version_is_that_version() {
     assert_eq!(plugin.reported_name(host.clone()).unwrap(), "hook-enqueue");
     assert_eq!(plugin.execute(host, &stage()).unwrap().unwrap().expected_tasks, 1);
     assert_eq!(recorded.enqueued().len(), 1, "its 0.1.7 imports are served by the 0.1 bindings");
+}
+
+/// The 0.2.0 fixtures and their sha256, as `tests/fixtures/wit-0.2.0/README.md` lists them.
+const FIXTURES_0_2_0: [(&str, &str); 2] = [
+    ("scatter", "226cc70874a75a4fe55c3b210f120d13f6901543e90b94ad36279a3dad76e1db"),
+    ("gather", "9d092ee0190af9552e3d5ae6c9b7c71e574ca4d5eb3305e7a0640ca859329b3a"),
+];
+
+/// Components built against 0.2.0, before `enqueue-each` and `enqueue-groups` (0.2.1),
+/// run unchanged next to a 0.2.1 actor: the host's 0.2 bindings are 0.2.1's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_0_2_0_fixtures_run_a_scatter_and_a_gather_with_0_2_1_actors() {
+    let mut text = String::from("version = 1\nplugins-dir = \".\"\n\n");
+    for (mode, sha) in FIXTURES_0_2_0 {
+        text += &format!(
+            "[executors.{mode}]\ncomponent = \"tests/fixtures/wit-0.2.0/{mode}.wasm\"\nsha256 = \"{sha}\"\n\n"
+        );
+    }
+    text += "[actors.Pass]\ncomponent = \"target/plugins/pass.wasm\"\n";
+    let manifest = Manifest::parse(&root().join("compat-0.2.0.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
+    let options = LoadOptions { cache: Some(shared_cache()), builtins: vec![] };
+    let plugins = Arc::new(Plugins::load(&manifest, &options).unwrap_or_else(|e| panic!("{e}")));
+    for (mode, sha) in FIXTURES_0_2_0 {
+        let info = plugins.executor(mode).unwrap().info();
+        assert_eq!((info.wit_version.as_str(), info.sha256.as_str()), ("0.2.0", sha), "{mode}");
+    }
+    let Some(troupe::plugin::Actor::Component(pass)) = plugins.actor("Pass") else { panic!("Pass") };
+    assert_eq!(pass.info().wit_version, troupe::plugin::WIT_VERSION, "today's actor");
+
+    let engine = Arc::new(EmbeddedEngine::new(manifest.actors.keys().map(|a| a.to_string()), LogLevel::Warn));
+    let _workers = troupe::worker::spawn(engine.clone(), plugins.clone(), 4);
+    let orchestrator = Orchestrator::new(engine.clone(), plugins);
+    let pipeline = Pipeline::from_value(
+        json!({ "stages": [
+            { "name": "spread", "mode": "scatter", "actor": "Pass",
+              "scatter": { "input": "$.trigger.items", "as": "item" },
+              "input": { "n": "$.item.n", "kind": "$.item.kind", "at": "$.index" } },
+            { "name": "by-kind", "mode": "gather", "actor": "Pass",
+              "gather": { "stage": "spread", "groupBy": "$.kind" },
+              "input": { "kind": "$.group.key", "ns": "$.group.items[*].n" } }
+        ] }),
+        "compat-0.2.0",
+    )
+    .expect("a valid pipeline");
+    let trigger = json!({ "items": [
+        { "n": 1, "kind": "a" }, { "n": 2, "kind": "b" }, { "n": 3, "kind": "a" }
+    ] });
+    let report = orchestrator.run(&pipeline, trigger, &Silent).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.context["spread"][2], json!({ "n": 3, "kind": "a", "at": 2 }));
+    assert_eq!(
+        report.context["by-kind"],
+        json!([
+            { "key": "a", "result": { "kind": "a", "ns": [1, 3] } },
+            { "key": "b", "result": { "kind": "b", "ns": 2 } }
+        ]),
+        "one match of `$.group.items[*].n` is the value, several an array (the seed's resolveInput)"
+    );
 }

@@ -209,7 +209,7 @@ fn the_dashboard_submits_watches_cancels_and_retunes_runs_in_chromium() {
         .await;
         screenshot(&client, "runs.png").await;
         client.goto(&format!("{}/#/plugins", server.base)).await.unwrap();
-        until("the plugin list", || async { text(&client, "tr[data-plugin='mode:scatter']").await.contains("0.2.0") })
+        until("the plugin list", || async { text(&client, "tr[data-plugin='mode:scatter']").await.contains("0.2.1") })
             .await;
         // Each plugin's language, from its component's `producers` sections.
         for (row, language) in [("mode:scatter", "Rust"), ("mode:chunk", "Python"), ("actor:Render", "JavaScript")] {

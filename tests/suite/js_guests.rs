@@ -1,4 +1,4 @@
-//! JavaScript guests on `troupe:executor@0.2.0` (issue 14, item 4), built by
+//! JavaScript guests on `troupe:executor@0.2.1` (issue 14, item 4), built by
 //! componentize-js from `plugins/js/` and named in the default `troupe.toml`:
 //! - `dedupe` (executor): one task per distinct item of `scatter.input`, by the whole
 //!   item or by `executorConfig.key`, with `$.occurrences` bound;
@@ -45,7 +45,7 @@ fn dedupe_stage(config: Value) -> Value {
 fn dedupe_is_a_0_2_0_executor_that_reports_every_problem_with_its_field() {
     let loader = loader();
     let dedupe = executor(&loader, "dedupe", &plugin("dedupe"), js_limits());
-    assert_eq!(dedupe.info().wit_version, "0.2.0", "dedupe is built against wit/, troupe:executor@0.2.0");
+    assert_eq!(dedupe.info().wit_version, "0.2.1", "dedupe is built against wit/, troupe:executor@0.2.1");
     let host: Arc<dyn StageHost> = Arc::new(RecordingHost::with_actors(json!({}), ["Render".to_string()]));
     assert_eq!(dedupe.reported_name(host.clone()).unwrap(), "dedupe");
 
@@ -172,7 +172,7 @@ fn render_fills_its_template_and_refuses_bad_input_with_the_reason() {
     let render = loader()
         .load_actor(&PluginSpec::file("Render", plugin("render")).with_limits(js_limits()))
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(render.info().wit_version, "0.2.0");
+    assert_eq!(render.info().wit_version, "0.2.1");
     let (_, host) = troupe_tests::recorder(json!({}));
     let invoke = |input: Value| render.invoke(host.clone(), "r", "s", &input).unwrap_or_else(|e| panic!("{e}"));
 

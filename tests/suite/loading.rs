@@ -16,7 +16,7 @@ fn a_plain_cargo_build_output_can_be_dropped_in() {
     let loader = loader();
     let single = executor(&loader, "single", &dropped, Limits::default());
     assert_eq!(single.info().source, SourceKind::CoreModule);
-    assert_eq!(single.info().wit_version, "0.2.0");
+    assert_eq!(single.info().wit_version, "0.2.1");
     let (recorded, host) = recorder(json!({ "trigger": { "payload": [1, 2] } }));
     let stage = single.stage(
         "r",
@@ -171,7 +171,7 @@ fn troupe_plugins_lists_every_manifest_entry() {
     for (mode, entry) in &manifest.executors {
         let row = rows.iter().find(|r| r["name"] == mode.as_str()).unwrap_or_else(|| panic!("{mode} is not listed"));
         assert_eq!(row["role"], "mode");
-        assert_eq!(row["wit_version"], "0.2.0");
+        assert_eq!(row["wit_version"], "0.2.1");
         assert_eq!(row["size"], std::fs::metadata(&entry.component).unwrap().len());
         assert_eq!(row["sha256"].as_str().unwrap().len(), 64);
     }

@@ -1,4 +1,4 @@
-//! Python guests on `troupe:executor@0.2.0` (issue 12, item 5), built by componentize-py
+//! Python guests on `troupe:executor@0.2.1` (issue 12, item 5), built by componentize-py
 //! from `plugins/python/`:
 //! - `chunk` decides what a failed host call means by its `host-error` case alone
 //!   (`unavailable` is retryable, every other kind fatal), never by the message;
@@ -186,7 +186,7 @@ async fn py_canary_skips_the_rest_and_fails_naming_the_canary_that_failed() {
 fn py_canary_reports_every_problem_with_its_field() {
     let loader = loader();
     let canary = executor(&loader, "py-canary", &fixture("py-canary"), python_limits());
-    assert_eq!(canary.info().wit_version, "0.2.0");
+    assert_eq!(canary.info().wit_version, "0.2.1");
     let (_, host) = troupe_tests::recorder(json!({}));
     let stage = canary.stage(
         "r",
@@ -288,7 +288,7 @@ impl StageHost for FailingHost {
 fn chunk_decides_by_the_kind_of_host_error_never_by_its_text() {
     let loader = loader();
     let chunk = executor(&loader, "chunk", &plugin("chunk"), python_limits());
-    assert_eq!(chunk.info().wit_version, "0.2.0", "chunk is built against wit/, troupe:executor@0.2.0");
+    assert_eq!(chunk.info().wit_version, "0.2.1", "chunk is built against wit/, troupe:executor@0.2.1");
     let stage = chunk.stage(
         "r",
         &json!({ "name": "load", "mode": "chunk", "actor": "Bulk", "scatter": { "input": "$.trigger.items", "as": "rows" },

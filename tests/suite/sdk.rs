@@ -23,7 +23,7 @@ fn the_sdks_wit_copy_is_the_contract_byte_for_byte() {
     assert_eq!(contract.keys().collect::<Vec<_>>(), ["host.wit", "types.wit", "worlds.wit"]);
     assert_eq!(contract.keys().collect::<Vec<_>>(), copy.keys().collect::<Vec<_>>());
     for (name, text) in &contract {
-        assert!(text.contains("package troupe:executor@0.2.0;"), "{name}");
+        assert!(text.contains("package troupe:executor@0.2.1;"), "{name}");
         assert_eq!(text, &copy[name], "plugins/sdk/wit/{name} differs from wit/{name}: copy wit/*.wit over it");
     }
 }

@@ -1,7 +1,7 @@
 //! The JavaScript guests in `plugins/js/` (fixtures in `plugins/js/fixtures/`), built into
 //! components by componentize-js. Each folder holds an `index.js` (an ES module) that
 //! implements the `executor` world, or the world named by a `// troupe-world: <world>`
-//! first line, against the current WIT in `wit/` (`troupe:executor@0.2.0`).
+//! first line, against the current WIT in `wit/` (`troupe:executor@0.2.1`).
 //!
 //! The toolchain is npm's `@bytecodealliance/componentize-js`, pinned, installed into
 //! `target/js-toolchain/` (a package.json written here, so nothing global is touched),

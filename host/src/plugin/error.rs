@@ -8,7 +8,7 @@ use std::path::PathBuf;
 /// The WIT package plugins implement, and its newest version, the one `wit/` holds and
 /// troupe-sdk builds against. The host also speaks older versions (see `version.rs`).
 pub const WIT_PACKAGE: &str = "troupe:executor";
-pub const WIT_VERSION: &str = "0.2.0";
+pub const WIT_VERSION: &str = "0.2.1";
 
 /// Which manifest entry a plugin came from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,9 +23,9 @@
  * `fatal`; each message starts with the field or call it concerns.
  */
 
-import { query, select, resolveInput } from 'troupe:executor/context@0.2.0';
-import { enqueueBatch, hasActor } from 'troupe:executor/queue@0.2.0';
-import { log } from 'troupe:executor/log@0.2.0';
+import { query, select, resolveInput } from 'troupe:executor/context@0.2.1';
+import { enqueueBatch, hasActor } from 'troupe:executor/queue@0.2.1';
+import { log } from 'troupe:executor/log@0.2.1';
 
 /** Names the stage binds for its `input` template; `scatter.as` may not take them. */
 const BOUND = ['index', 'occurrences'];

@@ -37,9 +37,9 @@ pub mod actor_world {
         export_macro_name: "__export_actor_world",
         default_bindings_module: "troupe_sdk::bindings::actor_world",
         with: {
-            "troupe:executor/types@0.2.0": crate::bindings::executor_world::troupe::executor::types,
-            "troupe:executor/state@0.2.0": crate::bindings::executor_world::troupe::executor::state,
-            "troupe:executor/log@0.2.0": crate::bindings::executor_world::troupe::executor::log,
+            "troupe:executor/types@0.2.1": crate::bindings::executor_world::troupe::executor::types,
+            "troupe:executor/state@0.2.1": crate::bindings::executor_world::troupe::executor::state,
+            "troupe:executor/log@0.2.1": crate::bindings::executor_world::troupe::executor::log,
         },
     });
 }

@@ -1,7 +1,7 @@
 //! The troupe guest SDK: write a stage executor or an actor as a Rust trait, export it
 //! with one macro, build it for `wasm32-unknown-unknown` and drop the `.wasm` into the
 //! plugins directory. Plugin code never touches the raw WIT bindings. It binds
-//! `troupe:executor@0.2.0` (the copy in this crate's `wit/`).
+//! `troupe:executor@0.2.1` (the copy in this crate's `wit/`).
 //!
 //! ```ignore
 //! use troupe_sdk::prelude::*;
@@ -67,7 +67,7 @@ pub use executor::__private;
 pub use executor::{
     Admission, EarlyStart, Execution, Executor, ExecutorError, Outcome, OutputShape, Plan, Problem, TaskRef, Verdict,
 };
-pub use queue::{EnqueueOptions, NewTask, RateLimit, Task};
+pub use queue::{Each, EnqueueOptions, Groups, NewTask, PathField, RateLimit, Task};
 /// `type Config = IgnoredAny;` for an executor that reads no config of its own (it
 /// deserializes from anything).
 pub use serde::de::IgnoredAny;

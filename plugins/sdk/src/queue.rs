@@ -162,3 +162,78 @@ pub fn extend(
     let tasks: Vec<raw::NewTask> = tasks.into_iter().map(NewTask::into_wit).collect();
     raw::extend(&tasks, &options.to_wit(), max_stage_tasks)
 }
+
+/// A definition path with the field errors name it by (WIT `path-field`), such as
+/// `("$.trigger.files", "scatter.input")`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PathField {
+    pub path: String,
+    pub field: String,
+}
+
+impl PathField {
+    pub fn new(path: impl Into<String>, field: impl Into<String>) -> Self {
+        PathField { path: path.into(), field: field.into() }
+    }
+
+    fn to_wit(&self) -> raw::PathField {
+        raw::PathField { path: self.path.clone(), field: self.field.clone() }
+    }
+}
+
+/// One task per item of `source`, made by the host ([`enqueue_each`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Each {
+    /// The items: the array the path matches in the context (or its several matches).
+    pub source: PathField,
+    /// The name each item is bound to in `input` (`$.<item_name>`); `$.index` is its
+    /// position.
+    pub item_name: String,
+    pub actor: String,
+    /// The input template, rendered per item by the host.
+    pub input: Value,
+    /// Tasks per engine round trip (default 1000).
+    pub batch_size: Option<u32>,
+}
+
+/// One task per group of an earlier stage's results, made by the host
+/// ([`enqueue_groups`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Groups {
+    /// The stage whose successful results are gathered.
+    pub stage: String,
+    /// The key path evaluated on each result; `None`: one task gets every result.
+    pub group_by: Option<PathField>,
+    pub actor: String,
+    /// The input template, rendered per group with `$.group` = `{key, items}` and
+    /// `$.index`.
+    pub input: Value,
+}
+
+/// Enqueue one task per item, numbered from 0 in item order; returns how many. The host
+/// reads the items and renders each input, so neither passes through this guest's
+/// memory: the way to scatter a million items. From `execute` only (WIT 0.2.1).
+pub fn enqueue_each(each: &Each, options: &EnqueueOptions) -> Result<u64, HostError> {
+    let each = raw::Each {
+        source: each.source.to_wit(),
+        item_name: each.item_name.clone(),
+        actor: each.actor.clone(),
+        input: each.input.to_string(),
+        batch_size: each.batch_size,
+    };
+    raw::enqueue_each(&each, &options.to_wit())
+}
+
+/// Enqueue one task per group of `groups.stage`'s results (one task without
+/// `group_by`), numbered from 0 in first-seen order, each keyed by its group's key;
+/// returns how many. The host reads and groups the results. From `execute` only (WIT
+/// 0.2.1).
+pub fn enqueue_groups(groups: &Groups, options: &EnqueueOptions) -> Result<u64, HostError> {
+    let groups = raw::Groups {
+        stage: groups.stage.clone(),
+        group_by: groups.group_by.as_ref().map(PathField::to_wit),
+        actor: groups.actor.clone(),
+        input: groups.input.to_string(),
+    };
+    raw::enqueue_groups(&groups, &options.to_wit())
+}

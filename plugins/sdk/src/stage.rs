@@ -190,6 +190,21 @@ impl Stage {
         Ok(ScatterList { template, items })
     }
 
+    /// A scatter-shaped stage's tasks as the host makes them ([`crate::queue::enqueue_each`]):
+    /// one per item of `scatter.input`, with the stage's `input` template rendered on the
+    /// host, the item at `$.<scatter.as>` and its position at `$.index`. Neither the items
+    /// nor the rendered tasks pass through this guest: use it unless the pattern must
+    /// read the items itself ([`Stage::scatter_list`]).
+    pub fn scatter_each(&self, batch_size: Option<u32>) -> Result<crate::queue::Each, ExecutorError> {
+        Ok(crate::queue::Each {
+            source: crate::queue::PathField::new(self.required_str("scatter.input")?, "scatter.input"),
+            item_name: self.required_str("scatter.as")?.to_string(),
+            actor: self.actor()?.to_string(),
+            input: self.input_template(),
+            batch_size,
+        })
+    }
+
     /// How a scatter-shaped stage turns an item into a task (its actor, and its `input`
     /// template with the item at `$.<scatter.as>` and a position at `$.index`), without
     /// reading `scatter.input`: for items that come from somewhere else (a crawler's
@@ -226,6 +241,21 @@ impl Stage {
             Ok((self.scatter_tasks()?, crate::OutputShape::List))
         } else {
             Ok((vec![self.task(0, self.actor()?, self.resolve_input(None)?)], crate::OutputShape::Single))
+        }
+    }
+
+    /// Enqueue such a stage's tasks and say its output shape: with `scatter`, one task per
+    /// item made by the host ([`crate::queue::enqueue_each`]; the items never pass through
+    /// this guest), else one task with the resolved input. Returns (count, shape).
+    pub fn enqueue_one_or_scatter(
+        &self,
+        options: &crate::queue::EnqueueOptions,
+    ) -> Result<(u64, crate::OutputShape), ExecutorError> {
+        if self.field("scatter").is_some() {
+            Ok((crate::queue::enqueue_each(&self.scatter_each(None)?, options)?, crate::OutputShape::List))
+        } else {
+            crate::queue::enqueue(self.task(0, self.actor()?, self.resolve_input(None)?), options)?;
+            Ok((1, crate::OutputShape::Single))
         }
     }
 

@@ -19,7 +19,7 @@ fn the_catalogue_lists_pipelines_and_plugins() {
     };
     assert_eq!(plugins["error"], Value::Null, "{plugins}");
     assert_eq!(plugins["olderSetsInUse"], 0, "{plugins}");
-    assert_eq!(find("mode", "scatter")["witVersion"], "0.2.0");
+    assert_eq!(find("mode", "scatter")["witVersion"], "0.2.1");
     assert_eq!(find("actor", "Wait")["kind"], "builtin");
     assert_eq!(find("actor", "FetchJson")["allowHttp"], json!([]));
 }

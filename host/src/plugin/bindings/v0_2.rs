@@ -1,4 +1,6 @@
-//! `troupe:executor@0.2.0` (`wit/`): host errors, `queue.extend`, generations, skip.
+//! `troupe:executor@0.2.1` (`wit/`): host errors, `queue.extend`, generations, skip;
+//! 0.2.1 adds `queue.enqueue-each` and `queue.enqueue-groups`. A 0.2.0 guest links against
+//! these bindings unchanged: wasmtime matches `@0.2.0` names to `@0.2.1` by semver.
 //! The actor world reuses the executor world's shared interfaces (`types`, `state`,
 //! `log`) so one implementation serves both.
 

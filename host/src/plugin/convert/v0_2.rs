@@ -1,4 +1,4 @@
-//! Conversions for `troupe:executor@0.2.0`: the shared ones, and a task reference with
+//! Conversions for `troupe:executor@0.2.1`: the shared ones, and a task reference with
 //! its `generation`.
 
 use crate::plugin::bindings::v0_2::types as wit;

@@ -7,6 +7,7 @@
 //! Why the kind is decided where the error is made, never from its text: a message is
 //! for people and changes; a guest decides from the kind whether to retry.
 
+mod bulk;
 mod context;
 mod ledger;
 mod log;
@@ -37,11 +38,18 @@ pub(crate) fn test_state(
     export: super::store::Export,
     limits: crate::manifest::Limits,
 ) -> (std::sync::Arc<crate::recording::RecordingHost>, super::store::HostState) {
+    test_state_with(serde_json::json!({ "trigger": { "items": [1, 2] } }), export, limits)
+}
+
+/// [`test_state`] over `context`.
+#[cfg(test)]
+pub(crate) fn test_state_with(
+    context: serde_json::Value,
+    export: super::store::Export,
+    limits: crate::manifest::Limits,
+) -> (std::sync::Arc<crate::recording::RecordingHost>, super::store::HostState) {
     use crate::stage_host::{Role, Scope};
-    let host = std::sync::Arc::new(crate::recording::RecordingHost::with_actors(
-        serde_json::json!({ "trigger": { "items": [1, 2] } }),
-        ["Pass".to_string()],
-    ));
+    let host = std::sync::Arc::new(crate::recording::RecordingHost::with_actors(context, ["Pass".to_string()]));
     let scope = Scope { role: Role::Executor, name: "m".into(), run_id: "r".into(), stage: "s".into() };
     (host.clone(), super::store::HostState::new(host, scope, export, &limits, false, &std::sync::Arc::from([])))
 }

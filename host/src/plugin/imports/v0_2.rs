@@ -1,6 +1,7 @@
 //! The 0.2 imports: each call served by the version-neutral methods, an error handed to
 //! the guest as its `host-error` kind with the message.
 
+use super::bulk::{Each, Groups, PathField};
 use super::queue::skip_reason;
 use super::{NewTaskText, TaskText};
 use crate::api::{EnqueueOptions, HostError, LogLevel, RateLimit};
@@ -22,6 +23,10 @@ fn task(t: queue::Task) -> TaskText {
 
 fn new_task(t: queue::NewTask) -> NewTaskText {
     NewTaskText { actor: t.actor, input: t.input, key: t.key }
+}
+
+fn path_field(p: queue::PathField) -> PathField {
+    PathField { path: p.path, field: p.field }
 }
 
 fn options(o: queue::EnqueueOptions) -> EnqueueOptions {
@@ -64,6 +69,27 @@ impl queue::Host for HostState {
 
     fn has_actor(&mut self, name: String) -> bool {
         self.queue_has_actor(name)
+    }
+
+    fn enqueue_each(&mut self, each: queue::Each, o: queue::EnqueueOptions) -> Result<u64, types::HostError> {
+        let each = Each {
+            source: path_field(each.source),
+            item_name: each.item_name,
+            actor: each.actor,
+            input: each.input,
+            batch_size: each.batch_size,
+        };
+        typed(self.queue_enqueue_each(each, options(o)))
+    }
+
+    fn enqueue_groups(&mut self, groups: queue::Groups, o: queue::EnqueueOptions) -> Result<u64, types::HostError> {
+        let groups = Groups {
+            stage: groups.stage,
+            group_by: groups.group_by.map(path_field),
+            actor: groups.actor,
+            input: groups.input,
+        };
+        typed(self.queue_enqueue_groups(groups, options(o)))
     }
 }
 

@@ -89,15 +89,10 @@ impl Executor for CircuitBreaker {
     }
 
     fn execute(stage: &Stage, config: &Config) -> Result<Execution, ExecutorError> {
-        let (tasks, shape) = stage.one_or_scatter_tasks()?;
-        let mut actors: Vec<&str> = tasks.iter().map(|t| t.actor.as_str()).collect();
-        actors.sort_unstable();
-        actors.dedup();
-        for actor in actors {
-            show(actor, config, "closed", 0, true);
-        }
+        // Shown before any task can run (only if absent: another run may have opened it).
+        show(stage.actor()?, config, "closed", 0, true);
         let options = EnqueueOptions { max_parallel: Some(config.max_parallel), ..Default::default() };
-        let count = queue::enqueue_all(tasks, 1000, &options)?;
+        let (count, shape) = stage.enqueue_one_or_scatter(&options)?;
         Ok(Execution::new(count, shape))
     }
 

@@ -54,7 +54,7 @@ impl Executor for RateLimited {
             rate_limit: Some(RateLimit { bucket, per_second, burst: config.burst.unwrap_or(1) }),
             ..Default::default()
         };
-        let count = stage.scatter_list()?.enqueue(1000, &options)?;
+        let count = queue::enqueue_each(&stage.scatter_each(None)?, &options)?;
         let execution = Execution::new(count, OutputShape::List);
         Ok(if count == 0 { execution.with_metadata(json!([])) } else { execution })
     }

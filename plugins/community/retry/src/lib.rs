@@ -81,8 +81,7 @@ impl Executor for Retry {
     }
 
     fn execute(stage: &Stage, _config: &Config) -> Result<Execution, ExecutorError> {
-        let (tasks, shape) = stage.one_or_scatter_tasks()?;
-        let count = queue::enqueue_all(tasks, 1000, &EnqueueOptions::default())?;
+        let (count, shape) = stage.enqueue_one_or_scatter(&EnqueueOptions::default())?;
         Ok(Execution::new(count, shape))
     }
 

@@ -9,10 +9,14 @@
 //! gathered stage, being the stage just before this one, has not finished by then, this
 //! stage starts with the results that have arrived if there are at least `minResults`
 //! (default 1); otherwise the run fails saying how many of how many arrived.
+//!
+//! The host groups the results and renders each task (`queue::enqueue_groups`, WIT
+//! 0.2.1): no result passes through this guest, so its memory limit does not bound how
+//! many results a stage gathers.
 
 use serde::Deserialize;
 use troupe_sdk::prelude::*;
-use troupe_sdk::template::select_simple;
+use troupe_sdk::{Groups, PathField};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -22,20 +26,6 @@ struct Config {
 }
 
 struct Gather;
-
-/// The key of result `index` (its position in the gathered stage's output) of `stage`.
-fn group_key(result: &Value, path: &str, stage: &str, index: usize) -> Result<Value, ExecutorError> {
-    let found = match select_simple(result, path) {
-        Some(found) => found,
-        None => context::select(result, path)?,
-    };
-    found.into_iter().next().ok_or_else(|| {
-        ExecutorError::fatal(format!(
-            "gather.groupBy: `{path}` matched nothing on result {index} of stage `{stage}`; \
-             every result needs a key (have the actor always return it)"
-        ))
-    })
-}
 
 impl Executor for Gather {
     const NAME: &'static str = "gather";
@@ -77,45 +67,16 @@ impl Executor for Gather {
     }
 
     fn execute(stage: &Stage, _config: &Config) -> Result<Execution, ExecutorError> {
-        let actor = stage.actor()?.to_string();
-        let gathered = stage.required_str("gather.stage")?;
-        let path = format!("$['{}']", gathered.replace('\'', "\\'"));
-        let output = context::query(&path, None)?.pop().ok_or_else(|| {
-            ExecutorError::fatal(format!("gather.stage: stage `{gathered}` has no output in the context"))
-        })?;
-        // A scatter's output lists its results with `null` for failed (tolerated) or
-        // not-arrived tasks; anything else is one result.
-        let results: Vec<(usize, Value)> = match output {
-            Value::Array(items) => items.into_iter().enumerate().filter(|(_, v)| !v.is_null()).collect(),
-            other => vec![(0, other)],
+        let group_by = stage.field("gather.groupBy").and_then(Value::as_str);
+        let groups = Groups {
+            stage: stage.required_str("gather.stage")?.to_string(),
+            group_by: group_by.map(|path| PathField::new(path, "gather.groupBy")),
+            actor: stage.actor()?.to_string(),
+            input: stage.input_template(),
         };
-        let template = stage.template(&["group", "index"])?;
-        let mut bindings = Map::new();
-
-        let Some(group_by) = stage.field("gather.groupBy").and_then(Value::as_str) else {
-            let items: Vec<Value> = results.into_iter().map(|(_, v)| v).collect();
-            bindings.insert("group".into(), json!({ "key": null, "items": items }));
-            bindings.insert("index".into(), json!(0));
-            queue::enqueue(stage.task(0, &actor, template.render(&bindings)?), &EnqueueOptions::default())?;
-            return Ok(Execution::new(1, OutputShape::Single));
-        };
-
-        let mut groups: Vec<(Value, Vec<Value>)> = Vec::new();
-        for (index, result) in results {
-            let key = group_key(&result, group_by, gathered, index)?;
-            match groups.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, items)) => items.push(result),
-                None => groups.push((key, vec![result])),
-            }
-        }
-        let mut tasks = Vec::with_capacity(groups.len());
-        for (index, (key, items)) in groups.into_iter().enumerate() {
-            bindings.insert("group".into(), json!({ "key": key, "items": items }));
-            bindings.insert("index".into(), json!(index));
-            tasks.push(stage.task(index as u64, &actor, template.render(&bindings)?).with_key(key));
-        }
-        let count = queue::enqueue_all(tasks, 100, &EnqueueOptions::default())?;
-        Ok(Execution::new(count, OutputShape::KeyedList))
+        let count = queue::enqueue_groups(&groups, &EnqueueOptions::default())?;
+        let shape = if group_by.is_some() { OutputShape::KeyedList } else { OutputShape::Single };
+        Ok(Execution::new(count, shape))
     }
 }
 

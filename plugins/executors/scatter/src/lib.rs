@@ -2,8 +2,12 @@
 //! `input` template rendered with the item bound to `$.<scatter.as>` and its position to
 //! `$.index`. Output: the results in item order.
 //!
+//! The host reads the items and renders each task (`queue::enqueue_each`, WIT 0.2.1):
+//! neither passes through this guest, so its memory limit does not bound the stage's
+//! size (a million items scatter with the default 128 MiB).
+//!
 //! Config: `maxParallel` (at most this many of the stage's tasks enqueued-or-running,
-//! enforced by the host), `batchSize` (tasks handed to the host per round trip).
+//! enforced by the host), `batchSize` (tasks handed to the engine per round trip).
 
 use serde::Deserialize;
 use troupe_sdk::prelude::*;
@@ -34,8 +38,7 @@ impl Executor for Scatter {
 
     fn execute(stage: &Stage, config: &Config) -> Result<Execution, ExecutorError> {
         let options = EnqueueOptions { max_parallel: config.max_parallel, ..Default::default() };
-        let batch = config.batch_size.unwrap_or(1000) as usize;
-        let count = stage.scatter_list()?.enqueue(batch, &options)?;
+        let count = queue::enqueue_each(&stage.scatter_each(config.batch_size)?, &options)?;
         // With no tasks the stage completes at once and its output is the metadata:
         // an empty list, what a scatter's output is for no items.
         let execution = Execution::new(count, OutputShape::List);

@@ -1,0 +1,236 @@
+//! [`Template`]: a stage's `input` template compiled once on the host and rendered for
+//! every item of a host-side enqueue (`queue.enqueue-each`, `queue.enqueue-groups`).
+//!
+//! Why on the host: a scatter over a million items used to hand the whole array to its
+//! guest and take every rendered task back, so the guest's memory limit capped the
+//! stage's size. Rendered here, items never cross the plugin boundary.
+//!
+//! The rules are the SDK's `Template` and the seed's `resolveInput`: a string that
+//! starts with `$` is a query, everything else is literal, objects and arrays recurse.
+//! A path that reads the context (`$.trigger.bucket`, the same for every item) is
+//! resolved once, at compile; a simple path into a binding (`$.item.id`, `$['a-b'][0]`)
+//! is walked per item without any JSONPath engine; any other path is evaluated per item
+//! with the bindings laid over the context ([`crate::jsonpath::query`]).
+
+use crate::jsonpath;
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone)]
+enum Step {
+    Key(String),
+    Index(i64),
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    Literal(Value),
+    Object(Vec<(String, Node)>),
+    Array(Vec<Node>),
+    /// A simple path into a binding.
+    Binding {
+        field: String,
+        path: String,
+        name: String,
+        steps: Vec<Step>,
+    },
+    /// Any other path that may read a binding: evaluated per render.
+    Query {
+        field: String,
+        path: String,
+    },
+}
+
+/// A compiled input template.
+#[derive(Debug, Clone)]
+pub struct Template {
+    root: Node,
+}
+
+/// The values bound for one render (`item` and `index`, or `group` and `index`).
+pub type Bindings<'a> = [(&'a str, &'a Value)];
+
+impl Template {
+    /// Compile `template`, whose binding names are `names`, resolving its context paths
+    /// in `context` now. `root` names the template in errors (`input`).
+    pub fn compile(context: &Value, template: &Value, names: &[&str], root: &str) -> Result<Template, String> {
+        Ok(Template { root: compile(context, template, names, root)? })
+    }
+
+    /// Render for one item.
+    pub fn render(&self, context: &Value, bindings: &Bindings) -> Result<Value, String> {
+        render(&self.root, context, bindings)
+    }
+}
+
+fn compile(context: &Value, template: &Value, names: &[&str], field: &str) -> Result<Node, String> {
+    Ok(match template {
+        Value::String(path) if path.starts_with('$') => {
+            jsonpath::check(path).map_err(|e| format!("{field}: {e}"))?;
+            match (parse_simple(path), jsonpath::first_segment(path)) {
+                (Some((name, steps)), _) if names.contains(&name.as_str()) => {
+                    Node::Binding { field: field.to_string(), path: path.clone(), name, steps }
+                }
+                (_, Some(first)) if !names.contains(&first) => {
+                    Node::Literal(jsonpath::resolve_input(context, template, None, field)?)
+                }
+                _ => Node::Query { field: field.to_string(), path: path.clone() },
+            }
+        }
+        Value::Object(fields) => Node::Object(
+            fields
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), compile(context, v, names, &format!("{field}.{k}"))?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        Value::Array(items) => Node::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| compile(context, v, names, &format!("{field}[{i}]")))
+                .collect::<Result<_, String>>()?,
+        ),
+        literal => Node::Literal(literal.clone()),
+    })
+}
+
+fn render(node: &Node, context: &Value, bindings: &Bindings) -> Result<Value, String> {
+    Ok(match node {
+        Node::Literal(v) => v.clone(),
+        Node::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, n)| Ok((k.clone(), render(n, context, bindings)?)))
+                .collect::<Result<Map<_, _>, String>>()?,
+        ),
+        Node::Array(items) => {
+            Value::Array(items.iter().map(|n| render(n, context, bindings)).collect::<Result<_, String>>()?)
+        }
+        Node::Binding { field, path, name, steps } => {
+            let bound = bindings.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+            match walk(bound, steps) {
+                Some(v) => v.clone(),
+                None => return Err(format!("{field}: `{path}` matched nothing")),
+            }
+        }
+        Node::Query { field, path } => {
+            let scope: Map<String, Value> = bindings.iter().map(|(n, v)| (n.to_string(), (*v).clone())).collect();
+            let template = Value::String(path.clone());
+            jsonpath::resolve_input(context, &template, Some(&Value::Object(scope)), field)?
+        }
+    })
+}
+
+fn walk<'v>(start: Option<&'v Value>, steps: &[Step]) -> Option<&'v Value> {
+    steps.iter().try_fold(start?, |v, step| match step {
+        Step::Key(k) => v.get(k.as_str()),
+        Step::Index(i) => {
+            let items = v.as_array()?;
+            let at = if *i < 0 { i64::try_from(items.len()).ok()? + i } else { *i };
+            usize::try_from(at).ok().and_then(|at| items.get(at))
+        }
+    })
+}
+
+/// Evaluate `path` on `document` when it is simple (`$`, `$.a.b`, `$['a-b'][0]`), without
+/// a JSONPath engine: `Some(match)` or `Some(None)` for no match; `None` when the path
+/// is not simple. A gather's `groupBy` runs on every result this way.
+pub fn select_simple<'v>(document: &'v Value, path: &str) -> Option<Option<&'v Value>> {
+    if path == "$" {
+        return Some(Some(document));
+    }
+    let (first, steps) = parse_simple(path)?;
+    Some(walk(document.get(first.as_str()), &steps))
+}
+
+/// Parse `$.name(.key | [n] | ['key'])*` into its first member and the steps after it;
+/// `None` for anything else (wildcards, filters, slices, descendants).
+fn parse_simple(path: &str) -> Option<(String, Vec<Step>)> {
+    let mut rest = path.strip_prefix('$')?;
+    let mut steps = Vec::new();
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            let key = &r[..end];
+            if key.is_empty() || !key.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                return None;
+            }
+            steps.push(Step::Key(key.to_string()));
+            rest = &r[end..];
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']')?;
+            let inner = &r[..end];
+            let quoted = inner
+                .strip_prefix('\'')
+                .and_then(|s| s.strip_suffix('\''))
+                .or_else(|| inner.strip_prefix('"').and_then(|s| s.strip_suffix('"')));
+            match quoted {
+                Some(key) if !key.contains(['\'', '"', '\\']) => steps.push(Step::Key(key.to_string())),
+                Some(_) => return None,
+                None => steps.push(Step::Index(inner.parse().ok()?)),
+            }
+            rest = &r[end + 1..];
+        } else {
+            return None;
+        }
+    }
+    match steps.first() {
+        Some(Step::Key(_)) => match steps.remove(0) {
+            Step::Key(name) => Some((name, steps)),
+            Step::Index(_) => None,
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn context() -> Value {
+        json!({ "trigger": { "bucket": "b1", "items": [{ "id": 1 }, { "id": 2 }] } })
+    }
+
+    fn render_one(template: Value, item: Value) -> Result<Value, String> {
+        let context = context();
+        let t = Template::compile(&context, &template, &["item", "index"], "input")?;
+        t.render(&context, &[("item", &item), ("index", &json!(7))])
+    }
+
+    #[test]
+    fn context_paths_bindings_and_literals_render_as_the_seed_says() {
+        let rendered = render_one(
+            json!({ "id": "$.item.id", "at": "$.index", "bucket": "$.trigger.bucket", "n": 3, "tags": ["$.item['id']"] }),
+            json!({ "id": "x" }),
+        );
+        assert_eq!(rendered.unwrap(), json!({ "id": "x", "at": 7, "bucket": "b1", "n": 3, "tags": ["x"] }));
+        // Paths beyond the simple subset go through the JSONPath engine.
+        let rendered = render_one(json!("$.item.parts[*].n"), json!({ "parts": [{ "n": 1 }, { "n": 2 }] }));
+        assert_eq!(rendered.unwrap(), json!([1, 2]));
+        assert_eq!(render_one(json!("$.item[-1]"), json!([1, 2, 3])).unwrap(), json!(3));
+        assert_eq!(render_one(json!("$.item"), json!(null)).unwrap(), json!(null), "a null item is a match");
+    }
+
+    #[test]
+    fn a_path_that_matches_nothing_or_does_not_parse_names_its_field() {
+        assert_eq!(
+            render_one(json!({ "a": ["$.item.nope"] }), json!({})).unwrap_err(),
+            "input.a[0]: `$.item.nope` matched nothing"
+        );
+        assert_eq!(
+            render_one(json!({ "b": "$.trigger.nope" }), json!({})).unwrap_err(),
+            "input.b: `$.trigger.nope` matched nothing"
+        );
+        let err = render_one(json!({ "c": "$.item[" }), json!({})).unwrap_err();
+        assert!(err.starts_with("input.c: invalid JSONPath `$.item[`"), "{err}");
+    }
+
+    #[test]
+    fn simple_selection_walks_without_an_engine() {
+        let doc = json!({ "k": { "a-b": [10, 20] } });
+        assert_eq!(select_simple(&doc, "$.k['a-b'][1]"), Some(Some(&json!(20))));
+        assert_eq!(select_simple(&doc, "$.k.x"), Some(None));
+        assert_eq!(select_simple(&doc, "$"), Some(Some(&doc)));
+        assert_eq!(select_simple(&doc, "$..a"), None);
+    }
+}
