@@ -277,7 +277,7 @@ component = "fail.wasm"
     assert!(!refused.status.success(), "{stderr}");
     assert!(
         stderr.contains(
-            "task 0: mode `scatter` may not enqueue for actor `Fail`: its manifest entry allows actors = [Pass]"
+            "queue.enqueue-each: mode `scatter` may not enqueue for actor `Fail`: its manifest entry allows actors = [Pass]"
         ),
         "{stderr}"
     );

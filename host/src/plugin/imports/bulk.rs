@@ -25,6 +25,25 @@ use std::time::Instant;
 /// Tasks per engine round trip when the plugin does not say.
 const DEFAULT_BATCH: usize = 1000;
 
+/// Why a bulk call failed: the plugin broke a rule (refused: the call fails whatever the
+/// guest does, as with `enqueue`), or the data did not fit the definition (a source that
+/// matched nothing, a result without a key: the guest's error to return, as with a
+/// `context.query` that fails).
+enum Failure {
+    Refused(HostError),
+    Data(HostError),
+}
+
+impl From<HostError> for Failure {
+    fn from(e: HostError) -> Self {
+        Failure::Refused(e)
+    }
+}
+
+fn data(message: String) -> Failure {
+    Failure::Data(HostError::Invalid(message))
+}
+
 /// A definition path and the field errors name it by (WIT `path-field`).
 pub(crate) struct PathField {
     pub path: String,
@@ -57,14 +76,22 @@ impl HostState {
         let started = Instant::now();
         let result = self.enqueue_each(each, options);
         self.deadline += started.elapsed();
-        result.map_err(|e| self.refuse(e))
+        self.settle_bulk(result)
     }
 
     pub(super) fn queue_enqueue_groups(&mut self, groups: Groups, options: EnqueueOptions) -> Result<u64, HostError> {
         let started = Instant::now();
         let result = self.enqueue_groups(groups, options);
         self.deadline += started.elapsed();
-        result.map_err(|e| self.refuse(e))
+        self.settle_bulk(result)
+    }
+
+    fn settle_bulk(&mut self, result: Result<u64, Failure>) -> Result<u64, HostError> {
+        match result {
+            Ok(count) => Ok(count),
+            Err(Failure::Refused(e)) => Err(self.refuse(e)),
+            Err(Failure::Data(e)) => Err(e),
+        }
     }
 
     /// What every bulk call checks before it reads anything.
@@ -88,25 +115,25 @@ impl HostState {
         self.may_enqueue_for(&format!("queue.{call}"), actor)
     }
 
-    fn enqueue_each(&mut self, each: Each, options: EnqueueOptions) -> Result<u64, HostError> {
+    fn enqueue_each(&mut self, each: Each, options: EnqueueOptions) -> Result<u64, Failure> {
         self.bulk_preamble("enqueue-each", &each.actor, &options)?;
         if each.item_name == "index" || each.item_name.is_empty() {
-            return Err(invalid(format!(
+            return Err(Failure::Refused(invalid(format!(
                 "queue.enqueue-each: item-name `{}` would hide `$.index`; choose another name",
                 crate::text::one_line(&each.item_name, 120)
-            )));
+            ))));
         }
         let template = parse_template("enqueue-each", &each.input)?;
-        let context = self.host.context(&self.scope)?;
-        let compiled = Template::compile(&context, &template, &[&each.item_name, "index"], "input").map_err(invalid)?;
+        let context = self.host.context(&self.scope).map_err(Failure::Data)?;
+        let compiled = Template::compile(&context, &template, &[&each.item_name, "index"], "input").map_err(data)?;
         let PathField { path, field } = &each.source;
-        let found = jsonpath::select_refs(&context, path).map_err(|e| invalid(format!("{field}: {e}")))?;
+        let found = jsonpath::select_refs(&context, path).map_err(|e| data(format!("{field}: {e}")))?;
         let items: Vec<&Value> = match found.as_slice() {
-            [] => return Err(invalid(format!("{field}: `{path}` matched nothing"))),
+            [] => return Err(data(format!("{field}: `{path}` matched nothing"))),
             // The one match is the array of items, read in place.
             [Value::Array(items)] => items.iter().collect(),
             [other] => {
-                return Err(invalid(format!(
+                return Err(data(format!(
                     "{field}: `{path}` is {}, not an array (stage {})",
                     kind(other),
                     self.scope.stage
@@ -118,7 +145,7 @@ impl HostState {
         let mut tasks = Vec::with_capacity(batch.min(items.len()));
         for (index, item) in items.iter().enumerate() {
             let position = json!(index);
-            let input = compiled.render(&context, &[(&each.item_name, item), ("index", &position)]).map_err(invalid)?;
+            let input = compiled.render(&context, &[(&each.item_name, item), ("index", &position)]).map_err(data)?;
             tasks.push(Task { index: index as u64, actor: each.actor.clone(), input, key: None });
             if tasks.len() == batch {
                 self.hand_over(std::mem::take(&mut tasks), &options)?;
@@ -128,26 +155,26 @@ impl HostState {
         Ok(items.len() as u64)
     }
 
-    fn enqueue_groups(&mut self, groups: Groups, options: EnqueueOptions) -> Result<u64, HostError> {
+    fn enqueue_groups(&mut self, groups: Groups, options: EnqueueOptions) -> Result<u64, Failure> {
         self.bulk_preamble("enqueue-groups", &groups.actor, &options)?;
         let template = parse_template("enqueue-groups", &groups.input)?;
-        let context = self.host.context(&self.scope)?;
+        let context = self.host.context(&self.scope).map_err(Failure::Data)?;
         let gathered = &groups.stage;
         let output = context
             .get(gathered)
             .filter(|_| gathered != "trigger")
-            .ok_or_else(|| invalid(format!("stage `{gathered}` has no output in the context")))?;
+            .ok_or_else(|| data(format!("stage `{gathered}` has no output in the context")))?;
         // A list output has `null` for failed (tolerated) or not-arrived tasks; any other
         // output is one result.
         let results: Vec<(usize, &Value)> = match output {
             Value::Array(items) => items.iter().enumerate().filter(|(_, v)| !v.is_null()).collect(),
             other => vec![(0, other)],
         };
-        let compiled = Template::compile(&context, &template, &["group", "index"], "input").map_err(invalid)?;
+        let compiled = Template::compile(&context, &template, &["group", "index"], "input").map_err(data)?;
         let Some(group_by) = &groups.group_by else {
             let items: Vec<Value> = results.into_iter().map(|(_, v)| v.clone()).collect();
             let group = json!({ "key": null, "items": items });
-            let input = compiled.render(&context, &[("group", &group), ("index", &json!(0))]).map_err(invalid)?;
+            let input = compiled.render(&context, &[("group", &group), ("index", &json!(0))]).map_err(data)?;
             drop(group);
             self.hand_over(vec![Task { index: 0, actor: groups.actor, input, key: None }], &options)?;
             return Ok(1);
@@ -156,7 +183,7 @@ impl HostState {
         let mut order: Vec<(Value, Vec<&Value>)> = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
         for (index, result) in results {
-            let key = group_key(result, group_by, gathered, index)?;
+            let key = group_key(result, group_by, gathered, index).map_err(Failure::Data)?;
             let slot = *seen.entry(key.to_string()).or_insert_with(|| {
                 order.push((key, Vec::new()));
                 order.len() - 1
@@ -168,7 +195,7 @@ impl HostState {
         for (index, (key, items)) in order.into_iter().enumerate() {
             let items: Vec<Value> = items.into_iter().cloned().collect();
             let group = json!({ "key": key, "items": items });
-            let input = compiled.render(&context, &[("group", &group), ("index", &json!(index))]).map_err(invalid)?;
+            let input = compiled.render(&context, &[("group", &group), ("index", &json!(index))]).map_err(data)?;
             let key = group.get("key").cloned();
             tasks.push(Task { index: index as u64, actor: groups.actor.clone(), input, key });
             if tasks.len() == DEFAULT_BATCH {
@@ -192,8 +219,8 @@ impl HostState {
     }
 }
 
-fn parse_template(call: &str, text: &str) -> Result<Value, HostError> {
-    serde_json::from_str(text).map_err(|e| invalid(format!("queue.{call}: input is not JSON: {e}")))
+fn parse_template(call: &str, text: &str) -> Result<Value, Failure> {
+    serde_json::from_str(text).map_err(|e| Failure::Refused(invalid(format!("queue.{call}: input is not JSON: {e}"))))
 }
 
 /// The key of result `index` (its position in the gathered stage's output).
@@ -292,7 +319,7 @@ mod tests {
             let (host, mut s) = state(Export::Execute, Limits::DEFAULT);
             let err = s.queue_enqueue_each(each(source, input), EnqueueOptions::default()).unwrap_err();
             assert_eq!(err, HostError::Invalid(message.into()));
-            assert_eq!(s.refused, Some(err), "a failed bulk call is the call's refusal");
+            assert_eq!(s.refused, None, "a definition that does not fit the data is the guest's error, not a refusal");
             assert!(host.enqueued().is_empty() || message.starts_with("input"), "{message}");
         }
         let (_, mut s) = state(Export::Execute, Limits::DEFAULT);
@@ -306,6 +333,7 @@ mod tests {
         let (_, mut s) = state(Export::AfterTask, Limits::DEFAULT);
         let err = s.queue_enqueue_each(each("$.trigger.items", json!({})), EnqueueOptions::default()).unwrap_err();
         assert!(matches!(&err, HostError::Invalid(m) if m.contains("only from execute")), "{err:?}");
+        assert_eq!(s.refused, Some(err), "breaking a rule is the call's refusal");
         // An actor the manifest lacks.
         let (_, mut s) = state(Export::Execute, Limits::DEFAULT);
         let mut g = groups("pages", None, json!({}));
