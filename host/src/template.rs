@@ -112,12 +112,43 @@ fn render(node: &Node, context: &Value, bindings: &Bindings) -> Result<Value, St
                 None => return Err(format!("{field}: `{path}` matched nothing")),
             }
         }
-        Node::Query { field, path } => {
-            let scope: Map<String, Value> = bindings.iter().map(|(n, v)| (n.to_string(), (*v).clone())).collect();
-            let template = Value::String(path.clone());
-            jsonpath::resolve_input(context, &template, Some(&Value::Object(scope)), field)?
-        }
+        Node::Query { field, path } => match within_binding(path, bindings) {
+            // `$.group.items[*].id` is `$.items[*].id` on the group: no copy of it.
+            Some((bound, rest)) => one_or_many(jsonpath::select(bound, &rest).map_err(|e| format!("{field}: {e}"))?)
+                .ok_or_else(|| format!("{field}: `{path}` matched nothing"))?,
+            None => {
+                let scope: Map<String, Value> = bindings.iter().map(|(n, v)| (n.to_string(), (*v).clone())).collect();
+                let template = Value::String(path.clone());
+                jsonpath::resolve_input(context, &template, Some(&Value::Object(scope)), field)?
+            }
+        },
     })
+}
+
+/// The seed's rule for a template path: one match is the value, several an array.
+fn one_or_many(mut found: Vec<Value>) -> Option<Value> {
+    match found.len() {
+        0 => None,
+        1 => found.pop(),
+        _ => Some(Value::Array(found)),
+    }
+}
+
+/// A path that starts with a binding's name (`$.group...`, `$['group']...`), as the
+/// binding and the path from it (`$...`). `None` when it does not, or when the rest
+/// mentions `$` again (a filter reading the root: evaluated as `jsonpath::query` does).
+fn within_binding<'b>(path: &str, bindings: &Bindings<'b>) -> Option<(&'b Value, String)> {
+    let name = jsonpath::first_segment(path)?;
+    let bound = bindings.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)?;
+    let after = path.strip_prefix('$')?;
+    let rest = if let Some(dotted) = after.strip_prefix('.') {
+        dotted.strip_prefix(name)?
+    } else {
+        let bracket = after.strip_prefix('[')?;
+        let quote = &bracket[..1];
+        bracket.strip_prefix(quote)?.strip_prefix(name)?.strip_prefix(quote)?.strip_prefix(']')?
+    };
+    (!rest.contains('$')).then(|| (bound, format!("${rest}")))
 }
 
 fn walk<'v>(start: Option<&'v Value>, steps: &[Step]) -> Option<&'v Value> {
@@ -209,6 +240,8 @@ mod tests {
         assert_eq!(rendered.unwrap(), json!([1, 2]));
         assert_eq!(render_one(json!("$.item[-1]"), json!([1, 2, 3])).unwrap(), json!(3));
         assert_eq!(render_one(json!("$.item"), json!(null)).unwrap(), json!(null), "a null item is a match");
+        assert_eq!(render_one(json!("$['item'].parts[0:1]"), json!({ "parts": [4, 5] })).unwrap(), json!(4));
+        assert_eq!(render_one(json!("$.item..n"), json!({ "a": { "n": 1 }, "n": 0 })).unwrap(), json!([0, 1]));
     }
 
     #[test]

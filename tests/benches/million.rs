@@ -27,7 +27,11 @@ use troupe::engine::EmbeddedEngine;
 use troupe::orchestrator::{Orchestrator, RunReport, Silent};
 use troupe::pipeline::Pipeline;
 use troupe::LogLevel;
-use troupe_tests::{plugins_from, redis_engine, root, test_redis_url, unique_prefix};
+use troupe_tests::{redis_engine, root, test_redis_url, unique_prefix};
+
+/// The allocator the `troupe` binary uses, so the figures are the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const KINDS: usize = 100;
 const WORKERS: usize = 4;
@@ -62,8 +66,13 @@ fn trigger(n: usize) -> Value {
 
 /// A process's peak resident set (`VmHWM`), in bytes.
 fn peak_rss(pid: u32) -> Option<u64> {
+    status_field(pid, "VmHWM:")
+}
+
+/// A `/proc/<pid>/status` figure given in kB, in bytes.
+fn status_field(pid: u32, name: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(name))?;
     line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kib| kib * 1024)
 }
 
@@ -83,7 +92,7 @@ fn redis_memory() -> (u64, u64) {
 }
 
 /// What a case checks and prints of its run.
-fn report(report: &RunReport, n: usize, grouped: bool, elapsed: Duration) {
+fn report(report: &RunReport, n: usize, grouped: bool, elapsed: Duration, loaded: u64) {
     let children = report.context["children"].as_array().expect("the scatter's results");
     assert_eq!(children.len(), n, "one result per item");
     assert!(children.iter().all(|c| !c.is_null()), "every child succeeded");
@@ -98,18 +107,23 @@ fn report(report: &RunReport, n: usize, grouped: bool, elapsed: Duration) {
     assert_eq!(ids, n, "the gather read every result");
     let stages: Vec<String> = report.stages.iter().map(|s| format!("{} {} ms", s.name, s.duration_ms)).collect();
     let rss = peak_rss(std::process::id()).unwrap_or(0);
+    let run = rss.saturating_sub(loaded);
     println!(
-        "    {:.1} s ({}); results {}; orchestrator peak RSS {} = {:.1}x the results' JSON",
+        "    {:.1} s ({}); results {}; orchestrator peak RSS {} ({} with the plugins loaded, before the run: \
+         the run's own {} = {:.1}x the results' JSON)",
         elapsed.as_secs_f64(),
         stages.join(", "),
         mib(results_bytes),
         mib(rss),
-        rss as f64 / results_bytes as f64
+        mib(loaded),
+        mib(run),
+        run as f64 / results_bytes as f64
     );
 }
 
 fn embedded_case(grouped: bool) {
     let (plugins, manifest) = default_manifest();
+    let loaded = status_field(std::process::id(), "VmRSS:").unwrap_or(0);
     let n = items_count();
     let engine =
         std::sync::Arc::new(EmbeddedEngine::new(manifest.actors.keys().map(|a| a.to_string()), LogLevel::Warn));
@@ -120,11 +134,12 @@ fn embedded_case(grouped: bool) {
     let started = Instant::now();
     let run =
         runtime.block_on(orchestrator.run(&pipeline(grouped), trigger, &Silent)).unwrap_or_else(|e| panic!("{e}"));
-    report(&run, n, grouped, started.elapsed());
+    report(&run, n, grouped, started.elapsed(), loaded);
 }
 
 fn redis_case(grouped: bool) {
     let (plugins, manifest) = default_manifest();
+    let loaded = status_field(std::process::id(), "VmRSS:").unwrap_or(0);
     let n = items_count();
     let prefix = unique_prefix("bench-million");
     let engine = redis_engine(&manifest, |o| o.prefix = prefix.clone());
@@ -159,7 +174,7 @@ fn redis_case(grouped: bool) {
         let _ = Command::new("kill").args(["-TERM", &w.id().to_string()]).status();
         let _ = w.wait();
     }
-    report(&run, n, grouped, elapsed);
+    report(&run, n, grouped, elapsed, loaded);
     println!("    workers' peak RSS: {}", peaks.join(", "));
     println!(
         "    Redis used_memory {} before, {} after; used_memory_peak {} before, {} after",
@@ -190,7 +205,7 @@ impl Drop for Guard {
 }
 
 fn default_manifest() -> (std::sync::Arc<troupe::plugin::Plugins>, troupe::Manifest) {
-    plugins_from(&std::fs::read_to_string(root().join("troupe.toml")).expect("troupe.toml"))
+    troupe_tests::default_plugins()
 }
 
 fn main() {
