@@ -23,7 +23,8 @@ enum Step {
 
 #[derive(Debug, Clone)]
 enum Node {
-    Literal(Value),
+    /// A literal or a context path resolved at compile, with its JSON size.
+    Literal(Value, usize),
     Object(Vec<(String, Node)>),
     Array(Vec<Node>),
     /// A simple path into a binding.
@@ -49,6 +50,21 @@ pub struct Template {
 /// The values bound for one render (`item` and `index`, or `group` and `index`).
 pub type Bindings<'a> = [(&'a str, &'a Value)];
 
+/// Why a render failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RenderError {
+    /// The template does not fit the data: a path that matched nothing.
+    Data(String),
+    /// The rendered input would pass `limit` bytes of JSON; nothing that large was built.
+    TooLarge { limit: usize },
+}
+
+impl From<String> for RenderError {
+    fn from(message: String) -> Self {
+        RenderError::Data(message)
+    }
+}
+
 impl Template {
     /// Compile `template`, whose binding names are `names`, resolving its context paths
     /// in `context` now. `root` names the template in errors (`input`).
@@ -56,9 +72,15 @@ impl Template {
         Ok(Template { root: compile(context, template, names, root)? })
     }
 
-    /// Render for one item.
-    pub fn render(&self, context: &Value, bindings: &Bindings) -> Result<Value, String> {
-        render(&self.root, context, bindings)
+    /// Render for one item, building at most `limit` bytes of JSON: every value is
+    /// measured before it is copied, so a template that repeats a large value cannot
+    /// make the host build it whole (a guest's own render stops at its memory limit).
+    pub fn render(&self, context: &Value, bindings: &Bindings, limit: usize) -> Result<Value, RenderError> {
+        let mut left = limit;
+        render(&self.root, context, bindings, &mut left).map_err(|e| match e {
+            RenderError::TooLarge { .. } => RenderError::TooLarge { limit },
+            data => data,
+        })
     }
 }
 
@@ -71,9 +93,20 @@ fn compile(context: &Value, template: &Value, names: &[&str], field: &str) -> Re
                     Node::Binding { field: field.to_string(), path: path.clone(), name, steps }
                 }
                 (_, Some(first)) if !names.contains(&first) => {
-                    Node::Literal(jsonpath::resolve_input(context, template, None, field)?)
+                    let value = jsonpath::resolve_input(context, template, None, field)?;
+                    let len = json_len(&value);
+                    Node::Literal(value, len)
                 }
-                _ => Node::Query { field: field.to_string(), path: path.clone() },
+                (_, Some(_)) => Node::Query { field: field.to_string(), path: path.clone() },
+                // `$..x` or `$.*` would read the whole context merged with the item,
+                // once per item: refused rather than made quadratic.
+                (_, None) => {
+                    return Err(format!(
+                        "{field}: `{path}` does not start with a name; a template rendered per item starts with \
+                         `$.<name>` (`$.trigger...`, `$.{}...`)",
+                        names.first().unwrap_or(&"item")
+                    ))
+                }
             }
         }
         Value::Object(fields) => Node::Object(
@@ -89,37 +122,82 @@ fn compile(context: &Value, template: &Value, names: &[&str], field: &str) -> Re
                 .map(|(i, v)| compile(context, v, names, &format!("{field}[{i}]")))
                 .collect::<Result<_, String>>()?,
         ),
-        literal => Node::Literal(literal.clone()),
+        literal => Node::Literal(literal.clone(), json_len(literal)),
     })
 }
 
-fn render(node: &Node, context: &Value, bindings: &Bindings) -> Result<Value, String> {
+/// Take `bytes` from what a render may still build.
+fn spend(left: &mut usize, bytes: usize) -> Result<(), RenderError> {
+    *left = left.checked_sub(bytes).ok_or(RenderError::TooLarge { limit: 0 })?;
+    Ok(())
+}
+
+/// The bytes of `value` as JSON text, counted without building the text.
+pub fn json_len(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing to a counter cannot fail, and a `Value` always serializes.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
+fn render(node: &Node, context: &Value, bindings: &Bindings, left: &mut usize) -> Result<Value, RenderError> {
     Ok(match node {
-        Node::Literal(v) => v.clone(),
-        Node::Object(fields) => Value::Object(
-            fields
-                .iter()
-                .map(|(k, n)| Ok((k.clone(), render(n, context, bindings)?)))
-                .collect::<Result<Map<_, _>, String>>()?,
-        ),
+        Node::Literal(v, len) => {
+            spend(left, *len)?;
+            v.clone()
+        }
+        Node::Object(fields) => {
+            let mut object = Map::with_capacity(fields.len());
+            for (k, n) in fields {
+                spend(left, k.len() + 4)?;
+                object.insert(k.clone(), render(n, context, bindings, left)?);
+            }
+            Value::Object(object)
+        }
         Node::Array(items) => {
-            Value::Array(items.iter().map(|n| render(n, context, bindings)).collect::<Result<_, String>>()?)
+            let mut array = Vec::with_capacity(items.len());
+            for n in items {
+                spend(left, 1)?;
+                array.push(render(n, context, bindings, left)?);
+            }
+            Value::Array(array)
         }
         Node::Binding { field, path, name, steps } => {
             let bound = bindings.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
             match walk(bound, steps) {
-                Some(v) => v.clone(),
-                None => return Err(format!("{field}: `{path}` matched nothing")),
+                Some(v) => {
+                    spend(left, json_len(v))?;
+                    v.clone()
+                }
+                None => return Err(RenderError::Data(format!("{field}: `{path}` matched nothing"))),
             }
         }
         Node::Query { field, path } => match within_binding(path, bindings) {
             // `$.group.items[*].id` is `$.items[*].id` on the group: no copy of it.
-            Some((bound, rest)) => one_or_many(jsonpath::select(bound, &rest).map_err(|e| format!("{field}: {e}"))?)
-                .ok_or_else(|| format!("{field}: `{path}` matched nothing"))?,
+            Some((bound, rest)) => {
+                let found = jsonpath::select_refs(bound, &rest).map_err(|e| format!("{field}: {e}"))?;
+                spend(left, found.iter().map(|v| json_len(v) + 1).sum())?;
+                one_or_many(found.into_iter().cloned().collect())
+                    .ok_or_else(|| format!("{field}: `{path}` matched nothing"))?
+            }
             None => {
+                // A filter that reads the root: evaluated on the binding it starts with,
+                // as `jsonpath::query` does (one binding copied, bounded by the item).
                 let scope: Map<String, Value> = bindings.iter().map(|(n, v)| (n.to_string(), (*v).clone())).collect();
                 let template = Value::String(path.clone());
-                jsonpath::resolve_input(context, &template, Some(&Value::Object(scope)), field)?
+                let value = jsonpath::resolve_input(context, &template, Some(&Value::Object(scope)), field)?;
+                spend(left, json_len(&value))?;
+                value
             }
         },
     })
@@ -225,7 +303,10 @@ mod tests {
     fn render_one(template: Value, item: Value) -> Result<Value, String> {
         let context = context();
         let t = Template::compile(&context, &template, &["item", "index"], "input")?;
-        t.render(&context, &[("item", &item), ("index", &json!(7))])
+        t.render(&context, &[("item", &item), ("index", &json!(7))], 1 << 20).map_err(|e| match e {
+            RenderError::Data(message) => message,
+            too_large => format!("{too_large:?}"),
+        })
     }
 
     #[test]

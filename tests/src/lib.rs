@@ -198,9 +198,20 @@ pub async fn run_pipeline(
     concurrency: usize,
 ) -> (Result<RunReport, RunError>, TestEngine, troupe::worker::Workers) {
     let (plugins, manifest) = default_plugins();
+    run_pipeline_with(plugins, &manifest, pipeline, trigger, concurrency).await
+}
+
+/// [`run_pipeline`] with the plugins of another manifest.
+pub async fn run_pipeline_with(
+    plugins: Arc<Plugins>,
+    manifest: &Manifest,
+    pipeline: Value,
+    trigger: Value,
+    concurrency: usize,
+) -> (Result<RunReport, RunError>, TestEngine, troupe::worker::Workers) {
     let pipeline = Pipeline::from_value(pipeline, "test").expect("a pipeline");
     if std::env::var("TROUPE_TEST_ENGINE").is_ok_and(|e| e == "redis") {
-        let engine = redis_engine(&manifest, |o| o.prefetch = concurrency);
+        let engine = redis_engine(manifest, |o| o.prefetch = concurrency);
         let workers = troupe::worker::spawn(engine.clone(), plugins.clone(), concurrency);
         let orchestrator = Orchestrator::new(engine.clone(), plugins);
         return (orchestrator.run(&pipeline, trigger, &Silent).await, engine, workers);

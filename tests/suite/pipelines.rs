@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use troupe::orchestrator::RunError;
-use troupe_tests::run_pipeline;
+use troupe_tests::{plugins_from, run_pipeline, run_pipeline_with};
 
 fn files(n: usize) -> Value {
     let kinds = ["invoice", "contract", "invoice", "receipt"];
@@ -304,6 +304,52 @@ async fn a_bad_executor_fails_only_its_stage_and_the_host_serves_the_next_run() 
 }
 
 /// A 100,000-item scatter on the default manifest's limits (128 MiB per plugin): the
+/// Items and results never pass through the `scatter` and `gather` guests (WIT 0.2.1's
+/// `enqueue-each` and `enqueue-groups`): with 4 MiB of memory each, they scatter and
+/// gather 6 MB of items, which neither could hold as JSON text, let alone parsed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scatter_and_gather_move_more_data_than_their_guests_can_hold() {
+    const N: usize = 30_000;
+    let manifest = r#"
+version = 1
+plugins-dir = "target/plugins"
+[executors.scatter]
+component = "scatter.wasm"
+limits = { memory-mib = 4 }
+[executors.gather]
+component = "gather.wasm"
+limits = { memory-mib = 4 }
+[actors.Pass]
+component = "pass.wasm"
+"#;
+    let (plugins, manifest) = plugins_from(manifest);
+    let pipeline = json!({ "stages": [
+        { "name": "fan-out", "mode": "scatter", "actor": "Pass",
+          "scatter": { "input": "$.trigger.items", "as": "item" }, "input": { "item": "$.item", "at": "$.index" } },
+        { "name": "by-kind", "mode": "gather", "actor": "Pass", "gather": { "stage": "fan-out", "groupBy": "$.item.kind" },
+          "input": { "kind": "$.group.key", "ids": "$.group.items[*].item.id" } },
+        { "name": "all", "mode": "gather", "actor": "Pass", "gather": { "stage": "fan-out" },
+          "input": { "ats": "$.group.items[*].at", "first": "$.group.items[0].item.id" } }
+    ] });
+    let kind = |i: usize| ["a", "b", "c"][i % 3];
+    let body = "x".repeat(200);
+    let items: Vec<Value> = (0..N).map(|i| json!({ "id": i, "kind": kind(i), "body": body })).collect();
+    let trigger = json!({ "items": items });
+    assert!(trigger.to_string().len() > 6_000_000, "more than the guests' 4 MiB");
+    let (report, _, _workers) = run_pipeline_with(plugins, &manifest, pipeline, trigger, 8).await;
+    let context = report.unwrap_or_else(|e| panic!("{e}")).context;
+    assert_eq!(context["fan-out"].as_array().map(Vec::len), Some(N));
+    assert_eq!(context["fan-out"][N - 1]["at"], json!(N - 1));
+    let groups = context["by-kind"].as_array().expect("a keyed list");
+    assert_eq!(groups.iter().map(|g| g["key"].clone()).collect::<Vec<_>>(), vec![json!("a"), json!("b"), json!("c")]);
+    for (g, group) in groups.iter().enumerate() {
+        let ids: Vec<usize> = (0..N).filter(|i| i % 3 == g).collect();
+        assert_eq!(group["result"], json!({ "kind": kind(g), "ids": ids }));
+    }
+    assert_eq!(context["all"]["ats"], json!((0..N).collect::<Vec<_>>()));
+    assert_eq!(context["all"]["first"], json!(0));
+}
+
 /// scatter renders and sends its tasks a batch at a time, so its memory holds the items
 /// and one batch (it used to hold every rendered task and stop at its limit).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

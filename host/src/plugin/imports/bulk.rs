@@ -13,11 +13,10 @@
 //! same `execute` is refused at its first task), and it grows with the items, not with
 //! anything the plugin computes. The call's deadline moves by the time the host took.
 
-use super::queue::json_len;
 use crate::api::{EnqueueOptions, HostError, Task};
 use crate::jsonpath::{self, kind};
 use crate::plugin::store::{Export, HostState};
-use crate::template::{self, Template};
+use crate::template::{self, json_len, RenderError, Template};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::Instant;
@@ -94,6 +93,11 @@ impl HostState {
         }
     }
 
+    /// The most bytes one rendered input may have.
+    fn input_limit(&self) -> usize {
+        usize::try_from(self.limits.task_input_bytes).unwrap_or(usize::MAX)
+    }
+
     /// What every bulk call checks before it reads anything.
     fn bulk_preamble(&mut self, call: &str, actor: &str, options: &EnqueueOptions) -> Result<(), HostError> {
         self.earlier_refusal("enqueue")?;
@@ -145,7 +149,8 @@ impl HostState {
         let mut tasks = Vec::with_capacity(batch.min(items.len()));
         for (index, item) in items.iter().enumerate() {
             let position = json!(index);
-            let input = compiled.render(&context, &[(&each.item_name, item), ("index", &position)]).map_err(data)?;
+            let bindings = [(each.item_name.as_str(), *item), ("index", &position)];
+            let input = compiled.render(&context, &bindings, self.input_limit()).map_err(|e| too_large(e, index))?;
             tasks.push(Task { index: index as u64, actor: each.actor.clone(), input, key: None });
             if tasks.len() == batch {
                 self.hand_over(std::mem::take(&mut tasks), &options)?;
@@ -174,12 +179,13 @@ impl HostState {
         let Some(group_by) = &groups.group_by else {
             let items: Vec<Value> = results.into_iter().map(|(_, v)| v.clone()).collect();
             let group = json!({ "key": null, "items": items });
-            let input = compiled.render(&context, &[("group", &group), ("index", &json!(0))]).map_err(data)?;
+            let bindings = [("group", &group), ("index", &json!(0))];
+            let input = compiled.render(&context, &bindings, self.input_limit()).map_err(|e| too_large(e, 0))?;
             drop(group);
             self.hand_over(vec![Task { index: 0, actor: groups.actor, input, key: None }], &options)?;
             return Ok(1);
         };
-        // Keys in first-seen order, each with the positions of its results.
+        // Keys in first-seen order, each with its results (borrowed from the context).
         let mut order: Vec<(Value, Vec<&Value>)> = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
         for (index, result) in results {
@@ -195,7 +201,8 @@ impl HostState {
         for (index, (key, items)) in order.into_iter().enumerate() {
             let items: Vec<Value> = items.into_iter().cloned().collect();
             let group = json!({ "key": key, "items": items });
-            let input = compiled.render(&context, &[("group", &group), ("index", &json!(index))]).map_err(data)?;
+            let bindings = [("group", &group), ("index", &json!(index))];
+            let input = compiled.render(&context, &bindings, self.input_limit()).map_err(|e| too_large(e, index))?;
             let key = group.get("key").cloned();
             tasks.push(Task { index: index as u64, actor: groups.actor.clone(), input, key });
             if tasks.len() == DEFAULT_BATCH {
@@ -206,8 +213,9 @@ impl HostState {
         Ok(count)
     }
 
-    /// Check each task against the call's ledger and hand the batch to the engine.
-    fn hand_over(&mut self, tasks: Vec<Task>, options: &EnqueueOptions) -> Result<(), HostError> {
+    /// Check each task against the call's ledger (a broken rule is a refusal) and hand
+    /// the batch to the engine (its failure, a state store gone, is the guest's error).
+    fn hand_over(&mut self, tasks: Vec<Task>, options: &EnqueueOptions) -> Result<(), Failure> {
         if tasks.is_empty() {
             return Ok(());
         }
@@ -215,7 +223,18 @@ impl HostState {
             let key_len = task.key.as_ref().map_or(0, json_len);
             self.ledger.admit(task, json_len(&task.input), key_len, &self.limits)?;
         }
-        self.host.enqueue(&self.scope, tasks, options)
+        self.host.enqueue(&self.scope, tasks, options).map_err(Failure::Data)
+    }
+}
+
+/// A render's failure: a data error, or a task past `task-input-bytes` (refused, with
+/// the words the ledger uses for a guest's task).
+fn too_large(e: RenderError, index: usize) -> Failure {
+    match e {
+        RenderError::Data(message) => data(message),
+        RenderError::TooLarge { limit } => Failure::Refused(HostError::LimitExceeded(format!(
+            "enqueued task {index} with an input of more than {limit} bytes, over its limit task-input-bytes = {limit}"
+        ))),
     }
 }
 

@@ -51,25 +51,6 @@ pub(crate) fn skip_reason(skip: Option<String>) -> Option<String> {
     })
 }
 
-/// The bytes of `value` as JSON text, counted without keeping the text: host-rendered
-/// tasks are held to the same byte limits as a guest's.
-pub(super) fn json_len(value: &Value) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    // Writing to a counter cannot fail, and a `Value` always serializes.
-    let _ = serde_json::to_writer(&mut count, value);
-    count.0
-}
-
 fn parse(which: &str, what: &str, text: &str) -> Result<Value, HostError> {
     serde_json::from_str(text).map_err(|e| HostError::Invalid(format!("{which}: {what} is not JSON: {e}")))
 }
