@@ -3,14 +3,14 @@
 //! thousand waiting tasks hold no threads (a wasm actor would block one each).
 
 use crate::api::Outcome;
-use serde_json::Value;
+use crate::payload::Payload;
 use std::time::Duration;
 
 /// The names `builtin = "..."` accepts.
 pub const BUILTINS: &[&str] = &["wait"];
 
 /// Run a native actor.
-pub async fn invoke(name: &str, input: &Value) -> Outcome {
+pub async fn invoke(name: &str, input: &Payload) -> Outcome {
     match name {
         "wait" => wait(input).await,
         other => Outcome::Failed(format!("no native actor named `{other}`")),
@@ -18,8 +18,8 @@ pub async fn invoke(name: &str, input: &Value) -> Outcome {
 }
 
 /// `Wait`: returns its input after `input.ms` milliseconds (0 when absent).
-async fn wait(input: &Value) -> Outcome {
-    let ms = match input.get("ms") {
+async fn wait(input: &Payload) -> Outcome {
+    let ms = match input.to_value().get("ms") {
         None => 0,
         Some(v) => match v.as_u64() {
             Some(ms) => ms,

@@ -1,6 +1,7 @@
 //! The host's own types for everything that crosses the executor interface. Callers use
 //! these, never the generated bindings, so a WIT change touches only `plugin::convert`.
 
+use crate::payload::Payload;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -104,7 +105,7 @@ pub struct EarlyStart {
 pub struct Task {
     pub index: u64,
     pub actor: String,
-    pub input: Value,
+    pub input: Payload,
     pub key: Option<Value>,
 }
 
@@ -123,7 +124,7 @@ pub struct EnqueueOptions {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewTask {
     pub actor: String,
-    pub input: Value,
+    pub input: Payload,
     pub key: Option<Value>,
 }
 
@@ -169,7 +170,7 @@ pub enum Admission {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
-    Succeeded(Value),
+    Succeeded(Payload),
     Failed(String),
     /// Never run: its executor enqueued it with `skip` (the reason). Counted by the
     /// barrier, not a failure; no hook sees it.

@@ -11,6 +11,8 @@
 //!   cache, WIT version and world checks) and calling them in the sandbox (memory limit,
 //!   deadline, no ambient authority). The generated bindings stay private to it.
 //! - [`api`]: the host's types for what crosses the executor interface.
+//! - [`payload`]: a task's input or result as checked JSON text, carried without
+//!   parsing from the guest that made it to wherever it is read.
 //! - [`stage_host`]: the [`StageHost`] trait that serves a plugin's imports; engines
 //!   implement it.
 //! - [`recording`]: [`RecordingHost`], an in-memory `StageHost` for tests, the plugin
@@ -57,6 +59,7 @@ pub mod jsonpath;
 pub mod manifest;
 pub mod memory_state;
 pub mod orchestrator;
+pub mod payload;
 pub mod pipeline;
 pub mod plugin;
 pub mod recording;

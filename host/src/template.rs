@@ -13,6 +13,7 @@
 //! with the bindings laid over the context ([`crate::jsonpath::query`]).
 
 use crate::jsonpath;
+use crate::payload::Payload;
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone)]
@@ -23,8 +24,9 @@ enum Step {
 
 #[derive(Debug, Clone)]
 enum Node {
-    /// A literal or a context path resolved at compile, with its JSON size.
-    Literal(Value, usize),
+    /// A literal or a context path resolved at compile, as its JSON text.
+    Literal(String),
+    /// Each field's key as JSON text with its colon (`"id":`), then its value.
     Object(Vec<(String, Node)>),
     Array(Vec<Node>),
     /// A simple path into a binding.
@@ -47,8 +49,20 @@ pub struct Template {
     root: Node,
 }
 
+/// A value bound for one render: borrowed, never copied to be bound.
+#[derive(Debug, Clone, Copy)]
+pub enum Bound<'a> {
+    Value(&'a Value),
+    /// `{"key": key, "items": items}`, a gather's group over results that stay where
+    /// they are (in the gathered stage's output) until they are written.
+    Group {
+        key: &'a Value,
+        items: &'a [&'a Value],
+    },
+}
+
 /// The values bound for one render (`item` and `index`, or `group` and `index`).
-pub type Bindings<'a> = [(&'a str, &'a Value)];
+pub type Bindings<'a> = [(&'a str, Bound<'a>)];
 
 /// Why a render failed.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,15 +86,16 @@ impl Template {
         Ok(Template { root: compile(context, template, names, root)? })
     }
 
-    /// Render for one item, building at most `limit` bytes of JSON: every value is
-    /// measured before it is copied, so a template that repeats a large value cannot
-    /// make the host build it whole (a guest's own render stops at its memory limit).
-    pub fn render(&self, context: &Value, bindings: &Bindings, limit: usize) -> Result<Value, RenderError> {
-        let mut left = limit;
-        render(&self.root, context, bindings, &mut left).map_err(|e| match e {
-            RenderError::TooLarge { .. } => RenderError::TooLarge { limit },
-            data => data,
-        })
+    /// Render for one item as JSON text of at most `limit` bytes: written straight from
+    /// the bound values (no copy of them is built), and stopped the moment it would pass
+    /// `limit`, so a template that repeats a large value cannot make the host build it.
+    pub fn render(&self, context: &Value, bindings: &Bindings, limit: usize) -> Result<Payload, RenderError> {
+        let mut out = Bounded { text: Vec::new(), limit };
+        render(&self.root, context, bindings, &mut out)?;
+        // serde_json wrote it, so it is JSON; `parse` still checks its depth (a deep
+        // item inside a deep template could pass what a reader accepts).
+        let text = String::from_utf8(out.text).map_err(|e| RenderError::Data(format!("input: {e}")))?;
+        Payload::parse(text).map_err(|e| RenderError::Data(format!("input: {e}")))
     }
 }
 
@@ -94,8 +109,7 @@ fn compile(context: &Value, template: &Value, names: &[&str], field: &str) -> Re
                 }
                 (_, Some(first)) if !names.contains(&first) => {
                     let value = jsonpath::resolve_input(context, template, None, field)?;
-                    let len = json_len(&value);
-                    Node::Literal(value, len)
+                    Node::Literal(value.to_string())
                 }
                 (_, Some(_)) => Node::Query { field: field.to_string(), path: path.clone() },
                 // `$..x` or `$.*` would read the whole context merged with the item,
@@ -112,7 +126,9 @@ fn compile(context: &Value, template: &Value, names: &[&str], field: &str) -> Re
         Value::Object(fields) => Node::Object(
             fields
                 .iter()
-                .map(|(k, v)| Ok((k.clone(), compile(context, v, names, &format!("{field}.{k}"))?)))
+                .map(|(k, v)| {
+                    Ok((format!("{}:", Value::String(k.clone())), compile(context, v, names, &format!("{field}.{k}"))?))
+                })
                 .collect::<Result<_, String>>()?,
         ),
         Value::Array(items) => Node::Array(
@@ -122,14 +138,39 @@ fn compile(context: &Value, template: &Value, names: &[&str], field: &str) -> Re
                 .map(|(i, v)| compile(context, v, names, &format!("{field}[{i}]")))
                 .collect::<Result<_, String>>()?,
         ),
-        literal => Node::Literal(literal.clone(), json_len(literal)),
+        literal => Node::Literal(literal.to_string()),
     })
 }
 
-/// Take `bytes` from what a render may still build.
-fn spend(left: &mut usize, bytes: usize) -> Result<(), RenderError> {
-    *left = left.checked_sub(bytes).ok_or(RenderError::TooLarge { limit: 0 })?;
-    Ok(())
+/// The render's text, refusing to grow past its limit.
+struct Bounded {
+    text: Vec<u8>,
+    limit: usize,
+}
+
+impl Bounded {
+    fn push(&mut self, bytes: &[u8]) -> Result<(), RenderError> {
+        if self.text.len() + bytes.len() > self.limit {
+            return Err(RenderError::TooLarge { limit: self.limit });
+        }
+        self.text.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    /// Write `value` as JSON, stopping where the limit is passed.
+    fn value(&mut self, value: &Value) -> Result<(), RenderError> {
+        serde_json::to_writer(&mut *self, value).map_err(|_| RenderError::TooLarge { limit: self.limit })
+    }
+}
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.push(buf).map_err(|_| std::io::Error::other("past the render's limit"))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The bytes of `value` as JSON text, counted without building the text.
@@ -150,72 +191,125 @@ pub fn json_len(value: &Value) -> usize {
     count.0
 }
 
-fn render(node: &Node, context: &Value, bindings: &Bindings, left: &mut usize) -> Result<Value, RenderError> {
-    Ok(match node {
-        Node::Literal(v, len) => {
-            spend(left, *len)?;
-            v.clone()
+/// Write a list of borrowed values as one JSON array.
+fn write_list(out: &mut Bounded, items: &[&Value]) -> Result<(), RenderError> {
+    out.push(b"[")?;
+    for (n, item) in items.iter().enumerate() {
+        if n > 0 {
+            out.push(b",")?;
         }
-        Node::Object(fields) => {
-            let mut object = Map::with_capacity(fields.len());
-            for (k, n) in fields {
-                spend(left, k.len() + 4)?;
-                object.insert(k.clone(), render(n, context, bindings, left)?);
+        out.value(item)?;
+    }
+    out.push(b"]")
+}
+
+/// Write a bound value reached by `steps`; `false` when nothing is there.
+fn write_bound(out: &mut Bounded, bound: Bound, steps: &[Step]) -> Result<bool, RenderError> {
+    match bound {
+        Bound::Value(v) => match walk(Some(v), steps) {
+            Some(v) => out.value(v).map(|()| true),
+            None => Ok(false),
+        },
+        Bound::Group { key, items } => match steps.split_first() {
+            None => {
+                out.push(b"{\"key\":")?;
+                out.value(key)?;
+                out.push(b",\"items\":")?;
+                write_list(out, items)?;
+                out.push(b"}").map(|()| true)
             }
-            Value::Object(object)
+            Some((Step::Key(k), rest)) if k == "key" => write_bound(out, Bound::Value(key), rest),
+            Some((Step::Key(k), [])) if k == "items" => write_list(out, items).map(|()| true),
+            Some((Step::Key(k), [Step::Index(i), rest @ ..])) if k == "items" => {
+                let at = if *i < 0 { i64::try_from(items.len()).ok().map(|n| n + i) } else { Some(*i) };
+                match at.and_then(|at| usize::try_from(at).ok()).and_then(|at| items.get(at)) {
+                    Some(item) => write_bound(out, Bound::Value(item), rest),
+                    None => Ok(false),
+                }
+            }
+            Some(_) => Ok(false),
+        },
+    }
+}
+
+impl Bound<'_> {
+    /// The bound value as one `Value` (a group is built: only for paths the walk
+    /// cannot follow, such as a filter over a group's items).
+    fn to_value(self) -> Value {
+        match self {
+            Bound::Value(v) => v.clone(),
+            Bound::Group { key, items } => {
+                serde_json::json!({ "key": key, "items": items.iter().map(|v| (*v).clone()).collect::<Vec<_>>() })
+            }
+        }
+    }
+}
+
+fn render(node: &Node, context: &Value, bindings: &Bindings, out: &mut Bounded) -> Result<(), RenderError> {
+    match node {
+        Node::Literal(text) => out.push(text.as_bytes()),
+        Node::Object(fields) => {
+            out.push(b"{")?;
+            for (n, (key, node)) in fields.iter().enumerate() {
+                if n > 0 {
+                    out.push(b",")?;
+                }
+                out.push(key.as_bytes())?;
+                render(node, context, bindings, out)?;
+            }
+            out.push(b"}")
         }
         Node::Array(items) => {
-            let mut array = Vec::with_capacity(items.len());
-            for n in items {
-                spend(left, 1)?;
-                array.push(render(n, context, bindings, left)?);
+            out.push(b"[")?;
+            for (n, node) in items.iter().enumerate() {
+                if n > 0 {
+                    out.push(b",")?;
+                }
+                render(node, context, bindings, out)?;
             }
-            Value::Array(array)
+            out.push(b"]")
         }
         Node::Binding { field, path, name, steps } => {
-            let bound = bindings.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
-            match walk(bound, steps) {
-                Some(v) => {
-                    spend(left, json_len(v))?;
-                    v.clone()
-                }
-                None => return Err(RenderError::Data(format!("{field}: `{path}` matched nothing"))),
+            let found = match bindings.iter().find(|(n, _)| n == name) {
+                Some((_, bound)) => write_bound(out, *bound, steps)?,
+                None => false,
+            };
+            match found {
+                true => Ok(()),
+                false => Err(RenderError::Data(format!("{field}: `{path}` matched nothing"))),
             }
         }
         Node::Query { field, path } => match within_binding(path, bindings) {
-            // `$.group.items[*].id` is `$.items[*].id` on the group: no copy of it.
-            Some((bound, rest)) => {
-                let found = jsonpath::select_refs(bound, &rest).map_err(|e| format!("{field}: {e}"))?;
-                spend(left, found.iter().map(|v| json_len(v) + 1).sum())?;
-                one_or_many(found.into_iter().cloned().collect())
-                    .ok_or_else(|| format!("{field}: `{path}` matched nothing"))?
-            }
+            // `$.group.items[*].id` is `$.items[*].id` on the group: no copy of an item.
+            Some((Bound::Value(bound), rest)) => write_found(out, bound, &rest, field, path),
+            Some((group, rest)) => write_found(out, &group.to_value(), &rest, field, path),
             None => {
                 // A filter that reads the root: evaluated on the binding it starts with,
                 // as `jsonpath::query` does (one binding copied, bounded by the item).
-                let scope: Map<String, Value> = bindings.iter().map(|(n, v)| (n.to_string(), (*v).clone())).collect();
+                let scope: Map<String, Value> = bindings.iter().map(|(n, v)| (n.to_string(), v.to_value())).collect();
                 let template = Value::String(path.clone());
                 let value = jsonpath::resolve_input(context, &template, Some(&Value::Object(scope)), field)?;
-                spend(left, json_len(&value))?;
-                value
+                out.value(&value)
             }
         },
-    })
+    }
 }
 
-/// The seed's rule for a template path: one match is the value, several an array.
-fn one_or_many(mut found: Vec<Value>) -> Option<Value> {
-    match found.len() {
-        0 => None,
-        1 => found.pop(),
-        _ => Some(Value::Array(found)),
+/// The matches of `rest` on `bound`, written by the seed's rule: one match is the
+/// value, several an array, none an error naming the field.
+fn write_found(out: &mut Bounded, bound: &Value, rest: &str, field: &str, path: &str) -> Result<(), RenderError> {
+    let found = jsonpath::select_refs(bound, rest).map_err(|e| format!("{field}: {e}"))?;
+    match found.as_slice() {
+        [] => Err(RenderError::Data(format!("{field}: `{path}` matched nothing"))),
+        [one] => out.value(one),
+        many => write_list(out, many),
     }
 }
 
 /// A path that starts with a binding's name (`$.group...`, `$['group']...`), as the
 /// binding and the path from it (`$...`). `None` when it does not, or when the rest
 /// mentions `$` again (a filter reading the root: evaluated as `jsonpath::query` does).
-fn within_binding<'b>(path: &str, bindings: &Bindings<'b>) -> Option<(&'b Value, String)> {
+fn within_binding<'b>(path: &str, bindings: &Bindings<'b>) -> Option<(Bound<'b>, String)> {
     let name = jsonpath::first_segment(path)?;
     let bound = bindings.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)?;
     let after = path.strip_prefix('$')?;
@@ -303,10 +397,12 @@ mod tests {
     fn render_one(template: Value, item: Value) -> Result<Value, String> {
         let context = context();
         let t = Template::compile(&context, &template, &["item", "index"], "input")?;
-        t.render(&context, &[("item", &item), ("index", &json!(7))], 1 << 20).map_err(|e| match e {
+        let bindings = [("item", Bound::Value(&item)), ("index", Bound::Value(&json!(7)))];
+        let rendered = t.render(&context, &bindings, 1 << 20).map_err(|e| match e {
             RenderError::Data(message) => message,
             too_large => format!("{too_large:?}"),
-        })
+        })?;
+        Ok(rendered.to_value())
     }
 
     #[test]
@@ -337,6 +433,48 @@ mod tests {
         );
         let err = render_one(json!({ "c": "$.item[" }), json!({})).unwrap_err();
         assert!(err.starts_with("input.c: invalid JSONPath `$.item[`"), "{err}");
+    }
+
+    #[test]
+    fn a_group_renders_from_borrowed_results_by_every_kind_of_path() {
+        let context = context();
+        let (a, b, key) = (json!({ "id": 1, "v": "x" }), json!({ "id": 2, "v": "y" }), json!("k"));
+        let items = [&a, &b];
+        let bindings = [("group", Bound::Group { key: &key, items: &items }), ("index", Bound::Value(&json!(0)))];
+        let render = |template: Value| {
+            let t = Template::compile(&context, &template, &["group", "index"], "input").unwrap();
+            t.render(&context, &bindings, 1 << 20).map(|p| p.to_value())
+        };
+        let whole = json!({ "key": "k", "items": [a, b] });
+        assert_eq!(render(json!("$.group")).unwrap(), whole);
+        assert_eq!(
+            render(json!({ "all": "$.group.items", "k": "$.group.key" })).unwrap(),
+            json!({ "all": [a, b], "k": "k" })
+        );
+        assert_eq!(render(json!("$.group.items[-1].v")).unwrap(), json!("y"));
+        assert_eq!(render(json!("$.group.items[*].id")).unwrap(), json!([1, 2]));
+        assert_eq!(render(json!("$.group.items[?(@.id > 1)].v")).unwrap(), json!("y"));
+        assert_eq!(
+            render(json!({ "x": "$.group.items[5]" })).unwrap_err(),
+            RenderError::Data("input.x: `$.group.items[5]` matched nothing".into())
+        );
+        assert_eq!(
+            render(json!("$.group.nope")).unwrap_err(),
+            RenderError::Data("input: `$.group.nope` matched nothing".into())
+        );
+    }
+
+    #[test]
+    fn a_render_stops_at_its_limit_and_the_text_is_compact_json() {
+        let context = context();
+        let item = json!({ "text": "x".repeat(1000) });
+        let t = Template::compile(&context, &json!(["$.item", "$.item"]), &["item", "index"], "input").unwrap();
+        let bindings = [("item", Bound::Value(&item)), ("index", Bound::Value(&json!(0)))];
+        assert_eq!(t.render(&context, &bindings, 1500), Err(RenderError::TooLarge { limit: 1500 }));
+        let text = t.render(&context, &bindings, 4000).unwrap();
+        assert_eq!(text.as_str(), format!("[{item},{item}]"));
+        let t = Template::compile(&context, &json!({ "q\"uote": "$.trigger.bucket" }), &["item"], "input").unwrap();
+        assert_eq!(t.render(&context, &bindings, 100).unwrap().as_str(), r#"{"q\"uote":"b1"}"#);
     }
 
     #[test]

@@ -127,9 +127,9 @@ fn wasm(actor: &ActorPlugin, port: u16, requests: usize, calls: usize) -> Vec<Du
     let host: Arc<dyn StageHost> = Arc::new(RecordingHost::new(json!({})));
     let body: Value = serde_json::from_slice(BODY).unwrap();
     let one = json!({ "method": "POST", "url": format!("http://127.0.0.1:{port}/hooks/bench"), "json": body });
-    let input = json!({ "requests": vec![one; requests], "stopOnError": true });
+    let input = json!({ "requests": vec![one; requests], "stopOnError": true }).into();
     let call = || {
-        let out = actor.invoke(host.clone(), "bench", "http", &input).unwrap().unwrap();
+        let out = actor.invoke(host.clone(), "bench", "http", &input).unwrap().unwrap().to_value();
         assert_eq!(out.as_array().map(Vec::len), Some(requests), "{out}");
     };
     for _ in 0..(calls / 10).max(20) {

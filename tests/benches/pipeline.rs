@@ -53,7 +53,8 @@ fn main() {
     // (a) bare loop: the Pass component, called directly, one thread.
     let Some(Actor::Component(pass)) = plugins.actor("Pass") else { panic!("Pass is a component in troupe.toml") };
     let host: Arc<dyn StageHost> = engine(&manifest);
-    let inputs: Vec<Value> = trigger["items"].as_array().unwrap().iter().map(|i| json!({ "item": i })).collect();
+    let inputs: Vec<troupe::payload::Payload> =
+        trigger["items"].as_array().unwrap().iter().map(|i| json!({ "item": i }).into()).collect();
     let bare = median(
         (0..SAMPLES)
             .map(|_| {
@@ -156,7 +157,7 @@ fn main() {
                 for (index, item) in list.into_iter().enumerate() {
                     let bindings = json!({ "item": item, "index": index });
                     let input = jsonpath::resolve_input(&context, &template, Some(&bindings), "input").unwrap();
-                    batch.push(Task { index: index as u64, actor: "Pass".into(), input, key: None });
+                    batch.push(Task { index: index as u64, actor: "Pass".into(), input: input.into(), key: None });
                     if batch.len() == 1000 {
                         engine.enqueue(&scope, std::mem::take(&mut batch), &EnqueueOptions::default()).unwrap();
                     }

@@ -350,14 +350,14 @@ fn a_0_2_hook_grows_its_stage_and_reads_each_error_by_its_kind() {
 
     let review = |index: u64, generation: u32| {
         let task = TaskRef { index, actor: "Pass".into(), attempt: 1, generation };
-        plugin.after_task(host.clone(), &stage(), &task, &Outcome::Succeeded(json!({})))
+        plugin.after_task(host.clone(), &stage(), &task, &Outcome::Succeeded(json!({}).into()))
     };
     // Index 0: one new task, skipped with the default reason, the cap from the
     // generation the hook was handed (7 + 10).
     let (verdict, extension) = review(0, 7).unwrap();
     assert_eq!(verdict, Verdict::Accept);
     let expected = Extension {
-        tasks: vec![NewTask { actor: "Pass".into(), input: json!({}), key: None }],
+        tasks: vec![NewTask { actor: "Pass".into(), input: json!({}).into(), key: None }],
         options: EnqueueOptions { skip: Some("skipped by the executor".into()), ..Default::default() },
         cap: 17,
     };
@@ -424,7 +424,7 @@ fn a_0_1_hook_that_enqueues_gets_an_error_and_its_call_fails() {
 
     // From after-task it is refused: the guest reads the error (0.1: the message) ...
     let task = TaskRef { index: 0, actor: "Pass".into(), attempt: 1, generation: 0 };
-    let err = plugin.after_task(host, &stage(), &task, &Outcome::Succeeded(json!({}))).map(drop).unwrap_err();
+    let err = plugin.after_task(host, &stage(), &task, &Outcome::Succeeded(json!({}).into())).map(drop).unwrap_err();
     let refusal = "called queue.enqueue from after-task: it may be called only from execute (after-task grows \
                    its stage with queue.extend, WIT 0.2)";
     let logs = recorded.logs();
@@ -521,7 +521,7 @@ fn a_0_2_actor_is_served_by_the_0_2_bindings() {
     assert_eq!(actor.info().wit_version, "0.2.0");
     let (_, host) = recorder(json!({}));
     let input = json!({ "text": "hello", "n": [1, 2] });
-    assert_eq!(actor.invoke(host, "r", "s", &input).unwrap(), Ok(input));
+    assert_eq!(actor.invoke(host, "r", "s", &input.clone().into()).unwrap(), Ok(input.into()));
 }
 
 #[test]

@@ -294,11 +294,11 @@ fn a_result_delivered_twice_is_counted_once() {
     terminate(fast);
 
     // Now the stalled worker reports too: a second delivery of the same task.
-    let second = slow.record(&task, troupe::Outcome::Succeeded(json!({ "n": "late" })), None).unwrap();
+    let second = slow.record(&task, troupe::Outcome::Succeeded(json!({ "n": "late" }).into()), None).unwrap();
     assert_eq!(second, Recorded::Duplicate);
     let counts = slow.counts(run, "one").unwrap();
     assert_eq!((counts.succeeded, counts.failed, counts.in_flight), (1, 0, 0));
-    assert_eq!(slow.results(run, "one").unwrap()[0].outcome, troupe::Outcome::Succeeded(json!({ "n": 1 })));
+    assert_eq!(slow.results(run, "one").unwrap()[0].outcome, troupe::Outcome::Succeeded(json!({ "n": 1 }).into()));
 }
 
 #[test]

@@ -106,8 +106,11 @@ fn dedupe_enqueues_one_task_per_distinct_item_in_first_seen_order() {
             detached: false,
         })
     );
-    let tasks: Vec<(u64, String, Value, Option<Value>)> =
-        recorder.enqueued().into_iter().map(|e| (e.task.index, e.task.actor, e.task.input, e.task.key)).collect();
+    let tasks: Vec<(u64, String, Value, Option<Value>)> = recorder
+        .enqueued()
+        .into_iter()
+        .map(|e| (e.task.index, e.task.actor, e.task.input.to_value(), e.task.key))
+        .collect();
     let customer = |i: usize| orders()[i]["customer"].clone();
     assert_eq!(
         tasks,
@@ -126,7 +129,8 @@ fn dedupe_enqueues_one_task_per_distinct_item_in_first_seen_order() {
     let execution = dedupe.execute(host.clone(), &stage).unwrap().unwrap();
     assert_eq!(execution.expected_tasks, 4);
     assert_eq!(execution.metadata, Some(json!({ "items": 5, "distinct": 4, "duplicates": 1 })));
-    let counts: Vec<Value> = recorder.enqueued().into_iter().map(|e| e.task.input["orders"].clone()).collect();
+    let counts: Vec<Value> =
+        recorder.enqueued().into_iter().map(|e| e.task.input.to_value()["orders"].clone()).collect();
     assert_eq!(counts, [json!(2), json!(1), json!(1), json!(1)]);
 
     // No items: no task, and the output (the metadata) is an empty list, as scatter's.
@@ -174,7 +178,9 @@ fn render_fills_its_template_and_refuses_bad_input_with_the_reason() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(render.info().wit_version, "0.2.1");
     let (_, host) = troupe_tests::recorder(json!({}));
-    let invoke = |input: Value| render.invoke(host.clone(), "r", "s", &input).unwrap_or_else(|e| panic!("{e}"));
+    let invoke = |input: Value| {
+        render.invoke(host.clone(), "r", "s", &input.into()).unwrap_or_else(|e| panic!("{e}")).map(|p| p.to_value())
+    };
 
     let values = json!({ "name": "Ada", "lines": [{ "sku": "tea", "qty": 2 }, { "sku": "jam", "qty": 1 }],
                          "note": " <fragile> ", "total": 12.5 });

@@ -146,7 +146,10 @@ async fn py_canary_skips_the_rest_and_fails_naming_the_canary_that_failed() {
     let counts = ran.store.counts(&run_id, "deploy").unwrap();
     assert_eq!((counts.expected, counts.succeeded, counts.failed, counts.skipped), (Some(6), 1, 1, 4), "{counts:?}");
     let results = ran.store.results(&run_id, "deploy").unwrap();
-    assert_eq!(results[0].outcome, Outcome::Succeeded(json!({ "key": "item-0", "failures": 0, "generation": 0 })));
+    assert_eq!(
+        results[0].outcome,
+        Outcome::Succeeded(json!({ "key": "item-0", "failures": 0, "generation": 0 }).into())
+    );
     assert_eq!(results[1].outcome, Outcome::Failed(flaky.into()));
     for skipped in &results[2..] {
         assert_eq!(skipped.outcome, Outcome::Skipped(format!("canary task 1 failed: {flaky}")), "{skipped:?}");

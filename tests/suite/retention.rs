@@ -86,7 +86,7 @@ async fn a_cancelled_runs_keys_expire_even_when_its_tasks_report_late() {
     assert!(matches!(outcome.unwrap(), Err(RunError::Cancelled { .. })));
 
     // The worker reports after the cancel, and retries another: nothing is written.
-    let late = engine.record(&task, troupe::Outcome::Succeeded(json!("late")), None).unwrap();
+    let late = engine.record(&task, troupe::Outcome::Succeeded(json!("late").into()), None).unwrap();
     assert_eq!(late, Recorded::Ended);
     let mut other = task.clone();
     other.index = (task.index + 1) % 3;

@@ -15,6 +15,7 @@ pub use redis::{redact_url, ConnectError, Keys, RedisEngine, RedisOptions, MAX_R
 pub use state_error::StateError;
 
 use crate::api::{Execution, Extension, Outcome, Stage};
+use crate::payload::Payload;
 use crate::pipeline::Pipeline;
 use crate::stage_host::StageHost;
 use serde::{Deserialize, Serialize};
@@ -32,7 +33,7 @@ pub struct TaskEnvelope {
     pub stage: Arc<str>,
     pub index: u64,
     pub actor: String,
-    pub input: Value,
+    pub input: Payload,
     pub key: Option<Value>,
     /// 1 for the first try.
     pub attempt: u32,

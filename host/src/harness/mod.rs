@@ -258,7 +258,7 @@ impl Harness {
     ) -> Result<HarnessRun, HarnessError> {
         let mut script = |task: &Task, attempt: u32| {
             let reply = match outcome(task, attempt) {
-                Outcome::Succeeded(value) => Reply::Ok(value),
+                Outcome::Succeeded(value) => Reply::Ok(value.to_value()),
                 Outcome::Failed(message) | Outcome::Skipped(message) => Reply::Err(message),
             };
             Scripted { reply, ms: 0 }

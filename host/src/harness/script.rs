@@ -51,7 +51,7 @@ impl Scripted {
     /// actor's is where it crosses into the host, so it reads as it would in a run.
     pub fn outcome(&self, task: &Task) -> Outcome {
         match &self.reply {
-            Reply::Ok(value) => Outcome::Succeeded(value.clone()),
+            Reply::Ok(value) => Outcome::Succeeded(value.into()),
             Reply::Err(message) => Outcome::Failed(crate::text::one_line(message, crate::text::LINE_BUDGET)),
             Reply::Echo => Outcome::Succeeded(task.input.clone()),
         }

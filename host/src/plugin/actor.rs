@@ -5,9 +5,10 @@ use super::call::PluginCore;
 use super::error::{printed, CallError, Failure};
 use super::store::{Export, HostState};
 use super::PluginInfo;
+use crate::payload::Payload;
 use crate::stage_host::{Role, Scope, StageHost};
 use crate::text;
-use serde_json::Value;
+
 use std::sync::Arc;
 
 /// A pre-linked actor of the WIT version it targets.
@@ -34,11 +35,11 @@ impl ActorPlugin {
         host: Arc<dyn StageHost>,
         run_id: &str,
         stage: &str,
-        input: &Value,
-    ) -> Result<Result<Value, String>, CallError> {
+        input: &Payload,
+    ) -> Result<Result<Payload, String>, CallError> {
         let scope =
             Scope { role: Role::Actor, name: self.core.entry.name.clone(), run_id: run_id.into(), stage: stage.into() };
-        let input = input.to_string();
+        let input = input.as_str().to_string();
         let called = self.core.call(host, scope, Export::Invoke, |store| match &self.pre {
             ActorPre::V0_1(pre) => pre.instantiate(&mut *store)?.troupe_executor_actor().call_invoke(store, &input),
             ActorPre::V0_2(pre) => pre.instantiate(&mut *store)?.troupe_executor_actor().call_invoke(store, &input),
@@ -52,7 +53,7 @@ impl ActorPlugin {
                     self.core.limits.result_bytes
                 )))
             }),
-            Ok(text) => serde_json::from_str(&text).map(Ok).map_err(|e| {
+            Ok(text) => Payload::parse(text).map(Ok).map_err(|e| {
                 self.core.error(Failure::Malformed(format!("invoke returned a result that is not JSON: {e}")))
             }),
             Err(message) => {

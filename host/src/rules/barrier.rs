@@ -56,7 +56,7 @@ mod tests {
                 index: i as u64,
                 actor: "A".into(),
                 key: None,
-                outcome: if *ok { Outcome::Succeeded(json!(i)) } else { Outcome::Failed(format!("e{i}")) },
+                outcome: if *ok { Outcome::Succeeded(json!(i).into()) } else { Outcome::Failed(format!("e{i}")) },
                 attempts: 1,
             })
             .collect()

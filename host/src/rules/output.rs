@@ -24,7 +24,7 @@ pub fn stage_output(execution: &Execution, expected: u64, results: Vec<TaskResul
 /// (a key with no run behind it would read as a result of `null`).
 pub fn assemble(shape: OutputShape, expected: u64, mut results: Vec<TaskResult>, metadata: Option<&Value>) -> Value {
     let value = |r: TaskResult| match r.outcome {
-        Outcome::Succeeded(v) => v,
+        Outcome::Succeeded(v) => v.to_value(),
         Outcome::Failed(_) | Outcome::Skipped(_) => Value::Null,
     };
     if matches!(shape, OutputShape::ByKey | OutputShape::KeyedList) {
@@ -77,7 +77,7 @@ mod tests {
     #[test]
     fn a_list_keeps_positions_with_null_for_failed_tasks() {
         let results =
-            vec![result(2, None, Outcome::Succeeded(json!("c"))), result(0, None, Outcome::Failed("x".into()))];
+            vec![result(2, None, Outcome::Succeeded(json!("c").into())), result(0, None, Outcome::Failed("x".into()))];
         assert_eq!(stage_output(&execution(3, OutputShape::List), 3, results), json!([null, null, "c"]));
     }
 
@@ -85,14 +85,14 @@ mod tests {
     fn no_tasks_or_detached_gives_the_metadata_or_an_empty_object() {
         assert_eq!(stage_output(&execution(0, OutputShape::List), 0, vec![]), json!({ "m": 1 }));
         let detached = Execution { detached: true, metadata: None, ..execution(2, OutputShape::ByKey) };
-        assert_eq!(stage_output(&detached, 2, vec![result(0, None, Outcome::Succeeded(json!(1)))]), json!({}));
+        assert_eq!(stage_output(&detached, 2, vec![result(0, None, Outcome::Succeeded(json!(1).into()))]), json!({}));
     }
 
     #[test]
     fn keyed_shapes_use_the_task_keys() {
         let results = vec![
-            result(0, Some(json!("a")), Outcome::Succeeded(json!(1))),
-            result(1, Some(json!(7)), Outcome::Succeeded(json!(2))),
+            result(0, Some(json!("a")), Outcome::Succeeded(json!(1).into())),
+            result(1, Some(json!(7)), Outcome::Succeeded(json!(2).into())),
         ];
         assert_eq!(stage_output(&execution(2, OutputShape::ByKey), 2, results.clone()), json!({ "a": 1, "7": 2 }));
         assert_eq!(
@@ -104,7 +104,7 @@ mod tests {
     #[test]
     fn skipped_tasks_are_null_in_lists_and_left_out_of_keyed_shapes() {
         let results = vec![
-            result(0, Some(json!("a")), Outcome::Succeeded(json!(1))),
+            result(0, Some(json!("a")), Outcome::Succeeded(json!(1).into())),
             result(1, Some(json!("b")), Outcome::Skipped("canary failed".into())),
         ];
         assert_eq!(stage_output(&execution(1, OutputShape::List), 2, results.clone()), json!([1, null]));
@@ -117,8 +117,10 @@ mod tests {
 
     #[test]
     fn a_grown_list_is_as_long_as_every_task_in_the_stage() {
-        let results =
-            vec![result(0, None, Outcome::Succeeded(json!("seed"))), result(2, None, Outcome::Succeeded(json!("c")))];
+        let results = vec![
+            result(0, None, Outcome::Succeeded(json!("seed").into())),
+            result(2, None, Outcome::Succeeded(json!("c").into())),
+        ];
         assert_eq!(stage_output(&execution(1, OutputShape::List), 3, results), json!(["seed", null, "c"]));
     }
 }

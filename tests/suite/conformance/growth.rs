@@ -15,7 +15,8 @@ use troupe::engine::{Engine, HookKind, Recorded, TaskEnvelope};
 const REVIEWED: Hooks = Hooks { before: false, after: true };
 
 fn grow(inputs: &[&str], cap: u64, options: EnqueueOptions) -> Extension {
-    let tasks = inputs.iter().map(|i| NewTask { actor: "A".into(), input: json!({ "page": i }), key: None }).collect();
+    let tasks =
+        inputs.iter().map(|i| NewTask { actor: "A".into(), input: json!({ "page": i }).into(), key: None }).collect();
     Extension { tasks, options, cap }
 }
 
@@ -74,7 +75,7 @@ pub async fn extension_joins_with_the_outcome(engine: Arc<dyn Engine>) {
 
     let mut children = vec![take(&engine).await, take(&engine).await];
     children.sort_by_key(|t| t.index);
-    let seen: Vec<(u64, u32, Value)> = children.iter().map(|t| (t.index, t.generation, t.input.clone())).collect();
+    let seen: Vec<(u64, u32, Value)> = children.iter().map(|t| (t.index, t.generation, t.input.to_value())).collect();
     assert_eq!(seen, vec![(1, 1, json!({ "page": "a" })), (2, 1, json!({ "page": "b" }))]);
 
     // A child's review grows the stage again: generation 2, numbered after the children.
@@ -101,7 +102,7 @@ pub async fn extension_joins_with_the_outcome(engine: Arc<dyn Engine>) {
         .unwrap()
         .into_iter()
         .map(|r| match r.outcome {
-            Outcome::Succeeded(v) => v,
+            Outcome::Succeeded(v) => v.to_value(),
             other => panic!("{other:?}"),
         })
         .collect();
@@ -129,7 +130,7 @@ pub async fn extension_before_the_seal_waits_for_it(engine: Arc<dyn Engine>) {
     let work = take_hook(&engine).await;
     assert_eq!(engine.record(&work.task, ok(json!(1)), None).unwrap(), Recorded::Counted);
     let grown = take(&engine).await;
-    assert_eq!((grown.index, grown.generation, grown.input.clone()), (2, 1, json!({ "page": "x" })));
+    assert_eq!((grown.index, grown.generation, grown.input.to_value()), (2, 1, json!({ "page": "x" })));
 }
 
 /// An extension may skip: its tasks are added as skipped (a canary whose canary failed).

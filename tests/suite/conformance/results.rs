@@ -71,7 +71,7 @@ pub async fn idempotent_enqueue(engine: Arc<dyn Engine>) {
     let keyed = |index, text: &str| Task {
         index,
         actor: "A".into(),
-        input: json!({ "which": text }),
+        input: json!({ "which": text }).into(),
         key: Some(json!(format!("key-{text}"))),
     };
     run.enqueue("s", vec![keyed(0, "first")], &EnqueueOptions::default());
@@ -82,7 +82,7 @@ pub async fn idempotent_enqueue(engine: Arc<dyn Engine>) {
     for t in &seen {
         assert_eq!(t.input, json!({ "which": "first" }), "task {} keeps its first input", t.index);
         assert_eq!(t.key, Some(json!("key-first")), "task {} keeps its first key", t.index);
-        run.report(t, ok(t.input.clone()));
+        run.report(t, ok(t.input.to_value()));
     }
     let c = run.counts("s");
     assert_eq!((c.enqueued, c.succeeded, c.in_flight), (2, 2, 0), "{c:?}");

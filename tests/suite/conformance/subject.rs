@@ -79,7 +79,7 @@ pub const NO_HOOKS: Hooks = Hooks { before: false, after: false };
 
 /// A task of `actor` whose input names its index.
 pub fn task(index: u64, actor: &str) -> Task {
-    Task { index, actor: actor.to_string(), input: json!({ "n": index }), key: None }
+    Task { index, actor: actor.to_string(), input: json!({ "n": index }).into(), key: None }
 }
 
 /// Tasks `indices` of actor `A`.
@@ -167,7 +167,7 @@ impl Run {
             stage: Arc::from(stage),
             index,
             actor: "A".into(),
-            input: json!({ "n": index }),
+            input: json!({ "n": index }).into(),
             key: None,
             attempt,
             generation: 0,
@@ -192,5 +192,5 @@ pub async fn take_hook(engine: &Arc<dyn Engine>) -> HookWork {
 
 /// `value`, as the JSON result of a succeeded task.
 pub fn ok(value: Value) -> Outcome {
-    Outcome::Succeeded(value)
+    Outcome::Succeeded(value.into())
 }

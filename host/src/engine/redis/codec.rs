@@ -6,6 +6,7 @@ use crate::api::{EnqueueOptions, Extension, Outcome, Task};
 use crate::engine::{
     HookKind, HookWork, Receipt, RunRecord, RunStatus, StageCounts, StateError, StreamReceipt, TaskEnvelope, TaskResult,
 };
+use crate::payload::Payload;
 use anyhow::{anyhow, Context as _};
 use redis::streams::StreamId;
 use serde_json::{json, Map, Value};
@@ -166,11 +167,11 @@ pub fn extension(extension: &Extension, namespace: &str, generation: u32) -> Str
         .tasks
         .iter()
         .map(|t| {
-            let task = Task { index: 0, actor: t.actor.clone(), input: Value::Null, key: t.key.clone() };
+            let task = Task { index: 0, actor: t.actor.clone(), input: Payload::from(Value::Null), key: t.key.clone() };
             json!([
                 task_record(&task, options, namespace, generation),
                 t.actor,
-                t.input.to_string(),
+                t.input.as_str(),
                 t.key.as_ref().map(Value::to_string).unwrap_or_default(),
                 timed
             ])
@@ -213,7 +214,7 @@ pub fn envelope(entry: &StreamId, stream: &str, taken_ms: u64) -> anyhow::Result
         stage: Arc::from(field(entry, "stage")?.as_str()),
         index: field(entry, "index")?.parse().context("`index` is not a number")?,
         actor: field(entry, "actor")?,
-        input: serde_json::from_str(&input).context("`input` is not JSON")?,
+        input: Payload::parse(input).context("`input` is not JSON")?,
         key,
         attempt: field(entry, "attempt")?.parse().context("`attempt` is not a number")?,
         generation: match entry.get::<String>("generation") {
@@ -233,7 +234,7 @@ pub fn hook_work(entry: &StreamId, stream: &str, taken_ms: u64) -> anyhow::Resul
         "review" => {
             let payload = field(entry, "payload")?;
             HookKind::Review(match field(entry, "kind")?.as_str() {
-                "ok" => Outcome::Succeeded(serde_json::from_str(&payload).context("`payload` is not JSON")?),
+                "ok" => Outcome::Succeeded(Payload::parse(payload).context("`payload` is not JSON")?),
                 "err" => Outcome::Failed(payload),
                 other => return Err(anyhow!("`kind` is `{}`, not ok or err", crate::text::one_line(other, 40))),
             })
@@ -270,7 +271,7 @@ pub fn entry_fields(task: &TaskEnvelope) -> Vec<String> {
         "actor".into(),
         task.actor.clone(),
         "input".into(),
-        task.input.to_string(),
+        task.input.as_str().to_string(),
     ];
     if let Some(key) = &task.key {
         fields.extend(["key".into(), key.to_string()]);
@@ -284,27 +285,46 @@ pub fn entry_fields(task: &TaskEnvelope) -> Vec<String> {
 /// `troupe_v5_finish`'s kind and payload for an outcome.
 pub fn outcome_args(outcome: &Outcome) -> (&'static str, String) {
     match outcome {
-        Outcome::Succeeded(value) => ("ok", value.to_string()),
+        Outcome::Succeeded(value) => ("ok", value.as_str().to_string()),
         Outcome::Failed(message) => ("err", message.clone()),
         Outcome::Skipped(reason) => ("skip", reason.clone()),
     }
+}
+
+/// A result record as `troupe_v5_finish` writes it: `ok` kept as its text (the stage's
+/// output is where it is read), the other fields read leniently, as before.
+#[derive(serde::Deserialize)]
+struct Record {
+    #[serde(default)]
+    attempts: Value,
+    #[serde(default)]
+    actor: Value,
+    #[serde(default, deserialize_with = "present")]
+    ok: Option<Payload>,
+    #[serde(default)]
+    err: Option<Value>,
+    #[serde(default)]
+    skip: Value,
+}
+
+/// `ok` when the field is there, `null` included (a plain `Option` reads `null` as absent).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Payload>, D::Error> {
+    serde::Deserialize::deserialize(d).map(Some)
 }
 
 /// A recorded result (`{"attempts":n,"actor":"A","ok":<json>}` or `{..,"err":"..."}`);
 /// `actor` names it when the record does not. A record troupe cannot read fails that task
 /// (a worker in another language wrote it), with the record shown safely.
 pub fn result(index: u64, record: &str, actor: String, key: Option<Value>) -> TaskResult {
-    let parsed: Result<Value, _> = serde_json::from_str(record);
+    let parsed: Result<Record, _> = serde_json::from_str(record);
     let (outcome, attempts, actor) = match parsed {
-        Ok(mut v) => {
-            let attempts = v["attempts"].as_u64().unwrap_or(1) as u32;
-            let actor = v["actor"].as_str().map_or(actor, str::to_string);
-            let outcome = match (v.get_mut("ok").map(Value::take), v.get("err")) {
+        Ok(v) => {
+            let attempts = v.attempts.as_u64().unwrap_or(1) as u32;
+            let actor = v.actor.as_str().map_or(actor, str::to_string);
+            let outcome = match (v.ok, v.err) {
                 (Some(value), _) => Outcome::Succeeded(value),
-                (None, Some(Value::String(message))) => Outcome::Failed(message.clone()),
-                (None, None) if v.get("skip").is_some_and(Value::is_string) => {
-                    Outcome::Skipped(v["skip"].as_str().unwrap_or_default().to_string())
-                }
+                (None, Some(Value::String(message))) => Outcome::Failed(message),
+                (None, None) if v.skip.is_string() => Outcome::Skipped(v.skip.as_str().unwrap_or_default().to_string()),
                 _ => Outcome::Failed(format!(
                     "a worker recorded a result troupe cannot read: {}",
                     crate::text::one_line(record, crate::text::LINE_BUDGET)
@@ -331,7 +351,7 @@ mod tests {
 
     #[test]
     fn records_keep_input_as_text_and_results_read_back() {
-        let task = Task { index: 3, actor: "Pass".into(), input: json!({"n": 1.5}), key: Some(json!("k")) };
+        let task = Task { index: 3, actor: "Pass".into(), input: json!({"n": 1.5}).into(), key: Some(json!("k")) };
         let options = EnqueueOptions {
             rate_limit: Some(RateLimit { bucket: "api".into(), per_second: 2.0, burst: 1 }),
             ..Default::default()
@@ -340,7 +360,13 @@ mod tests {
         assert_eq!(record, r#"{"a":"Pass","k":"\"k\"","r":["mode:rate-limited:api",2.0,1]}"#);
         assert_eq!(record_actor_key(&record).unwrap(), ("Pass".to_string(), Some(json!("k"))));
         let r = result(3, r#"{"attempts":2,"ok":{"n":1.5}}"#, "Pass".into(), None);
-        assert_eq!((r.outcome, r.attempts), (Outcome::Succeeded(json!({"n": 1.5})), 2));
+        assert_eq!((r.outcome, r.attempts), (Outcome::Succeeded(json!({"n": 1.5}).into()), 2));
+        let r = result(3, r#"{"attempts":1,"ok":null}"#, "Pass".into(), None);
+        assert_eq!(r.outcome, Outcome::Succeeded(json!(null).into()));
+        let r = result(3, r#"{"attempts":"x","ok":[1, 2 ]}"#, "Pass".into(), None);
+        assert_eq!((r.outcome, r.attempts), (Outcome::Succeeded(json!([1, 2]).into()), 1));
+        let r = result(3, r#"{"attempts":1}"#, "Pass".into(), None);
+        assert!(matches!(r.outcome, Outcome::Failed(m) if m.contains("cannot read")));
         let r = result(3, r#"{"attempts":1,"err":"boom"}"#, "Pass".into(), None);
         assert_eq!(r.outcome, Outcome::Failed("boom".into()));
     }

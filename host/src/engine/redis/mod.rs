@@ -283,7 +283,7 @@ impl StageHost for RedisEngine {
                     t.index.to_string(),
                     record,
                     t.actor.clone(),
-                    t.input.to_string(),
+                    t.input.as_str().to_string(),
                     t.key.as_ref().map(Value::to_string).unwrap_or_default(),
                     if timed { "1".to_string() } else { String::new() },
                 ]

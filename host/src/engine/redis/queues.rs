@@ -207,7 +207,7 @@ impl HookQueue for RedisEngine {
                 .arg(delay_ms)
                 .arg(&stream)
                 .arg(&entry)
-                .arg(task.input.to_string())
+                .arg(task.input.as_str())
                 .query::<i64>(c)
         })?;
         if delay_ms > 0 {

@@ -96,7 +96,7 @@ macro_rules! shared_conversions {
 
         pub(crate) fn outcome(o: &Outcome) -> wit::Outcome {
             match o {
-                Outcome::Succeeded(v) => wit::Outcome::Succeeded(v.to_string()),
+                Outcome::Succeeded(v) => wit::Outcome::Succeeded(v.as_str().to_string()),
                 Outcome::Failed(m) => wit::Outcome::Failed(m.clone()),
                 // No hook sees a skipped task; were one asked, it reads as not run.
                 Outcome::Skipped(m) => wit::Outcome::Failed(format!("skipped: {m}")),

@@ -16,7 +16,7 @@
 use crate::api::{EnqueueOptions, HostError, Task};
 use crate::jsonpath::{self, kind};
 use crate::plugin::store::{Export, HostState};
-use crate::template::{self, json_len, RenderError, Template};
+use crate::template::{self, json_len, Bound, RenderError, Template};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::Instant;
@@ -149,7 +149,7 @@ impl HostState {
         let mut tasks = Vec::with_capacity(batch.min(items.len()));
         for (index, item) in items.iter().enumerate() {
             let position = json!(index);
-            let bindings = [(each.item_name.as_str(), *item), ("index", &position)];
+            let bindings = [(each.item_name.as_str(), Bound::Value(item)), ("index", Bound::Value(&position))];
             let input = compiled.render(&context, &bindings, self.input_limit()).map_err(|e| too_large(e, index))?;
             tasks.push(Task { index: index as u64, actor: each.actor.clone(), input, key: None });
             if tasks.len() == batch {
@@ -177,11 +177,10 @@ impl HostState {
         };
         let compiled = Template::compile(&context, &template, &["group", "index"], "input").map_err(data)?;
         let Some(group_by) = &groups.group_by else {
-            let items: Vec<Value> = results.into_iter().map(|(_, v)| v.clone()).collect();
-            let group = json!({ "key": null, "items": items });
-            let bindings = [("group", &group), ("index", &json!(0))];
+            let items: Vec<&Value> = results.into_iter().map(|(_, v)| v).collect();
+            let group = Bound::Group { key: &Value::Null, items: &items };
+            let bindings = [("group", group), ("index", Bound::Value(&json!(0)))];
             let input = compiled.render(&context, &bindings, self.input_limit()).map_err(|e| too_large(e, 0))?;
-            drop(group);
             self.hand_over(vec![Task { index: 0, actor: groups.actor, input, key: None }], &options)?;
             return Ok(1);
         };
@@ -199,12 +198,10 @@ impl HostState {
         let count = order.len() as u64;
         let mut tasks = Vec::with_capacity(order.len().min(DEFAULT_BATCH));
         for (index, (key, items)) in order.into_iter().enumerate() {
-            let items: Vec<Value> = items.into_iter().cloned().collect();
-            let group = json!({ "key": key, "items": items });
-            let bindings = [("group", &group), ("index", &json!(index))];
+            let position = json!(index);
+            let bindings = [("group", Bound::Group { key: &key, items: &items }), ("index", Bound::Value(&position))];
             let input = compiled.render(&context, &bindings, self.input_limit()).map_err(|e| too_large(e, index))?;
-            let key = group.get("key").cloned();
-            tasks.push(Task { index: index as u64, actor: groups.actor.clone(), input, key });
+            tasks.push(Task { index: index as u64, actor: groups.actor.clone(), input, key: Some(key) });
             if tasks.len() == DEFAULT_BATCH {
                 self.hand_over(std::mem::take(&mut tasks), &options)?;
             }
@@ -221,7 +218,7 @@ impl HostState {
         }
         for task in &tasks {
             let key_len = task.key.as_ref().map_or(0, json_len);
-            self.ledger.admit(task, json_len(&task.input), key_len, &self.limits)?;
+            self.ledger.admit(task, task.input.len(), key_len, &self.limits)?;
         }
         self.host.enqueue(&self.scope, tasks, options).map_err(Failure::Data)
     }
@@ -299,7 +296,7 @@ mod tests {
     }
 
     fn inputs(host: &RecordingHost) -> Vec<(u64, Value, Option<Value>)> {
-        host.enqueued().into_iter().map(|e| (e.task.index, e.task.input, e.task.key)).collect()
+        host.enqueued().into_iter().map(|e| (e.task.index, e.task.input.to_value(), e.task.key)).collect()
     }
 
     #[test]

@@ -170,7 +170,7 @@ mod tests {
     use serde_json::{json, Value};
 
     fn task(index: u64, key: Option<Value>) -> Task {
-        Task { index, actor: "Pass".into(), input: json!({}), key }
+        Task { index, actor: "Pass".into(), input: json!({}).into(), key }
     }
 
     fn ledger(tasks: &[Task]) -> Ledger {

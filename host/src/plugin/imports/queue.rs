@@ -17,6 +17,7 @@
 //! [`StageHost`]: crate::StageHost
 
 use crate::api::{EnqueueOptions, Extension, HostError, NewTask, Task};
+use crate::payload::Payload;
 use crate::plugin::store::{Export, HostState};
 use crate::text;
 use serde_json::Value;
@@ -55,10 +56,15 @@ fn parse(which: &str, what: &str, text: &str) -> Result<Value, HostError> {
     serde_json::from_str(text).map_err(|e| HostError::Invalid(format!("{which}: {what} is not JSON: {e}")))
 }
 
+/// A task's input: checked, kept as the guest's text.
+fn payload(which: &str, text: String) -> Result<Payload, HostError> {
+    Payload::parse(text).map_err(|e| HostError::Invalid(format!("{which}: input is not JSON: {e}")))
+}
+
 fn task(t: TaskText) -> Result<(Task, usize, usize), HostError> {
     let (input_len, key_len) = (t.input.len(), t.key.as_ref().map_or(0, String::len));
     let which = format!("task {}", t.index);
-    let input = parse(&which, "input", &t.input)?;
+    let input = payload(&which, t.input)?;
     let key = t.key.map(|k| parse(&which, "key", &k)).transpose()?;
     Ok((Task { index: t.index, actor: t.actor, input, key }, input_len, key_len))
 }
@@ -156,10 +162,10 @@ impl HostState {
                 )));
             }
             self.may_enqueue_for(&format!("queue.extend: {which}"), &t.actor)?;
-            let input = parse(&format!("queue.extend: {which}"), "input", &t.input)?;
+            let (input_len, key_len) = (t.input.len(), t.key.as_ref().map_or(0, String::len));
+            let input = payload(&format!("queue.extend: {which}"), t.input)?;
             let key = t.key.as_deref().map(|k| parse(&format!("queue.extend: {which}"), "key", k)).transpose()?;
-            let key_len = t.key.as_ref().map_or(0, String::len);
-            self.ledger.admit_bytes(&which, t.input.len(), key_len, &self.limits)?;
+            self.ledger.admit_bytes(&which, input_len, key_len, &self.limits)?;
             if kept.len() < room {
                 kept.push(NewTask { actor: t.actor, input, key });
             } else {
@@ -226,7 +232,7 @@ mod tests {
         let ext = s.extension.clone().unwrap();
         assert_eq!(ext.cap, 5, "the smaller of max-stage-tasks and max-tasks");
         assert_eq!(ext.options.skip.as_deref(), Some(DEFAULT_SKIP_REASON));
-        assert_eq!(ext.tasks[0], NewTask { actor: "Pass".into(), input: json!({ "page": 1 }), key: None });
+        assert_eq!(ext.tasks[0], NewTask { actor: "Pass".into(), input: json!({ "page": 1 }).into(), key: None });
         assert_eq!(ext.tasks[1].key, Some(json!("k")));
         // A second call adds to the first, down to its own (smaller) cap.
         s.queue_extend((0..4).map(|_| new("Pass", "0")).collect(), options, Some(3)).unwrap();
