@@ -6,6 +6,7 @@
 //! - `src/lib.rs` (this file): paths, loaders, goldens, the engine choice of the
 //!   behavioural suites ([`run_pipeline`], `TROUPE_TEST_ENGINE`).
 //! - `src/own_redis.rs`: a redis-server of a test's own, to restart ([`OwnRedis`]).
+//! - `src/own_cluster.rs`: a three-master Redis Cluster of a test's own.
 //! - `src/python_venv.rs`: the Python worker package in a venv ([`python_worker_venv`]).
 //! - `suite/`: the one test binary (`cargo test -p troupe-tests --test suite`), one module
 //!   per suite; test names start with the module (`pipelines::...`). `main.rs` lists them.
@@ -28,6 +29,9 @@
 //!     together in a pipeline through the `troupe` binary.
 //!   - `examples.rs`: `examples/` end to end (both engines).
 //!   - `distributed.rs`: real processes against a real Redis (kills, restarts, resume).
+//!   - `cluster.rs`: a real three-master Redis Cluster: run keys in one slot, runs spread
+//!     over the masters, the function library on every master (the engine on a cluster
+//!     is issue 17's deliverable 5, not built yet).
 //!   - `protocol_doc/`: docs/redis-protocol.md's worked session replayed against a real
 //!     run; malformed worker calls refused before any write.
 //!   - `document_workers.rs` (+ `document_workers/`): the document example's actors in
@@ -58,6 +62,7 @@
 //! "Both engines": `cargo xtask test` runs these modules a second time with
 //! `TROUPE_TEST_ENGINE=redis`.
 
+pub mod own_cluster;
 mod own_redis;
 mod python_venv;
 

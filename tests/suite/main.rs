@@ -10,6 +10,7 @@
 //! them key prefixes and temporary directories of their own, so they share this process
 //! with every other suite as they shared the machine before.
 
+mod cluster;
 mod compat;
 mod conformance;
 mod custom_executors;
