@@ -46,9 +46,14 @@ impl Payload {
         Payload::parse(text.to_string())
     }
 
-    /// A value's text (compact).
+    /// A value the host made, as compact text. A `Value` built in code can nest deeper
+    /// than any reader accepts; that is a bug where it was built, so it stops here rather
+    /// than where the payload is read. Values from outside go through [`Payload::parse`].
     pub fn from_value(value: &Value) -> Payload {
         let raw = serde_json::value::to_raw_value(value).expect("a Value always serialises");
+        if let Some(at) = too_deep(raw.get()) {
+            panic!("a payload built from a Value nests deeper than {MAX_DEPTH} levels (byte {at})");
+        }
         Payload(Arc::from(raw))
     }
 

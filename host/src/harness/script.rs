@@ -185,7 +185,10 @@ fn attempt(value: &Value, path: &str) -> Result<Scripted, FieldError> {
         );
     }
     let reply = match replies[0] {
-        "ok" => Reply::Ok(fields["ok"].clone()),
+        "ok" => match crate::payload::Payload::parse(fields["ok"].to_string()) {
+            Ok(_) => Reply::Ok(fields["ok"].clone()),
+            Err(e) => return err("ok", format!("is not a result a task could return: {e}")),
+        },
         "err" => match &fields["err"] {
             Value::String(message) => Reply::Err(message.clone()),
             other => return err("err", format!("must be a string (the error message), found {}", kind(other))),

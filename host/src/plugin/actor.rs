@@ -8,7 +8,6 @@ use super::PluginInfo;
 use crate::payload::Payload;
 use crate::stage_host::{Role, Scope, StageHost};
 use crate::text;
-
 use std::sync::Arc;
 
 /// A pre-linked actor of the WIT version it targets.
