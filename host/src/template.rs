@@ -282,6 +282,16 @@ fn render(node: &Node, context: &Value, bindings: &Bindings, out: &mut Bounded) 
         Node::Query { field, path } => match within_binding(path, bindings) {
             // `$.group.items[*].id` is `$.items[*].id` on the group: no copy of an item.
             Some((Bound::Value(bound), rest)) => write_found(out, bound, &rest, field, path),
+            // `$.group.items[*].id`: the rest of the path on each item, in order, which is
+            // what JSONPath does with the nodes `[*]` selects; the group is never built.
+            Some((Bound::Group { items, .. }, rest)) if rest.starts_with("$.items[*]") => {
+                let each = format!("${}", &rest["$.items[*]".len()..]);
+                let mut found = Vec::new();
+                for item in items {
+                    found.extend(jsonpath::select_refs(item, &each).map_err(|e| format!("{field}: {e}"))?);
+                }
+                write_matches(out, &found, field, path)
+            }
             Some((group, rest)) => write_found(out, &group.to_value(), &rest, field, path),
             None => {
                 // A filter that reads the root: evaluated on the binding it starts with,
@@ -299,7 +309,12 @@ fn render(node: &Node, context: &Value, bindings: &Bindings, out: &mut Bounded) 
 /// value, several an array, none an error naming the field.
 fn write_found(out: &mut Bounded, bound: &Value, rest: &str, field: &str, path: &str) -> Result<(), RenderError> {
     let found = jsonpath::select_refs(bound, rest).map_err(|e| format!("{field}: {e}"))?;
-    match found.as_slice() {
+    write_matches(out, &found, field, path)
+}
+
+/// Matches written by the seed's rule: one is the value, several an array, none an error.
+fn write_matches(out: &mut Bounded, found: &[&Value], field: &str, path: &str) -> Result<(), RenderError> {
+    match found {
         [] => Err(RenderError::Data(format!("{field}: `{path}` matched nothing"))),
         [one] => out.value(one),
         many => write_list(out, many),
@@ -453,6 +468,13 @@ mod tests {
         );
         assert_eq!(render(json!("$.group.items[-1].v")).unwrap(), json!("y"));
         assert_eq!(render(json!("$.group.items[*].id")).unwrap(), json!([1, 2]));
+        assert_eq!(render(json!("$.group.items[*]")).unwrap(), json!([a, b]));
+        assert_eq!(render(json!("$.group.items[*]..v")).unwrap(), json!(["x", "y"]));
+        assert_eq!(render(json!("$.group['items'][*].id")).unwrap(), json!([1, 2]), "built, same answer");
+        assert_eq!(
+            render(json!({ "x": "$.group.items[*].nope" })).unwrap_err(),
+            RenderError::Data("input.x: `$.group.items[*].nope` matched nothing".into())
+        );
         assert_eq!(render(json!("$.group.items[?(@.id > 1)].v")).unwrap(), json!("y"));
         assert_eq!(
             render(json!({ "x": "$.group.items[5]" })).unwrap_err(),
