@@ -101,6 +101,7 @@ fn troupe_round(plugins: &std::sync::Arc<troupe::plugin::Plugins>, manifest: &tr
     let values = report.context["parent"]["values"].as_array().expect("the parent's values");
     assert_eq!(values.len(), CHILDREN, "the parent read every child's value");
     let ran = stop(served);
+    troupe_tests::drop_keys(&prefix);
     let stages: Vec<String> = report.stages.iter().map(|s| format!("{} {} ms", s.name, s.duration_ms)).collect();
     println!(
         "    troupe: {:.0} ms ({}; tasks per worker: {})",
@@ -129,6 +130,7 @@ fn bullmq_round() -> Duration {
     assert_eq!(words.get(3), Some(&CHILDREN.to_string().as_str()), "the parent read every child's value: {text}");
     let ms: f64 = words.get(1).and_then(|w| w.parse().ok()).expect("elapsed_ms <ms>");
     let ran = stop(served);
+    troupe_tests::drop_keys(&prefix);
     println!("    BullMQ FlowProducer: {ms:.0} ms (jobs per worker: {})", ran.join(" "));
     Duration::from_secs_f64(ms / 1e3)
 }

@@ -185,12 +185,7 @@ fn redis_case(grouped: bool) {
         mib(after.1)
     );
     // The run's keys go, so the next case starts from the same Redis.
-    let client = redis::Client::open(url).unwrap();
-    let mut conn = client.get_connection().unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query(&mut conn).unwrap_or_default();
-    for chunk in keys.chunks(500) {
-        let _: () = redis::cmd("DEL").arg(chunk).query(&mut conn).unwrap_or(());
-    }
+    troupe_tests::drop_keys(&prefix);
 }
 
 /// Worker processes, killed if the case fails.

@@ -152,6 +152,7 @@ fn troupe_round(plugins: &Arc<Plugins>, manifest: &Manifest) -> (Duration, Strin
         stages.join(", "),
         ran.join(" ")
     );
+    troupe_tests::drop_keys(&prefix);
     (elapsed, report.run_id)
 }
 

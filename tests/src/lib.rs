@@ -184,6 +184,17 @@ pub fn unique_prefix(what: &str) -> String {
     format!("troupe-test-{what}-{}-{}-{:x}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed), nanos & 0xffffff)
 }
 
+/// Delete every key under `prefix` from the tests' Redis: a benchmark's run, once
+/// measured, so that running the benchmarks again does not fill the Redis every test
+/// shares (a million-item run leaves ~660 MiB).
+pub fn drop_keys(prefix: &str) {
+    let Ok(mut conn) = redis::Client::open(test_redis_url()).and_then(|c| c.get_connection()) else { return };
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query(&mut conn).unwrap_or_default();
+    for chunk in keys.chunks(500) {
+        let _: redis::RedisResult<()> = redis::cmd("UNLINK").arg(chunk).query(&mut conn);
+    }
+}
+
 /// A Redis engine for the manifest's actors under a fresh key prefix.
 pub fn redis_engine(manifest: &Manifest, options: impl FnOnce(&mut RedisOptions)) -> Arc<RedisEngine> {
     let mut o = RedisOptions::new(&test_redis_url());
