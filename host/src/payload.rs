@@ -41,11 +41,6 @@ impl Payload {
         Ok(Payload(Arc::from(raw)))
     }
 
-    /// [`Payload::parse`] of a borrowed text (copies it once).
-    pub fn parse_str(text: &str) -> Result<Payload, PayloadError> {
-        Payload::parse(text.to_string())
-    }
-
     /// A value the host made, as compact text. A `Value` built in code can nest deeper
     /// than any reader accepts; that is a bug where it was built, so it stops here rather
     /// than where the payload is read. Values from outside go through [`Payload::parse`].
